@@ -1,0 +1,104 @@
+"""The ``newspeech`` command: serve the app and manage the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from newspeech.config import Settings, load_settings
+from newspeech.db import migrations
+from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
+from newspeech.errors import NewSpeechError
+from newspeech.seed import seed_demo_accounts, seed_reference_data
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newspeech", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", help="address to bind (default: NEWSPEECH_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: NEWSPEECH_PORT or 8000)")
+
+    db = commands.add_parser("db", help="database schema and data").add_subparsers(
+        dest="db_command", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="apply migrations (default: up to head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db.add_parser("downgrade", help="revert migrations down to a revision")
+    downgrade.add_argument("revision")
+    db.add_parser("current", help="print the database's migration revision")
+    seed = db.add_parser("seed", help="load college types, configuration defaults, question banks")
+    seed.add_argument(
+        "--demo", action="store_true", help="also create one demo account per role and print them"
+    )
+    return parser
+
+
+async def _db_command(args: argparse.Namespace, settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        if args.db_command == "upgrade":
+            await migrations.upgrade(engine, args.revision)
+            print(f"database at revision {await migrations.current_revision(engine)}")
+        elif args.db_command == "downgrade":
+            await migrations.downgrade(engine, args.revision)
+            print(f"database at revision {await migrations.current_revision(engine)}")
+        elif args.db_command == "current":
+            print(await migrations.current_revision(engine) or "(empty database)")
+        elif args.db_command == "seed":
+            await _seed(engine, demo=args.demo)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(engine: AsyncEngine, *, demo: bool) -> None:
+    sessionmaker = create_sessionmaker(engine)
+    async with unit_of_work(sessionmaker) as db:
+        report = await seed_reference_data(db)
+        accounts = await seed_demo_accounts(db) if demo else []
+    print(
+        f"seeded {report.college_types} college types, {report.config_keys} configuration keys, "
+        f"{report.questions_added} new and {report.questions_updated} updated questions"
+    )
+    if accounts:
+        print("demo accounts (passwords are shown once; run again to reset them):")
+        for username, role, password in accounts:
+            print(f"  {role:<9} {username:<14} {password}")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    from newspeech.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level="info",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if args.command == "serve":
+            _serve(args, settings)
+        else:
+            asyncio.run(_db_command(args, settings))
+    except NewSpeechError as exc:
+        print(f"newspeech: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Settings, read once from ``NEWSPEECH_*`` environment variables (or a ``.env`` file) and
+passed down.
+
+The seed documents' plain names (``DATABASE_URL``, ``DB_POOL_SIZE`` ...) are accepted too, so a user
+following them gets a working setup; the ``NEWSPEECH_`` name wins when both are set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newspeech.errors import ConfigurationError
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mysql+pymysql": "mysql+aiomysql",
+    "mysql+mysqldb": "mysql+aiomysql",
+    "mariadb+pymysql": "mysql+aiomysql",
+    "mysql+aiomysql": "mysql+aiomysql",
+    "mariadb+aiomysql": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+Backend = Literal["sqlite", "postgresql", "mysql"]
+
+
+def normalize_database_url(url: str) -> str:
+    """Map a plain or synchronous database URL onto the async driver NewSpeech uses.
+
+    >>> normalize_database_url("postgresql://u:p@db/newspeech")
+    'postgresql+asyncpg://u:p@db/newspeech'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(
+            f"database URL {url!r} has no scheme; expected e.g. "
+            "postgresql://user:password@host/db, mysql://user:password@host/db or sqlite:///path.db"
+        )
+    driver = _DRIVERS.get(scheme.lower())
+    if driver is None:
+        supported = ", ".join(sorted({s.split("+")[0] for s in _DRIVERS}))
+        raise ValueError(f"unsupported database scheme {scheme!r}; supported: {supported}")
+    return f"{driver}://{rest}"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"NEWSPEECH_{name}", name)
+
+
+class Settings(BaseSettings):
+    """Everything a NewSpeech process can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSPEECH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    database_url: str = Field(default="", validation_alias=_env("DATABASE_URL"))
+    db_pool_size: int = Field(default=20, ge=1, le=1000, validation_alias=_env("DB_POOL_SIZE"))
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=1000, validation_alias=_env("DB_MAX_OVERFLOW")
+    )
+    db_pool_recycle: int = Field(
+        default=3600, ge=-1, description="seconds", validation_alias=_env("DB_POOL_RECYCLE")
+    )
+    db_pool_pre_ping: bool = Field(default=True, validation_alias=_env("DB_POOL_PRE_PING"))
+    db_connect_timeout: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=_env("DB_CONNECT_TIMEOUT")
+    )
+    db_echo: bool = False
+
+    enable_audit_logs: bool = Field(default=True, validation_alias=_env("ENABLE_AUDIT_LOGS"))
+    enable_result_caching: bool = Field(
+        default=True, validation_alias=_env("ENABLE_RESULT_CACHING")
+    )
+    cache_ttl_seconds: int = Field(
+        default=300, ge=0, le=86_400, validation_alias=_env("CACHE_TTL_SECONDS")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, value: str) -> str:
+        return normalize_database_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _default_sqlite_file(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "newspeech.db").resolve()
+            self.database_url = f"sqlite+aiosqlite:///{path}"
+        return self
+
+    @property
+    def backend(self) -> Backend:
+        scheme = self.database_url.split("://", 1)[0]
+        if scheme.startswith("postgresql"):
+            return "postgresql"
+        if scheme.startswith("mysql"):
+            return "mysql"
+        return "sqlite"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's errors into one readable message per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            lines.append(f"  NEWSPEECH_{field.upper()}: {error['msg']}")
+        raise ConfigurationError("invalid settings:\n" + "\n".join(lines)) from exc

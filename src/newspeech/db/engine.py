@@ -1,0 +1,78 @@
+"""Engine and session factories built from settings (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from newspeech.config import Settings
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    timeout = settings.db_connect_timeout
+    if settings.backend == "postgresql":
+        return {"timeout": timeout}
+    if settings.backend == "mysql":
+        return {"connect_timeout": int(timeout), "charset": "utf8mb4"}
+    # SQLite: how long a writer waits for the lock before "database is locked".
+    return {"timeout": timeout}
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Create the process's one engine, with the pool settings from ``settings``."""
+    options: dict[str, Any] = {
+        "echo": settings.db_echo,
+        "pool_pre_ping": settings.db_pool_pre_ping,
+        "pool_recycle": settings.db_pool_recycle,
+        "connect_args": _connect_args(settings),
+    }
+    if settings.backend == "sqlite" and ":memory:" in settings.database_url:
+        engine = create_async_engine(settings.database_url, **options)
+    else:
+        options |= {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+        }
+        engine = create_async_engine(settings.database_url, **options)
+    if settings.backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # SQLite ignores foreign keys (and so ON DELETE rules) unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets readers run while one writer commits; NORMAL sync is safe under WAL.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One short transaction: everything inside commits together or not at all."""
+    async with sessionmaker() as db:
+        try:
+            yield db
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise

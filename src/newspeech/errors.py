@@ -1,0 +1,71 @@
+"""One error hierarchy for the whole product.
+
+Every error carries a stable machine-readable ``code`` and the HTTP status an edge should answer
+with; edges render ``{"error": code, "detail": message}``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class NewSpeechError(Exception):
+    """Base of every error NewSpeech raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigurationError(NewSpeechError):
+    """Settings or stored configuration are missing or invalid."""
+
+    code = "configuration_error"
+
+
+class NotFound(NewSpeechError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(NewSpeechError):
+    """The change would break a uniqueness or reference rule."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class InvalidState(NewSpeechError):
+    """The change is not allowed in the resource's current state."""
+
+    code = "invalid_state"
+    http_status = 409
+
+
+class PermissionDenied(NewSpeechError):
+    code = "permission_denied"
+    http_status = 403
+
+
+class Unauthenticated(NewSpeechError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class ValidationFailed(NewSpeechError):
+    code = "validation_failed"
+    http_status = 422
+
+
+class UpstreamError(NewSpeechError):
+    """A remote service (database, model server, LLM) failed."""
+
+    code = "upstream_error"
+    http_status = 502
+
+    def __init__(self, detail: str, *, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.retryable = retryable

@@ -1,0 +1,327 @@
+"""Queries for exam sittings, their answers and the answers' evaluations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from newspeech.db.base import utcnow
+from newspeech.db.errors import integrity_as_conflict
+from newspeech.errors import NotFound
+from newspeech.exams.states import ensure_accepts_answers, ensure_transition
+from newspeech.kit.ids import new_session_code
+from newspeech.models import (
+    Answer,
+    Evaluation,
+    EvaluatorType,
+    ExamSession,
+    FeedbackType,
+    Question,
+    SessionStatus,
+)
+
+ACTIVE_STATUSES = (SessionStatus.PENDING, SessionStatus.IN_PROGRESS)
+
+
+class ExamSessionRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def create(
+        self, *, user_id: int, college_type: str, total_questions: int = 12
+    ) -> ExamSession:
+        exam_session = ExamSession(
+            user_id=user_id,
+            college_type=college_type,
+            session_code=new_session_code(),
+            status=SessionStatus.PENDING,
+            total_questions=total_questions,
+        )
+        self.db.add(exam_session)
+        async with integrity_as_conflict("cannot create exam session"):
+            await self.db.flush()
+        return exam_session
+
+    async def get(self, exam_session_id: int) -> ExamSession | None:
+        return await self.db.get(ExamSession, exam_session_id)
+
+    async def get_detailed(self, exam_session_id: int) -> ExamSession | None:
+        """The sitting with its user, result, and answers → evaluation, in two queries."""
+        query = (
+            select(ExamSession)
+            .where(ExamSession.id == exam_session_id)
+            .options(
+                joinedload(ExamSession.user),
+                joinedload(ExamSession.result),
+                selectinload(ExamSession.answers).joinedload(Answer.evaluation),
+            )
+            .execution_options(populate_existing=True)
+        )
+        return (await self.db.scalars(query)).unique().one_or_none()
+
+    async def get_by_code(self, session_code: str) -> ExamSession | None:
+        query = select(ExamSession).where(ExamSession.session_code == session_code)
+        return (await self.db.scalars(query)).one_or_none()
+
+    async def list_active(self, *, college_type: str | None = None) -> list[ExamSession]:
+        query = (
+            select(ExamSession)
+            .where(ExamSession.status.in_(ACTIVE_STATUSES))
+            .order_by(ExamSession.created_at, ExamSession.id)
+        )
+        if college_type is not None:
+            query = query.where(ExamSession.college_type == college_type)
+        return list(await self.db.scalars(query))
+
+    async def recent_for_user(self, user_id: int, *, limit: int = 10) -> list[ExamSession]:
+        query = (
+            select(ExamSession)
+            .where(ExamSession.user_id == user_id)
+            .order_by(ExamSession.created_at.desc(), ExamSession.id.desc())
+            .limit(limit)
+        )
+        return list(await self.db.scalars(query))
+
+    async def require(self, exam_session_id: int) -> ExamSession:
+        exam_session = await self.get(exam_session_id)
+        if exam_session is None:
+            raise NotFound(f"exam session {exam_session_id} does not exist")
+        return exam_session
+
+    async def start(self, exam_session_id: int, *, at: dt.datetime | None = None) -> ExamSession:
+        exam_session = await self.require(exam_session_id)
+        ensure_transition(exam_session.session_code, exam_session.status, SessionStatus.IN_PROGRESS)
+        exam_session.status = SessionStatus.IN_PROGRESS
+        exam_session.start_time = at or utcnow()
+        await self.db.flush()
+        return exam_session
+
+    async def complete(self, exam_session_id: int, *, at: dt.datetime | None = None) -> ExamSession:
+        return await self._finish(exam_session_id, SessionStatus.COMPLETED, at)
+
+    async def terminate(
+        self, exam_session_id: int, *, at: dt.datetime | None = None
+    ) -> ExamSession:
+        return await self._finish(exam_session_id, SessionStatus.TERMINATED, at)
+
+    async def _finish(
+        self, exam_session_id: int, target: SessionStatus, at: dt.datetime | None
+    ) -> ExamSession:
+        exam_session = await self.require(exam_session_id)
+        ensure_transition(exam_session.session_code, exam_session.status, target)
+        end = at or utcnow()
+        exam_session.status = target
+        exam_session.end_time = end
+        if exam_session.start_time is not None:
+            elapsed = (end - exam_session.start_time).total_seconds()
+            exam_session.duration_seconds = max(0, round(elapsed))
+        await self.db.flush()
+        return exam_session
+
+    async def update_metrics(
+        self,
+        exam_session_id: int,
+        *,
+        voice_detected_count: int | None = None,
+        avg_latency_ms: float | None = None,
+        max_latency_ms: float | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if voice_detected_count is not None:
+            values["voice_detected_count"] = voice_detected_count
+        if avg_latency_ms is not None:
+            values["avg_latency_ms"] = avg_latency_ms
+        if max_latency_ms is not None:
+            values["max_latency_ms"] = max_latency_ms
+        if values:
+            await self._update(exam_session_id, values)
+
+    async def record_turn_latency(self, exam_session_id: int, latency_ms: float) -> None:
+        """Count one detected utterance and fold its latency into the running mean and max.
+
+        Done in SQL so concurrent writers never lose an update.
+        """
+        count = ExamSession.voice_detected_count
+        await self._update(
+            exam_session_id,
+            {
+                "avg_latency_ms": (ExamSession.avg_latency_ms * count + latency_ms) / (count + 1),
+                "max_latency_ms": case(
+                    (ExamSession.max_latency_ms < latency_ms, latency_ms),
+                    else_=ExamSession.max_latency_ms,
+                ),
+                "voice_detected_count": count + 1,  # last: the two above read the old count
+            },
+        )
+
+    async def _update(self, exam_session_id: int, values: dict[str, Any]) -> None:
+        # MySQL evaluates SET assignments left to right, each seeing the ones before it; keep
+        # the caller's order so expressions read the old values on every backend.
+        pairs = [(getattr(ExamSession, key), value) for key, value in values.items()]
+        pairs.append((ExamSession.updated_at, utcnow()))
+        result = await self.db.execute(
+            update(ExamSession).where(ExamSession.id == exam_session_id).ordered_values(*pairs),
+            execution_options={"synchronize_session": False},
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"exam session {exam_session_id} does not exist")
+
+
+@dataclass
+class AnswerInput:
+    """What the exam loop knows about one answer when it stores it.
+
+    ``question_number`` is the question's position in the sitting (1..12), not in its scenario.
+    """
+
+    question: Question
+    question_number: int
+    answer_text: str | None = None
+    transcribed_text: str | None = None
+    answer_audio_path: str | None = None
+    audio_duration_seconds: float = 0.0
+    confidence_score: float = 0.0
+    is_complete: bool = True
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = field(default_factory=utcnow)
+
+
+class AnswerRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def store(self, exam_session: ExamSession, answer: AnswerInput) -> Answer:
+        return (await self.store_many(exam_session, [answer]))[0]
+
+    async def store_many(
+        self, exam_session: ExamSession, answers: Sequence[AnswerInput]
+    ) -> list[Answer]:
+        """Store answers of one in-progress sitting; all are flushed together or none."""
+        ensure_accepts_answers(exam_session.session_code, exam_session.status)
+        rows = [
+            Answer(
+                session_id=exam_session.id,
+                question_bank_id=item.question.id,
+                question_number=item.question_number,
+                question_text=item.question.question_text,
+                answer_text=item.answer_text
+                if item.answer_text is not None
+                else item.transcribed_text,
+                transcribed_text=item.transcribed_text,
+                answer_audio_path=item.answer_audio_path,
+                audio_duration_seconds=item.audio_duration_seconds,
+                confidence_score=item.confidence_score,
+                is_complete=item.is_complete,
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+            )
+            for item in answers
+        ]
+        self.db.add_all(rows)
+        async with integrity_as_conflict(f"cannot store answers for {exam_session.session_code}"):
+            await self.db.flush()
+        await self.db.execute(
+            update(ExamSession)
+            .where(ExamSession.id == exam_session.id)
+            .values(
+                questions_answered=ExamSession.questions_answered + len(rows),
+                updated_at=utcnow(),
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        return rows
+
+    async def get(self, answer_id: int) -> Answer | None:
+        return await self.db.get(Answer, answer_id)
+
+    async def for_session(self, exam_session_id: int) -> list[Answer]:
+        query = (
+            select(Answer)
+            .where(Answer.session_id == exam_session_id)
+            .order_by(Answer.question_number, Answer.id)
+        )
+        return list(await self.db.scalars(query))
+
+    async def unevaluated(self, exam_session_id: int) -> list[Answer]:
+        """Answers of a sitting that have no evaluation yet."""
+        query = (
+            select(Answer)
+            .outerjoin(Evaluation, Evaluation.answer_id == Answer.id)
+            .where(Answer.session_id == exam_session_id, Evaluation.id.is_(None))
+            .order_by(Answer.question_number, Answer.id)
+        )
+        return list(await self.db.scalars(query))
+
+
+@dataclass
+class EvaluationInput:
+    score_obtained: int
+    feedback_type: FeedbackType
+    max_score: int = 10
+    evaluator_type: EvaluatorType = EvaluatorType.KEYWORD_MATCH
+    feedback: str | None = None
+    matched_keywords: list[Any] = field(default_factory=list)
+    missing_keywords: list[Any] = field(default_factory=list)
+    latency_ms: float = 0.0
+    processing_time_ms: float = 0.0
+
+
+class EvaluationRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def store(self, answer: Answer, evaluation: EvaluationInput) -> Evaluation:
+        if not 0 <= evaluation.score_obtained <= evaluation.max_score:
+            raise ValueError(
+                f"score {evaluation.score_obtained} is outside 0..{evaluation.max_score}"
+            )
+        row = Evaluation(
+            answer_id=answer.id,
+            session_id=answer.session_id,
+            evaluator_type=evaluation.evaluator_type,
+            score_obtained=evaluation.score_obtained,
+            max_score=evaluation.max_score,
+            percentage_correct=100.0 * evaluation.score_obtained / evaluation.max_score
+            if evaluation.max_score
+            else 0.0,
+            feedback=evaluation.feedback,
+            feedback_type=evaluation.feedback_type,
+            matched_keywords=evaluation.matched_keywords,
+            missing_keywords=evaluation.missing_keywords,
+            latency_ms=evaluation.latency_ms,
+            processing_time_ms=evaluation.processing_time_ms,
+        )
+        self.db.add(row)
+        async with integrity_as_conflict(f"cannot store evaluation of answer {answer.id}"):
+            await self.db.flush()
+        return row
+
+    async def for_session(self, exam_session_id: int) -> list[Evaluation]:
+        query = (
+            select(Evaluation)
+            .where(Evaluation.session_id == exam_session_id)
+            .order_by(Evaluation.id)
+        )
+        return list(await self.db.scalars(query))
+
+    async def session_score(self, exam_session_id: int) -> int:
+        query = select(func.coalesce(func.sum(Evaluation.score_obtained), 0)).where(
+            Evaluation.session_id == exam_session_id
+        )
+        return int((await self.db.execute(query)).scalar_one())
+
+    async def scores_by_question(self, exam_session_id: int) -> list[tuple[int, int, int]]:
+        """``(question_number, score_obtained, max_score)`` per evaluated answer, in order."""
+        query = (
+            select(Answer.question_number, Evaluation.score_obtained, Evaluation.max_score)
+            .join(Answer, Answer.id == Evaluation.answer_id)
+            .where(Evaluation.session_id == exam_session_id)
+            .order_by(Answer.question_number, Answer.id)
+        )
+        return [(row[0], row[1], row[2]) for row in await self.db.execute(query)]

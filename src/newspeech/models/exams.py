@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newspeech.db.base import Base, BigIntPK, CreatedAt, Timestamps, UTCDateTime
+from newspeech.models.enums import EvaluatorType, FeedbackType, SessionStatus, enum_column
+
+if TYPE_CHECKING:
+    from newspeech.models.questions import Question
+    from newspeech.models.results import Result
+    from newspeech.models.users import User
+
+
+class ExamSession(Timestamps, Base):
+    """One viva sitting (the seed's ``sessions`` table)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_user_id", "user_id"),
+        Index("ix_sessions_status", "status"),
+        Index("ix_sessions_created_at", "created_at"),
+        Index("ix_sessions_college_type", "college_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    college_type: Mapped[str] = mapped_column(
+        String(50),
+        ForeignKey("college_types.code", onupdate="CASCADE", ondelete="RESTRICT"),
+        nullable=False,
+    )
+    # The unique constraint's index serves the seed's idx_session_code.
+    session_code: Mapped[str] = mapped_column(String(50), unique=True, nullable=False)
+    status: Mapped[SessionStatus] = mapped_column(
+        enum_column(SessionStatus, "session_status"), default=SessionStatus.PENDING, nullable=False
+    )
+    start_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    total_score: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    total_questions: Mapped[int] = mapped_column(Integer, default=12, nullable=False)
+    questions_answered: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    voice_detected_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    avg_latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    max_latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+
+    user: Mapped[User] = relationship(back_populates="exam_sessions")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="exam_session",
+        order_by="(Answer.question_number, Answer.id)",
+        passive_deletes=True,
+    )
+    result: Mapped[Result | None] = relationship(
+        back_populates="exam_session", uselist=False, passive_deletes=True
+    )
+
+
+class Answer(CreatedAt, Base):
+    """A student's response to one question.
+
+    ``question_text`` keeps the words that were actually asked, so a later edit of the bank never
+    changes what an answer was an answer to.
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        Index("ix_answers_session_id", "session_id"),
+        Index("ix_answers_question_bank_id", "question_bank_id"),
+        Index("ix_answers_question_number", "question_number"),
+        Index("ix_answers_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    question_bank_id: Mapped[int] = mapped_column(
+        ForeignKey("question_banks.id", ondelete="RESTRICT"), nullable=False
+    )
+    question_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    question_text: Mapped[str | None] = mapped_column(Text)
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answer_audio_path: Mapped[str | None] = mapped_column(String(255))
+    audio_duration_seconds: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    transcribed_text: Mapped[str | None] = mapped_column(Text)
+    confidence_score: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    is_complete: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    exam_session: Mapped[ExamSession] = relationship(back_populates="answers")
+    question: Mapped[Question] = relationship()
+    evaluation: Mapped[Evaluation | None] = relationship(
+        back_populates="answer", uselist=False, passive_deletes=True
+    )
+
+
+class Evaluation(Timestamps, Base):
+    """How one answer was scored (one evaluation per answer)."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        Index("ix_evaluations_session_id", "session_id"),
+        Index("ix_evaluations_feedback_type", "feedback_type"),
+        Index("ix_evaluations_score_obtained", "score_obtained"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # The unique constraint's index serves the seed's idx_answer_id.
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    evaluator_type: Mapped[EvaluatorType] = mapped_column(
+        enum_column(EvaluatorType, "evaluator_type"),
+        default=EvaluatorType.KEYWORD_MATCH,
+        nullable=False,
+    )
+    score_obtained: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    max_score: Mapped[int] = mapped_column(Integer, default=10, nullable=False)
+    percentage_correct: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    feedback_type: Mapped[FeedbackType] = mapped_column(
+        enum_column(FeedbackType, "feedback_type"),
+        default=FeedbackType.INCORRECT,
+        nullable=False,
+    )
+    matched_keywords: Mapped[list[Any] | None] = mapped_column(JSON)
+    missing_keywords: Mapped[list[Any] | None] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+
+    answer: Mapped[Answer] = relationship(back_populates="evaluation")

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.db.base import utcnow
+from newspeech.db.errors import integrity_as_conflict
+from newspeech.models import Question
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    scenario_id: int
+    scenario_name: str
+    scenario_description: str | None
+    question_count: int
+
+
+class QuestionRepository:
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+
+    async def get(self, question_id: int) -> Question | None:
+        return await self.db.get(Question, question_id)
+
+    async def for_scenario(self, college_type: str, scenario_id: int) -> list[Question]:
+        query = (
+            select(Question)
+            .where(Question.college_type == college_type, Question.scenario_id == scenario_id)
+            .order_by(Question.question_number)
+        )
+        return list(await self.db.scalars(query))
+
+    async def for_college(self, college_type: str) -> list[Question]:
+        query = (
+            select(Question)
+            .where(Question.college_type == college_type)
+            .order_by(Question.scenario_id, Question.question_number)
+        )
+        return list(await self.db.scalars(query))
+
+    async def scenarios(self, college_type: str) -> list[ScenarioSummary]:
+        """The college's scenarios in order, each with its name, case text and question count."""
+        query = (
+            select(
+                Question.scenario_id,
+                func.min(Question.scenario_name),
+                func.min(Question.scenario_description),
+                func.count(Question.id),
+            )
+            .where(Question.college_type == college_type)
+            .group_by(Question.scenario_id)
+            .order_by(Question.scenario_id)
+        )
+        return [
+            ScenarioSummary(int(row[0]), str(row[1]), row[2], int(row[3]))
+            for row in await self.db.execute(query)
+        ]
+
+    async def bulk_insert(self, questions: Sequence[dict[str, Any]]) -> int:
+        """Insert many questions in one statement; all or nothing. Returns the count."""
+        if not questions:
+            return 0
+        now = utcnow()
+        rows = [{"created_at": now, "updated_at": now, **row} for row in questions]
+        async with integrity_as_conflict("cannot insert questions"):
+            await self.db.execute(insert(Question), rows)
+        return len(rows)

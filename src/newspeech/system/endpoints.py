@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from newspeech import __version__
+from newspeech.db.deps import EngineDep, SettingsDep
+from newspeech.db.migrations import current_revision, head_revision
+
+router = APIRouter(tags=["system"])
+
+
+class DatabaseHealth(BaseModel):
+    backend: str
+    reachable: bool
+    revision: str | None
+    head: str | None
+    up_to_date: bool
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: DatabaseHealth
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(engine: EngineDep, settings: SettingsDep, response: Response) -> Health:
+    """Is the database reachable, and is its schema at the code's migration head?"""
+    head = head_revision()
+    try:
+        async with asyncio.timeout(settings.db_connect_timeout):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            revision = await current_revision(engine)
+        database = DatabaseHealth(
+            backend=settings.backend,
+            reachable=True,
+            revision=revision,
+            head=head,
+            up_to_date=revision == head,
+        )
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        database = DatabaseHealth(
+            backend=settings.backend,
+            reachable=False,
+            revision=None,
+            head=head,
+            up_to_date=False,
+            error=type(exc).__name__,
+        )
+    healthy = database.reachable and database.up_to_date
+    if not healthy:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(status="ok" if healthy else "degraded", version=__version__, database=database)

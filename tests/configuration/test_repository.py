@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.errors import ValidationFailed
+from newspeech.models import ConfigValueType
+from newspeech.seed import seed_reference_data
+
+SEED_VALUES = {
+    "voice_threshold": 45,
+    "vad_sensitivity": 0.5,
+    "latency_target_ms": 400,
+    "max_question_duration_seconds": 120,
+    "min_answer_duration_seconds": 3,
+    "keyword_matching_threshold": 0.6,
+    "tts_max_buffer_size": 16000,
+    "asr_language": "en-US",
+    "llm_temperature": 0.7,
+}
+
+
+async def test_seed_defaults_are_stored_typed(db: AsyncSession) -> None:
+    await seed_reference_data(db, banks=[])
+    values = await ConfigurationRepository(db).values()
+    assert {key: values[key] for key in SEED_VALUES} == SEED_VALUES
+    assert type(values["voice_threshold"]) is int
+    assert values["pass_percentage"] == 50.0
+    assert values["grade_thresholds"] == {"A": 90, "B": 80, "C": 70, "D": 60}
+
+
+async def test_set_keeps_the_type_and_validates_values(db: AsyncSession) -> None:
+    await seed_reference_data(db, banks=[])
+    repo = ConfigurationRepository(db)
+    await repo.set("voice_threshold", 50)
+    await repo.set("vad_sensitivity", "0.65")
+    assert await repo.get("voice_threshold") == 50
+    assert await repo.get("vad_sensitivity") == 0.65
+
+    with pytest.raises(ValidationFailed, match="'voice_threshold': 'loud' is not a valid integer"):
+        await repo.set("voice_threshold", "loud")
+    with pytest.raises(ValidationFailed, match="not a whole number"):
+        await repo.set("voice_threshold", 2.5)
+    assert await repo.get("voice_threshold") == 50
+
+
+async def test_creates_new_keys_of_every_type_and_lists_them(db: AsyncSession) -> None:
+    repo = ConfigurationRepository(db)
+    await repo.set("feature_on", True, value_type=ConfigValueType.BOOLEAN)
+    await repo.set("weights", {"keyword": 0.4}, value_type=ConfigValueType.JSON)
+    await repo.set("greeting", "Welcome", description="what the examiner says first")
+    await db.commit()
+
+    assert await repo.get("feature_on") is True
+    assert await repo.get("weights") == {"keyword": 0.4}
+    assert [e.config_key for e in await repo.list()] == ["feature_on", "greeting", "weights"]
+    assert await repo.get("missing", default="fallback") == "fallback"
+
+
+async def test_inactive_keys_fall_back_to_the_default(db: AsyncSession) -> None:
+    repo = ConfigurationRepository(db)
+    entry = await repo.set("latency_target_ms", 300, value_type=ConfigValueType.INTEGER)
+    entry.is_active = False
+    await db.flush()
+    assert await repo.get("latency_target_ms", default=400) == 400
+    assert "latency_target_ms" not in await repo.values()
+    assert [e.config_key for e in await repo.list(active_only=True)] == []

@@ -1,0 +1,84 @@
+"""Test fixtures: the repository suite runs once per database backend.
+
+Backends: SQLite (a file in a temp dir), PostgreSQL and MariaDB on localhost (``scripts/test``
+makes sure they run). Each gets a fresh database built by ``alembic upgrade head``; every test
+starts from empty tables. Choose backends with ``NEWSPEECH_TEST_BACKENDS=sqlite,postgresql``;
+point at other servers with ``NEWSPEECH_TEST_POSTGRES_URL`` / ``NEWSPEECH_TEST_MYSQL_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from newspeech.config import Settings
+from newspeech.db.base import Base
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.db.migrations import upgrade
+from tests.fixtures.databases import BACKENDS, fresh_database_url
+
+SELECTED = [
+    name.strip()
+    for name in os.environ.get("NEWSPEECH_TEST_BACKENDS", ",".join(BACKENDS)).split(",")
+    if name.strip()
+]
+
+
+@pytest.fixture(scope="session", params=SELECTED)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name not in BACKENDS:
+        raise pytest.UsageError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    return name
+
+
+@pytest.fixture(scope="session")
+async def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    url = await fresh_database_url(backend, data_dir, "newspeech_test")
+    return Settings(environment="test", data_dir=data_dir, database_url=url)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After a test that used the database, delete every row (children before parents)."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+@pytest.fixture
+async def db(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for the test; the test commits what it wants to persist."""
+    async with sessionmaker() as session:
+        yield session
+        await session.rollback()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = Path(__file__).resolve().parents[2] / "shared"
+    assert path.is_dir(), f"expected the shared data folder at {path}"
+    return path

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from newspeech.db.base import Base
+from newspeech.db.migrations import current_revision, head_revision, include_object
+
+# Every index the seed's schema lists, by table and columns. Most are named ix_<table>_<cols>
+# here (the seed reused names like idx_user_id across tables); email, session_code, answer_id
+# and config_key are served by their unique constraints' indexes.
+SEED_INDEXES = {
+    "users": [("email",), ("role",), ("college_type",)],
+    "sessions": [("user_id",), ("session_code",), ("status",), ("created_at",)],
+    "question_banks": [
+        ("college_type", "scenario_id", "question_number"),
+        ("college_type",),
+        ("scenario_id",),
+        ("difficulty_level",),
+    ],
+    "answers": [("session_id",), ("question_bank_id",), ("question_number",), ("created_at",)],
+    "evaluations": [("answer_id",), ("session_id",), ("feedback_type",), ("score_obtained",)],
+    "results": [("user_id",), ("college_type",), ("pass_status",), ("generated_at",)],
+    "audit_logs": [
+        ("user_id",),
+        ("session_id",),
+        ("action",),
+        ("created_at",),
+        ("resource_type", "resource_id"),
+    ],
+    "configuration": [("config_key",)],
+}
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "include_object": include_object,
+            "compare_type": True,
+            "target_metadata": Base.metadata,
+        },
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
+    assert await current_revision(engine) == head_revision()
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_diff) == []
+
+
+def _indexed_columns(connection: Connection) -> dict[str, set[tuple[str, ...]]]:
+    inspector = inspect(connection)
+    found: dict[str, set[tuple[str, ...]]] = {}
+    names: list[str] = []
+    for table in SEED_INDEXES:
+        columns = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}
+        columns |= {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table)}
+        names += [str(ix["name"]) for ix in inspector.get_indexes(table)]
+        found[table] = columns
+    assert len(names) == len(set(names)), "index names must be unique database-wide"
+    return found
+
+
+async def test_every_seed_index_exists_with_a_unique_name(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        found = await connection.run_sync(_indexed_columns)
+    for table, wanted in SEED_INDEXES.items():
+        missing = [cols for cols in wanted if cols not in found[table]]
+        assert not missing, f"{table} lacks indexes on {missing}"
+
+
+def _fulltext_names(connection: Connection) -> set[str]:
+    return {str(ix["name"]) for ix in inspect(connection).get_indexes("question_banks")}
+
+
+async def test_question_text_has_a_full_text_index_where_the_backend_has_one(
+    engine: AsyncEngine, backend: str
+) -> None:
+    async with engine.connect() as connection:
+        names = await connection.run_sync(_fulltext_names)
+    has_fulltext = "ft_question_banks_question_text" in names
+    assert has_fulltext is (backend != "sqlite")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from newspeech.results.rules import QuestionScore, ResultPolicy, summarise
+
+
+def scores(*values: int) -> list[QuestionScore]:
+    return [QuestionScore(n, v) for n, v in enumerate(values, start=1)]
+
+
+@pytest.mark.parametrize(
+    ("total", "grade", "passed"),
+    [
+        (120, "A", True),
+        (108, "A", True),  # exactly 90 %
+        (107, "B", True),
+        (96, "B", True),  # 80 %
+        (84, "C", True),  # 70 %
+        (72, "D", True),  # 60 %
+        (71, "F", True),  # 59.17 %: the seed's pass-with-F quirk, kept by default
+        (60, "F", True),  # 50 %: the seed's pass mark
+        (59, "F", False),
+        (0, "F", False),
+    ],
+)
+def test_seed_grade_bands_and_pass_mark(total: int, grade: str, passed: bool) -> None:
+    per_question = [10] * (total // 10) + ([total % 10] if total % 10 else [])
+    summary = summarise(scores(*per_question), ResultPolicy())
+    assert (summary.total_score, summary.grade, summary.passed) == (total, grade, passed)
+    assert summary.max_score == 120
+
+
+def test_unanswered_questions_count_as_zero_against_the_full_maximum() -> None:
+    summary = summarise(scores(10, 10, 10), ResultPolicy())
+    assert summary.percentage == 25.0
+    assert summary.to_json() == {
+        "total": 30,
+        "max_score": 120,
+        "percentage": 25.0,
+        "grade": "F",
+        "pass": False,
+        "questions": [
+            {"question_number": 1, "score": 10, "max_score": 10},
+            {"question_number": 2, "score": 10, "max_score": 10},
+            {"question_number": 3, "score": 10, "max_score": 10},
+        ],
+    }
+
+
+def test_policy_from_configuration_values() -> None:
+    policy = ResultPolicy.from_config(
+        {"pass_percentage": 60.0, "grade_thresholds": {"D": 55, "A": 85, "B": 75, "C": 65}}
+    )
+    assert policy.grade_bands == (("A", 85.0), ("B", 75.0), ("C", 65.0), ("D", 55.0))
+    assert summarise(scores(*[6] * 12), policy).grade == "D"
+    assert not summarise(scores(*[5] * 12), policy).passed
+
+
+def test_rejects_nonsense_policies() -> None:
+    with pytest.raises(ValueError, match="pass_percentage"):
+        ResultPolicy(pass_percentage=120)
+    with pytest.raises(ValueError, match="highest floor down"):
+        ResultPolicy(grade_bands=(("B", 80.0), ("A", 90.0)))
+    with pytest.raises(ValueError, match="at least one question"):
+        ResultPolicy(total_questions=0)
