@@ -6,9 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import ExamSessionRepository
+from newspeech.kit.cache import TTLCache
 from newspeech.models import ConfigValueType
 from newspeech.results.repository import ResultRepository
-from newspeech.results.service import calculate_result
+from newspeech.results.service import StatisticsCache, calculate_result, college_statistics
 from newspeech.seed import seed_reference_data
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session, make_user
 
@@ -81,3 +82,17 @@ async def test_college_statistics(db: AsyncSession) -> None:
         None,
         None,
     )
+
+
+async def test_statistics_are_cached_until_a_new_result_invalidates_them(
+    db: AsyncSession,
+) -> None:
+    cache: StatisticsCache = TTLCache(300)
+    user = await make_user(db)
+    await calculate_result(db, await finished_session(db, [10] * 12, user), cache=cache)
+    first = await college_statistics(db, "medical", cache)
+    assert first.attempts == 1
+    assert await college_statistics(db, "medical", cache) is first
+
+    await calculate_result(db, await finished_session(db, [1] * 12, user), cache=cache)
+    assert (await college_statistics(db, "medical", cache)).attempts == 2

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -204,35 +204,35 @@ class AnswerRepository:
     ) -> list[Answer]:
         """Store answers of one in-progress sitting; all are flushed together or none."""
         ensure_accepts_answers(exam_session.session_code, exam_session.status)
-        rows = [
-            Answer(
-                session_id=exam_session.id,
-                question_bank_id=item.question.id,
-                question_number=item.question_number,
-                question_text=item.question.question_text,
-                answer_text=item.answer_text
+        now = utcnow()
+        values = [
+            {
+                "session_id": exam_session.id,
+                "question_bank_id": item.question.id,
+                "question_number": item.question_number,
+                "question_text": item.question.question_text,
+                "answer_text": item.answer_text
                 if item.answer_text is not None
                 else item.transcribed_text,
-                transcribed_text=item.transcribed_text,
-                answer_audio_path=item.answer_audio_path,
-                audio_duration_seconds=item.audio_duration_seconds,
-                confidence_score=item.confidence_score,
-                is_complete=item.is_complete,
-                started_at=item.started_at,
-                ended_at=item.ended_at,
-            )
+                "transcribed_text": item.transcribed_text,
+                "answer_audio_path": item.answer_audio_path,
+                "audio_duration_seconds": item.audio_duration_seconds,
+                "confidence_score": item.confidence_score,
+                "is_complete": item.is_complete,
+                "started_at": item.started_at,
+                "ended_at": item.ended_at,
+                "created_at": now,
+            }
             for item in answers
         ]
-        self.db.add_all(rows)
+        # An ORM-enabled INSERT ... RETURNING is one statement and skips the unit-of-work
+        # flush, which costs more CPU than the round trip on the hot path of every exam turn.
         async with integrity_as_conflict(f"cannot store answers for {exam_session.session_code}"):
-            await self.db.flush()
+            rows = list(await self.db.scalars(insert(Answer).returning(Answer), values))
         await self.db.execute(
             update(ExamSession)
             .where(ExamSession.id == exam_session.id)
-            .values(
-                questions_answered=ExamSession.questions_answered + len(rows),
-                updated_at=utcnow(),
-            ),
+            .values(questions_answered=ExamSession.questions_answered + len(rows), updated_at=now),
             execution_options={"synchronize_session": False},
         )
         return rows
@@ -281,26 +281,27 @@ class EvaluationRepository:
             raise ValueError(
                 f"score {evaluation.score_obtained} is outside 0..{evaluation.max_score}"
             )
-        row = Evaluation(
-            answer_id=answer.id,
-            session_id=answer.session_id,
-            evaluator_type=evaluation.evaluator_type,
-            score_obtained=evaluation.score_obtained,
-            max_score=evaluation.max_score,
-            percentage_correct=100.0 * evaluation.score_obtained / evaluation.max_score
+        now = utcnow()
+        values = {
+            "answer_id": answer.id,
+            "session_id": answer.session_id,
+            "evaluator_type": evaluation.evaluator_type,
+            "score_obtained": evaluation.score_obtained,
+            "max_score": evaluation.max_score,
+            "percentage_correct": 100.0 * evaluation.score_obtained / evaluation.max_score
             if evaluation.max_score
             else 0.0,
-            feedback=evaluation.feedback,
-            feedback_type=evaluation.feedback_type,
-            matched_keywords=evaluation.matched_keywords,
-            missing_keywords=evaluation.missing_keywords,
-            latency_ms=evaluation.latency_ms,
-            processing_time_ms=evaluation.processing_time_ms,
-        )
-        self.db.add(row)
+            "feedback": evaluation.feedback,
+            "feedback_type": evaluation.feedback_type,
+            "matched_keywords": evaluation.matched_keywords,
+            "missing_keywords": evaluation.missing_keywords,
+            "latency_ms": evaluation.latency_ms,
+            "processing_time_ms": evaluation.processing_time_ms,
+            "created_at": now,
+            "updated_at": now,
+        }
         async with integrity_as_conflict(f"cannot store evaluation of answer {answer.id}"):
-            await self.db.flush()
-        return row
+            return (await self.db.scalars(insert(Evaluation).returning(Evaluation), [values])).one()
 
     async def for_session(self, exam_session_id: int) -> list[Evaluation]:
         query = (

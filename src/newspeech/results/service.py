@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import EvaluationRepository
+from newspeech.kit.cache import TTLCache
 from newspeech.models import ExamSession, Result, SessionStatus
-from newspeech.results.repository import ResultRepository
+from newspeech.results.repository import CollegeStatistics, ResultRepository
 from newspeech.results.rules import QuestionScore, ResultPolicy, summarise
 
 
@@ -17,8 +18,28 @@ async def load_policy(db: AsyncSession) -> ResultPolicy:
     return ResultPolicy.from_config(await ConfigurationRepository(db).values())
 
 
+StatisticsCache = TTLCache[str, CollegeStatistics]
+
+
+async def college_statistics(
+    db: AsyncSession, college_type: str, cache: StatisticsCache | None = None
+) -> CollegeStatistics:
+    """Attempts, passes and score range of a college, served from ``cache`` while fresh."""
+    cached = cache.get(college_type) if cache is not None else None
+    if cached is not None:
+        return cached
+    statistics = await ResultRepository(db).college_statistics(college_type)
+    if cache is not None:
+        cache.set(college_type, statistics)
+    return statistics
+
+
 async def calculate_result(
-    db: AsyncSession, exam_session: ExamSession, policy: ResultPolicy | None = None
+    db: AsyncSession,
+    exam_session: ExamSession,
+    policy: ResultPolicy | None = None,
+    *,
+    cache: StatisticsCache | None = None,
 ) -> Result:
     """Sum the sitting's evaluations, apply the result rules, store the result and the total.
 
@@ -37,4 +58,7 @@ async def calculate_result(
     rows = await EvaluationRepository(db).scores_by_question(exam_session.id)
     summary = summarise([QuestionScore(n, score, top) for n, score, top in rows], policy)
     exam_session.total_score = summary.total_score
-    return await results.create(exam_session, summary)
+    result = await results.create(exam_session, summary)
+    if cache is not None:
+        cache.invalidate(exam_session.college_type)
+    return result

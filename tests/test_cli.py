@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newspeech.kit.passwords import verify_password
+
+
+def run_cli(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if "DATABASE_URL" not in k}
+    environment |= {"NEWSPEECH_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "newspeech.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_upgrade_seed_and_demo_accounts_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    upgrade = run_cli("db", "upgrade", data_dir=tmp_path)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert (tmp_path / "newspeech.db").exists()
+
+    seed = run_cli("db", "seed", "--demo", data_dir=tmp_path)
+    assert seed.returncode == 0, seed.stderr
+    assert "seeded 6 college types, 13 configuration keys, 72 new and 0 updated" in seed.stdout
+    accounts = dict(re.findall(r"^\s+\w+\s+(demo_\w+)\s+(\S+)$", seed.stdout, re.MULTILINE))
+    assert set(accounts) == {"demo_student", "demo_examiner", "demo_admin"}
+
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "newspeech.db") as connection:
+        stored = dict(connection.execute("SELECT username, password_hash FROM users"))
+    for username, password in accounts.items():
+        assert verify_password(stored[username], password)
+        assert not verify_password(stored[username], password + "x")
+
+
+def test_bad_settings_exit_with_a_clear_message(tmp_path: Path) -> None:
+    result = run_cli("db", "upgrade", data_dir=tmp_path, env={"DB_POOL_SIZE": "-3"})
+    assert result.returncode == 2
+    assert "invalid settings" in result.stderr
+    assert "DB_POOL_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["--help"], ["db", "--help"]])
+def test_help_lists_commands(command: list[str], tmp_path: Path) -> None:
+    result = run_cli(*command, data_dir=tmp_path)
+    assert result.returncode == 0
+    assert "upgrade" in result.stdout or "serve" in result.stdout
