@@ -3,8 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.db.base import utcnow
-from newspeech.kit.upsert import insert_ignoring_duplicates
+from newspeech.kit.upsert import insert_if_absent
 from newspeech.models import CollegeType
 
 
@@ -21,16 +20,8 @@ class CollegeTypeRepository:
     async def get_or_create(
         self, code: str, *, name: str, description: str | None = None
     ) -> CollegeType:
-        now = utcnow()
-        values = {
-            "code": code,
-            "name": name,
-            "description": description,
-            "created_at": now,
-            "updated_at": now,
-        }
-        table = CollegeType.__table__
-        await self.db.execute(insert_ignoring_duplicates(self.db, table, values, key="code"))  # type: ignore[arg-type]
+        values = {"code": code, "name": name, "description": description}
+        await insert_if_absent(self.db, CollegeType.__table__, values, key="code")  # type: ignore[arg-type]
         college = await self.db.get(CollegeType, code, populate_existing=True)
         assert college is not None  # just inserted or already present
         return college

@@ -6,8 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.configuration.values import parse_value, render_value
-from newspeech.db.base import utcnow
-from newspeech.kit.upsert import insert_ignoring_duplicates
+from newspeech.kit.upsert import insert_if_absent
 from newspeech.models import ConfigEntry, ConfigValueType
 
 
@@ -72,18 +71,14 @@ class ConfigurationRepository:
     ) -> ConfigEntry:
         """Insert the key if absent (concurrency-safe) and return the stored entry."""
         parse_value(key, raw_value, value_type)
-        now = utcnow()
         values = {
             "config_key": key,
             "config_value": raw_value,
             "value_type": value_type,
             "description": description,
             "is_active": True,
-            "created_at": now,
-            "updated_at": now,
         }
-        table = ConfigEntry.__table__
-        await self.db.execute(insert_ignoring_duplicates(self.db, table, values, key="config_key"))  # type: ignore[arg-type]
+        await insert_if_absent(self.db, ConfigEntry.__table__, values, key="config_key")  # type: ignore[arg-type]
         entry = await self.get_entry(key)
         assert entry is not None  # inserted above or already present
         return entry

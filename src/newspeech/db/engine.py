@@ -31,7 +31,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """Create the process's one engine, with the pool settings from ``settings``."""
     options: dict[str, Any] = {
         "echo": settings.db_echo,
-        "pool_pre_ping": settings.db_pool_pre_ping,
+        # A ping costs round trips on every checkout (three on asyncpg); a local SQLite file
+        # cannot lose its connection, so it is never pinged.
+        "pool_pre_ping": settings.db_pool_pre_ping and settings.backend != "sqlite",
         "pool_recycle": settings.db_pool_recycle,
         "connect_args": _connect_args(settings),
     }

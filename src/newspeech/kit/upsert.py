@@ -9,16 +9,17 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
+from newspeech.db.base import utcnow
+
 
 def insert_ignoring_duplicates(
-    db: AsyncSession, table: Table, values: dict[str, Any], *, key: str
+    dialect: str, table: Table, values: dict[str, Any], *, key: str
 ) -> Insert:
     """An INSERT that silently does nothing when a unique key already holds the row.
 
     Racing get-or-create callers then never see an IntegrityError: exactly one insert wins and
     every caller reads the same row afterwards. ``key`` names the unique column.
     """
-    dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).values(values).on_conflict_do_nothing()
     if dialect == "sqlite":
@@ -29,3 +30,13 @@ def insert_ignoring_duplicates(
         statement = mysql.insert(table).values(values)
         return statement.on_duplicate_key_update({key: table.c[key]})
     raise NotImplementedError(f"no insert-if-absent for dialect {dialect!r}")
+
+
+async def insert_if_absent(
+    db: AsyncSession, table: Table, values: dict[str, Any], *, key: str
+) -> None:
+    """Insert ``values`` (stamping created/updated times) unless ``key`` already exists."""
+    now = utcnow()
+    stamped = {name: now for name in ("created_at", "updated_at") if name in table.c} | values
+    dialect = db.get_bind().dialect.name
+    await db.execute(insert_ignoring_duplicates(dialect, table, stamped, key=key))
