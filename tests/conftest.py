@@ -3,7 +3,8 @@
 Backends: SQLite (a file in a temp dir), PostgreSQL and MariaDB on localhost (``scripts/test``
 makes sure they run). Each gets a fresh database built by ``alembic upgrade head``; every test
 starts from empty tables. Choose backends with ``NEWSPEECH_TEST_BACKENDS=sqlite,postgresql``;
-point at other servers with ``NEWSPEECH_TEST_POSTGRES_URL`` / ``NEWSPEECH_TEST_MYSQL_URL``.
+point at other servers with ``NEWSPEECH_TEST_POSTGRES_URL`` / ``NEWSPEECH_TEST_MYSQL_URL``
+and name the test database with ``NEWSPEECH_TEST_DATABASE`` (default ``newspeech_test``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from newspeech.db.base import Base
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
 from tests.fixtures.databases import BACKENDS, fresh_database_url
+
+# Separate names let two checkouts run their suites against the same servers at once.
+TEST_DATABASE = os.environ.get("NEWSPEECH_TEST_DATABASE", "newspeech_test")
 
 SELECTED = [
     name.strip()
@@ -40,8 +44,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 async def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
-    url = await fresh_database_url(backend, data_dir, "newspeech_test")
-    return Settings(environment="test", data_dir=data_dir, database_url=url)
+    url = await fresh_database_url(backend, data_dir, TEST_DATABASE)
+    # Speech engines are exercised in tests/voice and by the app test that asks for them.
+    return Settings(environment="test", data_dir=data_dir, database_url=url, speech_enabled=False)
 
 
 @pytest.fixture(scope="session")
