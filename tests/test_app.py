@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newspeech.app import create_app
 from newspeech.config import Settings
+from newspeech.db.engine import create_engine
 from newspeech.db.migrations import downgrade, head_revision, upgrade
 
 
@@ -37,6 +40,7 @@ async def test_healthz_reports_reachable_database_at_head(
         "up_to_date": True,
         "error": None,
     }
+    assert body["speech"] == {"loaded": False, "engines": {}, "warm_up_seconds": {}}
 
 
 async def test_healthz_is_503_when_the_schema_is_behind(
@@ -58,8 +62,29 @@ async def test_healthz_is_503_when_the_database_is_unreachable() -> None:
         environment="test",
         database_url="postgresql://nobody@127.0.0.1:1/none",
         db_connect_timeout=2,
+        speech_enabled=False,
     )
     async with client_for(settings) as client:
         response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"]["reachable"] is False
+
+
+async def test_start_up_loads_and_warms_the_offline_speech_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(environment="test", data_dir=tmp_path, inference_workers=2)
+    engine = create_engine(settings)
+    await upgrade(engine)
+    await engine.dispose()
+
+    async with client_for(settings) as client:
+        speech = (await client.get("/healthz")).json()["speech"]
+
+    assert speech["loaded"] is True
+    assert speech["engines"]["stt"] == "whisper tiny.en int8"
+    assert speech["engines"]["tts"] == "piper"
+    assert speech["engines"]["fallback_tts"] == "espeak-ng"
+    assert speech["engines"]["inference_workers"] == "2"
+    assert set(speech["warm_up_seconds"]) == {"vad", "stt", "tts", "fallback_tts"}

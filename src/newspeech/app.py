@@ -3,6 +3,7 @@ resources once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,9 @@ from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.errors import NewSpeechError
 from newspeech.system.endpoints import router as system_router
+from newspeech.voice.engines import load_speech_engines
+
+logger = logging.getLogger("newspeech")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,9 +27,17 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.speech = None
         try:
+            if settings.speech_enabled:
+                app.state.speech = await load_speech_engines(settings)
+                if settings.warm_up:
+                    seconds = await app.state.speech.warm_up()
+                    logger.info("speech engines warm: %s", seconds)
             yield
         finally:
+            if app.state.speech is not None:
+                await app.state.speech.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError
 from newspeech.seed import seed_demo_accounts, seed_reference_data
+from newspeech.voice.engines import check_model_files
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +78,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from newspeech.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.speech_enabled:
+        # Fail here with one line naming the package, not inside the server's start-up.
+        check_model_files(settings)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,

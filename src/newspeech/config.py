@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newspeech.errors import ConfigurationError
@@ -93,6 +100,32 @@ class Settings(BaseSettings):
         default=300, ge=0, le=86_400, validation_alias=_env("CACHE_TTL_SECONDS")
     )
 
+    # Speech engines (offline by default; "openai" means any OpenAI-compatible server:
+    # faster-whisper servers, vLLM, Ollama, llama.cpp, a cloud API).
+    stt_engine: Literal["whisper", "openai"] = "whisper"
+    whisper_model: Literal["tiny.en", "base"] = "tiny.en"
+    whisper_compute_type: Literal["int8", "int8_float32", "float32"] = "int8"
+    whisper_beam_size: int = Field(default=1, ge=1, le=10)
+    tts_engine: Literal["piper", "espeak", "openai"] = "piper"
+    espeak_voice: str = "en-us"
+    speech_api_url: str | None = Field(
+        default=None, description="base URL of an OpenAI-compatible server, e.g. http://gpu:8000/v1"
+    )
+    speech_api_key: SecretStr | None = None
+    stt_remote_model: str = "whisper-1"
+    tts_remote_model: str = "tts-1"
+    tts_remote_voice: str = "alloy"
+    speech_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    speech_retries: int = Field(default=3, ge=0, le=10)
+    inference_workers: int | None = Field(
+        default=None, ge=1, le=256, description="inference threads; default one per core"
+    )
+    max_audio_seconds: float = Field(default=600.0, gt=0, le=7200)
+    speech_enabled: bool = Field(
+        default=True, description="load the speech engines at start-up (off for an API-only node)"
+    )
+    warm_up: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -104,6 +137,24 @@ class Settings(BaseSettings):
             path = (self.data_dir / "newspeech.db").resolve()
             self.database_url = f"sqlite+aiosqlite:///{path}"
         return self
+
+    @model_validator(mode="after")
+    def _remote_engines_need_a_server(self) -> Settings:
+        remote = [
+            name
+            for name, engine in (("STT_ENGINE", self.stt_engine), ("TTS_ENGINE", self.tts_engine))
+            if engine == "openai"
+        ]
+        if remote and not self.speech_api_url:
+            raise ValueError(
+                f"NEWSPEECH_{' and NEWSPEECH_'.join(remote)}=openai needs NEWSPEECH_SPEECH_API_URL"
+            )
+        return self
+
+    @property
+    def models_dir(self) -> Path:
+        """Where model files assembled from packages are kept (e.g. whisper base)."""
+        return self.data_dir / "models"
 
     @property
     def backend(self) -> Backend:

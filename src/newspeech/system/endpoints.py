@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newspeech import __version__
 from newspeech.db.deps import EngineDep, SettingsDep
 from newspeech.db.migrations import current_revision, head_revision
+from newspeech.voice.engines import SpeechEngines
 
 router = APIRouter(tags=["system"])
 
@@ -24,15 +25,24 @@ class DatabaseHealth(BaseModel):
     error: str | None = None
 
 
+class SpeechHealth(BaseModel):
+    loaded: bool
+    engines: dict[str, str]
+    warm_up_seconds: dict[str, float]
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     database: DatabaseHealth
+    speech: SpeechHealth
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz(engine: EngineDep, settings: SettingsDep, response: Response) -> Health:
-    """Is the database reachable, and is its schema at the code's migration head?"""
+async def healthz(
+    engine: EngineDep, settings: SettingsDep, request: Request, response: Response
+) -> Health:
+    """Is the database reachable and at the code's migration head; which speech engines run?"""
     head = head_revision()
     try:
         async with asyncio.timeout(settings.db_connect_timeout):
@@ -55,7 +65,18 @@ async def healthz(engine: EngineDep, settings: SettingsDep, response: Response) 
             up_to_date=False,
             error=type(exc).__name__,
         )
+    speech: SpeechEngines | None = request.app.state.speech
+    speech_health = SpeechHealth(
+        loaded=speech is not None,
+        engines=speech.describe if speech else {},
+        warm_up_seconds=speech.warm_up_seconds if speech else {},
+    )
     healthy = database.reachable and database.up_to_date
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if healthy else "degraded", version=__version__, database=database)
+    return Health(
+        status="ok" if healthy else "degraded",
+        version=__version__,
+        database=database,
+        speech=speech_health,
+    )

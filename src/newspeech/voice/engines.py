@@ -1,0 +1,142 @@
+"""Build the process's speech engines once, from settings, and warm them up.
+
+Every exam shares what this returns: one VAD session, one recogniser, one voice, one bounded
+inference pool. Offline engines by default; ``NEWSPEECH_STT_ENGINE`` / ``NEWSPEECH_TTS_ENGINE``
+set to ``openai`` send that half to an OpenAI-compatible server instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import httpx
+import numpy as np
+
+from newspeech.config import Settings
+from newspeech.voice import models
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import SpeechToText, TextToSpeech, VoiceActivityDetector
+from newspeech.voice.remote import OpenAISpeechToText
+from newspeech.voice.remote_tts import OpenAITextToSpeech
+from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
+from newspeech.voice.vad import SileroVoiceActivityDetector
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """An engine with a first-call cost worth paying at start-up (remote clients have none)."""
+
+    async def warm_up(self) -> None: ...
+
+
+@dataclass
+class SpeechEngines:
+    pool: InferencePool
+    vad: VoiceActivityDetector
+    stt: SpeechToText
+    tts: TextToSpeech
+    fallback_tts: TextToSpeech | None
+    """espeak-ng when installed and not already the main voice: speaks when the main one fails."""
+    describe: dict[str, str]
+    """What was loaded, for the health check and logs."""
+    http: httpx.AsyncClient | None = None
+    warm_up_seconds: dict[str, float] = field(default_factory=dict)
+
+    async def warm_up(self) -> dict[str, float]:
+        """Run each engine once so the first student pays no load or first-call cost."""
+
+        async def timed(name: str, engine: object) -> None:
+            if isinstance(engine, WarmsUp):
+                start = time.perf_counter()
+                await engine.warm_up()
+                self.warm_up_seconds[name] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        self.vad.new_stream().probability(np.zeros(self.vad.frame_samples, dtype=np.int16))
+        self.warm_up_seconds["vad"] = time.perf_counter() - start
+        await asyncio.gather(
+            timed("stt", self.stt), timed("tts", self.tts), timed("fallback_tts", self.fallback_tts)
+        )
+        return self.warm_up_seconds
+
+    async def aclose(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+        self.pool.close()
+
+
+def check_model_files(settings: Settings) -> None:
+    """Raise ``ModelUnavailable`` (naming the package) if a model the settings need is missing
+    or corrupt. Cheap after the first call: checksums are remembered per process."""
+    models.locate(models.SILERO_VAD)
+    if settings.stt_engine == "whisper":
+        if settings.whisper_model == "tiny.en":
+            models.whisper_tiny_en_dir()
+        else:
+            models.whisper_base_dir(settings.models_dir)
+    if settings.tts_engine == "piper":
+        models.locate(models.PIPER_JOE)
+        models.locate(models.PIPER_JOE_CONFIG)
+
+
+async def load_speech_engines(settings: Settings) -> SpeechEngines:
+    """Load (off the event loop) and check every engine ``settings`` ask for."""
+    pool = InferencePool(settings.inference_workers)
+    remote = "openai" in (settings.stt_engine, settings.tts_engine)
+    http = httpx.AsyncClient() if remote else None
+    try:
+        vad_path = models.locate(models.SILERO_VAD)
+        vad = await pool.run(SileroVoiceActivityDetector, vad_path)
+        stt: SpeechToText
+        if settings.stt_engine == "openai":
+            stt = OpenAISpeechToText.from_settings(settings, client=http)
+            stt_name = f"openai-compatible {settings.stt_remote_model} at {settings.speech_api_url}"
+        else:
+            stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+            stt_name = f"whisper {settings.whisper_model} {settings.whisper_compute_type}"
+        tts = await _load_tts(settings, pool, http)
+        espeak_available = shutil.which("espeak-ng") is not None
+        fallback = (
+            EspeakTextToSpeech(settings.espeak_voice)
+            if espeak_available and settings.tts_engine != "espeak"
+            else None
+        )
+    except BaseException:
+        if http is not None:
+            await http.aclose()
+        pool.close()
+        raise
+    return SpeechEngines(
+        pool=pool,
+        vad=vad,
+        stt=stt,
+        tts=tts,
+        fallback_tts=fallback,
+        http=http,
+        describe={
+            "vad": "silero (onnxruntime)",
+            "stt": stt_name,
+            "tts": settings.tts_engine
+            if settings.tts_engine != "openai"
+            else f"openai-compatible {settings.tts_remote_model} at {settings.speech_api_url}",
+            "fallback_tts": "espeak-ng" if fallback is not None else "none",
+            "inference_workers": str(pool.workers),
+        },
+    )
+
+
+async def _load_tts(
+    settings: Settings, pool: InferencePool, http: httpx.AsyncClient | None
+) -> TextToSpeech:
+    if settings.tts_engine == "openai":
+        assert http is not None  # created above for any remote engine
+        return OpenAITextToSpeech.from_settings(settings, client=http)
+    if settings.tts_engine == "espeak":
+        return EspeakTextToSpeech(settings.espeak_voice)
+    voice, config = models.locate(models.PIPER_JOE), models.locate(models.PIPER_JOE_CONFIG)
+    return await pool.run(PiperTextToSpeech.load, voice, config, pool)

@@ -1,0 +1,528 @@
+"""Offline speech-to-text: faster-whisper (CTranslate2) on the CPU.
+
+One :class:`WhisperSpeechToText` (one model in memory) serves every exam in the process. Each call
+decodes in the shared :class:`~newspeech.voice.pool.InferencePool`; CTranslate2 keeps
+``num_workers`` decoders over the same weights so that concurrent calls really run in parallel.
+
+An answer of up to 30 s is decoded in one window whose encoder input is the audio plus a margin
+of padding instead of Whisper's full 30 s (whisper.cpp's ``audio_ctx``): the encoder's cost grows
+with its input, and on two cores the full window alone took 0.33-0.42 s however short the answer.
+With too little padding the decoder loops, so the margin was measured on real recordings (see
+:data:`CONTEXT_MARGIN_FRAMES`), and an output that still looks degenerate
+(:func:`looks_degenerate`) is decoded again with the full 30 s, which is the reference.
+
+Longer answers are decoded with faster-whisper's batched pipeline on explicit chunks of at most
+30 s (cut at the quietest moment), not with its sequential long-form loop. With word timestamps
+the sequential loop re-decodes the fraction of a second after the last word; with hotwords that
+tail decode loops through every fallback temperature (a 2.7 s answer took 12-16 s on two cores)
+and can come out as the hotwords themselves ("three three four three ..."), i.e. keywords the
+student never said. Both paths decode greedily (or by beam search) without sampling and never
+condition one chunk on another, so the same audio always gives the same transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from faster_whisper import BatchedInferencePipeline, WhisperModel  # type: ignore[import-untyped]
+from faster_whisper.audio import pad_or_trim  # type: ignore[import-untyped]
+from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
+
+from newspeech.config import Settings
+from newspeech.errors import ConfigurationError, ValidationFailed
+from newspeech.voice.models import whisper_base_dir, whisper_tiny_en_dir
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
+
+SILENCE_PEAK = 32
+"""Peak sample magnitude (int16) at or below which audio counts as silent: about -60 dBFS,
+below any microphone's speech level. Such audio is not decoded at all: Whisper tends to
+hallucinate a "Thank you." into silence, and the decode would cost the pool for nothing."""
+
+MAX_CHUNK_SECONDS = 30.0
+"""Whisper's window; a longer chunk would be truncated."""
+_CUT_SEARCH_SECONDS = 10.0
+_CUT_WINDOW_SECONDS = 0.2
+_MIN_LAST_CHUNK_SECONDS = 1.0
+
+FRAMES_PER_SECOND = 100
+"""Whisper's log-mel frames: one per 10 ms."""
+FULL_CONTEXT_FRAMES = 3000
+"""Whisper's 30 s window, the only input length it was trained on."""
+CONTEXT_MARGIN_FRAMES = 1000
+MIN_CONTEXT_FRAMES = 1000
+"""A short window is the audio plus 10 s of padding, and at least 10 s: a 5 s answer is
+encoded as 15 s. Measured with tiny.en on 126 windows of 3, 5 and 8 s of a lecture, clean and
+under noise, against base (beam 5) on the clean window. With 1 s of padding 23 of 59 windows
+loop, with 3 s 9; with these settings 2 of 126 (decoded again with 30 s). Transcripts differ
+from the 30 s ones on half the windows, but no more often than the 30 s path differs from
+itself when the audio starts 10 ms later, and in total they are no less accurate (253 word
+errors against 264; on 16 noisy JFK clips 90 against 91)."""
+
+MAX_TOKENS_PER_SECOND = 6.0
+"""More than anyone says: fast speech is about 3 words (4 tokens) a second."""
+TOKEN_ALLOWANCE = 8
+"""Tokens any clip may have on top of :data:`MAX_TOKENS_PER_SECOND`: a one-second "Yes, 3.14."
+is already 7 (punctuation and digits are tokens of their own)."""
+LOOP_TOKENS = 12
+"""A stretch this long made of one phrase said three or more times in a row is a decoder loop,
+not a student repeating a word ("no, no, no")."""
+
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""Whisper's rule: a chunk is silence when no-speech probability is above 0.6 and the average
+token log-probability below -1."""
+
+MAX_NEW_TOKENS = 224
+"""Tokens one 30 s chunk may produce: ~170 words, more than anyone says in 30 s. Bounds the cost
+of a decoder that falls into a repetition loop."""
+PROMPT_TOKENS = 128
+HOTWORD_TOKENS = 64
+"""Budgets for the question (its end is kept: nearest the answer) and the keywords (the first
+are kept). With :data:`MAX_NEW_TOKENS` they stay inside Whisper's 448-token context."""
+
+_PIPELINE_DEFAULTS = inspect.signature(BatchedInferencePipeline.transcribe).parameters
+PREPEND_PUNCTUATIONS: str = _PIPELINE_DEFAULTS["prepend_punctuations"].default
+APPEND_PUNCTUATIONS: str = _PIPELINE_DEFAULTS["append_punctuations"].default
+"""The batched pipeline's rules for joining punctuation to the next or previous word, so that
+both paths give words alike ("Americans," rather than "Americans" and ",")."""
+
+_WARM_UP_SECONDS = 1.0
+
+DecodePath = Literal["short_context", "full_context", "full_context_retry", "chunked"]
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's total)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def is_near_silent(pcm: PCM16) -> bool:
+    """True for audio with no samples or nothing louder than :data:`SILENCE_PEAK`."""
+    return pcm.size == 0 or int(np.max(np.abs(pcm.astype(np.int32)))) <= SILENCE_PEAK
+
+
+def empty_transcript(audio_seconds: float) -> Transcript:
+    """The transcript of audio in which nobody spoke: no text, no confidence."""
+    return Transcript(text="", confidence=0.0, audio_seconds=audio_seconds, decode_seconds=0.0)
+
+
+def check_pcm16(pcm: PCM16) -> None:
+    """Refuse anything but 1-D int16 samples, naming what was given instead."""
+    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
+        shape = getattr(pcm, "shape", None)
+        dtype = getattr(pcm, "dtype", type(pcm).__name__)
+        raise ValidationFailed(
+            f"speech-to-text expects 16 kHz mono PCM16 (1-D int16 samples), got {dtype} {shape}"
+        )
+
+
+def chunk_bounds(pcm: PCM16) -> list[tuple[float, float]]:
+    """Cut audio into chunks of at most :data:`MAX_CHUNK_SECONDS`, in seconds.
+
+    Each cut falls in the quietest 0.2 s of the last 10 s before the limit, which is a pause
+    between words in anything but a breathless monologue; the last chunk keeps at least 1 s.
+    """
+    duration = pcm.size / SAMPLE_RATE
+    bounds: list[tuple[float, float]] = []
+    start = 0.0
+    window = int(_CUT_WINDOW_SECONDS * SAMPLE_RATE)
+    while duration - start > MAX_CHUNK_SECONDS:
+        low = int((start + MAX_CHUNK_SECONDS - _CUT_SEARCH_SECONDS) * SAMPLE_RATE)
+        high = int(min(start + MAX_CHUNK_SECONDS, duration - _MIN_LAST_CHUNK_SECONDS) * SAMPLE_RATE)
+        running = np.cumsum(pcm[low:high].astype(np.float64) ** 2)
+        energy = running[window:] - running[:-window]  # energy of each 0.2 s window
+        cut = (low + int(np.argmin(energy)) + window // 2) / SAMPLE_RATE
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, duration))
+    return bounds
+
+
+def confidence_from_segments(segments: Iterable[tuple[float, int]]) -> float:
+    """exp of the token-weighted mean of per-segment average log-probabilities, in 0..1.
+
+    ``segments`` are ``(avg_logprob, token_count)`` pairs. Whisper reports one average per
+    decoded window, so long segments must weigh more than a trailing one-word segment.
+    """
+    total_tokens = 0
+    weighted = 0.0
+    for avg_logprob, tokens in segments:
+        if tokens <= 0 or math.isnan(avg_logprob):
+            continue
+        total_tokens += tokens
+        weighted += avg_logprob * tokens
+    if total_tokens == 0:
+        return 0.0
+    return min(1.0, max(0.0, math.exp(weighted / total_tokens)))
+
+
+def is_silence(no_speech_prob: float, avg_logprob: float) -> bool:
+    """Whisper's no-speech rule for one decoded window (see :data:`LOG_PROB_THRESHOLD`)."""
+    return no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD
+
+
+def context_frames(audio_frames: int, *, margin: int, minimum: int) -> int:
+    """Mel frames the encoder sees for ``audio_frames`` of audio: the audio plus ``margin``
+    frames of padding, at least ``minimum``, rounded up to whole seconds, at most 30 s."""
+    wanted = max(audio_frames + margin, minimum, 1)
+    whole_seconds = -(-wanted // FRAMES_PER_SECOND) * FRAMES_PER_SECOND
+    return min(FULL_CONTEXT_FRAMES, whole_seconds)
+
+
+def has_repetition_loop(tokens: Sequence[int]) -> bool:
+    """True when some n-gram repeats back to back at least three times over at least
+    :data:`LOOP_TOKENS` tokens."""
+    ids = np.asarray(tokens)
+    for n in range(1, ids.size // 3 + 1):
+        # A phrase of n tokens said r times in a row is a run of (r - 1) * n tokens that equal
+        # the token n places later.
+        same = np.concatenate(([False], ids[n:] == ids[:-n], [False]))
+        edges = np.flatnonzero(np.diff(same.astype(np.int8)))
+        runs = edges[1::2] - edges[::2]
+        if np.any((runs >= 2 * n) & (runs + n >= LOOP_TOKENS)):
+            return True
+    return False
+
+
+def looks_degenerate(tokens: Sequence[int], audio_seconds: float) -> bool:
+    """True when a decode cannot be a transcript of ``audio_seconds`` of speech: more tokens
+    than anyone could say in that time, or a phrase looping."""
+    too_many = len(tokens) > TOKEN_ALLOWANCE + MAX_TOKENS_PER_SECOND * audio_seconds
+    return too_many or has_repetition_loop(tokens)
+
+
+@dataclass
+class DecodeCounts:
+    """How many decodes took each path since the engine was built."""
+
+    short_context: int = 0
+    """Answers up to 30 s decoded once with a short encoder context: the usual case."""
+    full_context: int = 0
+    """Answers up to 30 s whose window came out at the full 30 s anyway."""
+    full_context_retry: int = 0
+    """Short-context decodes that looked degenerate and were decoded again with 30 s."""
+    chunked: int = 0
+    """Answers over 30 s, decoded in 30 s chunks by faster-whisper's batched pipeline."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, path: DecodePath) -> None:
+        # Pool threads count concurrently; += on an attribute is not atomic.
+        with self._lock:
+            setattr(self, path, getattr(self, path) + 1)
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """One window's raw decode."""
+
+    tokens: list[int]
+    avg_logprob: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True)
+class _Speech:
+    """A stretch of audio that held speech: its text, words and the decoder's average
+    log-probability over ``tokens`` tokens."""
+
+    text: str
+    words: tuple[Word, ...]
+    avg_logprob: float
+    tokens: int
+
+
+def _word(text: str, start: float, end: float, probability: float, audio_seconds: float) -> Word:
+    # Alignment can overshoot the last frame by a few hundredths of a second.
+    return Word(
+        text=text.strip(),
+        start=min(max(0.0, float(start)), audio_seconds),
+        end=min(max(0.0, float(end)), audio_seconds),
+        probability=float(probability),
+    )
+
+
+class WhisperSpeechToText:
+    """:class:`~newspeech.voice.protocols.SpeechToText` on a local faster-whisper model.
+
+    The decoder is biased towards the exam, never towards the expected answer: ``prompt`` (the
+    examiner's question) becomes Whisper's ``initial_prompt`` and ``hotwords`` (the question's
+    keywords) its hotword prefix. Passing the model answer would make the student "say" it.
+
+    ``context_margin_frames`` and ``min_context_frames`` size the encoder window of answers up
+    to 30 s (:func:`context_frames`); ``min_context_frames=FULL_CONTEXT_FRAMES`` always uses
+    Whisper's full 30 s.
+    """
+
+    def __init__(
+        self,
+        model: WhisperModel,
+        pool: InferencePool,
+        *,
+        beam_size: int = 1,
+        language: str = "en",
+        num_workers: int = 1,
+        context_margin_frames: int = CONTEXT_MARGIN_FRAMES,
+        min_context_frames: int = MIN_CONTEXT_FRAMES,
+    ) -> None:
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        if context_margin_frames < 0 or min_context_frames < 0:
+            raise ValueError("context_margin_frames and min_context_frames cannot be negative")
+        self.model = model
+        self.pool = pool
+        self.beam_size = beam_size
+        self.language = language
+        self.num_workers = num_workers
+        """How many decodes CTranslate2 runs at once (what :meth:`warm_up` primes)."""
+        self.context_margin_frames = context_margin_frames
+        self.min_context_frames = min_context_frames
+        self.decode_counts = DecodeCounts()
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        # -1 stands for Whisper's non-speech symbols, expanded as faster-whisper does.
+        self._suppress_tokens = list(get_suppressed_tokens(self._tokenizer, [-1]))
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        *,
+        pool: InferencePool,
+        compute_type: str = "int8",
+        cpu_threads: int | None = None,
+        num_workers: int | None = None,
+        beam_size: int = 1,
+        language: str = "en",
+    ) -> WhisperSpeechToText:
+        """Load the CTranslate2 Whisper model in ``model_dir`` once, for the whole process.
+
+        By default ``num_workers`` is the pool's size (capped at the cores): every pool thread
+        that is transcribing gets its own decoder instead of queueing behind another student.
+        ``cpu_threads`` then defaults to the cores divided among those workers, so a full pool
+        uses every core without oversubscribing them (``cpu_threads * num_workers <= cores``).
+        """
+        if not model_dir.is_dir():
+            # A string that is not a folder would make faster-whisper download from the hub.
+            raise ConfigurationError(f"Whisper model folder {model_dir} does not exist")
+        cores = available_cores()
+        workers = num_workers or max(1, min(pool.workers, cores))
+        threads = cpu_threads or max(1, cores // workers)
+        model = WhisperModel(
+            str(model_dir),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=threads,
+            num_workers=workers,
+            local_files_only=True,
+        )
+        return cls(model, pool, beam_size=beam_size, language=language, num_workers=workers)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool: InferencePool) -> WhisperSpeechToText:
+        """The engine ``settings`` ask for (model size, compute type, beam size)."""
+        model_dir = (
+            whisper_tiny_en_dir()
+            if settings.whisper_model == "tiny.en"
+            else whisper_base_dir(settings.models_dir)
+        )
+        return cls.load(
+            model_dir,
+            pool=pool,
+            compute_type=settings.whisper_compute_type,
+            beam_size=settings.whisper_beam_size,
+        )
+
+    async def transcribe(
+        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+    ) -> Transcript:
+        """Transcribe 16 kHz mono PCM16 off the event loop.
+
+        Silent or empty audio gives an empty transcript with confidence 0. ``decode_seconds``
+        is the decode itself, without the time spent waiting for a free pool thread.
+        """
+        check_pcm16(pcm)
+        if is_near_silent(pcm):
+            return empty_transcript(pcm.size / SAMPLE_RATE)
+        initial_prompt = prompt.strip() if prompt and prompt.strip() else None
+        joined = " ".join(word.strip() for word in hotwords if word.strip()) or None
+        return await self.pool.run(self._decode, pcm, initial_prompt, joined)
+
+    async def warm_up(self) -> None:
+        """Decode a second of faint noise on every CTranslate2 worker, so the first students
+        do not pay for lazy allocations inside the model."""
+        rng = np.random.default_rng(0)
+        noise = np.rint(rng.normal(0.0, 300.0, int(_WARM_UP_SECONDS * SAMPLE_RATE)))
+        pcm: PCM16 = noise.astype(np.int16)
+        await asyncio.gather(
+            *(self.pool.run(self._decode, pcm, None, None) for _ in range(self.num_workers))
+        )
+
+    def _decode(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> Transcript:
+        started = time.perf_counter()
+        audio_seconds = pcm.size / SAMPLE_RATE
+        audio: npt.NDArray[np.float32] = pcm.astype(np.float32) / 32768.0
+        prompt = self._clip_tokens(prompt, PROMPT_TOKENS, keep_end=True)
+        hotwords = self._clip_tokens(hotwords, HOTWORD_TOKENS, keep_end=False)
+        if audio_seconds <= MAX_CHUNK_SECONDS:
+            speech = self._decode_window(audio, prompt, hotwords)
+        else:
+            speech = self._decode_chunks(pcm, audio, prompt, hotwords)
+        text = " ".join(piece.text for piece in speech)
+        confidence = confidence_from_segments((piece.avg_logprob, piece.tokens) for piece in speech)
+        return Transcript(
+            text=text,
+            confidence=confidence if text else 0.0,
+            words=tuple(word for piece in speech for word in piece.words),
+            audio_seconds=audio_seconds,
+            decode_seconds=time.perf_counter() - started,
+            language=self.language,
+        )
+
+    def _decode_window(
+        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+    ) -> list[_Speech]:
+        """Audio of at most 30 s decoded as one window: no speech, or one piece of it."""
+        audio_seconds = audio.size / SAMPLE_RATE
+        # The batched pipeline drops the last frame too: it only covers the STFT's padding.
+        features = self.model.feature_extractor(audio)[..., :-1]
+        frames = context_frames(
+            features.shape[-1], margin=self.context_margin_frames, minimum=self.min_context_frames
+        )
+        prompt_tokens: list[int] = self.model.get_prompt(
+            self._tokenizer,
+            previous_tokens=self._tokenizer.encode(prompt) if prompt else [],
+            without_timestamps=True,
+            hotwords=hotwords,
+        )
+        encoder_output, decoded = self._generate(features, frames, prompt_tokens)
+        if frames == FULL_CONTEXT_FRAMES:
+            self.decode_counts.add("full_context")
+        elif looks_degenerate(decoded.tokens, audio_seconds):
+            self.decode_counts.add("full_context_retry")
+            frames = FULL_CONTEXT_FRAMES
+            encoder_output, decoded = self._generate(features, frames, prompt_tokens)
+        else:
+            self.decode_counts.add("short_context")
+        # Whisper's own no-speech rule: without it, noise comes back as the prompt ("President
+        # Kennedy") or a keyword.
+        text = self._tokenizer.decode(decoded.tokens).strip()
+        if is_silence(decoded.no_speech_prob, decoded.avg_logprob) or not text:
+            return []
+        words = self._align(decoded.tokens, encoder_output, frames, audio_seconds)
+        return [_Speech(text, words, decoded.avg_logprob, len(decoded.tokens))]
+
+    def _generate(
+        self, features: npt.NDArray[np.float32], frames: int, prompt: list[int]
+    ) -> tuple[Any, _Decoded]:
+        """Encode ``features`` padded (with zeros, as faster-whisper pads) to ``frames`` and
+        decode them after ``prompt``; returns the encoder output too, for word alignment."""
+        encoder_output = self.model.encode(pad_or_trim(features, frames))
+        (result,) = self.model.model.generate(
+            encoder_output,
+            [prompt],
+            beam_size=self.beam_size,
+            patience=1,
+            length_penalty=1,
+            max_length=len(prompt) + MAX_NEW_TOKENS,
+            suppress_blank=True,
+            suppress_tokens=self._suppress_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            sampling_temperature=0.0,
+        )
+        tokens: list[int] = list(result.sequences_ids[0])
+        # faster-whisper's average: the score is normalised by the length (penalty 1), and the
+        # end-of-text token counts as one more.
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        return encoder_output, _Decoded(tokens, avg_logprob, float(result.no_speech_prob))
+
+    def _align(
+        self, tokens: list[int], encoder_output: Any, frames: int, audio_seconds: float
+    ) -> tuple[Word, ...]:
+        """Word timestamps by faster-whisper's own alignment, as the batched pipeline does."""
+        segment: dict[str, Any] = {"seek": 0, "start": 0.0, "end": audio_seconds, "tokens": tokens}
+        # The batched pipeline aligns over the audio rounded up to whole seconds; the window
+        # always holds that many frames (context_frames rounds up to whole seconds too).
+        num_frames = min(math.ceil(audio_seconds) * FRAMES_PER_SECOND, frames)
+        self.model.add_word_timestamps(
+            [[segment]],
+            self._tokenizer,
+            encoder_output,
+            [num_frames],
+            PREPEND_PUNCTUATIONS,
+            APPEND_PUNCTUATIONS,
+            0.0,
+        )
+        return tuple(
+            _word(word["word"], word["start"], word["end"], word["probability"], audio_seconds)
+            for word in segment["words"]
+        )
+
+    def _decode_chunks(
+        self,
+        pcm: PCM16,
+        audio: npt.NDArray[np.float32],
+        prompt: str | None,
+        hotwords: str | None,
+    ) -> list[_Speech]:
+        """Audio over 30 s decoded in chunks by the batched pipeline: the chunks that hold
+        speech."""
+        self.decode_counts.add("chunked")
+        audio_seconds = audio.size / SAMPLE_RATE
+        # The pipeline object keeps per-call state, so each call gets its own; the model inside
+        # is the shared one. It never conditions a chunk on the previous chunk's text, so a
+        # misheard phrase cannot spread through the rest of the answer.
+        segments, _info = BatchedInferencePipeline(self.model).transcribe(
+            audio,
+            language=self.language,
+            beam_size=self.beam_size,
+            initial_prompt=prompt,
+            hotwords=hotwords,
+            word_timestamps=True,
+            # Our own VAD has already cut the answer out of the stream.
+            vad_filter=False,
+            clip_timestamps=[{"start": start, "end": end} for start, end in chunk_bounds(pcm)],
+            max_new_tokens=MAX_NEW_TOKENS,
+        )
+        return [
+            _Speech(
+                text=segment.text.strip(),
+                words=tuple(
+                    _word(word.word, word.start, word.end, word.probability, audio_seconds)
+                    for word in segment.words or ()
+                ),
+                avg_logprob=float(segment.avg_logprob),
+                tokens=len(segment.tokens),
+            )
+            for segment in segments  # the generator decodes as it is consumed
+            if segment.text.strip()
+            # Whisper's no-speech rule, which the batched pipeline leaves out.
+            and not is_silence(segment.no_speech_prob, segment.avg_logprob)
+        ]
+
+    def _clip_tokens(self, text: str | None, limit: int, *, keep_end: bool) -> str | None:
+        """``text`` cut to ``limit`` tokens, so prompt + answer always fit Whisper's 448."""
+        if not text:
+            return None
+        ids: list[int] = self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids
+        if len(ids) <= limit:
+            return text
+        kept = ids[-limit:] if keep_end else ids[:limit]
+        clipped: str = self.model.hf_tokenizer.decode(kept).strip()
+        return clipped or None
