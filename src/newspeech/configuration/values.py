@@ -80,6 +80,18 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
     ConfigDefault(
         "keyword_matching_threshold", "0.6", ConfigValueType.FLOAT, "Keyword match threshold"
     ),
+    ConfigDefault(
+        "keyword_partial_threshold",
+        "0.3",
+        ConfigValueType.FLOAT,
+        "Answers scoring above this fraction (and below the match threshold) are partial",
+    ),
+    ConfigDefault(
+        "asr_review_confidence_threshold",
+        "0.5",
+        ConfigValueType.FLOAT,
+        "Answers transcribed with less confidence than this are flagged for examiner review",
+    ),
     ConfigDefault("tts_max_buffer_size", "16000", ConfigValueType.INTEGER, "TTS buffer size"),
     ConfigDefault("asr_language", "en-US", ConfigValueType.STRING, "ASR language code"),
     ConfigDefault("llm_temperature", "0.7", ConfigValueType.FLOAT, "LLM temperature parameter"),

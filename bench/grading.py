@@ -1,0 +1,233 @@
+"""Grading benchmark: the seed's keyword matcher against the keyword grader.
+
+    uv run python -m bench.grading          # table + bench/results/grading.json
+    uv run python -m bench.grading --limit 20   # first 20 questions per split (a quick look)
+
+1. SemEval-2013 Task 7, 2-way (``bench._semeval``): keywords derived from each reference answer,
+   every student answer graded by both graders (best score over the question's references).
+   A score threshold (``score >= t`` means correct) is chosen per corpus and grader on the
+   training split only, by macro-F1; accuracy and macro-F1 are reported on every test split,
+   with the majority class of training as a floor. Latency is per ``grade()`` call, with the
+   compiled-question cache warm after each question's first answer, as in an exam.
+2. Latency on the banks' own model answers (longer than SemEval's), cold and warm cache.
+3. The gaming suite (tests/grading/gaming_cases.yaml) through both graders: a gaming case is
+   "won" by the answer when the grader scores it above the case's cap; an honest case is
+   missed when the grader scores it below its floor. The suite was written alongside the
+   keyword grader, so it is a regression check, not an independent evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.grading.cases import bank_questions, load_cases
+
+from bench._semeval import SPLITS, TRAINING, grading_questions, load_split
+from newspeech import __version__
+from newspeech.grading import Grader, KeywordGrader, SeedKeywordGrader
+from newspeech.grading.text import Analyser
+
+RESULTS = Path(__file__).resolve().parent / "results"
+THRESHOLDS = range(0, 12)
+"""Candidate score thresholds: 0 calls everything correct, 11 nothing."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    scores: list[int]
+    labels: list[bool]
+    latencies_ms: list[float]
+
+
+def score_split(grader: Grader, corpus: str, split: str, limit: int | None) -> Scored:
+    analyser = Analyser()
+    scores: list[int] = []
+    labels: list[bool] = []
+    latencies: list[float] = []
+    for question in load_split(corpus, split)[:limit]:
+        references = grading_questions(question, analyser)
+        for answer in question.answers:
+            best = 0
+            for reference in references:
+                start = time.perf_counter()
+                grade = grader.grade(reference, answer.text)
+                latencies.append((time.perf_counter() - start) * 1000)
+                best = max(best, grade.score)
+            scores.append(best)
+            labels.append(answer.correct)
+    return Scored(scores, labels, latencies)
+
+
+def metrics(predicted: Sequence[bool], labels: Sequence[bool]) -> dict[str, float]:
+    """Accuracy and macro-F1 (mean of the F1 of "correct" and of "incorrect")."""
+    pairs = list(zip(predicted, labels, strict=True))
+    accuracy = sum(p == y for p, y in pairs) / len(pairs)
+    f1s = []
+    for positive in (True, False):
+        tp = sum(p == positive and y == positive for p, y in pairs)
+        fp = sum(p == positive and y != positive for p, y in pairs)
+        fn = sum(p != positive and y == positive for p, y in pairs)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return {"accuracy": accuracy, "macro_f1": statistics.fmean(f1s)}
+
+
+def choose_threshold(scored: Scored) -> int:
+    """The training threshold with the best macro-F1 (then accuracy, then the lower one)."""
+
+    def quality(t: int) -> tuple[float, float, int]:
+        found = metrics([s >= t for s in scored.scores], scored.labels)
+        return found["macro_f1"], found["accuracy"], -t
+
+    return max(THRESHOLDS, key=quality)
+
+
+def p99(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def semeval(graders: dict[str, Grader], limit: int | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for corpus, splits in SPLITS.items():
+        for name, grader in graders.items():
+            training = score_split(grader, corpus, TRAINING, limit)
+            threshold = choose_threshold(training)
+            majority = sum(training.labels) * 2 >= len(training.labels)
+            for split in splits[1:]:
+                scored = score_split(grader, corpus, split, limit)
+                rows.append(
+                    {
+                        "corpus": corpus,
+                        "split": split,
+                        "grader": name,
+                        "threshold": threshold,
+                        "answers": len(scored.labels),
+                        **metrics([s >= threshold for s in scored.scores], scored.labels),
+                        "at_product_band": metrics([s >= 6 for s in scored.scores], scored.labels),
+                        "majority": metrics([majority] * len(scored.labels), scored.labels),
+                        "latency_mean_ms": statistics.fmean(scored.latencies_ms),
+                        "latency_p99_ms": p99(scored.latencies_ms),
+                    }
+                )
+    return rows
+
+
+def gaming(graders: dict[str, Grader]) -> dict[str, dict[str, Any]]:
+    cases = load_cases()
+    outcome: dict[str, dict[str, Any]] = {}
+    for name, grader in graders.items():
+        wins: list[dict[str, Any]] = []
+        misses: list[dict[str, Any]] = []
+        for case in cases:
+            score = grader.grade(case.grading_question(), case.transcript).score
+            if not case.acceptable(score):
+                (misses if case.honest else wins).append({"case": case.id, "score": score})
+        honest = sum(case.honest for case in cases)
+        outcome[name] = {
+            "gaming_cases": len(cases) - honest,
+            "honest_cases": honest,
+            "gaming_wins": wins,
+            "honest_misses": misses,
+        }
+    return outcome
+
+
+def bank_latency(graders: dict[str, Grader]) -> dict[str, dict[str, float]]:
+    """Grading the banks' 72 model answers (long, dense spoken answers): the first call per
+    question compiles it (cold), later calls hit the cache (warm)."""
+    questions = list(bank_questions().values())
+    timings: dict[str, dict[str, float]] = {}
+    for name, grader in graders.items():
+        runs: list[list[float]] = []
+        for _ in range(3):
+            run = []
+            for question in questions:
+                start = time.perf_counter()
+                grader.grade(question, question.model_answer)
+                run.append((time.perf_counter() - start) * 1000)
+            runs.append(run)
+        warm = runs[1] + runs[2]
+        timings[name] = {
+            "cold_mean_ms": statistics.fmean(runs[0]),
+            "cold_p99_ms": p99(runs[0]),
+            "warm_mean_ms": statistics.fmean(warm),
+            "warm_p99_ms": p99(warm),
+        }
+    return timings
+
+
+def print_tables(
+    rows: list[dict[str, Any]],
+    games: dict[str, dict[str, Any]],
+    bank: dict[str, dict[str, float]],
+) -> None:
+    print(
+        f"{'corpus':<12} {'split':<22} {'grader':<8} {'t':>3} {'acc':>6} {'mF1':>6} "
+        f"{'acc@6':>6} {'mF1@6':>6} {'major.':>6} {'mean ms':>8} {'p99 ms':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['corpus']:<12} {r['split']:<22} {r['grader']:<8} {r['threshold']:>3} "
+            f"{r['accuracy']:>6.3f} {r['macro_f1']:>6.3f} "
+            f"{r['at_product_band']['accuracy']:>6.3f} {r['at_product_band']['macro_f1']:>6.3f} "
+            f"{r['majority']['accuracy']:>6.3f} "
+            f"{r['latency_mean_ms']:>8.3f} {r['latency_p99_ms']:>7.3f}"
+        )
+    print()
+    for name, t in bank.items():
+        print(
+            f"bank model answers, {name}: cold (first answer per question) mean "
+            f"{t['cold_mean_ms']:.2f} ms, p99 {t['cold_p99_ms']:.2f} ms; warm mean "
+            f"{t['warm_mean_ms']:.2f} ms, p99 {t['warm_p99_ms']:.2f} ms"
+        )
+    print()
+    for name, g in games.items():
+        wins = ", ".join(w["case"] for w in g["gaming_wins"]) or "none"
+        misses = ", ".join(m["case"] for m in g["honest_misses"]) or "none"
+        print(
+            f"gaming suite, {name}: {len(g['gaming_wins'])}/{g['gaming_cases']} gaming cases "
+            f"scored above their cap ({wins}); {len(g['honest_misses'])}/{g['honest_cases']} "
+            f"honest cases below their floor ({misses})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="questions per split")
+    args = parser.parse_args()
+    graders: dict[str, Grader] = {"seed": SeedKeywordGrader(), "keyword": KeywordGrader()}
+    rows = semeval(graders, args.limit)
+    games = gaming(graders)
+    bank = bank_latency({"seed": SeedKeywordGrader(), "keyword": KeywordGrader()})
+    print_tables(rows, games, bank)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "grading.json"
+    out.write_text(
+        json.dumps(
+            {
+                "version": __version__,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "limit": args.limit,
+                "semeval": rows,
+                "gaming": games,
+                "bank_latency": bank,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The keyword grader's rules, each on a real bank question."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from newspeech.errors import ValidationFailed
+from newspeech.grading import (
+    GradingQuestion,
+    GradingThresholds,
+    Keyword,
+    KeywordGrader,
+    ReviewReason,
+)
+from newspeech.models.enums import EvaluatorType, FeedbackType
+from tests.grading.cases import bank_question, bank_questions
+
+GRADER = KeywordGrader()
+STEMI = bank_question(
+    "medical", 1, 1
+)  # inferior stemi 3, st elevation 2, reciprocal 2, rca 1, risk 1
+INVESTIGATIONS = bank_question("medical", 1, 2)
+VAPOUR_LOCK = bank_question("automobile", 1, 1)
+UNBALANCE = bank_question("engineering", 2, 2)
+POOL = bank_question("engineering", 3, 1)
+DB_CONFIRM = bank_question("engineering", 3, 2)
+LEGAL = bank_question("law", 1, 1)
+CRM = bank_question("aviation", 4, 2)
+
+
+def matched(question: GradingQuestion, answer: str) -> set[str]:
+    return set(GRADER.grade(question, answer).matched)
+
+
+@pytest.mark.parametrize("key", sorted(bank_questions()), ids=lambda k: "-".join(map(str, k)))
+def test_every_model_answer_earns_full_marks_without_review(key: tuple[str, int, int]) -> None:
+    question = bank_questions()[key]
+    grade = GRADER.grade(question, question.model_answer)
+    assert (grade.score, grade.feedback_type, grade.review_reasons) == (
+        10,
+        FeedbackType.CORRECT,
+        (),
+    )
+
+
+def test_matches_stems_not_just_exact_words() -> None:
+    assert "reperfusion not delayed" in matched(
+        INVESTIGATIONS, "You should not delay reperfusion waiting for bloods."
+    )
+    assert "derating" in matched(UNBALANCE, "The motor has to be derated.")
+
+
+def test_matches_the_questions_synonyms() -> None:
+    assert matched(STEMI, "He is having a heart attack.") == {"inferior stemi"}
+
+
+def test_matches_phrases_with_one_extra_word_between() -> None:
+    assert "lower boiling point" in matched(VAPOUR_LOCK, "The water lowers the boiling point.")
+    assert "legal intention" in matched(
+        LEGAL, "There must be an intention to create binding legal relations."
+    )
+
+
+def test_phrase_words_out_of_reach_do_not_match() -> None:
+    assert "st elevation" not in matched(
+        STEMI, "The ST segment was normal, no real change in elevation"
+    )
+    assert "reciprocal changes" not in matched(STEMI, "Reciprocal. Changes in the leads.")
+
+
+def test_a_fixed_phrase_needs_all_its_words() -> None:
+    assert "take control" not in matched(CRM, "She should keep control of the checklist.")
+    assert "take control" in matched(CRM, "Then she says I have control and flies it.")
+
+
+def test_forgives_asr_misspellings_of_long_words() -> None:
+    grade = GRADER.grade(VAPOUR_LOCK, "It is vapor lock because the fluid is hydroscopic.")
+    assert set(grade.matched) == {"vapour lock", "hygroscopic"}
+    assert grade.details["evidence"][1]["similarity"] < 1.0
+    assert grade.confidence < 1.0
+
+
+def test_never_fuzzy_matches_short_words_numbers_or_contrastive_prefixes() -> None:
+    assert matched(STEMI, "Probably an RCB lesion, I am not sure.") == set()
+    assert "2.5 percent" not in matched(UNBALANCE, "It is 5.5 percent.")
+    potassium = bank_question("medical", 3, 2)
+    assert "hypokalaemia" not in matched(potassium, "She may become hyperkalaemic.")
+
+
+def test_abbreviations_match_whole_tokens_in_any_case() -> None:
+    assert "right coronary artery" in matched(STEMI, "the rca is occluded")
+    assert "right coronary artery" not in matched(STEMI, "circa forty minutes of pain")
+    assert "inferior stemi" in matched(STEMI, "An inferior mi.")
+
+
+def test_numbers_spoken_or_written_are_the_same() -> None:
+    spoken = GRADER.grade(UNBALANCE, "two and a half percent")
+    written = GRADER.grade(UNBALANCE, "2.5%")
+    assert spoken.matched == written.matched == ("2.5 percent",)
+
+
+def test_a_negated_concept_counts_as_not_said() -> None:
+    grade = GRADER.grade(STEMI, "This is not an inferior STEMI and there is no ST elevation.")
+    assert grade.matched == ()
+    assert grade.details["denied"] == ["inferior stemi", "st elevation"]
+    assert "Mentioned only as not applying" in grade.written_feedback
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I would never call it a STEMI.",
+        "We ruled out a STEMI.",
+        "It isn't a STEMI.",
+        "Without ST elevation I would not say so.",
+    ],
+)
+def test_negation_cues_deny_what_follows(answer: str) -> None:
+    assert matched(STEMI, answer) == set()
+
+
+def test_negation_does_not_reach_past_punctuation_or_but() -> None:
+    assert matched(STEMI, "It is not unstable angina, it is an inferior STEMI.") == {
+        "inferior stemi"
+    }
+    assert matched(STEMI, "Not NSTEMI but an inferior STEMI") == {"inferior stemi"}
+    assert matched(STEMI, "It is not only an inferior STEMI") == {"inferior stemi"}
+
+
+def test_negation_cannot_sit_inside_a_phrase() -> None:
+    assert "reciprocal changes" not in matched(STEMI, "reciprocal, not changes")
+    assert "reciprocal changes" not in matched(STEMI, "reciprocal no changes")
+
+
+def test_negation_the_model_answer_uses_is_how_the_concept_is_said() -> None:
+    # "rule out a connection leak" is the model answer's own wording for that check.
+    assert "connection leak" in matched(DB_CONFIRM, "I would rule out a connection leak.")
+    assert GRADER.compile(DB_CONFIRM).concepts[3].negation_allowed
+
+
+def test_weights_decide_the_fraction() -> None:
+    heavy = GRADER.grade(STEMI, "An inferior STEMI.")  # weight 3 of 9
+    light = GRADER.grade(STEMI, "Risk factors.")  # weight 1 of 9
+    assert (heavy.fraction, light.fraction) == pytest.approx((3 / 9, 1 / 9))
+    assert (heavy.score, light.score) == (3, 1)
+    assert heavy.feedback_type is FeedbackType.PARTIAL
+
+
+def test_rounds_half_points_up() -> None:
+    question = GradingQuestion(
+        "Name four drugs.", tuple(Keyword(d) for d in ("ab", "cd", "ef", "gh"))
+    )
+    assert GRADER.grade(question, "ab").score == 3  # 2.5 points
+
+
+def test_the_band_compares_the_unrounded_fraction_with_the_threshold() -> None:
+    # 5/9 of the weight is 6 points, yet below the configured 0.6: partial, as in the seed.
+    grade = GRADER.grade(STEMI, "An inferior STEMI with ST elevation.")
+    assert (grade.score, grade.feedback_type) == (6, FeedbackType.PARTIAL)
+    lenient = KeywordGrader(GradingThresholds(correct=0.55))
+    assert lenient.grade(STEMI, "An inferior STEMI with ST elevation.").feedback_type is (
+        FeedbackType.CORRECT
+    )
+
+
+def test_a_concept_said_many_times_counts_once() -> None:
+    assert GRADER.grade(STEMI, "STEMI. " * 20).score == 3
+
+
+def test_missing_concepts_are_listed_most_important_first() -> None:
+    grade = GRADER.grade(STEMI, "Risk factors are diabetes and smoking.")
+    assert grade.missing == (
+        "inferior stemi",
+        "st elevation",
+        "reciprocal changes",
+        "right coronary artery",
+    )
+
+
+def test_low_asr_confidence_sends_the_answer_to_review() -> None:
+    grade = GRADER.grade(POOL, POOL.model_answer, asr_confidence=0.42)
+    assert grade.review_reasons == (ReviewReason.LOW_ASR_CONFIDENCE,)
+    assert grade.score == 10
+    assert grade.confidence <= 0.42
+    assert "misheard" in grade.spoken_feedback
+    assert not GRADER.grade(POOL, POOL.model_answer, asr_confidence=0.5).needs_review
+
+
+def test_the_asr_review_threshold_is_configurable() -> None:
+    strict = KeywordGrader(GradingThresholds(asr_review_below=0.8))
+    assert strict.grade(POOL, "slow query", asr_confidence=0.7).needs_review
+
+
+def test_rejects_an_asr_confidence_outside_zero_to_one() -> None:
+    with pytest.raises(ValidationFailed):
+        GRADER.grade(POOL, "slow query", asr_confidence=1.5)
+
+
+def test_a_question_without_keywords_goes_to_review() -> None:
+    grade = GRADER.grade(GradingQuestion("Tell me about yourself.", ()), "I like engines.")
+    assert (grade.score, grade.review_reasons) == (0, (ReviewReason.NO_KEYWORDS,))
+
+
+def test_reports_its_evaluator_and_evidence() -> None:
+    grade = GRADER.grade(STEMI, "Inferior STEMI from the right coronary artery.")
+    assert grade.evaluator is EvaluatorType.KEYWORD_MATCH
+    assert [e["heard"] for e in grade.details["evidence"]] == [
+        "inferior stemi",
+        "right coronary artery",
+    ]
+    assert grade.percentage == 40.0
+    assert json.loads(json.dumps(grade.details))["weight_total"] == 9  # storable as JSON
+
+
+def test_grades_the_same_from_many_threads() -> None:
+    answers = [(q, q.model_answer[: 40 + 7 * i]) for i, q in enumerate(bank_questions().values())]
+    grader = KeywordGrader()
+    serial = [GRADER.grade(q, a).score for q, a in answers]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda qa: grader.grade(*qa).score, answers))
+    assert parallel == serial
