@@ -332,8 +332,13 @@ async def test_short_window_transcribes_like_the_full_30_seconds(
     # 3." for "One, two, three."): they do even when the 30 s window starts 10 ms later.
     assert stt.decode_counts.short_context == 1
     assert stt.decode_counts.full_context_retry == 0
-    assert normalize(short.text) == normalize(full.text)
-    assert normalize(" ".join(word.text for word in short.words)) == normalize(short.text)
+    # The lecture windows end mid-phrase ("… if at all. At this sp|"): the short window may
+    # also transcribe the clipped words at the cut, which the 30 s window drops. Nothing else
+    # may differ.
+    short_words, full_words = normalize(short.text), normalize(full.text)
+    assert short_words[: len(full_words)] == full_words
+    assert len(short_words) - len(full_words) <= (3 if seconds else 0)
+    assert normalize(" ".join(word.text for word in short.words)) == short_words
     assert short.confidence > 0.5
 
 
