@@ -92,6 +92,19 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
         ConfigValueType.FLOAT,
         "Answers transcribed with less confidence than this are flagged for examiner review",
     ),
+    ConfigDefault(
+        "session_time_limit_minutes",
+        "45",
+        ConfigValueType.INTEGER,
+        "Longest a sitting may run, from identity confirmation to the last answer",
+    ),
+    ConfigDefault(
+        "silence_prompt_seconds",
+        "8",
+        ConfigValueType.FLOAT,
+        "Seconds of silence after a question before the examiner prompts (then repeats, then "
+        "moves on)",
+    ),
     ConfigDefault("tts_max_buffer_size", "16000", ConfigValueType.INTEGER, "TTS buffer size"),
     ConfigDefault("asr_language", "en-US", ConfigValueType.STRING, "ASR language code"),
     ConfigDefault("llm_temperature", "0.7", ConfigValueType.FLOAT, "LLM temperature parameter"),

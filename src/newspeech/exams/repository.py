@@ -232,7 +232,12 @@ class AnswerRepository:
         await self.db.execute(
             update(ExamSession)
             .where(ExamSession.id == exam_session.id)
-            .values(questions_answered=ExamSession.questions_answered + len(rows), updated_at=now),
+            .values(
+                # Rows stored for a skipped or unanswered question are not answers.
+                questions_answered=ExamSession.questions_answered
+                + sum(1 for item in answers if item.is_complete),
+                updated_at=now,
+            ),
             execution_options={"synchronize_session": False},
         )
         return rows
@@ -247,6 +252,13 @@ class AnswerRepository:
             .order_by(Answer.question_number, Answer.id)
         )
         return list(await self.db.scalars(query))
+
+    async def set_turn_latency(self, answer_id: int, latency: dict[str, Any]) -> None:
+        """Store the per-turn latency the session loop measured for this answer."""
+        await self.db.execute(
+            update(Answer).where(Answer.id == answer_id).values(turn_latency=latency),
+            execution_options={"synchronize_session": False},
+        )
 
     async def unevaluated(self, exam_session_id: int) -> list[Answer]:
         """Answers of a sitting that have no evaluation yet."""
@@ -302,6 +314,15 @@ class EvaluationRepository:
         }
         async with integrity_as_conflict(f"cannot store evaluation of answer {answer.id}"):
             return (await self.db.scalars(insert(Evaluation).returning(Evaluation), [values])).one()
+
+    async def set_latency(self, answer_id: int, latency_ms: float) -> None:
+        """The response latency of the answer's turn, once its reply's first audio was sent."""
+        await self.db.execute(
+            update(Evaluation)
+            .where(Evaluation.answer_id == answer_id)
+            .values(latency_ms=latency_ms, updated_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
 
     async def for_session(self, exam_session_id: int) -> list[Evaluation]:
         query = (

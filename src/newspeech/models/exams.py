@@ -100,6 +100,9 @@ class Answer(CreatedAt, Base):
     is_complete: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Per-turn latency measured by the session loop (TurnTimings.milliseconds()): end of speech
+    # to turn declared, to transcript, to grade, to first examiner audio byte.
+    turn_latency: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     exam_session: Mapped[ExamSession] = relationship(back_populates="answers")
     question: Mapped[Question] = relationship()

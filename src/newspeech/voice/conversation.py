@@ -45,13 +45,16 @@ class ExaminerTurn:
 
     ``events`` are JSON-ready mappings with a ``type`` key (``scenario``, ``question``,
     ``evaluation``, ``result`` …), sent before the utterances are spoken. ``listen`` opens the
-    microphone for an answer after the examiner finishes; ``finished`` ends the exam after speaking.
+    microphone for an answer after the examiner finishes; ``finished`` ends the exam after speaking,
+    and ``end_reason`` says why (the ``ended`` event's ``reason``: completed, ended_by_student,
+    time_limit, identity_not_confirmed).
     """
 
     utterances: Sequence[Utterance] = ()
     events: Sequence[Mapping[str, Any]] = ()
     listen: bool = True
     finished: bool = False
+    end_reason: str | None = None
 
 
 @dataclass(frozen=True)
