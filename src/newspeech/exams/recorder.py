@@ -1,0 +1,277 @@
+"""Writes one sitting as it happens: each method is one short transaction with its audit row.
+
+Nothing is held open between calls, so a crash or a dropped connection loses nothing already
+committed, and any process can pick the sitting up again from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from newspeech.audits.repository import AuditLogRepository
+from newspeech.db.engine import unit_of_work
+from newspeech.errors import InvalidState, NotFound
+from newspeech.exams.repository import (
+    AnswerInput,
+    AnswerRepository,
+    EvaluationInput,
+    EvaluationRepository,
+    ExamSessionRepository,
+)
+from newspeech.grading import Grade
+from newspeech.models import Answer, ExamSession, Question, Result, SessionStatus
+from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
+from newspeech.results.service import StatisticsCache, calculate_result
+
+
+@dataclass(frozen=True)
+class HeardSpan:
+    """What was heard for one answer, possibly over two turns (a too-short start and the rest)."""
+
+    text: str
+    confidence: float
+    audio_seconds: float
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+class ExamRecorder:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        exam_session_id: int,
+        *,
+        user_id: int,
+        audit_enabled: bool = True,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self.exam_session_id = exam_session_id
+        self.user_id = user_id
+        self.audit_enabled = audit_enabled
+
+    async def audit_in(
+        self,
+        db: AsyncSession,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        resource: tuple[str, int] | None = None,
+        status: str = "success",
+    ) -> None:
+        """An audit row inside the caller's transaction."""
+        await AuditLogRepository(db, enabled=self.audit_enabled).log(
+            action,
+            user_id=self.user_id,
+            session_id=self.exam_session_id,
+            resource_type=resource[0] if resource else None,
+            resource_id=resource[1] if resource else None,
+            status=status,
+            details=dict(details) if details is not None else None,
+        )
+
+    async def _session(self, db: AsyncSession) -> ExamSession:
+        exam_session = await ExamSessionRepository(db).get(self.exam_session_id)
+        if exam_session is None:
+            raise NotFound(f"exam session {self.exam_session_id} no longer exists")
+        return exam_session
+
+    async def audit(self, action: str, details: Mapping[str, Any] | None = None) -> None:
+        """An audit row on its own (requests, interruptions, disconnects)."""
+        if not self.audit_enabled:
+            return
+        async with unit_of_work(self._sessionmaker) as db:
+            await self.audit_in(db, action, details)
+
+    async def started(self, at: dt.datetime) -> None:
+        async with unit_of_work(self._sessionmaker) as db:
+            await ExamSessionRepository(db).start(self.exam_session_id, at=at)
+            await self.audit_in(db, "exam.started", {"identity_confirmed": True})
+
+    async def answer(self, question: Question, number: int, heard: HeardSpan) -> Answer:
+        async with unit_of_work(self._sessionmaker) as db:
+            answer = await AnswerRepository(db).store(
+                await self._session(db),
+                AnswerInput(
+                    question=question,
+                    question_number=number,
+                    transcribed_text=heard.text,
+                    audio_duration_seconds=round(heard.audio_seconds, 3),
+                    confidence_score=heard.confidence,
+                    started_at=heard.started_at,
+                    ended_at=heard.ended_at,
+                ),
+            )
+            await self.audit_in(
+                db,
+                "exam.answer_stored",
+                {"question_number": number, "words": len(heard.text.split())},
+                resource=("answer", answer.id),
+            )
+        return answer
+
+    async def no_answer(
+        self, question: Question, number: int, reason: str, at: dt.datetime
+    ) -> Answer:
+        """A row for a question passed without an answer (``is_complete`` false, no
+        transcript, no evaluation), so a resumed sitting does not ask it again."""
+        async with unit_of_work(self._sessionmaker) as db:
+            answer = await AnswerRepository(db).store(
+                await self._session(db),
+                AnswerInput(
+                    question=question, question_number=number, is_complete=False, ended_at=at
+                ),
+            )
+            await self.audit_in(
+                db,
+                "exam.question_passed",
+                {"question_number": number, "reason": reason},
+                resource=("answer", answer.id),
+            )
+        return answer
+
+    async def evaluation(
+        self, answer: Answer, grade: Grade, *, latency_ms: float, processing_ms: float
+    ) -> None:
+        async with unit_of_work(self._sessionmaker) as db:
+            evaluation = await EvaluationRepository(db).store(
+                answer,
+                EvaluationInput(
+                    score_obtained=grade.score,
+                    max_score=grade.max_score,
+                    feedback_type=grade.feedback_type,
+                    evaluator_type=grade.evaluator,
+                    feedback=grade.written_feedback,
+                    matched_keywords=list(grade.matched),
+                    missing_keywords=list(grade.missing),
+                    latency_ms=round(latency_ms, 1),
+                    processing_time_ms=round(processing_ms, 3),
+                ),
+            )
+            await self.audit_in(
+                db,
+                "exam.answer_evaluated",
+                {
+                    "question_number": answer.question_number,
+                    "score": grade.score,
+                    "feedback_type": grade.feedback_type.value,
+                    "review_reasons": list(grade.review_reasons),
+                },
+                resource=("evaluation", evaluation.id),
+            )
+
+    async def grading_failed(self, answer: Answer, error: BaseException) -> None:
+        async with unit_of_work(self._sessionmaker) as db:
+            await self.audit_in(
+                db,
+                "exam.grading_failed",
+                {"question_number": answer.question_number, "error": repr(error)[:500]},
+                resource=("answer", answer.id),
+                status="failure",
+            )
+
+    async def turn_latency(
+        self, answer_id: int | None, latency: dict[str, float], response_ms: float | None
+    ) -> None:
+        async with unit_of_work(self._sessionmaker) as db:
+            if answer_id is not None:
+                await AnswerRepository(db).set_turn_latency(answer_id, latency)
+                if response_ms is not None:
+                    await EvaluationRepository(db).set_latency(answer_id, response_ms)
+            if response_ms is not None:
+                await ExamSessionRepository(db).record_turn_latency(
+                    self.exam_session_id, response_ms
+                )
+
+    async def unevaluated(self) -> list[Answer]:
+        """Answers stored but not graded (grading failed, or the process stopped in between)."""
+        async with unit_of_work(self._sessionmaker) as db:
+            answers = await AnswerRepository(db).unevaluated(self.exam_session_id)
+        return [a for a in answers if a.is_complete and a.transcribed_text is not None]
+
+    async def finish(
+        self,
+        *,
+        completed: bool,
+        reason: str,
+        at: dt.datetime,
+        policy: ResultPolicy | None,
+        cache: StatisticsCache | None = None,
+    ) -> tuple[Result | None, ExamSession]:
+        """Complete or terminate the sitting; store its result when ``policy`` is given."""
+        async with unit_of_work(self._sessionmaker) as db:
+            repo = ExamSessionRepository(db)
+            finish = repo.complete if completed else repo.terminate
+            exam_session = await finish(self.exam_session_id, at=at)
+            result = None
+            if policy is not None:
+                result = await calculate_result(db, exam_session, policy, cache=cache)
+            await self.audit_in(
+                db,
+                "exam.completed" if completed else "exam.terminated",
+                {
+                    "reason": reason,
+                    "duration_seconds": exam_session.duration_seconds,
+                    "total_score": None if result is None else result.total_score,
+                },
+            )
+            detailed = await repo.get_detailed(self.exam_session_id)
+            if detailed is None:
+                raise InvalidState(f"exam session {self.exam_session_id} vanished while finishing")
+        return result, detailed
+
+
+def summary_of(result: Result) -> ResultSummary:
+    """The stored result as the rules' summary (what the examiner reads out)."""
+    questions = (result.result_json or {}).get("questions", [])
+    return ResultSummary(
+        total_score=result.total_score,
+        max_score=result.max_score,
+        percentage=result.percentage_correct,
+        grade=result.grade or "F",
+        passed=result.pass_status,
+        questions=tuple(
+            QuestionScore(int(q["question_number"]), int(q["score"]), int(q["max_score"]))
+            for q in questions
+        ),
+    )
+
+
+def result_event(result: Result, exam_session: ExamSession) -> dict[str, Any]:
+    """The ``result`` event: totals, then each question with what was said and its score."""
+    answers = []
+    for answer in exam_session.answers:
+        evaluation = answer.evaluation
+        answers.append(
+            {
+                "number": answer.question_number,
+                "question": answer.question_text,
+                "transcript": answer.transcribed_text,
+                "answered": answer.is_complete,
+                "score": None if evaluation is None else evaluation.score_obtained,
+                "max_score": None if evaluation is None else evaluation.max_score,
+                "feedback": None if evaluation is None else evaluation.feedback,
+            }
+        )
+    return {
+        "type": "result",
+        "session_code": exam_session.session_code,
+        "status": exam_session.status.value,
+        "total_score": result.total_score,
+        "max_score": result.max_score,
+        "percentage": result.percentage_correct,
+        "grade": result.grade,
+        "passed": result.pass_status,
+        "voice_detected_count": exam_session.voice_detected_count,
+        "avg_latency_ms": exam_session.avg_latency_ms,
+        "max_latency_ms": exam_session.max_latency_ms,
+        "answers": answers,
+    }
+
+
+def is_resumable(status: SessionStatus) -> bool:
+    return status in (SessionStatus.PENDING, SessionStatus.IN_PROGRESS)

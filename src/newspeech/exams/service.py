@@ -1,0 +1,420 @@
+"""The exam as a :class:`~newspeech.voice.conversation.Conversation`: the pure engine, the grader
+and the database, wired together.
+
+The engine decides what happens; this class does the work it asks for (store an answer, grade it
+in the inference pool, store the evaluation, finish and store the result), each write in its own
+short transaction with its audit row, and turns the engine's steps into examiner turns.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from newspeech.colleges.repository import CollegeTypeRepository
+from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.db.base import utcnow
+from newspeech.db.engine import unit_of_work
+from newspeech.errors import InvalidState, NotFound, PermissionDenied
+from newspeech.exams.engine import (
+    Conclude,
+    ExamEngine,
+    GradeAnswer,
+    IdentityConfirmed,
+    NoAnswer,
+    Record,
+    RequestMade,
+    Step,
+)
+from newspeech.exams.plan import ExamPlan, ExamRules
+from newspeech.exams.recorder import ExamRecorder, HeardSpan, is_resumable, result_event, summary_of
+from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
+from newspeech.grading import Grade, Grader, GradingQuestion
+from newspeech.models import Answer, Question, SessionStatus, User, UserStatus
+from newspeech.questions.repository import QuestionRepository
+from newspeech.results.rules import ResultPolicy, ResultSummary
+from newspeech.results.service import StatisticsCache
+from newspeech.voice.conversation import (
+    Control,
+    ExaminerTurn,
+    HeardAnswer,
+    ListenPlan,
+    TurnTimings,
+    Utterance,
+)
+from newspeech.voice.pool import InferencePool
+
+
+@dataclass(frozen=True)
+class ExamDependencies:
+    """What every sitting in the process shares. ``clock`` is the session loop's monotonic
+    clock (the one :class:`TurnTimings` are measured on); ``wall_clock`` stamps stored rows."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    grader: Grader
+    pool: InferencePool | None = None
+    audit_enabled: bool = True
+    result_cache: StatisticsCache | None = None
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], dt.datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What start and resume load from the database before the first word is said."""
+
+    plan: ExamPlan
+    questions: dict[int, Question]
+    rules: ExamRules
+    policy: ResultPolicy
+
+
+async def _load(db: AsyncSession, college_type: str) -> _Setting:
+    college = await CollegeTypeRepository(db).get(college_type)
+    rows = await QuestionRepository(db).for_college(college_type)
+    if college is None or not rows:
+        raise NotFound(f"college type {college_type!r} does not exist or has no questions")
+    values = await ConfigurationRepository(db).values()
+    return _Setting(
+        plan=ExamPlan.from_questions(college.name, rows),
+        questions={row.id: row for row in rows},
+        rules=ExamRules.from_config(values),
+        policy=ResultPolicy.from_config(values),
+    )
+
+
+def _candidate_name(user: User) -> str:
+    return user.full_name or user.username
+
+
+class ExamConversation:
+    """One sitting, spoken. Build it with :meth:`start` or :meth:`resume`."""
+
+    def __init__(
+        self,
+        deps: ExamDependencies,
+        *,
+        session_code: str,
+        college_type: str,
+        setting: _Setting,
+        engine: ExamEngine,
+        recorder: ExamRecorder,
+        ungraded: list[Answer] | None = None,
+    ) -> None:
+        self._deps = deps
+        self.session_code = session_code
+        self.college_type = college_type
+        self.total_questions = len(setting.plan.questions)
+        self._setting = setting
+        self.engine = engine
+        self._recorder = recorder
+        self._ungraded = ungraded or []
+        self._heard: collections.deque[HeardAnswer] = collections.deque(maxlen=4)
+        self._measure_answer_id: int | None = None
+        self._grading_questions: dict[int, GradingQuestion] = {}
+        self.end_reason: str | None = None
+
+    @property
+    def exam_session_id(self) -> int:
+        return self._recorder.exam_session_id
+
+    @property
+    def finished(self) -> bool:
+        return self.end_reason is not None
+
+    # -- factories -------------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls, deps: ExamDependencies, user: User, college_type: str) -> ExamConversation:
+        """A new sitting for ``user`` (pending until they confirm who they are)."""
+        if user.status is not UserStatus.ACTIVE:
+            raise PermissionDenied(f"user {user.username} is {user.status.value}")
+        async with unit_of_work(deps.sessionmaker) as db:
+            setting = await _load(db, college_type)
+            exam_session = await ExamSessionRepository(db).create(
+                user_id=user.id,
+                college_type=college_type,
+                total_questions=len(setting.plan.questions),
+            )
+            recorder = ExamRecorder(
+                deps.sessionmaker,
+                exam_session.id,
+                user_id=user.id,
+                audit_enabled=deps.audit_enabled,
+            )
+            await recorder.audit_in(db, "exam.created", {"college_type": college_type})
+        engine = ExamEngine(setting.plan, setting.rules, _candidate_name(user), deps.clock)
+        return cls(
+            deps,
+            session_code=exam_session.session_code,
+            college_type=college_type,
+            setting=setting,
+            engine=engine,
+            recorder=recorder,
+        )
+
+    @classmethod
+    async def resume(
+        cls, deps: ExamDependencies, session_code: str, user: User
+    ) -> ExamConversation:
+        """Pick up an interrupted sitting where the database says it stopped: questions
+        already answered or passed are not asked again; stored answers never graded are graded
+        before the examiner speaks."""
+        async with unit_of_work(deps.sessionmaker) as db:
+            exam_session = await ExamSessionRepository(db).get_by_code(session_code)
+            if exam_session is None:
+                raise NotFound(f"exam session {session_code} does not exist")
+            if exam_session.user_id != user.id:
+                raise PermissionDenied(f"exam session {session_code} belongs to another user")
+            if not is_resumable(exam_session.status):
+                raise InvalidState(
+                    f"exam session {session_code} is {exam_session.status.value}; "
+                    "only a pending or in-progress sitting can be resumed"
+                )
+            setting = await _load(db, exam_session.college_type)
+            answers = await AnswerRepository(db).for_session(exam_session.id)
+            recorder = ExamRecorder(
+                deps.sessionmaker,
+                exam_session.id,
+                user_id=user.id,
+                audit_enabled=deps.audit_enabled,
+            )
+            confirmed = exam_session.status is SessionStatus.IN_PROGRESS
+            start = exam_session.start_time
+            elapsed = (deps.wall_clock() - start).total_seconds() if start and confirmed else 0.0
+            await recorder.audit_in(
+                db, "exam.resumed", {"answers": len(answers), "elapsed_seconds": round(elapsed)}
+            )
+        engine = ExamEngine(
+            setting.plan,
+            setting.rules,
+            _candidate_name(user),
+            deps.clock,
+            confirmed=confirmed,
+            done={a.question_number for a in answers},
+            elapsed_seconds=max(elapsed, 0.0),
+        )
+        return cls(
+            deps,
+            session_code=session_code,
+            college_type=exam_session.college_type,
+            setting=setting,
+            engine=engine,
+            recorder=recorder,
+            ungraded=await recorder.unevaluated(),
+        )
+
+    # -- the Conversation protocol ---------------------------------------------------------
+
+    async def begin(self) -> ExaminerTurn:
+        for answer in self._ungraded:
+            await self._grade_stored(answer, latency_ms=0.0)
+        self._ungraded = []
+        return await self._run(self.engine.begin())
+
+    def listen_plan(self) -> ListenPlan:
+        return self.engine.listen_plan()
+
+    async def answer(self, heard: HeardAnswer) -> ExaminerTurn:
+        self._heard.append(heard)
+        self._measure_answer_id = None
+        speech = heard.timings.speech_ended - heard.timings.speech_started
+        return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
+
+    async def silence(self, waited_seconds: float) -> ExaminerTurn:
+        self._measure_answer_id = None
+        return await self._run(self.engine.silence(waited_seconds))
+
+    async def control(self, command: Control) -> ExaminerTurn:
+        self._measure_answer_id = None
+        return await self._run(self.engine.control(command))
+
+    async def interrupted(self, utterance: Utterance, played_seconds: float) -> None:
+        self.engine.interrupted(utterance, played_seconds)
+        current = self.engine.current
+        await self._recorder.audit(
+            "exam.utterance_interrupted",
+            {
+                "kind": utterance.kind.value,
+                "played_seconds": round(played_seconds, 3),
+                "question_number": current.number if current else None,
+            },
+        )
+
+    async def turn_measured(self, timings: TurnTimings) -> None:
+        latency = timings.milliseconds()
+        answer_id, self._measure_answer_id = self._measure_answer_id, None
+        await self._recorder.turn_latency(answer_id, latency, latency.get("response_ms"))
+
+    async def disconnected(self) -> None:
+        if self.finished:
+            return
+        current = self.engine.current
+        await self._recorder.audit(
+            "exam.disconnected",
+            {
+                "phase": self.engine.phase.value,
+                "question_number": current.number if current else None,
+            },
+        )
+
+    # -- doing what the engine asks --------------------------------------------------------
+
+    async def _run(self, step: Step, heard: HeardAnswer | None = None) -> ExaminerTurn:
+        utterances: list[Utterance] = []
+        events: list[Mapping[str, Any]] = []
+        while True:
+            for record in step.records:
+                await self._record(record)
+            utterances.extend(step.utterances)
+            events.extend(step.events)
+            if isinstance(step.pending, GradeAnswer):
+                spoken, event = await self._answer(step.pending, heard)
+                events.append(event)
+                step = self.engine.graded(spoken)
+            elif isinstance(step.pending, Conclude):
+                end_events, summary = await self._conclude(step.pending)
+                events.extend(end_events)
+                step = self.engine.concluded(summary)
+            else:
+                break
+        if step.finished:
+            self.end_reason = None if step.end_reason is None else step.end_reason.value
+        return ExaminerTurn(
+            utterances=tuple(utterances),
+            events=tuple(events),
+            listen=step.listen and not step.finished,
+            finished=step.finished,
+            end_reason=self.end_reason,
+        )
+
+    async def _record(self, record: Record) -> None:
+        now = self._deps.wall_clock()
+        if isinstance(record, IdentityConfirmed):
+            await self._recorder.started(now)
+        elif isinstance(record, NoAnswer):
+            question = self._setting.questions[record.question.question_id]
+            await self._recorder.no_answer(
+                question, record.question.number, record.reason.value, now
+            )
+        elif isinstance(record, RequestMade):
+            await self._recorder.audit(
+                "exam.request",
+                {
+                    "request": record.intent.value,
+                    "question_number": record.question_number,
+                    "spoken": record.spoken,
+                },
+            )
+
+    async def _answer(
+        self, pending: GradeAnswer, heard: HeardAnswer | None
+    ) -> tuple[str | None, Mapping[str, Any]]:
+        parts = list(self._heard)[-pending.parts :] if pending.parts else []
+        question = self._setting.questions[pending.question.question_id]
+        answer = await self._recorder.answer(
+            question, pending.question.number, self._span(pending.text, parts)
+        )
+        self._measure_answer_id = answer.id
+        turn_declared = parts[-1].timings.turn_declared if parts else None
+        latency = 0.0 if turn_declared is None else 1000 * (self._deps.clock() - turn_declared)
+        grade, event = await self._grade_stored(answer, latency_ms=latency)
+        return (None if grade is None else grade.spoken_feedback), event
+
+    def _span(self, text: str, parts: list[HeardAnswer]) -> HeardSpan:
+        if not parts:
+            return HeardSpan(text, 0.0, 0.0, None, self._deps.wall_clock())
+        seconds = [max(p.transcript.audio_seconds, 1e-6) for p in parts]
+        confidence = sum(p.transcript.confidence * s for p, s in zip(parts, seconds, strict=True))
+        return HeardSpan(
+            text=text,
+            confidence=round(confidence / sum(seconds), 4),
+            audio_seconds=sum(p.transcript.audio_seconds for p in parts),
+            started_at=self._wall_at(parts[0].timings.speech_started),
+            ended_at=self._wall_at(parts[-1].timings.speech_ended),
+        )
+
+    def _wall_at(self, monotonic: float) -> dt.datetime:
+        return self._deps.wall_clock() - dt.timedelta(seconds=self._deps.clock() - monotonic)
+
+    async def _grade_stored(
+        self, answer: Answer, *, latency_ms: float
+    ) -> tuple[Grade | None, Mapping[str, Any]]:
+        """Grade a stored answer and store its evaluation. A grading error leaves the answer
+        stored and ungraded (graded again at the end or on resume), never lost."""
+        question = self._grading_question(answer.question_bank_id)
+        started = time.perf_counter()
+        try:
+            grade = await self._grade(question, answer.transcribed_text or "", answer)
+        except Exception as exc:
+            await self._recorder.grading_failed(answer, exc)
+            return None, {
+                "type": "error",
+                "error": "grading_failed",
+                "detail": f"question {answer.question_number} is saved and will be marked later",
+            }
+        processing_ms = 1000 * (time.perf_counter() - started)
+        await self._recorder.evaluation(
+            answer, grade, latency_ms=latency_ms, processing_ms=processing_ms
+        )
+        return grade, {
+            "type": "evaluation",
+            "question_number": answer.question_number,
+            "score": grade.score,
+            "max_score": grade.max_score,
+            "feedback_type": grade.feedback_type.value,
+            "feedback": grade.written_feedback,
+            "spoken_feedback": grade.spoken_feedback,
+            "matched": list(grade.matched),
+            "missing": list(grade.missing),
+            "needs_review": grade.needs_review,
+        }
+
+    async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
+        grader, confidence = self._deps.grader, answer.confidence_score
+        if self._deps.pool is None:
+            return grader.grade(question, text, asr_confidence=confidence)
+        return await self._deps.pool.run(grader.grade, question, text, asr_confidence=confidence)
+
+    def _grading_question(self, question_id: int) -> GradingQuestion:
+        cached = self._grading_questions.get(question_id)
+        if cached is None:
+            row = self._setting.questions[question_id]
+            cached = GradingQuestion.from_mapping(
+                {
+                    "question_text": row.question_text,
+                    "keywords": row.keywords,
+                    "expected_keywords": row.expected_keywords,
+                    "model_answer": row.model_answer,
+                    "answer_guidelines": row.answer_guidelines,
+                    "max_score": row.max_score,
+                }
+            )
+            self._grading_questions[question_id] = cached
+        return cached
+
+    async def _conclude(
+        self, pending: Conclude
+    ) -> tuple[list[Mapping[str, Any]], ResultSummary | None]:
+        events: list[Mapping[str, Any]] = []
+        if pending.scored:
+            for answer in await self._recorder.unevaluated():  # one more try for failed grades
+                _grade, event = await self._grade_stored(answer, latency_ms=0.0)
+                events.append(event)
+        result, exam_session = await self._recorder.finish(
+            completed=pending.reason.value == "completed",
+            reason=pending.reason.value,
+            at=self._deps.wall_clock(),
+            policy=self._setting.policy if pending.scored else None,
+            cache=self._deps.result_cache,
+        )
+        if result is None:
+            return events, None
+        events.append(result_event(result, exam_session))
+        return events, summary_of(result)
