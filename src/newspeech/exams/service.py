@@ -12,7 +12,7 @@ import collections
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -213,10 +213,10 @@ class ExamConversation:
     # -- the Conversation protocol ---------------------------------------------------------
 
     async def begin(self) -> ExaminerTurn:
-        for answer in self._ungraded:
-            await self._grade_stored(answer, latency_ms=0.0)
+        regraded = [(await self._grade_stored(a, latency_ms=0.0))[1] for a in self._ungraded]
         self._ungraded = []
-        return await self._run(self.engine.begin())
+        turn = await self._run(self.engine.begin())
+        return replace(turn, events=(*regraded, *turn.events))
 
     def listen_plan(self) -> ListenPlan:
         return self.engine.listen_plan()
