@@ -125,7 +125,8 @@ def test_a_whole_sitting_presents_each_case_before_its_questions_and_ends_with_t
 
     scores = [QuestionScore(n, 7) for n in range(1, 13)]
     final = engine.concluded(summarise(scores, ResultPolicy()))
-    assert final.finished and not final.listen
+    assert final.finished
+    assert not final.listen
     assert final.end_reason is EndReason.COMPLETED
     assert kinds(final) == [UtteranceKind.RESULT, UtteranceKind.GOODBYE]
     assert final.utterances[0].text == (
@@ -137,7 +138,8 @@ def test_silence_prompts_once_then_repeats_then_moves_on_with_no_answer() -> Non
     engine, _ = confirmed()
     first = engine.silence(8.0)
     assert first.utterances[0].text == phrases.TAKE_YOUR_TIME
-    assert first.listen and not first.records
+    assert first.listen
+    assert not first.records
     second = engine.silence(8.0)
     assert kinds(second) == [UtteranceKind.PROMPT, UtteranceKind.QUESTION]
     assert asked(second) == [1]
@@ -195,7 +197,8 @@ def test_spoken_end_is_confirmed_first() -> None:
     engine, _ = confirmed()
     ask = engine.hear("I want to stop the exam.", 1.5)
     assert ask.utterances[0].text == phrases.CONFIRM_END
-    assert engine.phase is Phase.CONFIRM_END and ask.pending is None
+    assert engine.phase is Phase.CONFIRM_END
+    assert ask.pending is None
     carry_on = engine.hear("No, sorry.", 1.0)
     assert asked(carry_on) == [1]
     assert engine.phase is Phase.ANSWERING
@@ -215,7 +218,8 @@ def test_a_too_short_answer_asks_for_more_and_keeps_what_was_said() -> None:
     engine, _ = confirmed()
     short = engine.hear("Heart attack.", 1.0)
     assert short.utterances[0].text == phrases.SAY_MORE
-    assert short.pending is None and short.listen
+    assert short.pending is None
+    assert short.listen
     more = engine.hear("An inferior one, from the right coronary artery.", 3.0)
     assert more.pending == GradeAnswer(
         PLAN.questions[0],

@@ -137,7 +137,7 @@ async def candidate(
 ) -> AsyncIterator[Candidate]:
     clock = FakeClock()
     conversation = await ExamConversation.start(deps(sessionmaker, pool, clock), student, "medical")
-    yield Candidate(conversation, clock)
+    return Candidate(conversation, clock)
 
 
 def question_numbers(turn: ExaminerTurn) -> list[int]:
@@ -151,6 +151,7 @@ def event(turn: ExaminerTurn, kind: str) -> dict[str, object]:
 
 
 async def stored(db: AsyncSession, code: str) -> ExamSession:
+    await db.commit()  # end the read snapshot (MariaDB's REPEATABLE READ) to see new commits
     query = (
         select(ExamSession)
         .where(ExamSession.session_code == code)
@@ -190,7 +191,8 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
         if number < 12:
             assert question_numbers(turn) == [number + 1], (number, turn.events)
 
-    assert turn.finished and not turn.listen
+    assert turn.finished
+    assert not turn.listen
     assert turn.end_reason == "completed"
     assert [u.kind for u in turn.utterances][-2:] == [UtteranceKind.RESULT, UtteranceKind.GOODBYE]
 
@@ -205,7 +207,8 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
         n: grader.grade(GradingQuestion.from_mapping(vars(questions[n - 1])), t).score
         for n, t in graded.items()
     }
-    assert expected[1] < 10 and expected[8] == expected[11] == 0
+    assert expected[1] < 10
+    assert expected[8] == expected[11] == 0
     assert all(expected[n] == 10 for n in (2, 3, 4, 5, 6, 7, 12))
     total = sum(expected.values())
     first_question_text = questions[0].question_text
@@ -222,9 +225,11 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
     assert result.grade == policy.grade_for(percentage)
     assert result.pass_status is (percentage >= 50)
     spoken = turn.utterances[-2].text
-    assert f"{total} out of 120" in spoken and f"grade {result.grade}" in spoken
+    assert f"{total} out of 120" in spoken
+    assert f"grade {result.grade}" in spoken
     result_event = event(turn, "result")
-    assert result_event["total_score"] == total and result_event["grade"] == result.grade
+    assert result_event["total_score"] == total
+    assert result_event["grade"] == result.grade
 
     answers = await AnswerRepository(db).for_session(exam_session.id)
     assert [a.question_number for a in answers] == list(range(1, 13))
@@ -234,9 +239,11 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
     assert first.question_text == first_question_text
     assert first.confidence_score == pytest.approx(0.9)
     assert first.audio_duration_seconds == pytest.approx(12.5)
-    assert first.started_at is not None and first.ended_at is not None
+    assert first.started_at is not None
+    assert first.ended_at is not None
     assert first.answer_audio_path is None
-    assert first.turn_latency is not None and first.turn_latency["response_ms"] == 200.0
+    assert first.turn_latency is not None
+    assert first.turn_latency["response_ms"] == 200.0
     evaluations = {
         e.answer_id: e for e in await EvaluationRepository(db).for_session(exam_session.id)
     }
@@ -248,7 +255,8 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
     assert first_eval.latency_ms == 200.0
     assert "inferior stemi" in (first_eval.matched_keywords or [])
     assert first_eval.missing_keywords
-    assert first_eval.feedback and first_eval.feedback.startswith("Partially correct")
+    assert first_eval.feedback
+    assert first_eval.feedback.startswith("Partially correct")
     # Every spoken turn was measured: the confirmation and eleven answers (one a request).
     assert exam_session.voice_detected_count == 12
     assert exam_session.avg_latency_ms == pytest.approx(200.0)
@@ -279,9 +287,11 @@ async def test_repeat_skip_silence_and_ending_early(candidate: Candidate, db: As
     assert question_numbers(await candidate.silent()) == [3]
     assert question_numbers(await candidate.silent()) == [4]
     confirm_end = await candidate.say("I want to stop the exam.", seconds=1.5)
-    assert confirm_end.listen and not confirm_end.finished
+    assert confirm_end.listen
+    assert not confirm_end.finished
     ended = await candidate.say("Yes.", seconds=0.5)
-    assert ended.finished and ended.end_reason == "ended_by_student"
+    assert ended.finished
+    assert ended.end_reason == "ended_by_student"
 
     exam_session = await stored(db, conversation.session_code)
     assert exam_session.status is SessionStatus.TERMINATED
@@ -307,7 +317,8 @@ async def test_a_clear_no_to_the_name_ends_without_starting(
 ) -> None:
     await candidate.conversation.begin()
     turn = await candidate.say("No, that's not me.", seconds=1.0)
-    assert turn.finished and turn.end_reason == "identity_not_confirmed"
+    assert turn.finished
+    assert turn.end_reason == "identity_not_confirmed"
     assert "sign in with your own account" in turn.utterances[0].text
     exam_session = await stored(db, candidate.conversation.session_code)
     assert exam_session.status is SessionStatus.TERMINATED
@@ -350,7 +361,8 @@ async def test_resume_after_a_disconnect_asks_only_what_was_not_answered(
     turn = ExaminerTurn()
     for text in MODEL_ANSWERS[4:]:
         turn = await resumed.say(text, seconds=10.0)
-    assert turn.finished and turn.end_reason == "completed"
+    assert turn.finished
+    assert turn.end_reason == "completed"
 
     exam_session = await stored(db, code)
     assert exam_session.status is SessionStatus.COMPLETED
@@ -401,7 +413,8 @@ async def test_a_grading_error_loses_nothing_and_the_answer_is_graded_later(
     assert event(back, "error")["error"] == "grading_failed"
     assert question_numbers(back) == [3]
     end = await resumed.control(Control.END)
-    assert end.finished and end.end_reason == "ended_by_student"
+    assert end.finished
+    assert end.end_reason == "ended_by_student"
     assert event(end, "evaluation")["question_number"] == 2
     exam_session = await stored(db, conversation.session_code)
     assert exam_session.total_score == 20
