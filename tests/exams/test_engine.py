@@ -250,6 +250,25 @@ def test_the_session_time_limit_ends_the_sitting_after_grading_the_last_answer()
     assert asked(after) == []
 
 
+def test_requests_after_the_time_limit_end_the_sitting_instead() -> None:
+    clock = FakeClock()
+    engine, _ = confirmed(clock)
+    clock.advance(RULES.session_limit_seconds + 1)
+    step = engine.hear("Skip this one.", 1.0)
+    assert step.pending == Conclude(EndReason.TIME_LIMIT, scored=True)
+    assert not any(isinstance(r, NoAnswer) for r in step.records)
+
+
+def test_a_short_answer_is_graded_even_when_time_runs_out_during_the_silence() -> None:
+    clock = FakeClock()
+    engine, _ = confirmed(clock)
+    engine.hear("Sepsis.", 0.8)
+    clock.advance(RULES.session_limit_seconds)
+    step = engine.silence(8.0)
+    assert step.pending == GradeAnswer(PLAN.questions[0], "Sepsis.", 0.8, parts=1)
+    assert engine.graded("Partially correct.").pending == Conclude(EndReason.TIME_LIMIT, True)
+
+
 def test_silence_after_the_time_limit_ends_the_sitting() -> None:
     clock = FakeClock()
     engine, _ = confirmed(clock)

@@ -196,7 +196,7 @@ class ExamEngine:
         if not text.strip():
             return self.silence(0.0)
         intent = detect_intent(text)
-        if intent is not None and not self._overtime():
+        if intent is not None:
             return self._request(intent, spoken=True)
         return self._answer(text, speech_seconds)
 
@@ -211,10 +211,10 @@ class ExamEngine:
         if self.phase is Phase.CONFIRM_END:
             self.phase = Phase.ANSWERING
             return self._repeat(lead=phrases.CARRY_ON)
+        if turn.fragment:  # what was said is graded even past the time limit
+            return self._grade(" ".join(turn.fragment), turn.fragment_seconds)
         if self._overtime():
             return self._conclude(EndReason.TIME_LIMIT)
-        if turn.fragment:
-            return self._grade(" ".join(turn.fragment), turn.fragment_seconds)
         if turn.silent_seconds >= self.rules.max_answer_seconds or turn.silences >= 3:
             return self._pass(NoAnswerReason.SILENCE, lead=phrases.MOVE_ON_SILENT)
         if turn.silences == 1:
@@ -285,18 +285,20 @@ class ExamEngine:
     def _request(self, intent: Intent, *, spoken: bool) -> Step:
         number = self.current.number if self.current else None
         record = RequestMade(intent, number, spoken)
-        if intent is Intent.END:
-            if self.phase is Phase.IDENTITY:
-                step = self._conclude(EndReason.IDENTITY_NOT_CONFIRMED, goodbye=phrases.NOT_STARTED)
-            elif spoken and self.phase is Phase.ANSWERING:
+        if self.phase is Phase.IDENTITY:
+            step = (
+                self._conclude(EndReason.IDENTITY_NOT_CONFIRMED, goodbye=phrases.NOT_STARTED)
+                if intent is Intent.END
+                else self._identity_unclear(silent=False)
+            )
+        elif self._overtime():
+            step = self._conclude(EndReason.TIME_LIMIT)
+        elif intent is Intent.END:
+            if spoken and self.phase is Phase.ANSWERING:
                 self.phase = Phase.CONFIRM_END
                 step = self._say(phrases.CONFIRM_END, kind=UtteranceKind.PROMPT, cacheable=True)
             else:
                 step = self._conclude(EndReason.ENDED_BY_STUDENT)
-        elif self.phase is Phase.IDENTITY:
-            step = self._identity_unclear(silent=False)
-        elif self._overtime():
-            step = self._conclude(EndReason.TIME_LIMIT)
         elif intent is Intent.REPEAT:
             self.phase = Phase.ANSWERING
             step = self._repeat(lead=phrases.OF_COURSE)
