@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,6 +42,7 @@ from newspeech.results.rules import ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.conversation import (
     Control,
+    Conversation,
     ExaminerTurn,
     HeardAnswer,
     ListenPlan,
@@ -418,3 +419,9 @@ class ExamConversation:
             return events, None
         events.append(result_event(result, exam_session))
         return events, summary_of(result)
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_contract(conversation: ExamConversation) -> Conversation:
+        return conversation
