@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import InvalidState, NotFound, PermissionDenied
 from newspeech.exams.repository import AnswerRepository, EvaluationRepository
 from newspeech.exams.service import ExamConversation, ExamDependencies
@@ -426,3 +427,52 @@ async def test_start_refuses_an_unknown_college(
 ) -> None:
     with pytest.raises(NotFound):
         await ExamConversation.start(deps(sessionmaker, pool, FakeClock()), student, "astrology")
+
+
+async def test_the_configured_session_time_limit_ends_the_sitting_with_a_result(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    db: AsyncSession,
+) -> None:
+    await ConfigurationRepository(db).set("session_time_limit_minutes", 1)
+    await db.commit()
+    clock = FakeClock()
+    conversation = await ExamConversation.start(deps(sessionmaker, pool, clock), student, "medical")
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    assert conversation.listen_plan().max_answer_seconds == 60.0
+    first = await candidate.say(MODEL_ANSWERS[0], seconds=30.0)
+    assert question_numbers(first) == [2]
+    last = await candidate.say(MODEL_ANSWERS[1], seconds=40.0)
+    assert last.finished
+    assert last.end_reason == "time_limit"
+    assert event(last, "evaluation")["question_number"] == 2
+    exam_session = await stored(db, conversation.session_code)
+    assert exam_session.status is SessionStatus.TERMINATED
+    assert exam_session.total_score == 20
+    assert event(last, "result")["total_score"] == 20
+
+
+async def test_with_audit_logs_off_everything_else_is_still_stored(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    db: AsyncSession,
+) -> None:
+    clock = FakeClock()
+    quiet = ExamDependencies(
+        sessionmaker=sessionmaker,
+        grader=KeywordGrader(),
+        pool=pool,
+        audit_enabled=False,
+        clock=clock,
+    )
+    conversation = await ExamConversation.start(quiet, student, "medical")
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    await candidate.say(MODEL_ANSWERS[0], seconds=10.0)
+    await conversation.control(Control.END)
+    exam_session = await stored(db, conversation.session_code)
+    assert exam_session.total_score == 10
+    assert await audit_actions(db, exam_session.id) == []
