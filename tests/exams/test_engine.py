@@ -207,6 +207,15 @@ def test_spoken_end_is_confirmed_first() -> None:
     assert end.pending == Conclude(EndReason.ENDED_BY_STUDENT, scored=True)
 
 
+def test_an_answer_instead_of_a_yes_or_no_to_ending_is_graded() -> None:
+    engine, _ = confirmed()
+    engine.hear("I want to stop the exam.", 1.5)
+    step = engine.hear(LONG_ANSWER, 6.0)
+    assert isinstance(step.pending, GradeAnswer)
+    assert step.pending.text == LONG_ANSWER
+    assert engine.phase is Phase.ANSWERING
+
+
 def test_the_end_button_ends_at_once() -> None:
     engine, _ = confirmed()
     step = engine.control(Control.END)

@@ -61,7 +61,11 @@ def test_answers_that_use_the_words_are_answers(said: str) -> None:
         ("No, I'm not.", Reply.NO),
         ("That is not me.", Reply.NO),
         ("It's someone else's account.", Reply.NO),
+        ("Um, yes, I'm Jane Doe and I'm ready to begin.", Reply.YES),
+        ("It is.", Reply.YES),
         ("Hello?", Reply.UNCLEAR),
+        ("It is an inferior STEMI with ST elevation and reciprocal changes.", Reply.UNCLEAR),
+        ("I'm not sure, but I think it is sepsis from the chest.", Reply.UNCLEAR),
         ("", Reply.UNCLEAR),
     ],
 )

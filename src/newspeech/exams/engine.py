@@ -189,9 +189,12 @@ class ExamEngine:
         if self.phase is Phase.IDENTITY:
             return self._hear_identity(text)
         if self.phase is Phase.CONFIRM_END:
-            if yes_or_no(text) is Reply.YES or detect_intent(text) is Intent.END:
+            reply, intent = yes_or_no(text), detect_intent(text)
+            if reply is Reply.YES or intent is Intent.END:
                 return self._conclude(EndReason.ENDED_BY_STUDENT)
             self.phase = Phase.ANSWERING
+            if reply is Reply.UNCLEAR and intent is None and len(text.split()) > 3:
+                return self._answer(text, speech_seconds)  # they went on to answer instead
             return self._repeat(lead=phrases.CARRY_ON)
         if not text.strip():
             return self.silence(0.0)

@@ -15,6 +15,10 @@ MAX_REQUEST_WORDS = 12
 """A request is short; a longer turn is an answer even if it contains a request's words."""
 
 
+MAX_REPLY_PHRASE_WORDS = 6
+"""A reply without "yes" or "no" ("that's me", "it is") is one only when it is this short."""
+
+
 class Intent(enum.StrEnum):
     REPEAT = "repeat"
     SKIP = "skip"
@@ -77,14 +81,20 @@ _YES_WORDS = frozenset(
     ["yes", "yeah", "yep", "yup", "correct", "right", "affirmative", "sure", "indeed", "speaking"]
 )
 _NO_WORDS = frozenset(["no", "nope", "nah", "wrong", "incorrect"])
+_LEAD = rf"^(?:{_FILLERS} )*"
 _YES_PHRASES = re.compile(
-    r"\b(?:that's me|that is me|it's me|it is me|this is me|i am|i'm|that's right|that is right|"
-    r"that's correct|that is correct|it is|speaking|of course|absolutely|certainly)\b"
+    _LEAD + r"(?:that's me|that is me|it's me|it is me|this is me|i am|i'm|that's right|"
+    r"that is right|that's correct|that is correct|it is|speaking|of course|absolutely|"
+    r"certainly)\b"
 )
 _NO_PHRASES = re.compile(
-    r"\b(?:not me|i'm not|i am not|that's not|that is not|it's not|it is not|isn't me|"
-    r"wrong person|someone else|somebody else|not my name)\b"
+    _LEAD + r"(?:not me|i'm not|i am not|that's not|that is not|it's not|it is not|"
+    r"this is not|it isn't|that isn't|wrong person|(?:it's |it is )?(?:someone|somebody) else)"
+    r"\b"
 )
+
+
+_FIRST_WORD = re.compile(r"^(?:(?:um+|uh+|er+m?|hm+|ah+|oh|well|sorry|so|okay|ok) )*")
 
 
 def normalise(text: str) -> str:
@@ -105,13 +115,16 @@ def detect_intent(transcript: str) -> Intent | None:
 
 
 def yes_or_no(transcript: str) -> Reply:
-    """A confirmation: "yes, that's me" / "no, I'm not" / anything else is unclear."""
+    """A confirmation: "yes, that's me" / "no, I'm not" / anything else is unclear. Only the
+    start of the reply counts, so an answer that happens to contain "it is" is no "yes"."""
     text = normalise(transcript)
     words = text.split()
     if not words or len(words) > MAX_REQUEST_WORDS:
         return Reply.UNCLEAR
-    if words[0] in _NO_WORDS or _NO_PHRASES.search(text):
+    first = _FIRST_WORD.sub("", text).split(" ", 1)[0]
+    short = len(words) <= MAX_REPLY_PHRASE_WORDS
+    if first in _NO_WORDS or (short and _NO_PHRASES.search(text)):
         return Reply.NO
-    if words[0] in _YES_WORDS or _YES_PHRASES.search(text):
+    if first in _YES_WORDS or (short and _YES_PHRASES.search(text)):
         return Reply.YES
     return Reply.UNCLEAR
