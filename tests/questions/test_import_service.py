@@ -173,6 +173,7 @@ async def test_cli_imports_dry_run_then_for_real_and_exports(
     )
     assert real.returncode == 0, real.stderr
     assert "imported: 2 new" in real.stdout
+    await db.rollback()  # end the read snapshot (MariaDB reads are repeatable within one)
     assert await count_questions(db) == 2
 
     output = tmp_path / "medical.xml"
