@@ -122,6 +122,15 @@ def test_gift_category_switch_names_the_scenario() -> None:
     assert len(result.skipped) == 3
 
 
+def test_a_category_that_names_no_college_is_an_error_without_college() -> None:
+    result = parse_fixture("questions_in_category.gift.txt", college=None)
+    assert result.questions == []
+    [error] = result.errors
+    assert error.line == 22
+    assert "'default for new features' is not a college code" in error.message
+    assert "--college" in error.message
+
+
 def test_gift_rejects_a_weight_moodle_does_not_allow() -> None:
     text = "::Q1:: Name a sign of sepsis {=%33%fever =tachycardia}\n"
     result = parse_questions(text.encode(), ImportFormat.GIFT, college="medical")

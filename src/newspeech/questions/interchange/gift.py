@@ -20,6 +20,7 @@ from newspeech.questions.interchange.model import (
     ParseResult,
     category_path,
     check_moodle_grade,
+    college_problem,
     format_keywords,
     map_category,
     number_from_name,
@@ -142,8 +143,9 @@ def _parse_question(
         "model_answer": _plain(general, text_format) or None,
     }
     _apply_meta(block, values, result)
-    if not values["college_type"]:
-        result.error(block.line, "no college: use a category $course$/<college>/... or --college")
+    problem = college_problem(where, category)
+    if problem:
+        result.error(block.line, problem)
         return
     result.add(block.line, values)
 

@@ -277,6 +277,18 @@ def map_category(path: str, college: str | None) -> CategoryTarget:
     return CategoryTarget(target_college, None, name)
 
 
+def college_problem(target: CategoryTarget, path: str) -> str | None:
+    """Why the category gives no usable college, or ``None`` when it does."""
+    if not target.college_type:
+        return "no college: use a category $course$/<college>/... or --college"
+    if not COLLEGE_CODE.match(target.college_type):
+        return (
+            f"category {path!r}: {target.college_type!r} is not a college code; "
+            "use a category $course$/<college>/... or --college"
+        )
+    return None
+
+
 def category_path(question: BankQuestion) -> str:
     """The category an exporter writes; :func:`map_category` reads it back unchanged."""
     prefix = f"{question.scenario_id}. " if question.scenario_id is not None else ""

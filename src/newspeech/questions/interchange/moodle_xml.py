@@ -20,6 +20,7 @@ from newspeech.questions.interchange.model import (
     ParseResult,
     category_path,
     check_moodle_grade,
+    college_problem,
     format_keywords,
     map_category,
     number_from_name,
@@ -115,8 +116,9 @@ def _question_values(
 ) -> dict[str, Any] | None:
     line = _line(element)
     where = map_category(category, college)
-    if not where.college_type:
-        result.error(line, "no college: use a category $course$/<college>/... or --college")
+    problem = college_problem(where, category)
+    if problem:
+        result.error(line, problem)
         return None
     values: dict[str, Any] = {
         "college_type": where.college_type,
@@ -179,7 +181,7 @@ def export_moodle_xml(questions: Iterable[BankQuestion]) -> bytes:
         _sub(item, "questiontext", question.question_text, format="plain_text")
         _sub(item, "generalfeedback", question.model_answer, format="plain_text")
         etree.SubElement(item, "defaultgrade").text = f"{question.max_score:.7f}"
-        etree.SubElement(item, "responseformat").text = "noinline"
+        etree.SubElement(item, "responseformat").text = "editor"
         info = "\n\n".join(
             part
             for part in (
