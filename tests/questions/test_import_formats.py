@@ -131,6 +131,18 @@ def test_a_category_that_names_no_college_is_an_error_without_college() -> None:
     assert "--college" in error.message
 
 
+def test_gift_description_is_skipped_and_unbalanced_braces_are_an_error() -> None:
+    text = "Welcome to the viva.\n\n::Q1::What is sepsis? {=infection\n\n::Q2::Name a sign {}\n"
+    result = parse_questions(text.encode(), ImportFormat.GIFT, college="medical")
+    assert [(i.line, i.kind) for i in result.issues] == [
+        (1, IssueKind.SKIPPED),
+        (3, IssueKind.ERROR),
+        (5, IssueKind.WARNING),
+    ]
+    assert "unbalanced braces" in result.errors[0].message
+    assert [p.question.question_number for p in result.questions] == [2]
+
+
 def test_gift_rejects_a_weight_moodle_does_not_allow() -> None:
     text = "::Q1:: Name a sign of sepsis {=%33%fever =tachycardia}\n"
     result = parse_questions(text.encode(), ImportFormat.GIFT, college="medical")

@@ -70,8 +70,17 @@ class StatisticsRepository:
         query = query.where(*_window(since, until))
         return [(r[0], r[1], r[2], r[3]) for r in await self.db.execute(query)]
 
-    async def test_max(self, college_type: str) -> int | None:
-        query = select(func.max(Result.max_score)).where(Result.college_type == college_type)
+    async def test_max(
+        self,
+        college_type: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> int | None:
+        """The largest result maximum among the college's results (120 by default rules)."""
+        query = select(func.max(Result.max_score)).where(
+            Result.college_type == college_type, *_window(since, until)
+        )
         value = (await self.db.execute(query)).scalar_one_or_none()
         return None if value is None else int(value)
 
@@ -126,7 +135,7 @@ async def college_statistics_report(
         by_session.setdefault(session_id, {})[question_id] = float(score)
         max_scores[question_id] = max(float(top), max_scores.get(question_id, 0.0))
     candidates = [CandidateScores(s, scores) for s, scores in by_session.items()]
-    test_max = await repo.test_max(college_type)
+    test_max = await repo.test_max(college_type, since=since, until=until)
     exam = exam_statistics(
         candidates, max_scores, bins=bins, test_max=None if test_max is None else float(test_max)
     )

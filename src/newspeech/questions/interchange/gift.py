@@ -124,9 +124,13 @@ def _parse_question(
     if fmt:
         text_format = fmt["format"].lower()
         body = body[fmt.end() :]
-    start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end < start:
-        result.error(block.line, "no answer block: a GIFT question needs {...}")
+    start = body.find("{")
+    end = body.find("}", start + 1) if start >= 0 else body.find("}")
+    if start < 0 and end < 0:
+        result.skip(block.line, "description (no answer block): not a question")
+        return
+    if start < 0 or end < 0:
+        result.error(block.line, "unbalanced braces: a GIFT answer block is {...}")
         return
     question_text = body[:start] + (" _____ " + body[end + 1 :] if body[end + 1 :].strip() else "")
     answers, _, general = body[start + 1 : end].partition("####")
@@ -151,14 +155,14 @@ def _parse_question(
 
 
 def _answers(text: str, line: int, result: ParseResult) -> tuple[str | None, dict[str, Any]]:
-    """Classify the answer block; returns (kind, values) or (None, {}) when not imported."""
+    """Classify the answer block as Moodle does (empty: essay; ``#``: numerical; any ``~``:
+    multiple choice; ``->``: matching; T/F: true/false; else short answer). Returns
+    (kind, values), or (None, {}) when the item is not imported. Answer grades are checked
+    on every type but numerical."""
     if not text:
         return "essay", {}
     if text.startswith("#"):
         result.skip(line, "numerical question: only short-answer and essay questions are imported")
-        return None, {}
-    if text.split("#", 1)[0].strip().upper() in _TRUE_FALSE:
-        result.skip(line, "true/false question: only short-answer and essay questions are imported")
         return None, {}
     parts = [p for p in re.split(r"(?=[=~])", text) if p.strip()]
     graded: list[tuple[str, float]] = []
@@ -174,11 +178,14 @@ def _answers(text: str, line: int, result: ParseResult) -> tuple[str | None, dic
                 result.error(line, problem)
                 return None, {}
         graded.append((_plain(answer.split("#", 1)[0], "moodle"), grade))
+    if "~" in text:
+        result.skip(line, "multiple-choice question: only short-answer and essay are imported")
+        return None, {}
     if "->" in text:
         result.skip(line, "matching question: only short-answer and essay questions are imported")
         return None, {}
-    if any(part[0] == "~" for part in parts):
-        result.skip(line, "multiple-choice question: only short-answer and essay are imported")
+    if text.split("#", 1)[0].strip() in _TRUE_FALSE:
+        result.skip(line, "true/false question: only short-answer and essay questions are imported")
         return None, {}
     return "shortanswer", shortanswer_values(graded)
 
