@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
-from newspeech.errors import NewSpeechError
+from newspeech.errors import NewSpeechError, ValidationFailed
+from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files
 
@@ -37,7 +39,51 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--demo", action="store_true", help="also create one demo account per role and print them"
     )
+    _questions_parser(commands)
     return parser
+
+
+def _questions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    questions = commands.add_parser("questions", help="import or export question banks")
+    actions = questions.add_subparsers(dest="questions_command", required=True)
+    formats = [f.value for f in ImportFormat]
+    load = actions.add_parser("import", help="import a GIFT, Moodle XML or CSV file")
+    load.add_argument("file", type=Path)
+    load.add_argument("--format", choices=formats, help="default: from the file name")
+    load.add_argument("--college", help="college for questions whose category names none")
+    load.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    dump = actions.add_parser("export", help="write a college's bank to a file")
+    dump.add_argument("--college", required=True)
+    dump.add_argument("--format", choices=formats, required=True)
+    dump.add_argument("-o", "--output", type=Path, required=True)
+
+
+async def _questions_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newspeech.audits.repository import AuditLogRepository
+    from newspeech.questions.importer import export_college, import_questions
+
+    engine = create_engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as db:
+            if args.questions_command == "export":
+                data = await export_college(db, args.college, ImportFormat(args.format))
+                args.output.write_bytes(data)
+                print(f"wrote {args.output}")
+                return 0
+            fmt = ImportFormat(args.format) if args.format else detect_format(args.file)
+            try:
+                data = args.file.read_bytes()
+            except OSError as exc:
+                raise ValidationFailed(f"cannot read {args.file}: {exc.strerror}") from exc
+            parsed = parse_questions(data, fmt, college=args.college)
+            audits = AuditLogRepository(db, enabled=settings.enable_audit_logs)
+            report = await import_questions(db, parsed, dry_run=args.dry_run, audits=audits)
+    finally:
+        await engine.dispose()
+    for issue in report.issues:
+        print(f"{args.file}:{issue}", file=sys.stderr if issue.kind == "error" else sys.stdout)
+    print(report.summary())
+    return 2 if report.errors else 0
 
 
 async def _db_command(args: argparse.Namespace, settings: Settings) -> None:
@@ -96,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if args.command == "serve":
             _serve(args, settings)
+        elif args.command == "questions":
+            return asyncio.run(_questions_command(args, settings))
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:

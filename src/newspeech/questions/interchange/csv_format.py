@@ -1,0 +1,111 @@
+"""CSV question banks: one row per question, a header row naming the columns.
+
+Columns (see docs/question-import.md): ``college, scenario_id, scenario_name,
+scenario_description, question_number, question, topic, difficulty, keywords, model_answer,
+guidelines, max_score``. Only ``question`` and ``scenario_name`` are required (and ``college``
+unless the import names one); empty cells mean "not given".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from newspeech.questions.interchange.model import BankQuestion, ParseResult, format_keywords
+from newspeech.questions.interchange.model import parse_keywords as _parse_keywords
+
+COLUMNS = (
+    "college",
+    "scenario_id",
+    "scenario_name",
+    "scenario_description",
+    "question_number",
+    "question",
+    "topic",
+    "difficulty",
+    "keywords",
+    "model_answer",
+    "guidelines",
+    "max_score",
+)
+REQUIRED = ("scenario_name", "question")
+_FIELDS = {
+    "college": "college_type",
+    "scenario_id": "scenario_id",
+    "scenario_name": "scenario_name",
+    "scenario_description": "scenario_description",
+    "question_number": "question_number",
+    "question": "question_text",
+    "topic": "category",
+    "difficulty": "difficulty",
+    "model_answer": "model_answer",
+    "guidelines": "guidelines",
+    "max_score": "max_score",
+}
+
+
+def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
+    """Parse CSV text; ``college`` fills rows whose ``college`` cell is empty."""
+    result = ParseResult()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    unknown = [name for name in header if name not in COLUMNS]
+    missing = [name for name in REQUIRED if name not in header]
+    if not header or unknown or missing:
+        problems = [f"unknown columns {unknown}"] if unknown else []
+        problems += [f"missing columns {missing}"] if missing or not header else []
+        result.error(1, f"bad header: {'; '.join(problems)}; expected {', '.join(COLUMNS)}")
+        return result
+    reader.fieldnames = header
+    start = reader.line_num + 1
+    for row in reader:
+        if None in row:
+            result.error(start, f"{len(header) + len(row[None])} cells, header has {len(header)}")
+        elif any((cell or "").strip() for cell in row.values()):
+            _row(row, start, college, result)
+        start = reader.line_num + 1
+    return result
+
+
+def _row(row: dict[str, Any], line: int, college: str | None, result: ParseResult) -> None:
+    values: dict[str, Any] = {
+        _FIELDS[name]: cell.strip()
+        for name, cell in row.items()
+        if name in _FIELDS and cell is not None and cell.strip()
+    }
+    values.setdefault("college_type", college or "")
+    if not values["college_type"]:
+        result.error(line, "no college: fill the college column or pass --college")
+        return
+    try:
+        values["keywords"] = _parse_keywords(row.get("keywords") or "")
+    except ValueError as exc:
+        result.error(line, f"keywords: {exc}")
+        return
+    result.add(line, values)
+
+
+def export_csv(questions: Iterable[BankQuestion]) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for q in questions:
+        writer.writerow(
+            [
+                q.college_type,
+                q.scenario_id or "",
+                q.scenario_name,
+                q.scenario_description or "",
+                q.question_number or "",
+                q.question_text,
+                q.category or "",
+                q.difficulty.value,
+                format_keywords(q.keywords),
+                q.model_answer or "",
+                q.guidelines or "",
+                q.max_score,
+            ]
+        )
+    return out.getvalue()
