@@ -1,0 +1,232 @@
+// The exam page: wires the form, the microphone, the examiner's voice and the exam socket to the
+// DOM. Protocol details live in protocol.js, audio in audio.js, the report in report.js.
+
+import { Microphone, Player, describeMicrophoneError, openAudio } from "./audio.js";
+import { ExamSocket } from "./protocol.js";
+import { renderEvaluation, renderReport } from "./report.js";
+
+const $ = (id) => document.getElementById(id);
+
+const page = {
+  context: null, microphone: null, player: null, socket: null,
+  active: false, finished: false, muted: false,
+  currentUtterance: null, flushedUtterance: null,
+  framesSent: 0, bytesSent: 0, lastClose: null, events: {}, latencies: [],
+};
+
+function setStatus(text) { $("status").textContent = text; }
+
+function showError(text) {
+  $("error").textContent = text;
+  $("error").hidden = false;
+}
+
+function clearError() {
+  $("error").textContent = "";
+  $("error").hidden = true;
+}
+
+async function loadConfig() {
+  const select = $("college");
+  try {
+    const response = await fetch("/web/config.json", { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const config = await response.json();
+    select.replaceChildren(...config.college_types.map((college) => {
+      const option = new Option(college.name, college.code);
+      if (college.description) option.title = college.description;
+      return option;
+    }));
+    if (config.college_types.length === 0) {
+      select.replaceChildren(new Option("No colleges are set up yet", ""));
+      throw new Error("no college types in the database");
+    }
+    select.disabled = false;
+    $("start").disabled = false;
+    setStatus("Choose your college, enter your sign-in token and press Start exam.");
+  } catch (error) {
+    showError(`The list of colleges could not be loaded (${error.message}). Reload the page to try again.`);
+    setStatus("");
+  }
+}
+
+function onFrame({ frame, rms }) {
+  const decibels = 20 * Math.log10(Math.max(rms, 1e-6));
+  $("level").value = page.muted ? 0 : Math.min(1, Math.max(0, (decibels + 60) / 60));
+  if (page.active && !page.muted && page.socket.sendAudio(frame)) {
+    page.framesSent += 1;
+    page.bytesSent += frame.byteLength;
+  }
+}
+
+async function start(event) {
+  event.preventDefault();
+  clearError();
+  const token = $("token").value.trim();
+  const collegeType = $("college").value;
+  if (!token) {
+    showError("Enter your sign-in token first.");
+    $("token").focus();
+    return;
+  }
+  $("start").disabled = true;
+  setStatus("Opening the microphone…");
+  try {
+    page.context = await openAudio();
+    await page.context.resume();
+    page.microphone = new Microphone(page.context, onFrame);
+    await page.microphone.start();
+  } catch (error) {
+    showError(describeMicrophoneError(error));
+    setStatus("");
+    teardown();
+    return;
+  }
+  page.player = new Player(page.context);
+  page.finished = false;
+  page.socket = new ExamSocket();
+  wire(page.socket);
+  setStatus("Connecting to the examiner…");
+  page.socket.open({ token, collegeType });
+}
+
+function wire(socket) {
+  const on = (type, handler) => socket.addEventListener(type, (event) => {
+    page.events[type] = (page.events[type] ?? 0) + 1;
+    handler(event.detail);
+  });
+  on("session_started", (e) => {
+    page.active = true;
+    page.player.configure(e.output_audio.sample_rate);
+    $("question-total").textContent = e.total_questions;
+    $("progress").max = e.total_questions;
+    $("setup").hidden = true;
+    $("report").hidden = true;
+    $("exam").hidden = false;
+    $("exam-title").focus();
+    setStatus(`Exam started. Your session code is ${e.session_code}.`);
+  });
+  on("scenario", (e) => { $("scenario").textContent = `Case ${e.index}: ${e.description}`; });
+  on("question", (e) => {
+    $("question-number").textContent = e.number;
+    $("progress").value = e.number;
+    $("question").textContent = e.text;
+    $("student-caption").textContent = "";
+  });
+  on("speaking", (e) => {
+    page.currentUtterance = e.utterance_id;
+    $("examiner-caption").textContent = e.text;
+    $("turn").textContent = "Examiner speaking";
+  });
+  on("audio", (buffer) => {
+    if (page.player && page.currentUtterance !== page.flushedUtterance) page.player.enqueue(buffer);
+  });
+  on("speaking_done", () => {});
+  on("listening", (e) => {
+    $("turn").textContent = "Your turn";
+    setStatus(`Listening: answer when you are ready (up to ${Math.round(e.max_seconds)} seconds).`);
+  });
+  on("vad", (e) => { $("turn").textContent = e.speech ? "You are speaking" : "Your turn"; });
+  on("transcript", (e) => {
+    $("student-caption").textContent = e.text;
+    $("student-caption").classList.toggle("partial", !e.final);
+  });
+  on("evaluation", (e) => { $("evaluations").append(renderEvaluation(e)); });
+  on("flush", (e) => {
+    page.player.flush();
+    page.flushedUtterance = e.utterance_id;
+    $("turn").textContent = "You are speaking";
+  });
+  on("latency", (e) => { page.latencies.push(e); });
+  on("result", (e) => {
+    renderReport(e, { summary: $("report-summary"), rows: $("report-rows") });
+    $("report").hidden = false;
+    $("report-title").focus();
+  });
+  on("ended", (e) => {
+    page.finished = true;
+    const reasons = {
+      completed: "The exam is complete.",
+      ended_by_student: "You ended the exam.",
+      time_limit: "The exam's time limit was reached.",
+      disconnected: "The exam ended because the connection dropped.",
+    };
+    setStatus(reasons[e.reason] ?? "The exam has ended.");
+  });
+  on("error", (e) => { showError(`${e.detail} (${e.error})`); });
+  on("pong", () => {});
+  on("closed", (e) => {
+    page.lastClose = { code: e.code, reason: e.reason };
+    const wasFinished = page.finished;
+    teardown();
+    if (!wasFinished) {
+      showError(`${e.message} (close code ${e.code}${e.reason ? `: ${e.reason}` : ""})`);
+      setStatus("");
+      $("exam").hidden = true;
+      $("setup").hidden = false;
+    }
+  });
+}
+
+function teardown() {
+  page.active = false;
+  page.microphone?.stop();
+  page.microphone = null;
+  page.player?.close();
+  page.context?.close();
+  page.context = null;
+  page.socket?.close();
+  $("level").value = 0;
+  $("turn").textContent = "";
+  $("start").disabled = $("college").disabled;
+}
+
+function toggleMute() {
+  page.muted = !page.muted;
+  $("mute").setAttribute("aria-pressed", String(page.muted));
+  $("mute").textContent = page.muted ? "Unmute microphone" : "Mute microphone";
+  setStatus(page.muted ? "Microphone muted: the examiner hears nothing." : "Microphone on.");
+}
+
+function endExam() {
+  if (page.socket?.isOpen) {
+    setStatus("Ending the exam…");
+    page.socket.end();
+  } else {
+    teardown();
+  }
+}
+
+function again() {
+  $("report").hidden = true;
+  $("exam").hidden = true;
+  $("setup").hidden = false;
+  $("evaluations").replaceChildren();
+  $("report-rows").replaceChildren();
+  $("college").focus();
+}
+
+/** Read-only numbers for diagnostics and the browser tests. */
+window.newspeechExam = {
+  diagnostics: () => ({
+    active: page.active,
+    finished: page.finished,
+    muted: page.muted,
+    contextSampleRate: page.context?.sampleRate ?? null,
+    framesSent: page.framesSent,
+    bytesSent: page.bytesSent,
+    playback: page.player ? { ...page.player.state } : null,
+    lastClose: page.lastClose,
+    events: { ...page.events },
+    latencies: [...page.latencies],
+  }),
+};
+
+$("start-form").addEventListener("submit", start);
+$("mute").addEventListener("click", toggleMute);
+$("repeat").addEventListener("click", () => page.socket?.repeat());
+$("skip").addEventListener("click", () => page.socket?.skip());
+$("end").addEventListener("click", endExam);
+$("again").addEventListener("click", again);
+$("token").value = new URLSearchParams(window.location.search).get("token") ?? "";
+loadConfig();
