@@ -61,6 +61,8 @@ class ExamScript:
     question: str = "Please count from one to three."
     recoverable_error: tuple[str, str] | None = None
     """An ``error`` event (code, detail) sent right after ``session_started``."""
+    drop_with: int | None = None
+    """Close with this code as soon as the examiner starts listening (a server failure)."""
 
     first_messages: list[Any] = field(default_factory=list)
     controls: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +70,7 @@ class ExamScript:
     audio: bytearray = field(default_factory=bytearray)
     answer: bytearray = field(default_factory=bytearray)
     events_sent: list[dict[str, Any]] = field(default_factory=list)
+    session_code: str | None = None
     examiner_bytes_sent: int = 0
     flushed: bool = False
     close_code: int | None = None
@@ -95,8 +98,12 @@ def grade(transcript: str, keywords: tuple[str, ...]) -> tuple[list[str], list[s
 class ScriptedExam:
     """One connection's run of the script."""
 
-    def __init__(self, ws: WebSocket, script: ExamScript, stt: SpeechToText) -> None:
+    def __init__(
+        self, ws: WebSocket, script: ExamScript, stt: SpeechToText, sittings: dict[str, str]
+    ) -> None:
         self.ws = ws
+        self.sittings = sittings
+        """Session code -> college type of every sitting started on this server (for resume)."""
         self.script = script
         self.stt = stt
         self.inbox: asyncio.Queue[bytes | dict[str, Any] | None] = asyncio.Queue()
@@ -229,14 +236,21 @@ class ScriptedExam:
             return await self.reject(4400, "bad_first_message", "Send start or resume first.")
         if first.get("token") != script.token:
             return await self.reject(4401, "unauthenticated", "The access token is invalid.")
-        if first.get("college_type") not in colleges:
-            return await self.reject(4404, "not_found", "Unknown college type.")
+        if first["type"] == "resume":
+            script.session_code = first.get("session_code")
+            college = self.sittings.get(script.session_code or "")
+        else:
+            script.session_code = new_session_code()
+            college = first.get("college_type")
+        if college not in colleges:
+            return await self.reject(4404, "not_found", "Unknown session or college type.")
+        self.sittings[script.session_code or ""] = college
         audio = {"encoding": "pcm_s16le", "channels": 1}
         await self.send_event(
             {
                 "type": "session_started",
-                "session_code": new_session_code(),
-                "college_type": first["college_type"],
+                "session_code": script.session_code,
+                "college_type": college,
                 "total_questions": 12,
                 "output_audio": {"sample_rate": script.output_sample_rate, **audio},
                 "input_audio": {"sample_rate": INPUT_SAMPLE_RATE, **audio},
@@ -267,7 +281,9 @@ class ScriptedExam:
         answer = await self.take_turn(speaking)
         listening.cancel()
         if answer is None:
-            return await self.finish(None)
+            if script.close_code is None:  # ended by the student, not dropped by the script
+                await self.finish(None)
+            return None
         script.answer += answer
         pcm: PCM16 = np.frombuffer(answer, dtype="<i2")
         transcript = await self.stt.transcribe(pcm)
@@ -305,6 +321,8 @@ class ScriptedExam:
         await asyncio.wait([speaking])
         if not speaking.cancelled():
             await self.send_event({"type": "listening", "max_seconds": 60})
+            if self.script.drop_with is not None:
+                await self.close(self.script.drop_with)
 
     async def finish(self, answered: tuple[str, float, str] | None) -> None:
         transcript, score, feedback = answered or ("", 0.0, "Not answered.")
@@ -336,12 +354,13 @@ def create_scripted_exam_app(
 ) -> FastAPI:
     """The real app with a scripted ``/ws/exam``; each connection takes the next script."""
     app = create_app(settings)
+    sittings: dict[str, str] = {}
 
     @app.websocket("/ws/exam")
     async def exam(ws: WebSocket) -> None:
         await ws.accept()
         async with app.state.sessionmaker() as db:
             colleges = {college.code for college in await CollegeTypeRepository(db).list()}
-        await ScriptedExam(ws, scripts.pop(0), stt).run(colleges)
+        await ScriptedExam(ws, scripts.pop(0), stt, sittings).run(colleges)
 
     return app

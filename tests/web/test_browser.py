@@ -176,3 +176,62 @@ async def test_missing_microphone_is_explained(
         await start_exam(page, exam_server)
         await expect(page.get_by_role("alert")).to_contain_text("No microphone was found")
         assert script.first_messages == []
+
+
+async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_controls(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#question")).to_have_text(script.question)
+        mute = page.get_by_role("button", name="Mute microphone")
+        await mute.click()
+        await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+        muted = await diagnostics(page)
+        # 5 s of captured microphone: the whole recording, "one two three" included.
+        await page.wait_for_function(
+            f"window.newspeechExam.diagnostics().framesCaptured >= {muted['framesCaptured'] + 250}"
+        )
+        assert (await diagnostics(page))["framesSent"] == muted["framesSent"]
+
+        await page.get_by_role("button", name="Repeat question").click()
+        await page.get_by_role("button", name="Skip question").click()
+        await page.get_by_role("button", name="Unmute microphone").click()
+        await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
+        await page.wait_for_function(
+            f"window.newspeechExam.diagnostics().framesSent > {muted['framesSent']}"
+        )
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report-rows tr").first).to_contain_text("(no answer)")
+
+    assert [c["type"] for c in script.controls] == ["start", "repeat", "skip", "end"]
+    assert not any(e["type"] == "vad" for e in script.events_sent)  # it never heard speech
+    assert script.close_code == 1000
+
+
+async def test_a_dropped_sitting_is_resumed_with_its_session_code(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    dropped = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0, drop_with=1011))
+    resumed = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        error = page.get_by_role("alert")
+        await expect(error).to_contain_text("you can resume the exam")
+        await expect(error).to_contain_text("close code 1011")
+        resume = page.get_by_role("button", name="Resume my exam")
+        await resume.click()
+
+        await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
+        await expect(page.locator("#error")).to_be_hidden()
+        await expect(resume).to_be_hidden()
+
+    assert dropped.session_code is not None
+    assert resumed.first_messages == [
+        {"type": "resume", "token": TOKEN, "session_code": dropped.session_code}
+    ]
+    evaluation = next(e for e in resumed.events_sent if e["type"] == "evaluation")
+    assert evaluation["matched"] == ["one", "two", "three"]

@@ -9,9 +9,9 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   context: null, microphone: null, player: null, socket: null,
-  active: false, finished: false, muted: false,
+  active: false, finished: false, muted: false, sessionCode: null,
   currentUtterance: null, flushedUtterance: null,
-  framesSent: 0, bytesSent: 0, lastClose: null, events: {}, latencies: [],
+  framesCaptured: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, latencies: [],
 };
 
 function setStatus(text) { $("status").textContent = text; }
@@ -51,6 +51,7 @@ async function loadConfig() {
 }
 
 function onFrame({ frame, rms }) {
+  page.framesCaptured += 1;
   const decibels = 20 * Math.log10(Math.max(rms, 1e-6));
   $("level").value = page.muted ? 0 : Math.min(1, Math.max(0, (decibels + 60) / 60));
   if (page.active && !page.muted && page.socket.sendAudio(frame)) {
@@ -59,9 +60,11 @@ function onFrame({ frame, rms }) {
   }
 }
 
-async function start(event) {
+/** Start a new sitting, or resume the interrupted one when `sessionCode` is given. */
+async function start(event, sessionCode = null) {
   event.preventDefault();
   clearError();
+  $("resume").hidden = true;
   const token = $("token").value.trim();
   const collegeType = $("college").value;
   if (!token) {
@@ -70,6 +73,7 @@ async function start(event) {
     return;
   }
   $("start").disabled = true;
+  if (!sessionCode) resetExamView();
   setStatus("Opening the microphone…");
   try {
     page.context = await openAudio();
@@ -87,7 +91,7 @@ async function start(event) {
   page.socket = new ExamSocket();
   wire(page.socket);
   setStatus("Connecting to the examiner…");
-  page.socket.open({ token, collegeType });
+  page.socket.open({ token, collegeType, sessionCode });
 }
 
 function wire(socket) {
@@ -97,6 +101,7 @@ function wire(socket) {
   });
   on("session_started", (e) => {
     page.active = true;
+    page.sessionCode = e.session_code;
     page.player.configure(e.output_audio.sample_rate);
     $("question-total").textContent = e.total_questions;
     $("progress").max = e.total_questions;
@@ -121,7 +126,7 @@ function wire(socket) {
   on("audio", (buffer) => {
     if (page.player && page.currentUtterance !== page.flushedUtterance) page.player.enqueue(buffer);
   });
-  on("speaking_done", () => {});
+  on("speaking_done", () => { $("turn").textContent = ""; });
   on("listening", (e) => {
     $("turn").textContent = "Your turn";
     setStatus(`Listening: answer when you are ready (up to ${Math.round(e.max_seconds)} seconds).`);
@@ -145,6 +150,8 @@ function wire(socket) {
   });
   on("ended", (e) => {
     page.finished = true;
+    page.sessionCode = null;
+    $("exam").hidden = true;
     const reasons = {
       completed: "The exam is complete.",
       ended_by_student: "You ended the exam.",
@@ -164,6 +171,8 @@ function wire(socket) {
       setStatus("");
       $("exam").hidden = true;
       $("setup").hidden = false;
+      // A dropped connection or a server failure leaves the sitting resumable (protocol.md).
+      $("resume").hidden = !(page.sessionCode && [1006, 1011].includes(e.code));
     }
   });
 }
@@ -197,12 +206,22 @@ function endExam() {
   }
 }
 
+function resetExamView() {
+  for (const id of ["scenario", "question", "examiner-caption", "student-caption", "turn"]) {
+    $(id).textContent = "";
+  }
+  $("question-number").textContent = "0";
+  $("progress").value = 0;
+  $("evaluations").replaceChildren();
+  $("report-rows").replaceChildren();
+  $("report-summary").textContent = "";
+}
+
 function again() {
   $("report").hidden = true;
   $("exam").hidden = true;
   $("setup").hidden = false;
-  $("evaluations").replaceChildren();
-  $("report-rows").replaceChildren();
+  resetExamView();
   $("college").focus();
 }
 
@@ -212,6 +231,8 @@ window.newspeechExam = {
     active: page.active,
     finished: page.finished,
     muted: page.muted,
+    sessionCode: page.sessionCode,
+    framesCaptured: page.framesCaptured,
     contextSampleRate: page.context?.sampleRate ?? null,
     framesSent: page.framesSent,
     bytesSent: page.bytesSent,
@@ -222,7 +243,8 @@ window.newspeechExam = {
   }),
 };
 
-$("start-form").addEventListener("submit", start);
+$("start-form").addEventListener("submit", (event) => start(event));
+$("resume").addEventListener("click", (event) => start(event, page.sessionCode));
 $("mute").addEventListener("click", toggleMute);
 $("repeat").addEventListener("click", () => page.socket?.repeat());
 $("skip").addEventListener("click", () => page.socket?.skip());
