@@ -105,7 +105,10 @@ export class Player {
     this.state = {
       playing: false, queuedFrames: 0, playedFrames: 0,
       flushes: 0, droppedFrames: 0, playedAtFlush: null, receivedBytes: 0,
+      flushMs: null, // last flush: request -> the worklet's confirmation, on the main thread
+      outputLatencyMs: 1000 * ((context.baseLatency ?? 0) + (context.outputLatency ?? 0)),
     };
+    this.flushRequestedAt = null;
     this.listeners = new Set();
     this.node.port.onmessage = (event) => this.#update(event.data);
   }
@@ -128,6 +131,7 @@ export class Player {
    *  render quantum (~3 ms), and confirms with `flushed`. */
   flush() {
     this.resampler.reset();
+    this.flushRequestedAt = performance.now();
     this.node.port.postMessage({ type: "flush" });
   }
 
@@ -144,6 +148,10 @@ export class Player {
       this.state.flushes += 1;
       this.state.droppedFrames += message.droppedFrames;
       this.state.playedAtFlush = message.playedFrames;
+      if (this.flushRequestedAt !== null) {
+        this.state.flushMs = performance.now() - this.flushRequestedAt;
+        this.flushRequestedAt = null;
+      }
     } else if (message.type === "state") {
       Object.assign(this.state, {
         playing: message.playing,

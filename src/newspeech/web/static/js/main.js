@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 
 const page = {
   context: null, microphone: null, player: null, socket: null,
-  active: false, finished: false, muted: false, sessionCode: null,
+  active: false, activeSince: 0, finished: false, muted: false, sessionCode: null,
   currentUtterance: null, flushedUtterance: null,
   framesCaptured: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, latencies: [],
 };
@@ -102,6 +102,7 @@ function wire(socket) {
   on("session_started", (e) => {
     page.active = true;
     page.sessionCode = e.session_code;
+    page.activeSince = performance.now();
     page.player.configure(e.output_audio.sample_rate);
     $("question-total").textContent = e.total_questions;
     $("progress").max = e.total_questions;
@@ -233,6 +234,7 @@ window.newspeechExam = {
     muted: page.muted,
     sessionCode: page.sessionCode,
     framesCaptured: page.framesCaptured,
+    activeSeconds: page.active ? (performance.now() - page.activeSince) / 1000 : null,
     contextSampleRate: page.context?.sampleRate ?? null,
     framesSent: page.framesSent,
     bytesSent: page.bytesSent,
