@@ -1,5 +1,11 @@
 """The exam page in real headless Chromium, with a real recording as the microphone, against an
-exam server on a local port that speaks docs/protocol.md."""
+exam server on a local port that speaks docs/protocol.md.
+
+Assertions about the page compare it with the events the page itself received (its diagnostics
+log), so they hold for any conformant server. Assertions on ``script`` check what the scripted
+server received or did; a real-server fixture must record the same (frames, controls, first
+message) for them to stay.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from tests.web.scripted_exam import ExamScript, frame_rms
 
 TOKEN = "test-access-token"
 SPEECH_SECONDS = 2.7
+DIGITS = {"1": "one", "2": "two", "3": "three"}
 
 
 async def diagnostics(page: Page) -> dict[str, Any]:
@@ -22,9 +29,22 @@ async def diagnostics(page: Page) -> dict[str, Any]:
     return result
 
 
+async def received(page: Page, event_type: str) -> list[dict[str, Any]]:
+    """The server events of ``event_type`` the page received, in order."""
+    return [e for e in (await diagnostics(page))["log"] if e["type"] == event_type]
+
+
+def number(value: float) -> str:
+    """A score as the page writes it."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def words(text: str) -> list[str]:
+    return [DIGITS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
 async def start_exam(page: Page, server: ExamServer, token: str = TOKEN) -> None:
     await page.goto(f"{server.url}/?token={token}")
-    await expect(page.locator("#college option")).not_to_have_count(0)
     await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
     await page.get_by_label("College").select_option("medical")
     await page.get_by_role("button", name="Start exam").click()
@@ -37,58 +57,73 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, exam_server)
-
-        await expect(page.locator("#question")).to_have_text(script.question)
-        await expect(page.locator("#examiner-caption")).to_have_text(script.question)
-        await expect(page.locator("#scenario")).to_contain_text(script.scenario)
-        await expect(page.locator("#progress-label")).to_have_text(
-            re.compile(r"Question 1\s+of 12")
-        )
         await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
 
-        # The page sent the recording as 20 ms frames of 16 kHz PCM16; the recogniser, fed
-        # exactly what the page sent, heard the words, and the page shows what it heard.
-        assert set(script.frame_sizes) == {640}
-        transcript = next(e for e in script.events_sent if e["type"] == "transcript")["text"]
-        await expect(page.locator("#student-caption")).to_have_text(transcript)
-        evaluation = next(e for e in script.events_sent if e["type"] == "evaluation")
-        assert evaluation["matched"] == ["one", "two", "three"], transcript
-        await expect(page.locator("#evaluations li")).to_contain_text("Question 1: 10 / 10")
-        answer = np.frombuffer(bytes(script.answer), dtype="<i2")
-        assert answer.size / 16_000 >= SPEECH_SECONDS
-        frames = answer[: answer.size // 320 * 320].reshape(-1, 320)
-        loud = [frame_rms(frame.tobytes()) > 0.02 for frame in frames]
-        assert sum(loud) * 0.02 >= 1.0  # at least a second of voiced frames
+        (question,) = await received(page, "question")
+        await expect(page.locator("#question")).to_have_text(question["text"])
+        await expect(page.locator("#progress-label")).to_have_text(
+            re.compile(rf"Question {question['number']}\s+of {question['total']}")
+        )
+        (scenario,) = await received(page, "scenario")
+        await expect(page.locator("#scenario")).to_contain_text(scenario["description"])
 
-        # Every byte of examiner audio was played, at the announced rate.
+        # The recogniser heard "one two three" in what the page sent, and the page shows it.
+        transcript = (await received(page, "transcript"))[-1]
+        assert transcript["final"] is True
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
+        (evaluation,) = await received(page, "evaluation")
+        await expect(page.locator("#evaluations li")).to_contain_text(
+            f"Question {evaluation['question_number']}: "
+            f"{number(evaluation['score'])} / {number(evaluation['max_score'])}. "
+            f"{evaluation['feedback']}"
+        )
+
+        # Every byte of examiner audio was played, at the announced sample rate.
         await page.wait_for_function(
             "(() => { const d = window.newspeechExam.diagnostics();"
-            " return d.events.speaking_done === 2 && !d.playback.playing"
+            " return d.events.speaking_done === d.events.speaking && !d.playback.playing"
             " && d.playback.queuedFrames === 0 && d.playback.playedFrames > 0; })()"
         )
         state = await diagnostics(page)
+        (started,) = await received(page, "session_started")
+        source_rate = started["output_audio"]["sample_rate"]
         playback = state["playback"]
-        assert playback["receivedBytes"] == script.examiner_bytes_sent
-        expected_frames = script.examiner_bytes_sent / 2 * state["contextSampleRate"] / 22_050
+        expected_frames = playback["receivedBytes"] / 2 * state["contextSampleRate"] / source_rate
         assert abs(playback["playedFrames"] - expected_frames) <= 4
         assert playback["flushes"] == 0
+        speaking = await received(page, "speaking")
+        await expect(page.locator("#examiner-caption")).to_have_text(speaking[-1]["text"])
 
         await page.get_by_role("button", name="End exam").click()
-        report = page.locator("#report")
-        await expect(report).to_be_visible()
-        await expect(page.locator("#report-rows tr")).to_have_count(1)
-        await expect(page.locator("#report-rows tr").first).to_contain_text(transcript)
-        await expect(page.locator("#report-summary")).to_contain_text("Total 10 / 120")
-        await expect(page.locator("#report-summary")).to_contain_text("grade F")
-        await expect(page.locator("#report-summary")).to_contain_text("Not passed")
+        await expect(page.locator("#report")).to_be_visible()
+        await expect(page.locator("#exam")).to_be_hidden()
+        (result,) = await received(page, "result")
+        summary = page.locator("#report-summary")
+        total = f"Total {number(result['total_score'])} / {number(result['max_score'])}"
+        await expect(summary).to_contain_text(total)
+        await expect(summary).to_contain_text(f"grade {result['grade']}")
+        await expect(summary).to_contain_text("Passed" if result["passed"] else "Not passed")
+        rows = page.locator("#report-rows tr")
+        await expect(rows).to_have_count(len(result["answers"]))
+        for row, answer in enumerate(result["answers"]):
+            await expect(rows.nth(row)).to_contain_text(answer["transcript"] or "(no answer)")
+            await expect(rows.nth(row)).to_contain_text(answer["feedback"])
         await expect(page.locator("#status")).to_have_text("You ended the exam.")
         await expect(page.locator("#error")).to_be_hidden()
-        assert {"type": "end"} in script.controls
-        assert script.first_messages == [
-            {"type": "start", "token": TOKEN, "college_type": "medical"}
-        ]
         await page.wait_for_function("window.newspeechExam.diagnostics().lastClose !== null")
         assert (await diagnostics(page))["lastClose"]["code"] == 1000
+
+    # What the server received: the start message, 20 ms frames of 16 kHz PCM16 carrying the
+    # recording, and "end"; and it sent exactly the examiner audio the page received.
+    assert script.first_messages == [{"type": "start", "token": TOKEN, "college_type": "medical"}]
+    assert set(script.frame_sizes) == {640}
+    answer = np.frombuffer(bytes(script.answer), dtype="<i2")
+    assert answer.size / 16_000 >= SPEECH_SECONDS
+    frames = answer[: answer.size // 320 * 320].reshape(-1, 320)
+    assert sum(frame_rms(frame.tobytes()) > 0.02 for frame in frames) * 0.02 >= 1.0
+    assert playback["receivedBytes"] == script.examiner_bytes_sent
+    assert script.controls[-1] == {"type": "end"}
 
 
 async def test_speaking_over_the_examiner_flushes_queued_audio_at_once(
@@ -106,36 +141,31 @@ async def test_speaking_over_the_examiner_flushes_queued_audio_at_once(
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, exam_server)
-        await expect(page.locator("#error")).to_have_text(
+        await expect(page.get_by_role("alert")).to_have_text(
             "The examiner's voice is the fallback voice. (voice_degraded)"
         )
         await page.wait_for_function(
             "window.newspeechExam.diagnostics().playback?.flushes === 1", timeout=20_000
         )
-        assert script.flushed
         await expect(page.locator("#turn")).to_have_text("You are speaking")
+        at_flush = (await diagnostics(page))["playback"]
+        assert at_flush["droppedFrames"] > 0, "nothing was queued: the test proves nothing"
+        assert at_flush["queuedFrames"] == 0
+        assert not at_flush["playing"]
 
-        state = await diagnostics(page)
-        playback = state["playback"]
-        assert playback["droppedFrames"] > 0, "nothing was queued: the test proves nothing"
-        assert playback["queuedFrames"] == 0
-        assert not playback["playing"]
-
-        # Nothing more of the question plays after the flush, though more had been received.
+        # The page keeps listening: the answer is transcribed and graded after the barge-in.
         await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
-        after = await diagnostics(page)
-        received_frames = (
-            after["playback"]["receivedBytes"] / 2 * after["contextSampleRate"] / 22_050
-        )
-        assert after["playback"]["playedAtFlush"] == playback["playedAtFlush"]
-        question_frames_played = playback["playedAtFlush"]
-        assert question_frames_played < received_frames
-        question_sent = script.examiner_bytes_sent
-        assert question_sent < 15.0 * 22_050 * 2  # the server stopped speaking too
-        # The page keeps listening: the student's words reached the server and were graded.
-        evaluation = next(e for e in script.events_sent if e["type"] == "evaluation")
-        assert evaluation["matched"] == ["one", "two", "three"]
-        await expect(page.locator("#error")).to_be_visible()  # the recoverable error stays shown
+        transcript = (await received(page, "transcript"))[-1]
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        # Nothing more of the interrupted question was played after the flush.
+        (flush,) = await received(page, "flush")
+        speaking = await received(page, "speaking")
+        assert speaking[0]["utterance_id"] == flush["utterance_id"]
+        assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
+        await expect(page.get_by_role("alert")).to_be_visible()  # the error stays readable
+
+    assert script.flushed
+    assert script.examiner_bytes_sent < 15.0 * script.output_sample_rate * 2
 
 
 async def test_refused_token_shows_the_close_code_and_returns_to_the_form(
@@ -144,15 +174,30 @@ async def test_refused_token_shows_the_close_code_and_returns_to_the_form(
     script = exam_server.expect(ExamScript(token="the-right-token"))
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
-        await start_exam(page, exam_server, token="a-wrong-token")
+        await page.goto(exam_server.url)
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        # Keyboard only: skip link, college, token, then Enter submits the form.
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("College")).to_be_focused()
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Sign-in token")).to_be_focused()
+        await page.keyboard.type("a-wrong-token")
+        await page.keyboard.press("Enter")
+
         error = page.get_by_role("alert")
         await expect(error).to_contain_text("Your sign-in was refused")
         await expect(error).to_contain_text("close code 4401")
         await expect(page.locator("#setup")).to_be_visible()
         await expect(page.locator("#exam")).to_be_hidden()
         await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-        assert script.close_code == 4401
-        assert script.frame_sizes == []  # no audio before the server accepted the sitting
+        (refusal,) = await received(page, "error")
+        assert refusal["error"] == "unauthenticated"
+
+    assert script.first_messages[0]["token"] == "a-wrong-token"
+    assert script.close_code == 4401
+    assert script.frame_sizes == []  # no audio before the server accepted the sitting
 
 
 async def test_denied_microphone_permission_is_explained_and_no_exam_starts(
@@ -164,7 +209,8 @@ async def test_denied_microphone_permission_is_explained_and_no_exam_starts(
         await start_exam(page, exam_server)
         await expect(page.get_by_role("alert")).to_contain_text("Microphone permission was denied")
         await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-        assert script.first_messages == []
+        assert (await diagnostics(page))["log"] == []
+    assert script.first_messages == []
 
 
 async def test_missing_microphone_is_explained(
@@ -175,7 +221,8 @@ async def test_missing_microphone_is_explained(
         page = await browser.new_page()
         await start_exam(page, exam_server)
         await expect(page.get_by_role("alert")).to_contain_text("No microphone was found")
-        assert script.first_messages == []
+        assert (await diagnostics(page))["log"] == []
+    assert script.first_messages == []
 
 
 async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_controls(
@@ -185,9 +232,8 @@ async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_control
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, exam_server)
-        await expect(page.locator("#question")).to_have_text(script.question)
-        mute = page.get_by_role("button", name="Mute microphone")
-        await mute.click()
+        await expect(page.locator("#question")).not_to_be_empty()
+        await page.get_by_role("button", name="Mute microphone").click()
         await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
         muted = await diagnostics(page)
         # 5 s of captured microphone: the whole recording, "one two three" included.
@@ -204,10 +250,11 @@ async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_control
             f"window.newspeechExam.diagnostics().framesSent > {muted['framesSent']}"
         )
         await page.get_by_role("button", name="End exam").click()
-        await expect(page.locator("#report-rows tr").first).to_contain_text("(no answer)")
+        await expect(page.locator("#report")).to_be_visible()
+        assert await received(page, "vad") == []  # the server never heard speech
+        assert await received(page, "evaluation") == []
 
     assert [c["type"] for c in script.controls] == ["start", "repeat", "skip", "end"]
-    assert not any(e["type"] == "vad" for e in script.events_sent)  # it never heard speech
     assert script.close_code == 1000
 
 
@@ -228,10 +275,11 @@ async def test_a_dropped_sitting_is_resumed_with_its_session_code(
         await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
         await expect(page.locator("#error")).to_be_hidden()
         await expect(resume).to_be_hidden()
+        first, second = await received(page, "session_started")
+        assert first["session_code"] == second["session_code"]
+        transcript = (await received(page, "transcript"))[-1]
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
 
-    assert dropped.session_code is not None
     assert resumed.first_messages == [
         {"type": "resume", "token": TOKEN, "session_code": dropped.session_code}
     ]
-    evaluation = next(e for e in resumed.events_sent if e["type"] == "evaluation")
-    assert evaluation["matched"] == ["one", "two", "three"]

@@ -6,12 +6,14 @@ import { ExamSocket } from "./protocol.js";
 import { renderEvaluation, renderReport } from "./report.js";
 
 const $ = (id) => document.getElementById(id);
+const LOG_LIMIT = 1000; // server events kept for diagnostics (a whole exam is ~200)
 
 const page = {
   context: null, microphone: null, player: null, socket: null,
   active: false, activeSince: 0, finished: false, muted: false, sessionCode: null,
   currentUtterance: null, flushedUtterance: null,
-  framesCaptured: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, latencies: [],
+  framesCaptured: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
+  latencies: [],
 };
 
 function setStatus(text) { $("status").textContent = text; }
@@ -97,6 +99,7 @@ async function start(event, sessionCode = null) {
 function wire(socket) {
   const on = (type, handler) => socket.addEventListener(type, (event) => {
     page.events[type] = (page.events[type] ?? 0) + 1;
+    if (event.detail?.type && page.log.length < LOG_LIMIT) page.log.push(event.detail);
     handler(event.detail);
   });
   on("session_started", (e) => {
@@ -241,6 +244,7 @@ window.newspeechExam = {
     playback: page.player ? { ...page.player.state } : null,
     lastClose: page.lastClose,
     events: { ...page.events },
+    log: structuredClone(page.log),
     latencies: [...page.latencies],
   }),
 };
