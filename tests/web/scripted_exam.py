@@ -7,7 +7,8 @@ real exam engine exists.
 the sitting, speaks the question as paced PCM16 at ``output_sample_rate``, listens to the page's
 16 kHz PCM16 frames, detects speech by energy, stops speaking and sends ``flush`` when the student
 talks over the examiner for ``barge_in_ms``, transcribes the answer with a real
-:class:`SpeechToText` (whisper tiny.en in the tests), grades it against ``keywords``, speaks
+:class:`SpeechToText` (whisper tiny.en in the tests; one partial after a second of speech, then
+the final), grades it against ``keywords``, speaks
 feedback, and on ``end`` sends the ``result`` and closes with 1000. Everything it receives is
 recorded on the script for the tests to inspect.
 
@@ -43,6 +44,8 @@ SPEECH_RMS = 0.02
 """Frame RMS (full scale 1.0; about -34 dBFS) above which the script counts a frame as speech."""
 END_OF_TURN_MS = 800
 PREROLL_FRAMES = 15
+PARTIAL_AFTER_BYTES = INPUT_SAMPLE_RATE * 2
+"""One partial transcript once a second of the answer has arrived."""
 
 
 @dataclass
@@ -109,6 +112,7 @@ class ScriptedExam:
         self.inbox: asyncio.Queue[bytes | dict[str, Any] | None] = asyncio.Queue()
         self.send_lock = asyncio.Lock()
         self.utterances = 0
+        self.partial: asyncio.Task[None] | None = None
 
     async def send_event(self, event: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -191,6 +195,8 @@ class ScriptedExam:
             ms = len(item) // 2 * 1000 // INPUT_SAMPLE_RATE
             if in_speech:
                 answer += item
+                if self.partial is None and len(answer) >= PARTIAL_AFTER_BYTES:
+                    self.partial = asyncio.create_task(self.send_partial(bytes(answer)))
                 quiet_ms = 0 if loud else quiet_ms + ms
                 if quiet_ms >= END_OF_TURN_MS:
                     await self.send_event({"type": "vad", "speech": False})
@@ -205,6 +211,17 @@ class ScriptedExam:
                 if speaking is not None and not speaking.done():
                     await self.barge_in(speaking)
         return None
+
+    async def send_partial(self, audio: bytes) -> None:
+        transcript = await self.stt.transcribe(np.frombuffer(audio, dtype="<i2"))
+        await self.send_event(
+            {
+                "type": "transcript",
+                "final": False,
+                "text": transcript.text,
+                "confidence": transcript.confidence,
+            }
+        )
 
     async def barge_in(self, speaking: asyncio.Task[None]) -> None:
         speaking.cancel()
@@ -285,6 +302,8 @@ class ScriptedExam:
                 await self.finish(None)
             return None
         script.answer += answer
+        if self.partial is not None:
+            await self.partial  # partial before final, as a real server orders them
         pcm: PCM16 = np.frombuffer(answer, dtype="<i2")
         transcript = await self.stt.transcribe(pcm)
         await self.send_event(

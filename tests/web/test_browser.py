@@ -67,9 +67,13 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
         (scenario,) = await received(page, "scenario")
         await expect(page.locator("#scenario")).to_contain_text(scenario["description"])
 
-        # The recogniser heard "one two three" in what the page sent, and the page shows it.
-        transcript = (await received(page, "transcript"))[-1]
+        # The recogniser heard "one two three" in what the page sent, and the page shows it;
+        # the partial transcript shown while the student spoke was replaced by the final one.
+        *partials, transcript = await received(page, "transcript")
+        assert partials
+        assert not any(p["final"] for p in partials)
         assert transcript["final"] is True
+        await expect(page.locator("#student-caption")).not_to_have_class("partial")
         assert words(transcript["text"]) == ["one", "two", "three"], transcript
         await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
         (evaluation,) = await received(page, "evaluation")
@@ -82,10 +86,12 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
         # Every byte of examiner audio was played, at the announced sample rate.
         await page.wait_for_function(
             "(() => { const d = window.newspeechExam.diagnostics();"
-            " return d.events.speaking_done === d.events.speaking && !d.playback.playing"
+            " const count = (type) => d.log.filter((e) => e.type === type).length;"
+            " return count('speaking_done') === count('speaking') && !d.playback.playing"
             " && d.playback.queuedFrames === 0 && d.playback.playedFrames > 0; })()"
         )
         state = await diagnostics(page)
+        assert state["maxLevel"] > 0.5  # the meter rose above -30 dBFS while the student spoke
         (started,) = await received(page, "session_started")
         source_rate = started["output_audio"]["sample_rate"]
         playback = state["playback"]
@@ -241,6 +247,7 @@ async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_control
             f"window.newspeechExam.diagnostics().framesCaptured >= {muted['framesCaptured'] + 250}"
         )
         assert (await diagnostics(page))["framesSent"] == muted["framesSent"]
+        assert await page.locator("#level").evaluate("(meter) => meter.value") == 0
 
         await page.get_by_role("button", name="Repeat question").click()
         await page.get_by_role("button", name="Skip question").click()

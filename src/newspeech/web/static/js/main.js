@@ -2,7 +2,7 @@
 // DOM. Protocol details live in protocol.js, audio in audio.js, the report in report.js.
 
 import { Microphone, Player, describeMicrophoneError, openAudio } from "./audio.js";
-import { ExamSocket } from "./protocol.js";
+import { END_REASONS, ExamSocket, RESUMABLE_CLOSE_CODES } from "./protocol.js";
 import { renderEvaluation, renderReport } from "./report.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +12,7 @@ const page = {
   context: null, microphone: null, player: null, socket: null,
   active: false, activeSince: 0, finished: false, muted: false, sessionCode: null,
   currentUtterance: null, flushedUtterance: null,
-  framesCaptured: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
+  framesCaptured: 0, maxLevel: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
   latencies: [],
 };
 
@@ -54,8 +54,11 @@ async function loadConfig() {
 
 function onFrame({ frame, rms }) {
   page.framesCaptured += 1;
+  // The meter shows -60..0 dBFS, the range where speech and room noise differ.
   const decibels = 20 * Math.log10(Math.max(rms, 1e-6));
-  $("level").value = page.muted ? 0 : Math.min(1, Math.max(0, (decibels + 60) / 60));
+  const level = page.muted ? 0 : Math.min(1, Math.max(0, (decibels + 60) / 60));
+  $("level").value = level;
+  page.maxLevel = Math.max(page.maxLevel, level);
   if (page.active && !page.muted && page.socket.sendAudio(frame)) {
     page.framesSent += 1;
     page.bytesSent += frame.byteLength;
@@ -99,21 +102,21 @@ async function start(event, sessionCode = null) {
 function wire(socket) {
   const on = (type, handler) => socket.addEventListener(type, (event) => {
     page.events[type] = (page.events[type] ?? 0) + 1;
-    if (event.detail?.type && page.log.length < LOG_LIMIT) page.log.push(event.detail);
     handler(event.detail);
   });
-  on("session_started", (e) => {
+  on("message", (message) => { if (page.log.length < LOG_LIMIT) page.log.push(message); });
+  on("started", (e) => {
     page.active = true;
-    page.sessionCode = e.session_code;
+    page.sessionCode = e.sessionCode;
     page.activeSince = performance.now();
-    page.player.configure(e.output_audio.sample_rate);
-    $("question-total").textContent = e.total_questions;
-    $("progress").max = e.total_questions;
+    page.player.configure(e.outputSampleRate);
+    $("question-total").textContent = e.totalQuestions;
+    $("progress").max = e.totalQuestions;
     $("setup").hidden = true;
     $("report").hidden = true;
     $("exam").hidden = false;
     $("exam-title").focus();
-    setStatus(`Exam started. Your session code is ${e.session_code}.`);
+    setStatus(`Exam started. Your session code is ${e.sessionCode}.`);
   });
   on("scenario", (e) => { $("scenario").textContent = `Case ${e.index}: ${e.description}`; });
   on("question", (e) => {
@@ -123,19 +126,19 @@ function wire(socket) {
     $("student-caption").textContent = "";
   });
   on("speaking", (e) => {
-    page.currentUtterance = e.utterance_id;
+    page.currentUtterance = e.utteranceId;
     $("examiner-caption").textContent = e.text;
     $("turn").textContent = "Examiner speaking";
   });
   on("audio", (buffer) => {
     if (page.player && page.currentUtterance !== page.flushedUtterance) page.player.enqueue(buffer);
   });
-  on("speaking_done", () => { $("turn").textContent = ""; });
+  on("spoken", () => { $("turn").textContent = ""; });
   on("listening", (e) => {
     $("turn").textContent = "Your turn";
-    setStatus(`Listening: answer when you are ready (up to ${Math.round(e.max_seconds)} seconds).`);
+    setStatus(`Listening: answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds).`);
   });
-  on("vad", (e) => { $("turn").textContent = e.speech ? "You are speaking" : "Your turn"; });
+  on("voice", (e) => { $("turn").textContent = e.speech ? "You are speaking" : "Your turn"; });
   on("transcript", (e) => {
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);
@@ -143,7 +146,7 @@ function wire(socket) {
   on("evaluation", (e) => { $("evaluations").append(renderEvaluation(e)); });
   on("flush", (e) => {
     page.player.flush();
-    page.flushedUtterance = e.utterance_id;
+    page.flushedUtterance = e.utteranceId;
     $("turn").textContent = "You are speaking";
   });
   on("latency", (e) => { page.latencies.push(e); });
@@ -156,15 +159,9 @@ function wire(socket) {
     page.finished = true;
     page.sessionCode = null;
     $("exam").hidden = true;
-    const reasons = {
-      completed: "The exam is complete.",
-      ended_by_student: "You ended the exam.",
-      time_limit: "The exam's time limit was reached.",
-      disconnected: "The exam ended because the connection dropped.",
-    };
-    setStatus(reasons[e.reason] ?? "The exam has ended.");
+    setStatus(END_REASONS[e.reason] ?? "The exam has ended.");
   });
-  on("error", (e) => { showError(`${e.detail} (${e.error})`); });
+  on("serverError", (e) => { showError(`${e.detail} (${e.code})`); });
   on("pong", () => {});
   on("closed", (e) => {
     page.lastClose = { code: e.code, reason: e.reason };
@@ -175,8 +172,7 @@ function wire(socket) {
       setStatus("");
       $("exam").hidden = true;
       $("setup").hidden = false;
-      // A dropped connection or a server failure leaves the sitting resumable (protocol.md).
-      $("resume").hidden = !(page.sessionCode && [1006, 1011].includes(e.code));
+      $("resume").hidden = !(page.sessionCode && RESUMABLE_CLOSE_CODES.has(e.code));
     }
   });
 }
@@ -237,6 +233,7 @@ window.newspeechExam = {
     muted: page.muted,
     sessionCode: page.sessionCode,
     framesCaptured: page.framesCaptured,
+    maxLevel: page.maxLevel,
     activeSeconds: page.active ? (performance.now() - page.activeSince) / 1000 : null,
     contextSampleRate: page.context?.sampleRate ?? null,
     framesSent: page.framesSent,

@@ -1,7 +1,8 @@
 // The exam WebSocket protocol (docs/protocol.md, v1), and nothing else: a protocol change is an
-// edit here. The rest of the page sees an EventTarget that dispatches one event per server message
-// (event.type is the message's `type`, event.detail its fields) plus `audio` (detail: ArrayBuffer
-// of PCM16 LE at output_audio.sample_rate) and `closed` (detail: {code, reason, message}).
+// edit here. The rest of the page never sees protocol names: ExamSocket dispatches page events
+// (camelCase fields, below) plus `audio` (detail: ArrayBuffer of PCM16 LE at outputSampleRate),
+// `closed` (detail: {code, reason, message}) and `message` (detail: the raw server message, for
+// diagnostics only).
 
 export const EXAM_PATH = "/ws/exam";
 export const INPUT_SAMPLE_RATE = 16000;
@@ -9,11 +10,57 @@ export const FRAME_MS = 20;
 export const FRAME_SAMPLES = (INPUT_SAMPLE_RATE * FRAME_MS) / 1000; // 320 samples = 640 bytes
 export const MAX_FRAME_BYTES = 32000;
 
-/** Server event types the page understands; anything else is ignored (forward compatible). */
-export const SERVER_EVENTS = new Set([
-  "session_started", "scenario", "question", "speaking", "speaking_done", "listening", "vad",
-  "transcript", "evaluation", "flush", "latency", "result", "ended", "error", "pong",
-]);
+/** Server message type -> [page event, the page's view of the message]. Unknown types are
+ *  ignored, so a newer server can add events without breaking an open page. */
+const SERVER_EVENTS = {
+  session_started: ["started", (m) => ({
+    sessionCode: m.session_code,
+    collegeType: m.college_type,
+    totalQuestions: m.total_questions,
+    outputSampleRate: m.output_audio.sample_rate,
+  })],
+  scenario: ["scenario", (m) => ({ index: m.index, description: m.description })],
+  question: ["question", (m) => ({ number: m.number, total: m.total, text: m.text })],
+  speaking: ["speaking", (m) => ({ utteranceId: m.utterance_id, kind: m.kind, text: m.text })],
+  speaking_done: ["spoken", (m) => ({ utteranceId: m.utterance_id })],
+  listening: ["listening", (m) => ({ maxSeconds: m.max_seconds })],
+  vad: ["voice", (m) => ({ speech: Boolean(m.speech) })],
+  transcript: ["transcript", (m) => ({ final: Boolean(m.final), text: m.text ?? "" })],
+  evaluation: ["evaluation", (m) => ({
+    questionNumber: m.question_number,
+    score: m.score,
+    maxScore: m.max_score,
+    feedback: m.feedback ?? "",
+    needsReview: Boolean(m.needs_review),
+  })],
+  flush: ["flush", (m) => ({ utteranceId: m.utterance_id, playedMs: m.played_ms })],
+  latency: ["latency", (m) => ({ ...m })],
+  result: ["result", (m) => ({
+    totalScore: m.total_score,
+    maxScore: m.max_score,
+    percentage: m.percentage,
+    grade: m.grade,
+    passed: Boolean(m.passed),
+    answers: (m.answers ?? []).map((a) => ({
+      number: a.number, question: a.question, transcript: a.transcript ?? "",
+      score: a.score, feedback: a.feedback ?? "",
+    })),
+  })],
+  ended: ["ended", (m) => ({ reason: m.reason })],
+  error: ["serverError", (m) => ({ code: m.error, detail: m.detail })],
+  pong: ["pong", (m) => ({ id: m.id })],
+};
+
+/** Why the exam ended (`ended.reason`), in the student's words. */
+export const END_REASONS = {
+  completed: "The exam is complete.",
+  ended_by_student: "You ended the exam.",
+  time_limit: "The exam's time limit was reached.",
+  disconnected: "The exam ended because the connection dropped.",
+};
+
+/** Close codes after which the same sitting can be resumed with its session code. */
+export const RESUMABLE_CLOSE_CODES = new Set([1006, 1011]);
 
 export const CLOSE_MESSAGES = {
   1000: "The exam has finished.",
@@ -97,10 +144,19 @@ export class ExamSocket extends EventTarget {
     try {
       message = JSON.parse(data);
     } catch {
-      return; // not ours to fix: the server only sends JSON text
+      return; // the server only sends JSON text; nothing the student can act on
     }
-    if (message && SERVER_EVENTS.has(message.type)) {
-      this.dispatchEvent(new CustomEvent(message.type, { detail: message }));
+    if (!message || !Object.hasOwn(SERVER_EVENTS, message.type)) return;
+    this.dispatchEvent(new CustomEvent("message", { detail: message }));
+    const [name, view] = SERVER_EVENTS[message.type];
+    let detail;
+    try {
+      detail = view(message);
+    } catch {
+      const problem = { code: "malformed_event", detail: `The server sent a malformed ${message.type} event.` };
+      this.dispatchEvent(new CustomEvent("serverError", { detail: problem }));
+      return;
     }
+    this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 }

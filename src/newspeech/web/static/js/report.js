@@ -15,12 +15,12 @@ function formatScore(score, max) {
 
 export function renderEvaluation(evaluation) {
   const item = element("li");
-  item.dataset.question = evaluation.question_number;
+  item.dataset.question = evaluation.questionNumber;
   item.append(
-    element("strong", `Question ${evaluation.question_number}: ${formatScore(evaluation.score, evaluation.max_score)}. `),
+    element("strong", `Question ${evaluation.questionNumber}: ${formatScore(evaluation.score, evaluation.maxScore)}. `),
     element("span", evaluation.feedback),
   );
-  if (evaluation.needs_review) item.append(element("em", " (an examiner will review this answer)"));
+  if (evaluation.needsReview) item.append(element("em", " (an examiner will review this answer)"));
   return item;
 }
 
@@ -29,7 +29,7 @@ export function renderReport(result, { summary, rows }) {
     class: result.passed ? "pass" : "fail",
   });
   summary.replaceChildren(
-    element("span", `Total ${formatScore(result.total_score, result.max_score)} (${Number(result.percentage).toFixed(0)}%), grade ${result.grade}. `),
+    element("span", `Total ${formatScore(result.totalScore, result.maxScore)} (${Number(result.percentage).toFixed(0)}%), grade ${result.grade}. `),
     verdict,
   );
   rows.replaceChildren(...result.answers.map((answer) => {
