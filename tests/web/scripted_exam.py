@@ -64,6 +64,8 @@ class ExamScript:
     question: str = "Please count from one to three."
     recoverable_error: tuple[str, str] | None = None
     """An ``error`` event (code, detail) sent right after ``session_started``."""
+    extra_events: list[dict[str, Any]] = field(default_factory=list)
+    """Sent as they are right after ``session_started`` (unknown or malformed events)."""
     drop_with: int | None = None
     """Close with this code as soon as the examiner starts listening (a server failure)."""
 
@@ -273,6 +275,8 @@ class ScriptedExam:
                 "input_audio": {"sample_rate": INPUT_SAMPLE_RATE, **audio},
             }
         )
+        for event in script.extra_events:
+            await self.send_event(event)
         if script.recoverable_error is not None:
             code, detail = script.recoverable_error
             await self.send_event({"type": "error", "error": code, "detail": detail})

@@ -290,3 +290,31 @@ async def test_a_dropped_sitting_is_resumed_with_its_session_code(
     assert resumed.first_messages == [
         {"type": "resume", "token": TOKEN, "session_code": dropped.session_code}
     ]
+
+
+async def test_unknown_events_are_ignored_and_malformed_ones_reported(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    exam_server.expect(
+        ExamScript(
+            token=TOKEN,
+            question_seconds=1.0,
+            extra_events=[
+                {"type": "from_a_newer_server", "anything": 1},
+                {"type": "session_started", "session_code": "VIVA-000000000000"},
+            ],
+        )
+    )
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The server sent a malformed session_started event. (malformed_event)"
+        )
+        # The exam goes on: the question arrives and is shown.
+        await expect(page.locator("#question")).not_to_be_empty()
+        state = await diagnostics(page)
+        assert state["active"] is True
+        assert "from_a_newer_server" not in [e["type"] for e in state["log"]]
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible()

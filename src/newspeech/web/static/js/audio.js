@@ -32,9 +32,10 @@ export function describeMicrophoneError(error) {
 }
 
 export class Microphone {
-  constructor(context, onFrame) {
+  constructor(context, onFrame, onLost = () => {}) {
     this.context = context;
     this.onFrame = onFrame;
+    this.onLost = onLost; // the device went away mid-exam (unplugged, revoked)
     this.stream = null;
     this.nodes = [];
   }
@@ -49,6 +50,9 @@ export class Microphone {
       audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
       video: false,
     });
+    for (const track of this.stream.getAudioTracks()) {
+      track.addEventListener("ended", () => this.onLost());
+    }
     const source = this.context.createMediaStreamSource(this.stream);
     const capture = new AudioWorkletNode(this.context, "pcm16-capture", {
       processorOptions: { targetRate: INPUT_SAMPLE_RATE, frameSamples: FRAME_SAMPLES },

@@ -83,7 +83,9 @@ async function start(event, sessionCode = null) {
   try {
     page.context = await openAudio();
     await page.context.resume();
-    page.microphone = new Microphone(page.context, onFrame);
+    page.microphone = new Microphone(page.context, onFrame, () => {
+      showError("The microphone stopped working. Reconnect it; the examiner hears nothing until then.");
+    });
     await page.microphone.start();
   } catch (error) {
     showError(describeMicrophoneError(error));
