@@ -5,12 +5,16 @@ import { FRAME_SAMPLES, INPUT_SAMPLE_RATE } from "./protocol.js";
 
 const WORKLETS = ["capture-worklet.js", "playback-worklet.js"];
 
-/** One AudioContext for the sitting, with both worklets loaded. */
+/** One AudioContext for the sitting, with both worklets loaded. Call it straight from the
+ *  click: the context is created and resumed before the first await, while the browser still
+ *  counts the click as a user gesture (Safari refuses to start audio later). */
 export async function openAudio() {
   const context = new AudioContext({ latencyHint: "interactive" });
+  const resumed = context.resume();
   for (const name of WORKLETS) {
     await context.audioWorklet.addModule(new URL(name, import.meta.url));
   }
+  await resumed;
   return context;
 }
 

@@ -82,7 +82,6 @@ async function start(event, sessionCode = null) {
   setStatus("Opening the microphone…");
   try {
     page.context = await openAudio();
-    await page.context.resume();
     page.microphone = new Microphone(page.context, onFrame, () => {
       showError("The microphone stopped working. Reconnect it; the examiner hears nothing until then.");
     });
