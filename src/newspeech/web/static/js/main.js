@@ -144,7 +144,10 @@ function wire(socket) {
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);
   });
-  on("evaluation", (e) => { $("evaluations").append(renderEvaluation(e)); });
+  on("evaluation", (e) => {
+    $("evaluations-title").hidden = false;
+    $("evaluations").append(renderEvaluation(e));
+  });
   on("flush", (e) => {
     page.player.flush();
     page.flushedUtterance = e.utteranceId;
@@ -214,6 +217,7 @@ function resetExamView() {
   $("question-number").textContent = "0";
   $("progress").value = 0;
   $("evaluations").replaceChildren();
+  $("evaluations-title").hidden = true;
   $("report-rows").replaceChildren();
   $("report-summary").textContent = "";
 }
