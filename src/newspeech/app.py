@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from newspeech import __version__
 from newspeech.config import Settings
@@ -16,6 +17,8 @@ from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.errors import NewSpeechError
 from newspeech.system.endpoints import router as system_router
 from newspeech.voice.engines import load_speech_engines
+from newspeech.web import STATIC_DIR
+from newspeech.web.endpoints import router as web_router
 
 logger = logging.getLogger("newspeech")
 
@@ -53,9 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=exc.http_status, content={"error": exc.code, "detail": exc.detail}
         )
 
-    @app.get("/", include_in_schema=False)
-    async def _root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
     app.include_router(system_router)
+    app.include_router(web_router)
+    app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     return app

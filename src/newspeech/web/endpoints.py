@@ -1,0 +1,35 @@
+"""The exam page at ``/``, its static files and ``GET /web/config.json``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from newspeech.colleges.repository import CollegeTypeRepository
+from newspeech.db.deps import DbSession
+from newspeech.web import STATIC_DIR
+from newspeech.web.schemas import CollegeTypeRead, PageConfig
+
+EXAM_SOCKET_PATH = "/ws/exam"
+INPUT_SAMPLE_RATE = 16_000
+FRAME_MS = 20
+
+router = APIRouter(tags=["web"])
+
+
+@router.get("/", include_in_schema=False)
+async def exam_page() -> FileResponse:
+    # no-cache: the page is tiny and must never pair an old page with a new protocol module.
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/web/config.json", response_model=PageConfig)
+async def page_config(db: DbSession) -> PageConfig:
+    """The college types a student can choose (from the database) and the exam socket's audio."""
+    colleges = await CollegeTypeRepository(db).list()
+    return PageConfig(
+        college_types=[CollegeTypeRead.model_validate(college) for college in colleges],
+        exam_socket_path=EXAM_SOCKET_PATH,
+        input_sample_rate=INPUT_SAMPLE_RATE,
+        frame_ms=FRAME_MS,
+    )

@@ -1,0 +1,320 @@
+"""The exam page in real headless Chromium, with a real recording as the microphone, against an
+exam server on a local port that speaks docs/protocol.md.
+
+Assertions about the page compare it with the events the page itself received (its diagnostics
+log), so they hold for any conformant server. Assertions on ``script`` check what the scripted
+server received or did; a real-server fixture must record the same (frames, controls, first
+message) for them to stay.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from playwright.async_api import Page, expect
+
+from tests.web.conftest import ExamServer, LaunchBrowser, Microphone
+from tests.web.scripted_exam import ExamScript, frame_rms
+
+TOKEN = "test-access-token"
+SPEECH_SECONDS = 2.7
+DIGITS = {"1": "one", "2": "two", "3": "three"}
+
+
+async def diagnostics(page: Page) -> dict[str, Any]:
+    result: dict[str, Any] = await page.evaluate("window.newspeechExam.diagnostics()")
+    return result
+
+
+async def received(page: Page, event_type: str) -> list[dict[str, Any]]:
+    """The server events of ``event_type`` the page received, in order."""
+    return [e for e in (await diagnostics(page))["log"] if e["type"] == event_type]
+
+
+def number(value: float) -> str:
+    """A score as the page writes it."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def words(text: str) -> list[str]:
+    return [DIGITS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+async def start_exam(page: Page, server: ExamServer, token: str = TOKEN) -> None:
+    await page.goto(f"{server.url}/?token={token}")
+    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+    await page.get_by_label("College").select_option("medical")
+    await page.get_by_role("button", name="Start exam").click()
+
+
+async def test_student_hears_the_question_answers_and_sees_transcript_feedback_and_report(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
+
+        (question,) = await received(page, "question")
+        await expect(page.locator("#question")).to_have_text(question["text"])
+        await expect(page.locator("#progress-label")).to_have_text(
+            re.compile(rf"Question {question['number']}\s+of {question['total']}")
+        )
+        (scenario,) = await received(page, "scenario")
+        await expect(page.locator("#scenario")).to_contain_text(scenario["description"])
+
+        # The recogniser heard "one two three" in what the page sent, and the page shows it;
+        # the partial transcript shown while the student spoke was replaced by the final one.
+        *partials, transcript = await received(page, "transcript")
+        assert partials
+        assert not any(p["final"] for p in partials)
+        assert transcript["final"] is True
+        await expect(page.locator("#student-caption")).not_to_have_class("partial")
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
+        (evaluation,) = await received(page, "evaluation")
+        await expect(page.locator("#evaluations li")).to_contain_text(
+            f"Question {evaluation['question_number']}: "
+            f"{number(evaluation['score'])} / {number(evaluation['max_score'])}. "
+            f"{evaluation['feedback']}"
+        )
+
+        # Every byte of examiner audio was played, at the announced sample rate.
+        await page.wait_for_function(
+            "(() => { const d = window.newspeechExam.diagnostics();"
+            " const count = (type) => d.log.filter((e) => e.type === type).length;"
+            " return count('speaking_done') === count('speaking') && !d.playback.playing"
+            " && d.playback.queuedFrames === 0 && d.playback.playedFrames > 0; })()"
+        )
+        state = await diagnostics(page)
+        assert state["maxLevel"] > 0.5  # the meter rose above -30 dBFS while the student spoke
+        (started,) = await received(page, "session_started")
+        source_rate = started["output_audio"]["sample_rate"]
+        playback = state["playback"]
+        expected_frames = playback["receivedBytes"] / 2 * state["contextSampleRate"] / source_rate
+        assert abs(playback["playedFrames"] - expected_frames) <= 4
+        assert playback["flushes"] == 0
+        speaking = await received(page, "speaking")
+        await expect(page.locator("#examiner-caption")).to_have_text(speaking[-1]["text"])
+
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible()
+        await expect(page.locator("#exam")).to_be_hidden()
+        (result,) = await received(page, "result")
+        summary = page.locator("#report-summary")
+        total = f"Total {number(result['total_score'])} / {number(result['max_score'])}"
+        await expect(summary).to_contain_text(total)
+        await expect(summary).to_contain_text(f"grade {result['grade']}")
+        await expect(summary).to_contain_text("Passed" if result["passed"] else "Not passed")
+        rows = page.locator("#report-rows tr")
+        await expect(rows).to_have_count(len(result["answers"]))
+        for row, answer in enumerate(result["answers"]):
+            await expect(rows.nth(row)).to_contain_text(answer["transcript"] or "(no answer)")
+            await expect(rows.nth(row)).to_contain_text(answer["feedback"])
+        await expect(page.locator("#status")).to_have_text("You ended the exam.")
+        await expect(page.locator("#error")).to_be_hidden()
+        await page.wait_for_function("window.newspeechExam.diagnostics().lastClose !== null")
+        assert (await diagnostics(page))["lastClose"]["code"] == 1000
+
+    # What the server received: the start message, 20 ms frames of 16 kHz PCM16 carrying the
+    # recording, and "end"; and it sent exactly the examiner audio the page received.
+    assert script.first_messages == [{"type": "start", "token": TOKEN, "college_type": "medical"}]
+    assert set(script.frame_sizes) == {640}
+    answer = np.frombuffer(bytes(script.answer), dtype="<i2")
+    assert answer.size / 16_000 >= SPEECH_SECONDS
+    frames = answer[: answer.size // 320 * 320].reshape(-1, 320)
+    assert sum(frame_rms(frame.tobytes()) > 0.02 for frame in frames) * 0.02 >= 1.0
+    assert playback["receivedBytes"] == script.examiner_bytes_sent
+    assert script.controls[-1] == {"type": "end"}
+
+
+async def test_speaking_over_the_examiner_flushes_queued_audio_at_once(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    # The question lasts 15 s and is sent 1 s ahead of real time; the student starts to
+    # speak 2.5 s into the recording, so the page has examiner audio queued when it barges in.
+    script = exam_server.expect(
+        ExamScript(
+            token=TOKEN,
+            question_seconds=15.0,
+            recoverable_error=("voice_degraded", "The examiner's voice is the fallback voice."),
+        )
+    )
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The examiner's voice is the fallback voice. (voice_degraded)"
+        )
+        await page.wait_for_function(
+            "window.newspeechExam.diagnostics().playback?.flushes === 1", timeout=20_000
+        )
+        await expect(page.locator("#turn")).to_have_text("You are speaking")
+        at_flush = (await diagnostics(page))["playback"]
+        assert at_flush["droppedFrames"] > 0, "nothing was queued: the test proves nothing"
+        assert at_flush["queuedFrames"] == 0
+        assert not at_flush["playing"]
+
+        # The page keeps listening: the answer is transcribed and graded after the barge-in.
+        await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
+        transcript = (await received(page, "transcript"))[-1]
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        # Nothing more of the interrupted question was played after the flush.
+        (flush,) = await received(page, "flush")
+        speaking = await received(page, "speaking")
+        assert speaking[0]["utterance_id"] == flush["utterance_id"]
+        assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
+        await expect(page.get_by_role("alert")).to_be_visible()  # the error stays readable
+
+    assert script.flushed
+    assert script.examiner_bytes_sent < 15.0 * script.output_sample_rate * 2
+
+
+async def test_refused_token_shows_the_close_code_and_returns_to_the_form(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token="the-right-token"))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await page.goto(exam_server.url)
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        # Keyboard only: skip link, college, token, then Enter submits the form.
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("College")).to_be_focused()
+        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label("Sign-in token")).to_be_focused()
+        await page.keyboard.type("a-wrong-token")
+        await page.keyboard.press("Enter")
+
+        error = page.get_by_role("alert")
+        await expect(error).to_contain_text("Your sign-in was refused")
+        await expect(error).to_contain_text("close code 4401")
+        await expect(page.locator("#setup")).to_be_visible()
+        await expect(page.locator("#exam")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        (refusal,) = await received(page, "error")
+        assert refusal["error"] == "unauthenticated"
+
+    assert script.first_messages[0]["token"] == "a-wrong-token"
+    assert script.close_code == 4401
+    assert script.frame_sizes == []  # no audio before the server accepted the sitting
+
+
+async def test_denied_microphone_permission_is_explained_and_no_exam_starts(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN))
+    async with launch_browser(Microphone(answer_wav, allow=False)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.get_by_role("alert")).to_contain_text("Microphone permission was denied")
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        assert (await diagnostics(page))["log"] == []
+    assert script.first_messages == []
+
+
+async def test_missing_microphone_is_explained(
+    launch_browser: LaunchBrowser, exam_server: ExamServer
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN))
+    async with launch_browser(Microphone(None)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.get_by_role("alert")).to_contain_text("No microphone was found")
+        assert (await diagnostics(page))["log"] == []
+    assert script.first_messages == []
+
+
+async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_controls(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#question")).not_to_be_empty()
+        await page.get_by_role("button", name="Mute microphone").click()
+        await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+        muted = await diagnostics(page)
+        # 5 s of captured microphone: the whole recording, "one two three" included.
+        await page.wait_for_function(
+            f"window.newspeechExam.diagnostics().framesCaptured >= {muted['framesCaptured'] + 250}"
+        )
+        assert (await diagnostics(page))["framesSent"] == muted["framesSent"]
+        assert await page.locator("#level").evaluate("(meter) => meter.value") == 0
+
+        await page.get_by_role("button", name="Repeat question").click()
+        await page.get_by_role("button", name="Skip question").click()
+        await page.get_by_role("button", name="Unmute microphone").click()
+        await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
+        await page.wait_for_function(
+            f"window.newspeechExam.diagnostics().framesSent > {muted['framesSent']}"
+        )
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible()
+        assert await received(page, "vad") == []  # the server never heard speech
+        assert await received(page, "evaluation") == []
+
+    assert [c["type"] for c in script.controls] == ["start", "repeat", "skip", "end"]
+    assert script.close_code == 1000
+
+
+async def test_a_dropped_sitting_is_resumed_with_its_session_code(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    dropped = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0, drop_with=1011))
+    resumed = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        error = page.get_by_role("alert")
+        await expect(error).to_contain_text("you can resume the exam")
+        await expect(error).to_contain_text("close code 1011")
+        resume = page.get_by_role("button", name="Resume my exam")
+        await resume.click()
+
+        await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
+        await expect(page.locator("#error")).to_be_hidden()
+        await expect(resume).to_be_hidden()
+        first, second = await received(page, "session_started")
+        assert first["session_code"] == second["session_code"]
+        transcript = (await received(page, "transcript"))[-1]
+        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+
+    assert resumed.first_messages == [
+        {"type": "resume", "token": TOKEN, "session_code": dropped.session_code}
+    ]
+
+
+async def test_unknown_events_are_ignored_and_malformed_ones_reported(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    exam_server.expect(
+        ExamScript(
+            token=TOKEN,
+            question_seconds=1.0,
+            extra_events=[
+                {"type": "from_a_newer_server", "anything": 1},
+                {"type": "session_started", "session_code": "VIVA-000000000000"},
+            ],
+        )
+    )
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The server sent a malformed session_started event. (malformed_event)"
+        )
+        # The exam goes on: the question arrives and is shown.
+        await expect(page.locator("#question")).not_to_be_empty()
+        state = await diagnostics(page)
+        assert state["active"] is True
+        assert "from_a_newer_server" not in [e["type"] for e in state["log"]]
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible()

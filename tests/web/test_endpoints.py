@@ -1,0 +1,68 @@
+"""The exam page's HTTP surface on every backend: ``/``, its static files and
+``/web/config.json``."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from newspeech.colleges.repository import CollegeTypeRepository
+from newspeech.config import Settings
+from tests.test_app import client_for
+
+MODULES = ("main.js", "protocol.js", "audio.js", "report.js")
+WORKLETS = ("capture-worklet.js", "playback-worklet.js")
+
+
+async def test_config_lists_the_college_types_stored_in_the_database(
+    settings: Settings, engine: AsyncEngine, db: AsyncSession
+) -> None:
+    colleges = CollegeTypeRepository(db)
+    await colleges.get_or_create("nursing", name="Nursing", description="Wards and care")
+    await colleges.get_or_create("law", name="Law")
+    await db.commit()
+
+    async with client_for(settings) as client:
+        response = await client.get("/web/config.json")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "college_types": [
+            {"code": "law", "name": "Law", "description": None},
+            {"code": "nursing", "name": "Nursing", "description": "Wards and care"},
+        ],
+        "exam_socket_path": "/ws/exam",
+        "input_sample_rate": 16_000,
+        "frame_ms": 20,
+    }
+
+
+async def test_config_with_no_college_types_is_an_empty_list(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with client_for(settings) as client:
+        response = await client.get("/web/config.json")
+    assert response.json()["college_types"] == []
+
+
+async def test_root_serves_the_exam_page_and_docs_stay_available(settings: Settings) -> None:
+    async with client_for(settings) as client:
+        page = await client.get("/")
+        docs = await client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="/web/static/js/main.js">' in page.text
+    assert 'role="alert"' in page.text
+    assert docs.status_code == 200
+
+
+@pytest.mark.parametrize("name", MODULES + WORKLETS)
+async def test_scripts_are_served_as_javascript(settings: Settings, name: str) -> None:
+    # Browsers refuse module scripts and worklets served with any other MIME type.
+    async with client_for(settings) as client:
+        response = await client.get(f"/web/static/js/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] in {
+        "text/javascript",
+        "application/javascript",
+    }
