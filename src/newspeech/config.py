@@ -156,7 +156,8 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         le=5000,
-        description="student speech over the examiner this long interrupts (shorter: a backchannel)",
+        description="student speech over the examiner this long interrupts it "
+        "(shorter: a backchannel)",
     )
     tts_cache_entries: int = Field(
         default=256,
