@@ -18,8 +18,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app
+from newspeech.cli import main
 from newspeech.config import Settings
-from newspeech.voice.audio import decode_audio, resample_pcm16
+from newspeech.voice.audio import decode_audio, encode_wav, resample_pcm16
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.ws_client import parse, serve
 from tests.fixtures.scripted_conversation import ScriptedOpener, ScriptedQuestion
@@ -35,7 +36,9 @@ PIPER_ANSWER = "The left ventricle pumps blood into the aorta."
 
 @pytest.fixture(scope="module")
 def opener() -> ScriptedOpener:
-    return ScriptedOpener({TOKEN: "alice", "token-of-bob": "bob"}, QUESTIONS)
+    return ScriptedOpener(
+        {TOKEN: "alice", "token-of-bob": "bob"}, QUESTIONS, silence_prompt_seconds=2.0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +239,36 @@ async def test_a_node_without_exams_says_so(tmp_path: Path) -> None:
         with pytest.raises(ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 1011
+
+
+async def test_the_cli_candidate_takes_an_exam_from_audio_files(
+    server: tuple[str, Any],
+    shared_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Question 1 is answered from a FLAC file; question 2 has no file: silence, the exam's
+    silence rules move on, and the result is printed."""
+    url, _app = server
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    jfk = decode_audio((shared_dir / "audio/whisper_jfk.flac").read_bytes(), max_seconds=60)
+    (answers / "q1.wav").write_bytes(encode_wav(jfk[round(7.9 * SAMPLE_RATE) :]))
+    argv = ["exam", "--url", url, "--token", TOKEN, "--answers", str(answers), "--speed", "2"]
+    assert await asyncio.to_thread(main, argv) == 0
+
+    out = capsys.readouterr().out
+    assert "Q1/2: What did the president ask" in out
+    assert "heard: Ask what you can do for your country" in out
+    assert "score 10.0/10.0" in out
+    assert "result: 10.0/20.0 (50.0 %), grade pass, passed" in out
+    assert "ended: completed (close code 1000)" in out
+    assert out.count("voice-to-voice") >= 1
+
+
+def test_the_cli_rejects_a_missing_answers_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["exam", "--token", TOKEN, "--answers", str(tmp_path / "none")]
+    assert main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err
