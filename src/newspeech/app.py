@@ -76,4 +76,4 @@ def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) 
 def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngines:
     """The shared models as every exam connection uses them, with one phrase cache."""
     speaker = Speaker(speech.tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
-    return SessionEngines(speech.pool, speech.vad, speech.turn, speech.stt, speaker)
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)

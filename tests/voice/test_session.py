@@ -47,7 +47,7 @@ async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Spee
 @pytest.fixture(scope="module")
 def engines(speech: SpeechEngines) -> SessionEngines:
     speaker = Speaker(speech.tts, PhraseCache(), speech.fallback_tts)
-    return SessionEngines(speech.pool, speech.vad, speech.turn, speech.stt, speaker)
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,9 @@ class SpeechEngines:
     """What was loaded, for the health check and logs."""
     turn: TurnDetector
     """Smart Turn v3.2: has the student finished, or paused to think?"""
+    frame_pool: InferencePool
+    """One thread for the per-frame models (VAD, Smart Turn): a 0.1 ms VAD frame must not
+    queue behind a 300 ms transcription in ``pool``, or every open microphone lags."""
     http: httpx.AsyncClient | None = None
     warm_up_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -74,6 +77,7 @@ class SpeechEngines:
         if self.http is not None:
             await self.http.aclose()
         self.pool.close()
+        self.frame_pool.close()
 
 
 def check_model_files(settings: Settings) -> None:
@@ -94,12 +98,13 @@ def check_model_files(settings: Settings) -> None:
 async def load_speech_engines(settings: Settings) -> SpeechEngines:
     """Load (off the event loop) and check every engine ``settings`` ask for."""
     pool = InferencePool(settings.inference_workers)
+    frame_pool = InferencePool(1)
     remote = "openai" in (settings.stt_engine, settings.tts_engine)
     http = httpx.AsyncClient() if remote else None
     try:
         vad_path = models.locate(models.SILERO_VAD)
         vad = await pool.run(SileroVoiceActivityDetector, vad_path)
-        turn = await pool.run(SmartTurnDetector, models.locate(models.SMART_TURN_V3), pool)
+        turn = await pool.run(SmartTurnDetector, models.locate(models.SMART_TURN_V3), frame_pool)
         stt: SpeechToText
         if settings.stt_engine == "openai":
             stt = OpenAISpeechToText.from_settings(settings, client=http)
@@ -118,6 +123,7 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
         if http is not None:
             await http.aclose()
         pool.close()
+        frame_pool.close()
         raise
     return SpeechEngines(
         pool=pool,
@@ -126,6 +132,7 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
         tts=tts,
         fallback_tts=fallback,
         turn=turn,
+        frame_pool=frame_pool,
         http=http,
         describe={
             "vad": "silero (onnxruntime)",

@@ -96,7 +96,8 @@ class LoopSettings:
 class SessionEngines:
     """The process's shared models, as one exam uses them."""
 
-    pool: InferencePool
+    frame_pool: InferencePool
+    """Where VAD frames are scored (kept clear of long transcriptions)."""
     vad: VoiceActivityDetector
     turn: TurnDetector
     stt: SpeechToText
@@ -159,6 +160,7 @@ class ExamSession:
         self._speaking: _Speaking | None = None
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._deferred: Control | None = None
+        self._interruptible = False
         self._listening = False
         self._plan = ListenPlan(prompt=None)
         self._quiet_since = clock.now()
@@ -205,7 +207,7 @@ class ExamSession:
         self._done.set()
 
     async def _hear(self, frame: PCM16) -> None:
-        probability = await self._engines.pool.run(self._vad.probability, frame)
+        probability = await self._engines.frame_pool.run(self._vad.probability, frame)
         heard = self._ear.hear(frame, probability)
         now = self._clock.now()
         if heard is Heard.SPEECH_STARTED:
@@ -219,7 +221,10 @@ class ExamSession:
             await self._paused(now)
             return
         if self._speaking is not None and self._ear.state is EarState.SPEAKING:
-            if self._ear.segment_seconds >= self._settings.barge_in_min_seconds:
+            if (
+                self._interruptible
+                and self._ear.segment_seconds >= self._settings.barge_in_min_seconds
+            ):
                 await self._barge_in()
             return
         if self._listening and self._answer is not None:
@@ -240,11 +245,18 @@ class ExamSession:
         answer = self._answer
         answer.speech_ended = now - self._ear.pause_seconds
         answer.audio = self._ear.audio()
+        too_short = self._ear.speech_seconds < self._plan.min_answer_seconds
+        # The turn model is asked first: its 50 ms must not wait behind the decode.
+        verdict = (
+            None
+            if too_short
+            else asyncio.ensure_future(self._engines.turn.completion_probability(answer.audio))
+        )
         answer.decode = self._tasks().create_task(self._decode(answer.audio))
         self.stats.speculative_decodes += 1
-        if self._ear.speech_seconds < self._plan.min_answer_seconds:
+        if verdict is None:
             return  # too short to be the whole answer: only the silence fallback ends it
-        probability = await self._engines.turn.completion_probability(answer.audio)
+        probability = await verdict
         if probability >= self._settings.turn_complete_threshold and self._answer is answer:
             await self._declare_turn()
 
@@ -347,6 +359,8 @@ class ExamSession:
             reason = "ended_by_student" if command is Control.END else None
             turn, timings = await self._store(self._conversation.control(command)), None
         self._listening = False
+        # The student may talk over a turn that then listens; the closing words are heard out.
+        self._interruptible = turn.listen and not turn.finished
         await self._send_events(turn)
         for utterance in turn.utterances:
             timings = await self._say(utterance, timings)
