@@ -29,6 +29,7 @@ import os
 import platform
 import socket
 import subprocess
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -139,6 +140,9 @@ async def level(url: str, pid: int, count: int, audio: dict[int, PCM16]) -> dict
     return {
         "exams": count,
         "completed": sum(r.ended == "completed" for r in reports),
+        "endings": dict(
+            Counter(f"{r.ended or 'no ended event'} / {r.close_code}" for r in reports)
+        ),
         "turns": len(response),
         "errors": sum(len(r.errors) for r in reports),
         "wall_seconds": round(time.perf_counter() - start, 1),

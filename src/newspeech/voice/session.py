@@ -324,12 +324,11 @@ class ExamSession:
         assert answer.audio is not None
         result = await answer.decode
         ready = self._clock.now()
-        if isinstance(result, NewSpeechError):
-            await self._error(result)
-            self._open_mic()
-            return
-        if not result.text.strip():  # noise the recogniser heard no words in
-            self._open_mic()
+        if isinstance(result, NewSpeechError) or not result.text.strip():
+            if isinstance(result, NewSpeechError):
+                await self._error(result)
+            # Nothing to answer (or noise with no words in it): listen again.
+            await self._perform(ExaminerTurn(), None, None)
             return
         await self._out.send_event(
             {
