@@ -29,9 +29,9 @@ import os
 import platform
 import socket
 import subprocess
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
