@@ -87,4 +87,5 @@ async def test_start_up_loads_and_warms_the_offline_speech_engines(
     assert speech["engines"]["tts"] == "piper"
     assert speech["engines"]["fallback_tts"] == "espeak-ng"
     assert speech["engines"]["inference_workers"] == "2"
-    assert set(speech["warm_up_seconds"]) == {"vad", "stt", "tts", "fallback_tts"}
+    assert speech["engines"]["turn"] == "smart-turn v3.2 (onnxruntime)"
+    assert set(speech["warm_up_seconds"]) == {"vad", "turn", "stt", "tts", "fallback_tts"}

@@ -15,15 +15,22 @@ from newspeech import __version__
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.errors import NewSpeechError
+from newspeech.exams.ws import OpenerFactory
+from newspeech.exams.ws import router as exam_socket_router
 from newspeech.system.endpoints import router as system_router
-from newspeech.voice.engines import load_speech_engines
+from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.session import LoopSettings, SessionEngines
+from newspeech.voice.speaker import PhraseCache, Speaker
 from newspeech.web import STATIC_DIR
 from newspeech.web.endpoints import router as web_router
 
 logger = logging.getLogger("newspeech")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) -> FastAPI:
+    """The app. ``exam_opener`` builds, in the lifespan, what opens exams for ``/ws/exam``
+    (token check + the exam service); without it the socket answers ``exams_unavailable``."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
@@ -31,12 +38,16 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.speech = None
+        app.state.voice = None
+        app.state.loop_settings = LoopSettings.from_settings(settings)
         try:
             if settings.speech_enabled:
                 app.state.speech = await load_speech_engines(settings)
                 if settings.warm_up:
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
+                app.state.voice = _session_engines(app.state.speech, settings)
+            app.state.exam_opener = exam_opener(app.state) if exam_opener is not None else None
             yield
         finally:
             if app.state.speech is not None:
@@ -59,4 +70,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(system_router)
     app.include_router(web_router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    app.include_router(exam_socket_router)
     return app
+
+
+def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngines:
+    """The shared models as every exam connection uses them, with one phrase cache."""
+    speaker = Speaker(speech.tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)

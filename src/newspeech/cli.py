@@ -1,19 +1,23 @@
-"""The ``newspeech`` command: serve the app and manage the database."""
+"""The ``newspeech`` command: serve the app, manage the database, take an exam by audio."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
-from newspeech.errors import NewSpeechError, ValidationFailed
+from newspeech.errors import NewSpeechError, UpstreamError, ValidationFailed
+from newspeech.exams.candidate import Candidate, load_answers, summary_lines
 from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files
@@ -39,6 +43,24 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--demo", action="store_true", help="also create one demo account per role and print them"
     )
+    exam = commands.add_parser(
+        "exam", help="take an exam over the WebSocket as a simulated candidate, from audio files"
+    )
+    exam.add_argument("--url", default="ws://127.0.0.1:8000/ws/exam", help="the exam socket URL")
+    exam.add_argument("--token", required=True, help="the candidate's access token")
+    exam.add_argument("--college", default="medical", help="college type (default: medical)")
+    exam.add_argument(
+        "--answers",
+        type=Path,
+        required=True,
+        help="folder of answers, one audio file per question (3.wav answers question 3); "
+        "a missing answer is silence",
+    )
+    exam.add_argument(
+        "--speed", type=float, default=1.0, help="stream audio this many times real time"
+    )
+    exam.add_argument("--resume", metavar="SESSION_CODE", help="resume this sitting instead")
+    exam.add_argument("--verbose", action="store_true", help="print every event as it arrives")
     _questions_parser(commands)
     return parser
 
@@ -84,6 +106,46 @@ async def _questions_command(args: argparse.Namespace, settings: Settings) -> in
         print(f"{args.file}:{issue}", file=sys.stderr if issue.kind == "error" else sys.stdout)
     print(report.summary())
     return 2 if report.errors else 0
+
+
+async def _exam(args: argparse.Namespace, settings: Settings) -> int:
+    if args.speed <= 0:
+        raise ValidationFailed("--speed must be positive")
+    candidate = Candidate(
+        url=args.url,
+        token=args.token,
+        college_type=args.college,
+        answers=load_answers(args.answers, max_seconds=settings.max_audio_seconds),
+        speed=args.speed,
+        on_event=_print_event if args.verbose else _print_progress,
+    )
+    try:
+        report = await candidate.run(resume=args.resume)
+    except (OSError, InvalidURI, InvalidHandshake) as exc:
+        raise UpstreamError(f"cannot connect to {args.url}: {exc}") from exc
+    print("\n".join(summary_lines(report)))
+    return 0 if report.ended in ("completed", "ended_by_student") else 1
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    print(json.dumps(event, ensure_ascii=False))
+
+
+def _print_progress(event: dict[str, Any]) -> None:
+    kind = event.get("type")
+    if kind == "question":
+        print(f"Q{event['number']}/{event['total']}: {event['text']}")
+    elif kind == "transcript" and event.get("final"):
+        print(f"   heard: {event['text'].strip()}")
+    elif kind == "evaluation":
+        print(f"   score {event['score']}/{event['max_score']}: {event.get('feedback', '')}")
+    elif kind == "latency":
+        print(
+            f"   response {event.get('response_ms')} ms, "
+            f"voice-to-voice {event.get('voice_to_voice_ms')} ms"
+        )
+    elif kind == "error":
+        print(f"   error {event['error']}: {event['detail']}")
 
 
 async def _db_command(args: argparse.Namespace, settings: Settings) -> None:
@@ -144,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(args, settings)
         elif args.command == "questions":
             return asyncio.run(_questions_command(args, settings))
+        elif args.command == "exam":
+            return asyncio.run(_exam(args, settings))
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:

@@ -126,6 +126,52 @@ class Settings(BaseSettings):
     )
     warm_up: bool = True
 
+    # Turn-taking and barge-in (the real-time session loop; see newspeech.voice.session).
+    vad_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="speech probability at which a frame counts as voiced"
+    )
+    vad_start_seconds: float = Field(
+        default=0.1, ge=0, le=2, description="voiced time before the student counts as speaking"
+    )
+    vad_stop_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=5,
+        description="silence after speech before the turn model is asked (and decoding starts)",
+    )
+    turn_complete_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Smart Turn probability above which a pause ends the turn",
+    )
+    turn_incomplete_stop_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        le=60,
+        description="max silence fallback: a pause the turn model calls unfinished ends the turn "
+        "after this long anyway",
+    )
+    barge_in_min_ms: int = Field(
+        default=300,
+        ge=0,
+        le=5000,
+        description="student speech over the examiner this long interrupts it "
+        "(shorter: a backchannel)",
+    )
+    tts_cache_entries: int = Field(
+        default=256,
+        ge=0,
+        le=100_000,
+        description="synthesized cacheable utterances kept per process",
+    )
+    tts_lead_seconds: float = Field(
+        default=0.12,
+        ge=0,
+        le=2,
+        description="examiner audio sent ahead of real time (client jitter buffer)",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:

@@ -26,7 +26,7 @@ async def test_default_engines_are_offline_and_shared(tmp_path: Path) -> None:
         assert engines.stt.pool is engines.pool  # one bounded pool for every model
         assert engines.pool.workers == 2
         warm = await engines.warm_up()
-        assert set(warm) == {"vad", "stt", "tts", "fallback_tts"}
+        assert set(warm) == {"vad", "turn", "stt", "tts", "fallback_tts"}
     finally:
         await engines.aclose()
 
@@ -47,8 +47,8 @@ async def test_remote_engines_need_no_local_models_and_share_one_http_client(
         assert isinstance(engines.tts, OpenAITextToSpeech)
         assert engines.http is not None
         assert engines.describe["stt"] == "openai-compatible whisper-1 at http://127.0.0.1:9/v1"
-        # Remote clients have nothing to warm: only the local VAD and espeak-ng run.
-        assert set(await engines.warm_up()) == {"vad", "fallback_tts"}
+        # Remote clients have nothing to warm: only the local VAD, turn model and espeak-ng run.
+        assert set(await engines.warm_up()) == {"vad", "turn", "fallback_tts"}
     finally:
         await engines.aclose()
     assert engines.http.is_closed

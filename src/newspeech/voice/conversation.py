@@ -55,6 +55,9 @@ class ExaminerTurn:
     listen: bool = True
     finished: bool = False
     end_reason: str | None = None
+    """With ``finished``: why the exam ended (``completed``, ``ended_by_student``,
+    ``time_limit``); the loop sends it in the ``ended`` event (default ``completed``, or
+    ``ended_by_student`` after an ``end`` control)."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from newspeech.voice.remote import OpenAISpeechToText
 from newspeech.voice.remote_tts import OpenAITextToSpeech
 from newspeech.voice.stt import WhisperSpeechToText
 from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
+from newspeech.voice.turn import SmartTurnDetector, TurnDetector
 from newspeech.voice.vad import SileroVoiceActivityDetector
 
 
@@ -44,6 +45,11 @@ class SpeechEngines:
     """espeak-ng when installed and not already the main voice: speaks when the main one fails."""
     describe: dict[str, str]
     """What was loaded, for the health check and logs."""
+    turn: TurnDetector
+    """Smart Turn v3.2: has the student finished, or paused to think?"""
+    frame_pool: InferencePool
+    """One thread for the per-frame models (VAD, Smart Turn): a 0.1 ms VAD frame must not
+    queue behind a 300 ms transcription in ``pool``, or every open microphone lags."""
     http: httpx.AsyncClient | None = None
     warm_up_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -60,7 +66,10 @@ class SpeechEngines:
         self.vad.new_stream().probability(np.zeros(self.vad.frame_samples, dtype=np.int16))
         self.warm_up_seconds["vad"] = time.perf_counter() - start
         await asyncio.gather(
-            timed("stt", self.stt), timed("tts", self.tts), timed("fallback_tts", self.fallback_tts)
+            timed("stt", self.stt),
+            timed("tts", self.tts),
+            timed("fallback_tts", self.fallback_tts),
+            timed("turn", self.turn),
         )
         return self.warm_up_seconds
 
@@ -68,12 +77,14 @@ class SpeechEngines:
         if self.http is not None:
             await self.http.aclose()
         self.pool.close()
+        self.frame_pool.close()
 
 
 def check_model_files(settings: Settings) -> None:
     """Raise ``ModelUnavailable`` (naming the package) if a model the settings need is missing
     or corrupt. Cheap after the first call: checksums are remembered per process."""
     models.locate(models.SILERO_VAD)
+    models.locate(models.SMART_TURN_V3)
     if settings.stt_engine == "whisper":
         if settings.whisper_model == "tiny.en":
             models.whisper_tiny_en_dir()
@@ -87,11 +98,13 @@ def check_model_files(settings: Settings) -> None:
 async def load_speech_engines(settings: Settings) -> SpeechEngines:
     """Load (off the event loop) and check every engine ``settings`` ask for."""
     pool = InferencePool(settings.inference_workers)
+    frame_pool = InferencePool(1)
     remote = "openai" in (settings.stt_engine, settings.tts_engine)
     http = httpx.AsyncClient() if remote else None
     try:
         vad_path = models.locate(models.SILERO_VAD)
         vad = await pool.run(SileroVoiceActivityDetector, vad_path)
+        turn = await pool.run(SmartTurnDetector, models.locate(models.SMART_TURN_V3), frame_pool)
         stt: SpeechToText
         if settings.stt_engine == "openai":
             stt = OpenAISpeechToText.from_settings(settings, client=http)
@@ -110,6 +123,7 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
         if http is not None:
             await http.aclose()
         pool.close()
+        frame_pool.close()
         raise
     return SpeechEngines(
         pool=pool,
@@ -117,9 +131,12 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
         stt=stt,
         tts=tts,
         fallback_tts=fallback,
+        turn=turn,
+        frame_pool=frame_pool,
         http=http,
         describe={
             "vad": "silero (onnxruntime)",
+            "turn": "smart-turn v3.2 (onnxruntime)",
             "stt": stt_name,
             "tts": settings.tts_engine
             if settings.tts_engine != "openai"

@@ -1,0 +1,273 @@
+"""Spoken-exam latency over the real WebSocket: voice-to-voice, response, barge-in, concurrency.
+
+    scripts/bench latency                 # table + bench/results/latency.json
+    scripts/bench latency --levels 1,10   # a shorter sweep
+
+A server process runs the real app (Silero VAD, Smart Turn v3.2, whisper tiny.en, Piper, the
+session loop, the WebSocket edge). THE EXAM IS THE SCRIPTED CONVERSATION of
+tests/fixtures/scripted_conversation.py (keyword score, fixed feedback, no database), because
+the real exam engine is not merged yet: grading and storage costs are not included.
+
+Simulated candidates (newspeech.exams.candidate) stream real recordings (JFK, ../shared/audio)
+and Piper-voiced answers at real-time pace, 20 ms a message. Latencies are the server's own
+per-turn measurements (``latency`` and ``flush`` events):
+  voice-to-voice = end of speech → first examiner audio byte sent,
+  response       = turn declared → first examiner audio byte sent,
+  barge-in stop  = interruption decision → last examiner audio byte sent.
+Server RSS is sampled from /proc while the exams run. Goals on a 2-core box: response p50
+<= 150 ms, p95 <= 300 ms; voice-to-voice p50 <= 600 ms; 50 concurrent exams with p95 response
+<= 1 s; <= 10 MB RSS per connected exam beyond the shared models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench._latency_server import TOKEN
+from newspeech import __version__
+from newspeech.exams.candidate import Candidate, ExamReport
+from newspeech.voice import models
+from newspeech.voice.audio import decode_audio, resample_pcm16
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
+from newspeech.voice.tts import PiperTextToSpeech
+
+AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+RESULTS = Path(__file__).resolve().parent / "results"
+PIPER_ANSWERS = (
+    "The left ventricle pumps oxygenated blood into the aorta and out to the body.",
+    "Intramuscular adrenaline half a milligram repeated after five minutes if needed.",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(float(np.percentile(np.asarray(values), q)), 1)
+
+
+async def answers() -> dict[int, PCM16]:
+    """Answer k for question k: two real recordings, two Piper-voiced answers."""
+    jfk = decode_audio((AUDIO / "whisper_jfk.flac").read_bytes(), max_seconds=60)
+    pool = InferencePool(1)
+    try:
+        voice = await pool.run(
+            PiperTextToSpeech.load,
+            models.locate(models.PIPER_JOE),
+            models.locate(models.PIPER_JOE_CONFIG),
+            pool,
+        )
+        voiced = []
+        for text in PIPER_ANSWERS:
+            pcm = b"".join([chunk.pcm async for chunk in voice.stream(text)])
+            voiced.append(resample_pcm16(np.frombuffer(pcm, dtype=np.int16), voice.sample_rate))
+    finally:
+        pool.close()
+    return {
+        1: jfk[round(7.9 * SAMPLE_RATE) :],  # "ask what you can do for your country"
+        2: voiced[0],
+        3: voiced[1],
+        4: jfk[round(3.0 * SAMPLE_RATE) :],  # with a 1 s thinking pause mid-sentence
+    }
+
+
+async def run_exams(
+    url: str, count: int, answer_audio: dict[int, PCM16], *, barge_in_after: float | None = None
+) -> list[ExamReport]:
+    candidates = [
+        Candidate(url, TOKEN, "medical", answer_audio, barge_in_after=barge_in_after)
+        for _ in range(count)
+    ]
+
+    async def one(candidate: Candidate, delay: float) -> ExamReport:
+        await asyncio.sleep(delay)  # students do not all press start in the same millisecond
+        return await candidate.run()
+
+    return await asyncio.gather(*(one(c, i * 0.05) for i, c in enumerate(candidates)))
+
+
+def turn_values(reports: list[ExamReport], key: str) -> list[float]:
+    return [
+        float(t.latency[key]) for r in reports for t in r.turns if t.latency.get(key) is not None
+    ]
+
+
+async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        samples.append(rss_mb(pid))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def level(url: str, pid: int, count: int, audio: dict[int, PCM16]) -> dict[str, Any]:
+    samples: list[float] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, samples, stop))
+    start = time.perf_counter()
+    reports = await run_exams(url, count, audio)
+    stop.set()
+    await sampler
+    response = turn_values(reports, "response_ms")
+    v2v = turn_values(reports, "voice_to_voice_ms")
+    return {
+        "exams": count,
+        "completed": sum(r.ended == "completed" for r in reports),
+        "endings": dict(
+            Counter(f"{r.ended or 'no ended event'} / {r.close_code}" for r in reports)
+        ),
+        "turns": len(response),
+        "errors": sum(len(r.errors) for r in reports),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "response_ms": {"p50": percentile(response, 50), "p95": percentile(response, 95)},
+        "voice_to_voice_ms": {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)},
+        "turn_to_transcript_ms_p95": percentile(turn_values(reports, "turn_to_transcript_ms"), 95),
+        "server_rss_peak_mb": round(max(samples), 1),
+        "transcripts": sorted({t.transcript.strip() for r in reports for t in r.turns}),
+    }
+
+
+async def bench(
+    args: argparse.Namespace, server: subprocess.Popen[bytes], port: int
+) -> dict[str, Any]:
+    url = f"ws://127.0.0.1:{port}/ws/exam"
+    audio = await answers()
+    await wait_for_server(port, server)
+    idle = rss_mb(server.pid)
+    print(f"server up (pid {server.pid}), models loaded and warm: RSS {idle:.0f} MB")
+    sequential = [r for _ in range(args.exams) for r in await run_exams(url, 1, audio)]
+    barge = await run_exams(url, args.exams, audio, barge_in_after=1.0)
+    stops = [float(f["stop_ms"]) for r in barge for f in r.flushes]
+    sweep = []
+    for count in args.levels:
+        result = await level(url, server.pid, count, audio)
+        result["rss_per_exam_mb"] = round((result["server_rss_peak_mb"] - idle) / count, 2)
+        sweep.append(result)
+        print(f"  {count} concurrent: done in {result['wall_seconds']} s")
+    response = turn_values(sequential, "response_ms")
+    v2v = turn_values(sequential, "voice_to_voice_ms")
+    return {
+        "benchmark": "latency",
+        "version": __version__,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "conversation": "SCRIPTED (tests/fixtures/scripted_conversation.py): the real exam "
+        "engine is not merged yet; grading and database writes are not measured",
+        "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium",
+        "server_rss_idle_mb": round(idle, 1),
+        "single": {
+            "exams": len(sequential),
+            "turns": len(response),
+            "response_ms": {"p50": percentile(response, 50), "p95": percentile(response, 95)},
+            "voice_to_voice_ms": {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)},
+            "transcripts": [t.transcript.strip() for r in sequential for t in r.turns],
+        },
+        "barge_in": {
+            "exams": len(barge),
+            "flushes": len(stops),
+            "stop_ms": {"p50": percentile(stops, 50), "p95": percentile(stops, 95)},
+        },
+        "concurrency": sweep,
+    }
+
+
+async def wait_for_server(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the bench server exited with {server.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.5)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise RuntimeError("the bench server did not start in 300 s")
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"\nconversation: {result['conversation']}")
+    single, barge = result["single"], result["barge_in"]
+    print(f"\none exam at a time ({single['exams']} exams, {single['turns']} turns)")
+    print(f"  {'metric':<34}{'p50':>9}{'p95':>9}")
+    for label, key in (
+        ("voice-to-voice (ms)", "voice_to_voice_ms"),
+        ("response (ms)", "response_ms"),
+    ):
+        print(f"  {label:<34}{single[key]['p50']!s:>9}{single[key]['p95']!s:>9}")
+    stop = barge["stop_ms"]
+    print(f"  {'barge-in decision → last byte (ms)':<34}{stop['p50']!s:>9}{stop['p95']!s:>9}")
+    print(f"  ({barge['flushes']} barge-ins in {barge['exams']} exams)")
+    print(f"\nserver RSS with models loaded, idle: {result['server_rss_idle_mb']} MB")
+    header = (
+        f"{'exams':>6}{'done':>6}{'turns':>7}{'resp p50':>10}{'resp p95':>10}"
+        f"{'v2v p50':>9}{'v2v p95':>9}{'RSS MB':>8}{'MB/exam':>9}{'wall s':>8}"
+    )
+    print(header)
+    for row in result["concurrency"]:
+        print(
+            f"{row['exams']:>6}{row['completed']:>6}{row['turns']:>7}"
+            f"{row['response_ms']['p50']!s:>10}{row['response_ms']['p95']!s:>10}"
+            f"{row['voice_to_voice_ms']['p50']!s:>9}{row['voice_to_voice_ms']['p95']!s:>9}"
+            f"{row['server_rss_peak_mb']:>8}{row['rss_per_exam_mb']:>9}{row['wall_seconds']:>8}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--exams", type=int, default=3, help="sequential exams (and barge-in runs)")
+    parser.add_argument(
+        "--levels",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 10, 25, 50],
+        help="simultaneous exams to sweep (default 1,10,25,50)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latency.json")
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench._latency_server", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        result = asyncio.run(bench(args, server, port))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print_table(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

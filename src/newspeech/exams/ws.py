@@ -1,0 +1,244 @@
+"""The exam WebSocket at ``/ws/exam`` (docs/protocol.md): a thin edge around the session loop.
+
+It reads the first message (start or resume), asks the injected :class:`ConversationOpener`
+for the exam (authentication and the exam's rules live behind it), then hands the socket to
+:class:`~newspeech.voice.session.ExamSession`. Malformed messages get an ``error`` event and are
+dropped; they never end the connection. Domain errors while opening close it with a 44xx code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.websockets import WebSocketState
+
+from newspeech.errors import (
+    Conflict,
+    InvalidState,
+    NewSpeechError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from newspeech.voice.clock import MonotonicClock
+from newspeech.voice.conversation import Control, Conversation
+from newspeech.voice.protocols import SAMPLE_RATE
+from newspeech.voice.session import ExamSession, Inbound, SessionEngines
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+MAX_AUDIO_BYTES = 2 * SAMPLE_RATE
+"""One second of 16 kHz PCM16: the largest audio message accepted."""
+FIRST_MESSAGE_SECONDS = 30.0
+
+CLOSE_NORMAL = 1000
+CLOSE_SERVER_ERROR = 1011
+CLOSE_BAD_FIRST_MESSAGE = 4400
+_CLOSE_CODES: tuple[tuple[type[NewSpeechError], int], ...] = (
+    (Unauthenticated, 4401),
+    (PermissionDenied, 4403),
+    (NotFound, 4404),
+    (InvalidState, 4409),
+    (Conflict, 4409),
+)
+
+
+class StartExam(BaseModel):
+    type: Literal["start"]
+    token: str = Field(min_length=1)
+    college_type: str = Field(min_length=1, max_length=64)
+
+
+class ResumeExam(BaseModel):
+    type: Literal["resume"]
+    token: str = Field(min_length=1)
+    session_code: str = Field(min_length=1, max_length=64)
+
+
+OpenRequest = Annotated[StartExam | ResumeExam, Field(discriminator="type")]
+_OPEN_REQUEST: TypeAdapter[StartExam | ResumeExam] = TypeAdapter(OpenRequest)
+
+
+@dataclass(frozen=True)
+class OpenedExam:
+    conversation: Conversation
+    session_code: str
+    college_type: str
+    total_questions: int
+
+
+class ConversationOpener(Protocol):
+    """Authenticates the first message's token and starts or resumes the sitting.
+
+    Raises ``Unauthenticated`` (bad token), ``PermissionDenied`` (not the owner), ``NotFound``
+    (unknown session code or college type) or ``InvalidState`` (cannot start / resume now).
+    """
+
+    async def open(self, request: StartExam | ResumeExam) -> OpenedExam: ...
+
+
+OpenerFactory = Callable[[Any], ConversationOpener]
+"""Builds the opener in the app's lifespan from the app's state (engine, settings …)."""
+
+
+def close_code(error: NewSpeechError) -> int:
+    for kind, code in _CLOSE_CODES:
+        if isinstance(error, kind):
+            return code
+    return CLOSE_SERVER_ERROR
+
+
+class SocketEdge:
+    """The socket as the loop's inbox and outbox: validates what comes in."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+        self.closed = False
+
+    async def receive(self) -> Inbound | None:
+        while not self.closed:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                return None
+            data: bytes | None = message.get("bytes")
+            if data is not None:
+                if (audio := await self._audio(data)) is not None:
+                    return audio
+                continue
+            if (control := await self._control(message.get("text") or "")) is not None:
+                return control
+        return None
+
+    async def _audio(self, data: bytes) -> bytes | None:
+        if len(data) % 2:
+            await self.error("bad_audio", f"{len(data)} bytes is not a whole number of samples")
+        elif len(data) > MAX_AUDIO_BYTES:
+            await self.error(
+                "audio_too_large", f"{len(data)} bytes; at most {MAX_AUDIO_BYTES} (1 s) a message"
+            )
+        elif data:
+            return data
+        return None
+
+    async def _control(self, text: str) -> Control | None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            await self.error("bad_json", "a text message must be one JSON object")
+            return None
+        kind = message.get("type") if isinstance(message, dict) else None
+        if not isinstance(kind, str):
+            await self.error("bad_message", 'a JSON message needs a string "type"')
+            return None
+        if kind == "ping":
+            await self.send_event({"type": "pong", "id": message.get("id")})
+            return None
+        if kind in ("start", "resume"):
+            await self.error("already_started", "this connection already has an exam")
+            return None
+        try:
+            return Control(kind)
+        except ValueError:
+            await self.error("unknown_type", f"unknown message type {kind[:40]!r}")
+            return None
+
+    async def error(self, code: str, detail: str) -> None:
+        await self.send_event({"type": "error", "error": code, "detail": detail})
+
+    async def send_event(self, event: Mapping[str, Any]) -> None:
+        if not self.closed:
+            try:
+                await self._ws.send_json(dict(event))
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.closed = True
+
+    async def send_audio(self, pcm: bytes) -> None:
+        if not self.closed:
+            try:
+                await self._ws.send_bytes(pcm)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.closed = True
+
+
+async def _first_message(websocket: WebSocket) -> StartExam | ResumeExam | str:
+    """The opening request, or why it is not one."""
+    try:
+        async with asyncio.timeout(FIRST_MESSAGE_SECONDS):
+            message = await websocket.receive()
+    except TimeoutError:
+        return "no start or resume message"
+    text = message.get("text")
+    if message["type"] == "websocket.disconnect" or text is None:
+        return "the first message must be a JSON start or resume message"
+    try:
+        return _OPEN_REQUEST.validate_json(text)
+    except ValidationError as exc:
+        return "bad start or resume message: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
+        )
+
+
+@router.websocket("/ws/exam")
+async def exam_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    edge = SocketEdge(websocket)
+    request = await _first_message(websocket)
+    if isinstance(request, str):
+        await edge.error("bad_first_message", request)
+        await _close(websocket, CLOSE_BAD_FIRST_MESSAGE)
+        return
+    state = websocket.app.state
+    opener: ConversationOpener | None = getattr(state, "exam_opener", None)
+    engines: SessionEngines | None = getattr(state, "voice", None)
+    if opener is None or engines is None:
+        await edge.error("exams_unavailable", "this server does not run spoken exams")
+        await _close(websocket, CLOSE_SERVER_ERROR)
+        return
+    try:
+        opened = await opener.open(request)
+    except NewSpeechError as exc:
+        await edge.error(exc.code, exc.detail)
+        await _close(websocket, close_code(exc))
+        return
+    await edge.send_event(_session_started(opened, engines))
+    session = ExamSession(opened.conversation, engines, state.loop_settings, MonotonicClock(), edge)
+    try:
+        reason = await session.run(edge)
+    except Exception:
+        logger.exception("exam %s: the session loop failed", opened.session_code)
+        await edge.error("server_error", "the exam stopped on a server error; resume it")
+        await _close(websocket, CLOSE_SERVER_ERROR)
+        return
+    if reason != "disconnected":
+        await _close(websocket, CLOSE_NORMAL)
+
+
+def _session_started(opened: OpenedExam, engines: SessionEngines) -> dict[str, Any]:
+    def audio(rate: int) -> dict[str, Any]:
+        return {"sample_rate": rate, "encoding": "pcm_s16le", "channels": 1}
+
+    return {
+        "type": "session_started",
+        "session_code": opened.session_code,
+        "college_type": opened.college_type,
+        "total_questions": opened.total_questions,
+        "output_audio": audio(engines.speaker.sample_rate),
+        "input_audio": audio(SAMPLE_RATE),
+    }
+
+
+async def _close(websocket: WebSocket, code: int) -> None:
+    if websocket.application_state is not WebSocketState.DISCONNECTED:
+        try:
+            await websocket.close(code)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            logger.debug("socket already closed")

@@ -1,0 +1,482 @@
+"""The real-time loop of one exam connection: hear, take turns, speak, yield to barge-in.
+
+Frames → VAD (shared Silero, this stream's state) → :class:`~newspeech.voice.ear.Ear` → at a
+pause, decode speculatively and ask the turn model → the :class:`Conversation` → speech, paced
+in real time in ≤ 40 ms chunks. One TaskGroup per connection holds the receiver, a watchdog
+(silence prompts) and the examiner (thinking, then speaking). Time comes from an injected
+:class:`~newspeech.voice.clock.Clock`, so tests run frame by frame on a virtual clock.
+
+Calls into the conversation store answers; a barge-in or a disconnect never cuts one short
+(they run shielded and are awaited before the loop ends). Only speech is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+from collections.abc import Awaitable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from newspeech.config import Settings
+from newspeech.errors import NewSpeechError
+from newspeech.voice.clock import Clock
+from newspeech.voice.conversation import (
+    Control,
+    Conversation,
+    ExaminerTurn,
+    HeardAnswer,
+    ListenPlan,
+    TurnTimings,
+    Utterance,
+)
+from newspeech.voice.ear import Ear, EarSettings, EarState, Heard
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import (
+    PCM16,
+    SpeechToText,
+    Transcript,
+    VadStream,
+    VoiceActivityDetector,
+)
+from newspeech.voice.speaker import Speaker
+from newspeech.voice.turn import TurnDetector
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Inbound = bytes | Control
+"""What the edge hands the loop: validated PCM16 audio, or a control request."""
+
+
+class Inbox(Protocol):
+    async def receive(self) -> Inbound | None:
+        """The next message from the client; ``None`` once the connection has closed."""
+        ...
+
+
+class Outbox(Protocol):
+    async def send_event(self, event: Mapping[str, Any]) -> None: ...
+
+    async def send_audio(self, pcm: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    ear: EarSettings = field(default_factory=EarSettings)
+    turn_complete_threshold: float = 0.5
+    turn_incomplete_stop_seconds: float = 4.0
+    barge_in_min_seconds: float = 0.3
+    lead_seconds: float = 0.12
+    """Examiner audio is sent this far ahead of real time (the client's jitter buffer)."""
+    tick_seconds: float = 0.1
+
+    @classmethod
+    def from_settings(cls, settings: Settings, frame_samples: int = 512) -> LoopSettings:
+        return cls(
+            ear=EarSettings(
+                frame_samples=frame_samples,
+                threshold=settings.vad_threshold,
+                start_seconds=settings.vad_start_seconds,
+                stop_seconds=settings.vad_stop_seconds,
+            ),
+            turn_complete_threshold=settings.turn_complete_threshold,
+            turn_incomplete_stop_seconds=settings.turn_incomplete_stop_seconds,
+            barge_in_min_seconds=settings.barge_in_min_ms / 1000.0,
+            lead_seconds=settings.tts_lead_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class SessionEngines:
+    """The process's shared models, as one exam uses them."""
+
+    frame_pool: InferencePool
+    """Where VAD frames are scored (kept clear of long transcriptions)."""
+    vad: VoiceActivityDetector
+    turn: TurnDetector
+    stt: SpeechToText
+    speaker: Speaker
+
+
+@dataclass
+class LoopStats:
+    """What happened in this connection; for tests, logs and the benchmark."""
+
+    turns: int = 0
+    speculative_decodes: int = 0
+    speculative_discarded: int = 0
+    barge_ins: int = 0
+    backchannels: int = 0
+    stop_seconds: list[float] = field(default_factory=list)
+    """Per barge-in: decision → the last examiner audio byte sent (seconds)."""
+
+
+@dataclass
+class _Speaking:
+    utterance: Utterance
+    utterance_id: int
+    started: float | None = None
+    sent: float = 0.0
+
+
+@dataclass
+class _Answer:
+    speech_started: float
+    speech_ended: float = 0.0
+    audio: PCM16 | None = None
+    decode: asyncio.Task[Transcript | NewSpeechError] | None = None
+
+
+class ExamSession:
+    """One connection's loop. ``await run(inbox)`` until the exam ends or the client leaves."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        engines: SessionEngines,
+        settings: LoopSettings,
+        clock: Clock,
+        outbox: Outbox,
+    ) -> None:
+        self._conversation = conversation
+        self._engines = engines
+        self._settings = settings
+        self._clock = clock
+        self._out = outbox
+        self._ear = Ear(settings.ear)
+        self._vad: VadStream = engines.vad.new_stream()
+        self._pending = bytearray()
+        self._frame_bytes = 2 * settings.ear.frame_samples
+        self._ids = itertools.count(1)
+        self._tg: asyncio.TaskGroup | None = None
+        self._done = asyncio.Event()
+        self._examiner: asyncio.Task[None] | None = None
+        self._speaking: _Speaking | None = None
+        self._in_flight: set[asyncio.Future[Any]] = set()
+        self._deferred: Control | None = None
+        self._interruptible = False
+        self._listening = False
+        self._plan = ListenPlan(prompt=None)
+        self._quiet_since = clock.now()
+        self._answer: _Answer | None = None
+        self._question_number: int | None = None
+        self.end_reason: str | None = None
+        self.stats = LoopStats()
+
+    async def run(self, inbox: Inbox) -> str:
+        """Run the exam; returns why it ended (``completed``, ``disconnected`` …)."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                receiver = tg.create_task(self._receive(inbox))
+                watchdog = tg.create_task(self._watch())
+                self._start_examiner(self._conversation.begin())
+                await self._done.wait()
+                for task in (receiver, watchdog, self._examiner):
+                    if task is not None:
+                        task.cancel()
+        finally:
+            await self._settle()
+        return self.end_reason or "disconnected"
+
+    async def _settle(self) -> None:
+        """Let stores already under way finish; tell the conversation if we were cut off."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        if self.end_reason is None:
+            await self._conversation.disconnected()
+
+    # -- hearing ---------------------------------------------------------------------------
+
+    async def _receive(self, inbox: Inbox) -> None:
+        while (message := await inbox.receive()) is not None:
+            if isinstance(message, Control):
+                await self._control(message)
+                continue
+            self._pending += message
+            while len(self._pending) >= self._frame_bytes:
+                frame = np.frombuffer(bytes(self._pending[: self._frame_bytes]), dtype="<i2")
+                del self._pending[: self._frame_bytes]
+                await self._hear(frame.astype(np.int16))
+        self._done.set()
+
+    async def _hear(self, frame: PCM16) -> None:
+        probability = await self._engines.frame_pool.run(self._vad.probability, frame)
+        heard = self._ear.hear(frame, probability)
+        now = self._clock.now()
+        if heard is Heard.SPEECH_STARTED:
+            await self._out.send_event({"type": "vad", "speech": True})
+            self._answer = _Answer(speech_started=now - self._ear.segment_seconds)
+        elif heard is Heard.RESUMED:
+            await self._out.send_event({"type": "vad", "speech": True})
+            self._discard_decode()
+        elif heard is Heard.PAUSED:
+            await self._out.send_event({"type": "vad", "speech": False})
+            await self._paused(now)
+            return
+        if self._speaking is not None and self._ear.state is EarState.SPEAKING:
+            if (
+                self._interruptible
+                and self._ear.segment_seconds >= self._settings.barge_in_min_seconds
+            ):
+                await self._barge_in()
+            return
+        if self._listening and self._answer is not None:
+            paused = self._ear.state is EarState.PAUSED
+            if (
+                paused and self._ear.pause_seconds >= self._settings.turn_incomplete_stop_seconds
+            ) or (self._ear.answer_seconds >= self._plan.max_answer_seconds):
+                await self._declare_turn()
+
+    async def _paused(self, now: float) -> None:
+        if not self._listening or self._answer is None:
+            # Speech over the examiner that stopped short of a barge-in: a backchannel.
+            if self._speaking is not None or self._examiner is not None:
+                self.stats.backchannels += 1
+            self._ear.reset()
+            self._answer = None
+            return
+        answer = self._answer
+        answer.speech_ended = now - self._ear.pause_seconds
+        answer.audio = self._ear.audio()
+        too_short = self._ear.speech_seconds < self._plan.min_answer_seconds
+        # The turn model is asked first: its 50 ms must not wait behind the decode.
+        verdict = (
+            None
+            if too_short
+            else asyncio.ensure_future(self._engines.turn.completion_probability(answer.audio))
+        )
+        answer.decode = self._tasks().create_task(self._decode(answer.audio))
+        self.stats.speculative_decodes += 1
+        if verdict is None:
+            return  # too short to be the whole answer: only the silence fallback ends it
+        probability = await verdict
+        if probability >= self._settings.turn_complete_threshold and self._answer is answer:
+            await self._declare_turn()
+
+    def _discard_decode(self) -> None:
+        if self._answer is not None and self._answer.decode is not None:
+            self._answer.decode.cancel()
+            self._answer.decode = None
+            self.stats.speculative_discarded += 1
+
+    async def _decode(self, audio: PCM16) -> Transcript | NewSpeechError:
+        try:
+            return await self._engines.stt.transcribe(
+                audio, prompt=self._plan.prompt, hotwords=self._plan.hotwords
+            )
+        except NewSpeechError as exc:
+            return exc
+
+    async def _declare_turn(self) -> None:
+        answer, self._answer = self._answer, None
+        assert answer is not None
+        declared = self._clock.now()
+        if answer.decode is None:  # max length reached while speaking: decode it all now
+            answer.speech_ended = declared
+            answer.audio = self._ear.audio()
+            answer.decode = self._tasks().create_task(self._decode(answer.audio))
+        self._ear.reset()
+        self._listening = False
+        self.stats.turns += 1
+        self._spawn_examiner(self._respond(answer, declared))
+
+    # -- the examiner ----------------------------------------------------------------------
+
+    def _tasks(self) -> asyncio.TaskGroup:
+        assert self._tg is not None, "the session is not running"
+        return self._tg
+
+    def _start_examiner(self, call: Awaitable[ExaminerTurn], *, reason: str | None = None) -> None:
+        self._spawn_examiner(self._examine(call, reason))
+
+    def _spawn_examiner(self, work: Coroutine[Any, Any, None]) -> None:
+        examiner = self._tasks().create_task(work)
+        self._examiner = examiner
+
+        def finished(task: asyncio.Task[None]) -> None:
+            if self._examiner is task:
+                self._examiner = None
+
+        examiner.add_done_callback(finished)
+
+    async def _examine(
+        self, call: Awaitable[ExaminerTurn], reason: str | None, timings: TurnTimings | None = None
+    ) -> None:
+        turn = await self._store(call)
+        await self._perform(turn, reason, timings)
+
+    async def _store(self, call: Awaitable[T]) -> T:
+        """Await a conversation call that must not be cut short by a barge-in or disconnect."""
+        future = asyncio.ensure_future(call)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(future)
+
+    async def _respond(self, answer: _Answer, declared: float) -> None:
+        assert answer.decode is not None
+        assert answer.audio is not None
+        result = await answer.decode
+        ready = self._clock.now()
+        if isinstance(result, NewSpeechError) or not result.text.strip():
+            if isinstance(result, NewSpeechError):
+                await self._error(result)
+            # Nothing to answer (or noise with no words in it): listen again.
+            await self._perform(ExaminerTurn(), None, None)
+            return
+        await self._out.send_event(
+            {
+                "type": "transcript",
+                "final": True,
+                "text": result.text,
+                "confidence": result.confidence,
+            }
+        )
+        timings = TurnTimings(
+            speech_started=answer.speech_started,
+            speech_ended=answer.speech_ended,
+            turn_declared=declared,
+            transcript_ready=ready,
+        )
+        heard = HeardAnswer(transcript=result, pcm=answer.audio.tobytes(), timings=timings)
+        turn = await self._store(self._conversation.answer(heard))
+        timings = dataclasses.replace(timings, grade_ready=self._clock.now())
+        await self._perform(turn, None, timings)
+
+    async def _perform(
+        self, turn: ExaminerTurn, reason: str | None, timings: TurnTimings | None
+    ) -> None:
+        while self._deferred is not None:  # a control arrived while the examiner was thinking
+            command, self._deferred = self._deferred, None
+            await self._send_events(turn)
+            reason = "ended_by_student" if command is Control.END else None
+            turn, timings = await self._store(self._conversation.control(command)), None
+        self._listening = False
+        # The student may talk over a turn that then listens; the closing words are heard out.
+        self._interruptible = turn.listen and not turn.finished
+        await self._send_events(turn)
+        for utterance in turn.utterances:
+            timings = await self._say(utterance, timings)
+        if turn.finished:
+            self.end_reason = turn.end_reason or reason or "completed"
+            await self._out.send_event({"type": "ended", "reason": self.end_reason})
+            self._done.set()
+        elif turn.listen:
+            self._open_mic()
+
+    async def _send_events(self, turn: ExaminerTurn) -> None:
+        for event in turn.events:
+            if event.get("type") == "question" and isinstance(event.get("number"), int):
+                self._question_number = event["number"]
+            await self._out.send_event(event)
+
+    async def _say(self, utterance: Utterance, timings: TurnTimings | None) -> TurnTimings | None:
+        speaking = _Speaking(utterance, next(self._ids))
+        await self._out.send_event(
+            {
+                "type": "speaking",
+                "utterance_id": speaking.utterance_id,
+                "kind": utterance.kind.value,
+                "text": utterance.text,
+            }
+        )
+        self._speaking = speaking
+        lead = self._settings.lead_seconds
+        async with contextlib.aclosing(self._engines.speaker.chunks(utterance)) as chunks:
+            async for chunk in chunks:
+                if speaking.started is None:
+                    speaking.started = self._clock.now()
+                wait = speaking.started + speaking.sent - lead - self._clock.now()
+                if wait > 0:
+                    await self._clock.sleep(wait)
+                await self._out.send_audio(chunk.pcm)
+                speaking.sent += chunk.seconds
+                if timings is not None:
+                    self._report(dataclasses.replace(timings, first_audio_sent=self._clock.now()))
+                    timings = None
+        self._speaking = None
+        await self._out.send_event({"type": "speaking_done", "utterance_id": speaking.utterance_id})
+        return timings
+
+    def _report(self, timings: TurnTimings) -> None:
+        event: dict[str, Any] = {"type": "latency", "question_number": self._question_number}
+        event.update(timings.milliseconds())
+
+        async def report() -> None:
+            await self._out.send_event(event)
+            await self._store(self._conversation.turn_measured(timings))
+
+        self._tasks().create_task(report())
+
+    def _open_mic(self) -> None:
+        self._listening = True
+        self._plan = self._conversation.listen_plan()
+        self._quiet_since = self._clock.now()
+        self._tasks().create_task(
+            self._out.send_event(
+                {"type": "listening", "max_seconds": self._plan.max_answer_seconds}
+            )
+        )
+
+    async def _stop_speaking(self) -> _Speaking | None:
+        """Cancel the examiner's speech now; returns what was being said (None if silent)."""
+        speaking, examiner = self._speaking, self._examiner
+        if speaking is None or examiner is None:
+            return None
+        decided = self._clock.now()
+        examiner.cancel()
+        await asyncio.wait([examiner])
+        self.stats.stop_seconds.append(self._clock.now() - decided)
+        self._speaking = self._examiner = None
+        played = 0.0 if speaking.started is None else self._clock.now() - speaking.started
+        played = max(0.0, min(speaking.sent, played))
+        await self._out.send_event(
+            {
+                "type": "flush",
+                "utterance_id": speaking.utterance_id,
+                "played_ms": round(played * 1000),
+                "stop_ms": round(self.stats.stop_seconds[-1] * 1000, 1),
+            }
+        )
+        await self._store(self._conversation.interrupted(speaking.utterance, played))
+        return speaking
+
+    async def _barge_in(self) -> None:
+        if await self._stop_speaking() is None:
+            return
+        self.stats.barge_ins += 1
+        self._open_mic()
+        if self._answer is None:
+            self._answer = _Answer(speech_started=self._clock.now() - self._ear.segment_seconds)
+
+    async def _control(self, command: Control) -> None:
+        if self._examiner is not None and self._speaking is None:
+            self._deferred = command  # thinking: handled as soon as its turn is stored
+            return
+        await self._stop_speaking()
+        self._discard_decode()
+        self._ear.reset()
+        self._answer = None
+        self._listening = False
+        reason = "ended_by_student" if command is Control.END else None
+        self._start_examiner(self._conversation.control(command), reason=reason)
+
+    async def _error(self, error: NewSpeechError) -> None:
+        await self._out.send_event({"type": "error", "error": error.code, "detail": error.detail})
+
+    async def _watch(self) -> None:
+        """Silence prompts: nothing said for the plan's time since the examiner stopped."""
+        while True:
+            await self._clock.sleep(self._settings.tick_seconds)
+            if not self._listening or self._examiner is not None or self._answer is not None:
+                continue
+            waited = self._clock.now() - self._quiet_since
+            if waited >= self._plan.silence_prompt_seconds:
+                self._listening = False
+                self._start_examiner(self._conversation.silence(waited))

@@ -1,0 +1,279 @@
+"""The session loop, frame by frame on a virtual clock, with the real engines.
+
+Silero VAD, Smart Turn v3.2, whisper tiny.en and Piper run for real on the shared recordings;
+the exam is the scripted conversation. No assertion is about how long anything took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newspeech.config import Settings
+from newspeech.voice.audio import decode_audio
+from newspeech.voice.conversation import Control, UtteranceKind
+from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
+from newspeech.voice.session import LoopSettings, SessionEngines
+from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.tts import CHUNK_SECONDS
+from tests.fixtures.scripted_conversation import (
+    TAKE_YOUR_TIME,
+    ScriptedConversation,
+    ScriptedQuestion,
+)
+from tests.voice.session_harness import Exam, silence, start_exam
+from tests.voice.wer import normalize
+
+QUESTIONS = (
+    ScriptedQuestion("Count from one to three.", ("one", "two", "three")),
+    ScriptedQuestion("What did the president ask of his fellow Americans?", ("country",)),
+    ScriptedQuestion("Name a chamber of the heart.", ("ventricle",)),
+)
+
+
+@pytest.fixture(scope="module")
+async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpeechEngines]:
+    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("speech"))
+    engines = await load_speech_engines(settings)
+    await engines.warm_up()
+    yield engines
+    await engines.aclose()
+
+
+@pytest.fixture(scope="module")
+def engines(speech: SpeechEngines) -> SessionEngines:
+    speaker = Speaker(speech.tts, PhraseCache(), speech.fallback_tts)
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
+
+
+@pytest.fixture(scope="module")
+def jfk(shared_dir: Path) -> PCM16:
+    return decode_audio((shared_dir / "audio/whisper_jfk.flac").read_bytes(), max_seconds=60)
+
+
+@pytest.fixture(scope="module")
+def one_two_three(shared_dir: Path) -> PCM16:
+    data = (shared_dir / "audio/speech_recognition_english.wav").read_bytes()
+    return decode_audio(data, max_seconds=60)
+
+
+def said(text: str) -> str:
+    return " ".join(normalize(text))
+
+
+def at(pcm: PCM16, start: float, end: float | None = None) -> PCM16:
+    return pcm[round(start * SAMPLE_RATE) : None if end is None else round(end * SAMPLE_RATE)]
+
+
+async def listening(exam: Exam, count: int = 1) -> None:
+    await exam.wait_for_event("listening", count)
+
+
+async def test_an_answer_ends_the_turn_is_transcribed_graded_and_measured(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS[1:]))
+    await listening(exam)
+    await exam.play(at(jfk, 7.9))  # "ask what you can do for your country"
+    await exam.wait_for_event("latency")
+
+    (heard,) = exam.conversation.answers
+    assert said(heard.transcript.text) == "ask what you can do for your country"
+    assert exam.conversation.scores == [10.0]
+    assert heard.pcm  # the answer's own audio goes to the exam for storage
+    types = exam.wire.types()
+    after = types[types.index("transcript") :]
+    assert after[:4] == ["transcript", "evaluation", "question", "speaking"]
+    (timings,) = exam.conversation.measured
+    assert timings.first_audio_sent is not None
+    assert timings.grade_ready is not None
+    assert (
+        timings.speech_started
+        < timings.speech_ended
+        <= timings.turn_declared
+        <= timings.transcript_ready
+        <= timings.grade_ready
+        <= timings.first_audio_sent
+    )
+    latency = exam.wire.events("latency")[0]
+    assert latency["question_number"] == 2  # the latency is the reply's: the next question
+    assert {"response_ms", "voice_to_voice_ms"} <= set(latency)
+    assert await exam.close() == "disconnected"
+    assert exam.conversation.disconnects == 1
+
+
+async def test_a_pause_the_turn_model_calls_final_is_not_the_end_of_a_too_short_answer(
+    engines: SessionEngines, one_two_three: PCM16
+) -> None:
+    """Counting "one … two … three" (pauses of half a second): Smart Turn hears "One." as a
+    finished sentence; the plan's minimum answer length keeps the turn open."""
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS, min_answer_seconds=1.5))
+    await listening(exam)
+    await exam.play(one_two_three)
+    await exam.wait_for_event("evaluation")
+    (heard,) = exam.conversation.answers
+    assert said(heard.transcript.text) == "one two three"
+    await exam.close()
+
+
+async def test_a_thinking_pause_mid_answer_does_not_end_the_turn(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """ "ask not what your country can do for you [2.5 s] ask what you can do for your
+    country": one answer, both halves; the decode started in the pause is thrown away."""
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS[1:]))
+    await listening(exam)
+    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
+    await exam.wait_for_event("evaluation")
+
+    (heard,) = exam.conversation.answers
+    text = said(heard.transcript.text)
+    assert text.startswith("ask not what your country")
+    assert text.endswith("ask what you can do for your country")
+    assert exam.session.stats.turns == 1
+    assert exam.session.stats.speculative_discarded >= 1
+    await exam.close()
+
+
+async def test_the_natural_pauses_of_a_real_recording_stay_in_one_turn(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS[1:]))
+    await listening(exam)
+    await exam.play(at(jfk, 3.0))  # pauses of 1.0 s and 0.5 s between phrases
+    await exam.wait_for_event("evaluation")
+    (heard,) = exam.conversation.answers
+    assert "ask not" in said(heard.transcript.text)
+    assert said(heard.transcript.text).endswith("your country")
+    await exam.close()
+
+
+def audio_between(exam: Exam, first: dict[str, object], last_type: str) -> list[bytes]:
+    """Audio sent after event ``first`` and before the next event of type ``last_type``."""
+    out: list[bytes] = []
+    seen = False
+    for _, what, payload in exam.wire.log:
+        if what == "event" and payload is first:
+            seen = True
+        elif seen and what == "event" and payload["type"] == last_type:
+            break
+        elif seen and what == "audio":
+            out.append(payload)
+    return out
+
+
+async def test_speech_over_the_examiner_barges_in_and_flushes_within_one_chunk(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS[1:]))
+    # The welcome is playing: wait for a little of its audio, then talk over it.
+    await exam.wait_until(lambda: len([x for x in exam.wire.log if x[1] == "audio"]) > 10)
+    await exam.play(at(jfk, 0.0, 2.6))  # "And so my fellow Americans"
+    flush = await exam.wait_for_event("flush")
+
+    assert exam.session.stats.barge_ins == 1
+    ((utterance, played),) = exam.conversation.interruptions
+    assert utterance.kind is UtteranceKind.WELCOME
+    assert flush["played_ms"] == round(played * 1000)
+    assert 0 < played < 10
+    # Nothing of the welcome (nor the question queued behind it) is sent after the flush.
+    assert audio_between(exam, flush, "speaking") == []
+    stop_chunks = exam.session.stats.stop_seconds[0] / CHUNK_SECONDS
+    assert stop_chunks <= 1.0
+    # What the student said over the examiner is their answer.
+    (heard,) = (await _answers(exam, 1)).answers
+    assert said(heard.transcript.text).startswith("and so my fellow americans")
+    await exam.close()
+
+
+async def _answers(exam: Exam, count: int) -> ScriptedConversation:
+    await exam.wait_until(lambda: len(exam.conversation.answers) >= count)
+    return exam.conversation
+
+
+async def test_a_short_backchannel_over_the_examiner_does_not_interrupt(
+    engines: SessionEngines, one_two_three: PCM16
+) -> None:
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS))
+    await exam.wait_until(lambda: len([x for x in exam.wire.log if x[1] == "audio"]) > 10)
+    await exam.play(np.concatenate([at(one_two_three, 0.15, 0.35), silence(0.5)]))
+    await listening(exam)
+
+    assert exam.session.stats.backchannels == 1
+    assert exam.session.stats.barge_ins == 0
+    assert "flush" not in exam.wire.types()
+    assert exam.conversation.interruptions == []
+    assert exam.conversation.answers == []
+    speaking = exam.wire.events("speaking")
+    assert [e["kind"] for e in speaking] == ["welcome", "question"]
+    assert exam.wire.events("speaking_done")[-1]["utterance_id"] == speaking[-1]["utterance_id"]
+    await exam.close()
+
+
+async def test_silence_prompts_then_repeats_then_moves_on(engines: SessionEngines) -> None:
+    conversation = ScriptedConversation(QUESTIONS, silence_prompt_seconds=3.0)
+    exam = start_exam(engines, conversation)
+    await listening(exam)
+    await listening(exam, 2)  # "Take your time."
+    await listening(exam, 3)  # the question again
+    await listening(exam, 4)  # no answer recorded; the next question
+
+    texts = [e["text"] for e in exam.wire.events("speaking")]
+    first = QUESTIONS[0].text
+    assert texts[1:] == [first, TAKE_YOUR_TIME, first, QUESTIONS[1].text]
+    assert len(conversation.silence_calls) == 3
+    assert all(waited >= 3.0 for waited in conversation.silence_calls)
+    assert conversation.scores == [None]
+    await exam.close()
+
+
+async def test_skip_and_end_controls(engines: SessionEngines) -> None:
+    conversation = ScriptedConversation(QUESTIONS)
+    exam = start_exam(engines, conversation)
+    await listening(exam)
+    await exam.control(Control.SKIP)
+    await exam.wait_for_event("question", 2)
+    await exam.control(Control.END)  # while the second question is being asked
+    await exam.wait_until(lambda: exam.task.done())
+
+    assert await exam.task == "ended_by_student"
+    assert conversation.controls == [Control.SKIP, Control.END]
+    assert exam.wire.types()[-1] == "ended"
+    assert exam.wire.events("ended")[0]["reason"] == "ended_by_student"
+    assert exam.wire.events("result")
+    assert conversation.disconnects == 0
+
+
+async def test_disconnect_mid_speech_cancels_everything_and_leaves_the_exam_resumable(
+    engines: SessionEngines,
+) -> None:
+    conversation = ScriptedConversation(QUESTIONS)
+    exam = start_exam(engines, conversation)
+    await exam.wait_until(lambda: len([x for x in exam.wire.log if x[1] == "audio"]) > 3)
+    sent = len(exam.wire.log)
+    assert await exam.close() == "disconnected"
+    assert conversation.disconnects == 1
+    await exam.clock.advance(5.0)  # no paced speech is left running to send more
+    assert len(exam.wire.log) == sent
+
+
+async def test_repeated_questions_play_from_the_phrase_cache(engines: SessionEngines) -> None:
+    cache = engines.speaker.cache
+    conversation = ScriptedConversation(QUESTIONS)
+    exam = start_exam(engines, conversation)
+    await listening(exam)
+    hits = cache.hits
+    await exam.control(Control.REPEAT)
+    await listening(exam, 2)
+    assert cache.hits == hits + 1
+    assert cache.get(QUESTIONS[0].text) is not None
+    await exam.close()
+
+
+def test_loop_settings_come_from_configuration(tmp_path: Path) -> None:
+    settings = Settings(environment="test", data_dir=tmp_path, barge_in_min_ms=450)
+    assert LoopSettings.from_settings(settings).barge_in_min_seconds == 0.45
