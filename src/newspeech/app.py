@@ -7,26 +7,87 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
+from newspeech.audits import endpoints as audits
+from newspeech.audits.repository import AuditLogRepository
+from newspeech.auth import endpoints as auth
+from newspeech.auth.limits import RateLimitMiddleware
+from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
-from newspeech.db.engine import create_engine, create_sessionmaker
-from newspeech.errors import NewSpeechError
+from newspeech.configuration import endpoints as configuration
+from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
+from newspeech.errors import NewSpeechError, RateLimited
+from newspeech.exams import endpoints as exams
+from newspeech.invitations import endpoints as invitations
+from newspeech.kit.cache import TTLCache
+from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from newspeech.questions import endpoints as questions
+from newspeech.results import endpoints as results
 from newspeech.system.endpoints import router as system_router
+from newspeech.users import endpoints as users
 from newspeech.voice.engines import load_speech_engines
 
 logger = logging.getLogger("newspeech")
 
+API_PREFIX = "/api/v1"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
 
-def create_app(settings: Settings) -> FastAPI:
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (
+        auth,
+        users,
+        invitations,
+        colleges,
+        questions,
+        exams,
+        results,
+        configuration,
+        audits,
+    ):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    rate_limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """The app. ``clock`` and ``rate_limiter`` are injectable (tests move time, share Redis)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.clock = clock
+        app.state.statistics_cache = TTLCache(
+            settings.cache_ttl_seconds, enabled=settings.enable_result_caching
+        )
+        app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.speech = None
         try:
             if settings.speech_enabled:
@@ -38,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if app.state.speech is not None:
                 await app.state.speech.aclose()
+            await app.state.rate_limiter.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -46,16 +108,82 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Spoken oral examinations with an AI examiner",
         lifespan=lifespan,
     )
-
-    @app.exception_handler(NewSpeechError)
-    async def _domain_error(_request: Request, exc: NewSpeechError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.http_status, content={"error": exc.code, "detail": exc.detail}
-        )
+    _install_error_handlers(app)
+    app.add_middleware(RateLimitMiddleware)
 
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
     app.include_router(system_router)
+    app.include_router(api_router())
     return app
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter.from_url(settings.redis_url)
+    return MemoryRateLimiter()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every failure answers ``{"error": code, "detail": ...}``; never a stack trace."""
+
+    @app.exception_handler(NewSpeechError)
+    async def _domain_error(request: Request, exc: NewSpeechError) -> JSONResponse:
+        await _audit_failure(request, exc.code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(
+            status_code=exc.http_status,
+            content={"error": exc.code, "detail": exc.detail},
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        await _audit_failure(request, "validation_failed")
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422, content={"error": "validation_failed", "detail": detail}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": code, "detail": exc.detail},
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500, content={"error": "internal_error", "detail": "internal server error"}
+        )
+
+
+async def _audit_failure(request: Request, code: str) -> None:
+    """A refused change still leaves a record: its own short transaction, since the change's
+    transaction was rolled back. Sign-ins record their refusals themselves."""
+    if request.method not in MUTATING or not request.url.path.startswith(API_PREFIX):
+        return
+    if getattr(request.state, "audited", False):
+        return
+    state = request.app.state
+    if not state.settings.enable_audit_logs:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    async with unit_of_work(state.sessionmaker) as db:
+        await AuditLogRepository(db).log(
+            f"{request.method} {path}",
+            user_id=getattr(request.state, "user_id", None),
+            status=code,
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
