@@ -52,8 +52,9 @@ _HTTP_CODES = {
 }
 
 
-def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+# Every router of the versioned API, in the order OpenAPI lists them.
+API_ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router
     for module in (
         auth,
         users,
@@ -64,8 +65,14 @@ def api_router() -> APIRouter:
         results,
         configuration,
         audits,
-    ):
-        router.include_router(module.router)
+    )
+)
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for child in API_ROUTERS:
+        router.include_router(child)
     return router
 
 

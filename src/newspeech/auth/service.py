@@ -213,7 +213,12 @@ class AuthService:
             if now - row.window_started_at >= window:
                 row.failures, row.window_started_at = 0, now
             row.failures += 1
-            if row.failures >= self.settings.login_max_failures:
+            limit = (
+                self.settings.login_max_failures_per_address
+                if key.startswith("ip:")
+                else self.settings.login_max_failures
+            )
+            if row.failures >= limit:
                 row.locked_until = now + dt.timedelta(seconds=self.settings.login_lockout_seconds)
                 row.failures, row.window_started_at = 0, now
         await self.db.flush()
