@@ -184,13 +184,12 @@ async def _audit_failure(request: Request, code: str) -> None:
     state = request.app.state
     if not state.settings.enable_audit_logs:
         return
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
     async with unit_of_work(state.sessionmaker) as db:
         await AuditLogRepository(db).log(
-            f"{request.method} {path}",
+            "request.refused",
             user_id=getattr(request.state, "user_id", None),
             status=code,
+            details={"method": request.method, "path": request.url.path[:500]},
             ip_address=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )
