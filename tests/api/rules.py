@@ -223,9 +223,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/invitations/{invitation_id}"): Rule(
         "examiner", 204, _delete_invitation, others="hidden", audit="invitation.revoke"
     ),
-    ("POST", "/api/v1/invitations/redeem"): Rule(
-        "public", 201, _redeem, audit="invitation.redeem"
-    ),
+    ("POST", "/api/v1/invitations/redeem"): Rule("public", 201, _redeem, audit="invitation.redeem"),
     ("GET", "/api/v1/college-types"): Rule("user", 200, fixed("/college-types")),
     ("POST", "/api/v1/college-types"): Rule(
         "admin", 201, _new_college, audit="college_type.create"

@@ -13,9 +13,7 @@ from tests.api.test_authorisation import api_routes
 from tests.api.world import build_world
 
 MUTATING = sorted(
-    (method, path)
-    for method, path in RULES
-    if method in {"POST", "PUT", "PATCH", "DELETE"}
+    (method, path) for method, path in RULES if method in {"POST", "PUT", "PATCH", "DELETE"}
 )
 
 
@@ -70,9 +68,7 @@ async def test_a_refused_change_leaves_a_failure_row_and_no_change(api: Api) -> 
     assert response.json()["error"] == "validation_failed"
     async with api.sessionmaker() as db:
         failure = (
-            await db.scalars(
-                select(AuditLog).where(AuditLog.action == "request.refused")
-            )
+            await db.scalars(select(AuditLog).where(AuditLog.action == "request.refused"))
         ).one()
         writes = await db.scalar(
             select(func.count()).where(AuditLog.action == "configuration.write")
