@@ -27,6 +27,7 @@ from newspeech.invitations import endpoints as invitations
 from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from newspeech.kit.responses import error_responses
 from newspeech.questions import endpoints as questions
 from newspeech.results import endpoints as results
 from newspeech.system.endpoints import router as system_router
@@ -70,7 +71,8 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    # Any API route may refuse an unreadable body (400), bad input (422) or a flood (429).
+    router = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 422, 429))
     for child in API_ROUTERS:
         router.include_router(child)
     return router
