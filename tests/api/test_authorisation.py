@@ -1,4 +1,4 @@
-"""The authorisation matrix: every API route × role × own / other's resource, from the route
+"""The authorisation matrix: every API route x role x own / other's resource, from the route
 table. A route without a rule in ``tests/api/rules.py`` fails ``test_every_route_has_a_rule``."""
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from newspeech.config import Settings
+from newspeech.config import Settings, load_settings
 from newspeech.errors import ConfigurationError
-from newspeech.config import load_settings
 from newspeech.models import Answer, UserRole
 from tests.api.conftest import Api
 from tests.api.world import World, build_world
@@ -239,7 +238,7 @@ async def test_admin_manages_accounts(api: Api) -> None:
     examiners = await client.get(
         "/users", params={"role": "examiner", "sort": "-id"}, headers=admin
     )
-    assert [u["username"] for u in examiners.json()["items"]][0] == "dr.new"
+    assert next(u["username"] for u in examiners.json()["items"]) == "dr.new"
     assert (
         await client.put(
             f"/users/{world.student.id}/colleges", json={"colleges": ["law"]}, headers=admin
