@@ -178,7 +178,11 @@ async def load(
             for n in counter:
                 method, path, body = make(n)
                 start = time.perf_counter()
-                response = await client.request(method, path, json=body)
+                try:
+                    response = await client.request(method, path, json=body)
+                except httpx.TransportError:
+                    errors += 1  # counted, not timed: a dropped connection has no latency
+                    continue
                 latencies.append((time.perf_counter() - start) * 1000.0)
                 if response.status_code != 200:
                     errors += 1

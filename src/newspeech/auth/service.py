@@ -8,6 +8,7 @@ time means it was stolen or replayed: the whole sign-in session is revoked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,12 @@ from newspeech.config import Settings
 from newspeech.errors import RateLimited, Unauthenticated, ValidationFailed
 from newspeech.kit.clock import Clock
 from newspeech.kit.password_policy import check_password
-from newspeech.kit.passwords import hash_password, needs_rehash, verify_password
+from newspeech.kit.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
 from newspeech.kit.tokens import (
     AccessClaims,
     InvalidToken,
@@ -30,9 +36,12 @@ from newspeech.kit.tokens import (
 from newspeech.models import AuthSession, User, UserStatus
 from newspeech.users.repository import UserRepository
 
+
 # Verifying against this when the account does not exist keeps the response time of an unknown
 # name the same as a wrong password's, so timing does not reveal which accounts exist.
-_DUMMY_HASH = hash_password("no-such-account-timing-equaliser")
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("no-such-account-timing-equaliser")
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,9 @@ class AuthService:
                 "too many failed sign-ins; try again later",
                 retry_after=int((until - now).total_seconds()) + 1,
             )
-        password_ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        password_ok = await verify_password_async(
+            user.password_hash if user else _dummy_hash(), password
+        )
         if user is None or not password_ok:
             await self._count_failure(keys, now)
             await self._audit_login(user, "failure", identifier)
@@ -121,7 +132,7 @@ class AuthService:
             raise Unauthenticated(f"account is {user.status.value}")
         await self.throttles.clear([keys[0]])
         if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
+            user.password_hash = await hash_password_async(password)
         user.last_login = now
         pair = await self._open_session(user, now)
         await self._audit_login(user, "success", identifier)
@@ -170,10 +181,10 @@ class AuthService:
 
     async def change_password(self, user: User, current: str, new: str) -> None:
         """Set a new password and end every sign-in session of the account."""
-        if not verify_password(user.password_hash, current):
+        if not await verify_password_async(user.password_hash, current):
             raise ValidationFailed("current password is wrong")
         self.check_policy(new, user.username, user.email)
-        user.password_hash = hash_password(new)
+        user.password_hash = await hash_password_async(new)
         await self.sessions.revoke_all(user.id, self.clock(), "password_changed")
         await self.db.flush()
         await self.auditor.record(

@@ -15,7 +15,7 @@ from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.db.errors import integrity_as_conflict
 from newspeech.errors import InvalidState, NotFound, ValidationFailed
 from newspeech.kit.pagination import PageRequest, fetch_page, order_by
-from newspeech.kit.passwords import hash_password
+from newspeech.kit.passwords import hash_password_async
 from newspeech.models import User, UserRole, UserStatus
 from newspeech.users.repository import UserRepository
 from newspeech.users.schemas import ProfileUpdate, UserCreate, UserUpdate
@@ -72,7 +72,7 @@ class UserService:
         user = await self.users.create(
             username=data.username,
             email=data.email,
-            password_hash=hash_password(data.password),
+            password_hash=await hash_password_async(data.password),
             full_name=data.full_name,
             role=data.role,
             college_type=data.college_type,
