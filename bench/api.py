@@ -259,7 +259,9 @@ def main() -> None:
     parser.add_argument("--sittings", type=int, default=300)
     parser.add_argument("--output", type=Path, default=RESULTS / "api.json")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     results = asyncio.run(run(args))
+    load_after = os.getloadavg()
     header = f"{'endpoint':<30}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
     print(header)
     print("-" * len(header))
@@ -270,7 +272,8 @@ def main() -> None:
         )
     print(
         f"\ngoal: session detail p99 <= {GOAL_DETAIL_P99_MS:.0f} ms, >= {GOAL_RPS:.0f} requests/s "
-        f"({args.clients} clients, PostgreSQL, one uvicorn worker on {os.cpu_count()} cores)"
+        f"({args.clients} clients, PostgreSQL, one uvicorn worker on {os.cpu_count()} cores, "
+        f"load average {load_before[0]:.1f} -> {load_after[0]:.1f})"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
@@ -281,6 +284,9 @@ def main() -> None:
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
+                # The box is shared: a 1-minute load average above the core count means the
+                # numbers measure contention as much as the API.
+                "load_average_1m": {"before": load_before[0], "after": load_after[0]},
                 "backend": "postgresql",
                 "clients": args.clients,
                 "workers": 1,
