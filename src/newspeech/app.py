@@ -6,18 +6,41 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
+from newspeech.audits import endpoints as audits
+from newspeech.audits.repository import AuditLogRepository
+from newspeech.auth import endpoints as auth
+from newspeech.auth.limits import RateLimitMiddleware
+from newspeech.auth.service import authenticate_access_token
+from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
-from newspeech.db.engine import create_engine, create_sessionmaker
-from newspeech.errors import NewSpeechError
-from newspeech.exams.ws import OpenerFactory
+from newspeech.configuration import endpoints as configuration
+from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
+from newspeech.errors import NewSpeechError, RateLimited
+from newspeech.exams import endpoints as exams
+from newspeech.exams.opener import ServiceOpener
+from newspeech.exams.service import ExamDependencies
+from newspeech.exams.ws import ConversationOpener, OpenerFactory
 from newspeech.exams.ws import router as exam_socket_router
+from newspeech.grading import KeywordGrader
+from newspeech.invitations import endpoints as invitations
+from newspeech.kit.cache import TTLCache
+from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from newspeech.kit.responses import error_responses
+from newspeech.models import User
+from newspeech.questions import endpoints as questions
+from newspeech.results import endpoints as results
 from newspeech.system.endpoints import router as system_router
+from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import PhraseCache, Speaker
@@ -26,10 +49,58 @@ from newspeech.web.endpoints import router as web_router
 
 logger = logging.getLogger("newspeech")
 
+API_PREFIX = "/api/v1"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
 
-def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) -> FastAPI:
-    """The app. ``exam_opener`` builds, in the lifespan, what opens exams for ``/ws/exam``
-    (token check + the exam service); without it the socket answers ``exams_unavailable``."""
+
+# Every router of the versioned API, in the order OpenAPI lists them.
+API_ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router
+    for module in (
+        auth,
+        users,
+        invitations,
+        colleges,
+        questions,
+        exams,
+        results,
+        configuration,
+        audits,
+    )
+)
+
+
+def api_router() -> APIRouter:
+    # Any API route may refuse an unreadable body (400), bad input (422) or a flood (429).
+    router = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 422, 429))
+    for child in API_ROUTERS:
+        router.include_router(child)
+    return router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    rate_limiter: RateLimiter | None = None,
+    exam_opener: OpenerFactory | None = None,
+) -> FastAPI:
+    """The app. ``clock`` and ``rate_limiter`` are injectable (tests move time, share Redis);
+    ``exam_opener`` builds, in the lifespan, what opens exams for ``/ws/exam`` (default: the
+    API's access tokens and the exam service)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +108,11 @@ def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) 
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.clock = clock
+        app.state.statistics_cache = TTLCache(
+            settings.cache_ttl_seconds, enabled=settings.enable_result_caching
+        )
+        app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.speech = None
         app.state.voice = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
@@ -47,11 +123,12 @@ def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) 
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
                 app.state.voice = _session_engines(app.state.speech, settings)
-            app.state.exam_opener = exam_opener(app.state) if exam_opener is not None else None
+            app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
             if app.state.speech is not None:
                 await app.state.speech.aclose()
+            await app.state.rate_limiter.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -60,14 +137,11 @@ def create_app(settings: Settings, *, exam_opener: OpenerFactory | None = None) 
         summary="Spoken oral examinations with an AI examiner",
         lifespan=lifespan,
     )
-
-    @app.exception_handler(NewSpeechError)
-    async def _domain_error(_request: Request, exc: NewSpeechError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.http_status, content={"error": exc.code, "detail": exc.detail}
-        )
+    _install_error_handlers(app)
+    app.add_middleware(RateLimitMiddleware)
 
     app.include_router(system_router)
+    app.include_router(api_router())
     app.include_router(web_router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.include_router(exam_socket_router)
@@ -78,3 +152,90 @@ def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngine
     """The shared models as every exam connection uses them, with one phrase cache."""
     speaker = Speaker(speech.tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
     return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
+
+
+def service_opener(state: Any) -> ConversationOpener:
+    """The production exam opener: the API's access token, the exam service, the grader."""
+    settings: Settings = state.settings
+    clock: Clock = state.clock
+    deps = ExamDependencies(
+        sessionmaker=state.sessionmaker,
+        grader=KeywordGrader(),
+        pool=state.speech.pool if state.speech is not None else None,
+        audit_enabled=settings.enable_audit_logs,
+        result_cache=state.statistics_cache,
+    )
+
+    async def authenticate(token: str) -> User:
+        async with unit_of_work(state.sessionmaker) as db:
+            return await authenticate_access_token(db, settings, token, now=clock())
+
+    return ServiceOpener(deps, authenticate)
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter.from_url(settings.redis_url)
+    return MemoryRateLimiter()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every failure answers ``{"error": code, "detail": ...}``; never a stack trace."""
+
+    @app.exception_handler(NewSpeechError)
+    async def _domain_error(request: Request, exc: NewSpeechError) -> JSONResponse:
+        await _audit_failure(request, exc.code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(
+            status_code=exc.http_status,
+            content={"error": exc.code, "detail": exc.detail},
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        await _audit_failure(request, "validation_failed")
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422, content={"error": "validation_failed", "detail": detail}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": code, "detail": exc.detail},
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500, content={"error": "internal_error", "detail": "internal server error"}
+        )
+
+
+async def _audit_failure(request: Request, code: str) -> None:
+    """A refused change still leaves a record: its own short transaction, since the change's
+    transaction was rolled back. Sign-ins record their refusals themselves."""
+    if request.method not in MUTATING or not request.url.path.startswith(API_PREFIX):
+        return
+    if getattr(request.state, "audited", False):
+        return
+    state = request.app.state
+    if not state.settings.enable_audit_logs:
+        return
+    async with unit_of_work(state.sessionmaker) as db:
+        await AuditLogRepository(db).log(
+            "request.refused",
+            user_id=getattr(request.state, "user_id", None),
+            status=code,
+            details={"method": request.method, "path": request.url.path[:500]},
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )

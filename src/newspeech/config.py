@@ -42,6 +42,9 @@ _DRIVERS = {
 
 Backend = Literal["sqlite", "postgresql", "mysql"]
 
+# Signs tokens on a development machine only: a production start refuses it.
+DEVELOPMENT_SECRET = "newspeech-development-secret-do-not-use-in-production"
+
 
 def normalize_database_url(url: str) -> str:
     """Map a plain or synchronous database URL onto the async driver NewSpeech uses.
@@ -172,6 +175,27 @@ class Settings(BaseSettings):
         description="examiner audio sent ahead of real time (client jitter buffer)",
     )
 
+    # Authentication (API tokens, sign-in throttling, passwords, invitations).
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET),
+        description="signs access tokens (HS256); at least 32 characters in production",
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    login_max_failures: int = Field(default=3, ge=1, le=100, description="per account")
+    login_max_failures_per_address: int = Field(default=3, ge=1, le=10_000)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_lockout_seconds: int = Field(default=900, ge=1, le=86_400)
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    invitation_hours: int = Field(default=48, ge=1, le=24 * 30)
+
+    # Rate limiting of the whole API, per signed-in user and per client address, in fixed
+    # one-minute windows; in Redis when a URL is set (shared by every process), else in-process.
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    rate_limit_enabled: bool = True
+    rate_limit_per_user: int = Field(default=600, ge=1, description="requests per minute")
+    rate_limit_per_address: int = Field(default=1200, ge=1, description="requests per minute")
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -195,6 +219,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"NEWSPEECH_{' and NEWSPEECH_'.join(remote)}=openai needs NEWSPEECH_SPEECH_API_URL"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEVELOPMENT_SECRET:
+                raise ValueError(
+                    "NEWSPEECH_SECRET_KEY is the development default; set a random secret "
+                    "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if len(secret) < 32:
+                raise ValueError("NEWSPEECH_SECRET_KEY must be at least 32 characters")
         return self
 
     @property

@@ -60,6 +60,17 @@ class ValidationFailed(NewSpeechError):
     http_status = 422
 
 
+class RateLimited(NewSpeechError):
+    """Too many requests (or failed sign-ins); try again after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class UpstreamError(NewSpeechError):
     """A remote service (database, model server, LLM) failed."""
 

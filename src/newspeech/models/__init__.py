@@ -2,6 +2,13 @@
 needs it)."""
 
 from newspeech.models.audit import AuditLog
+from newspeech.models.auth import (
+    AuthSession,
+    ExaminerCollege,
+    Invitation,
+    LoginThrottle,
+    RefreshToken,
+)
 from newspeech.models.colleges import CollegeType
 from newspeech.models.configuration import ConfigEntry
 from newspeech.models.enums import (
@@ -21,6 +28,7 @@ from newspeech.models.users import User
 __all__ = [
     "Answer",
     "AuditLog",
+    "AuthSession",
     "CollegeType",
     "ConfigEntry",
     "ConfigValueType",
@@ -28,8 +36,12 @@ __all__ = [
     "Evaluation",
     "EvaluatorType",
     "ExamSession",
+    "ExaminerCollege",
     "FeedbackType",
+    "Invitation",
+    "LoginThrottle",
     "Question",
+    "RefreshToken",
     "Result",
     "SessionStatus",
     "User",

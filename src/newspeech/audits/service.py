@@ -1,0 +1,95 @@
+"""Recording what happened: one audit row per change or sign-in, in the change's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.audits.repository import AuditLogRepository
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.models import AuditLog
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is on the other end of a request, as far as the server can tell."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+class Auditor:
+    """Writes audit rows through the request's session, so a change and its record commit
+    together or not at all. Services receive one and call ``record`` after each change."""
+
+    def __init__(self, db: AsyncSession, client: ClientInfo, *, enabled: bool = True) -> None:
+        self._repository = AuditLogRepository(db, enabled=enabled)
+        self.client = client
+
+    async def record(
+        self,
+        action: str,
+        *,
+        actor_id: int | None,
+        resource_type: str | None = None,
+        resource_id: int | None = None,
+        status: str = "success",
+        details: dict[str, Any] | None = None,
+        exam_session_id: int | None = None,
+    ) -> None:
+        await self._repository.log(
+            action,
+            user_id=actor_id,
+            session_id=exam_session_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            status=status,
+            details=details,
+            ip_address=self.client.ip_address,
+            user_agent=(self.client.user_agent or None) and self.client.user_agent[:1000],
+        )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    user_id: int | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: int | None = None
+    status: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+SORTABLE = {"created_at": AuditLog.created_at, "id": AuditLog.id, "action": AuditLog.action}
+
+
+def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
+    if f.user_id is not None:
+        query = query.where(AuditLog.user_id == f.user_id)
+    if f.action is not None:
+        query = query.where(AuditLog.action == f.action)
+    if f.resource_type is not None:
+        query = query.where(AuditLog.resource_type == f.resource_type)
+    if f.resource_id is not None:
+        query = query.where(AuditLog.resource_id == f.resource_id)
+    if f.status is not None:
+        query = query.where(AuditLog.status == f.status)
+    if f.since is not None:
+        query = query.where(AuditLog.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(AuditLog.created_at < f.until)
+    return query
+
+
+async def list_audit_logs(
+    db: AsyncSession, f: AuditFilter, page: PageRequest
+) -> tuple[list[AuditLog], int]:
+    query = _filtered(select(AuditLog), f).order_by(
+        *order_by(page.sort, SORTABLE, ["-created_at", "-id"])
+    )
+    return await fetch_page(db, query, page)

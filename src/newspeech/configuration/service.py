@@ -1,0 +1,97 @@
+"""Admin-editable configuration: typed values, validated against each key's type and range."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.audits.service import Auditor
+from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
+from newspeech.configuration.values import parse_value
+from newspeech.errors import NotFound, ValidationFailed
+from newspeech.models import ConfigEntry, ConfigValueType, User
+
+# Inclusive bounds of the numeric keys the product reads.
+RANGES: dict[str, tuple[float, float]] = {
+    "voice_threshold": (0, 100),
+    "vad_sensitivity": (0, 1),
+    "latency_target_ms": (1, 60_000),
+    "max_question_duration_seconds": (1, 3600),
+    "min_answer_duration_seconds": (0, 600),
+    "keyword_matching_threshold": (0, 1),
+    "keyword_partial_threshold": (0, 1),
+    "asr_review_confidence_threshold": (0, 1),
+    "tts_max_buffer_size": (1, 10_000_000),
+    "llm_temperature": (0, 2),
+    "pass_percentage": (0, 100),
+    "total_questions": (1, 100),
+    "points_per_question": (1, 100),
+}
+
+
+def to_read(entry: ConfigEntry) -> ConfigEntryRead:
+    return ConfigEntryRead(
+        config_key=entry.config_key,
+        value=parse_value(entry.config_key, entry.config_value, entry.value_type),
+        value_type=entry.value_type,
+        description=entry.description,
+        is_active=entry.is_active,
+        updated_at=entry.updated_at,
+    )
+
+
+def _check_value(key: str, value: Any, value_type: ConfigValueType) -> None:
+    numeric = value_type in (ConfigValueType.INTEGER, ConfigValueType.FLOAT)
+    if numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValidationFailed(f"configuration {key!r} takes a number")
+    if numeric and not math.isfinite(value):
+        raise ValidationFailed(f"configuration {key!r} must be finite")
+    if value_type is ConfigValueType.BOOLEAN and not isinstance(value, bool):
+        raise ValidationFailed(f"configuration {key!r} takes true or false")
+    if value_type is ConfigValueType.STRING and not isinstance(value, str):
+        raise ValidationFailed(f"configuration {key!r} takes a string")
+    bounds = RANGES.get(key)
+    if bounds and numeric and not bounds[0] <= value <= bounds[1]:
+        raise ValidationFailed(f"configuration {key!r} must be within {bounds[0]}..{bounds[1]}")
+
+
+class ConfigurationService:
+    def __init__(self, db: AsyncSession, auditor: Auditor) -> None:
+        self.db = db
+        self.auditor = auditor
+        self.entries = ConfigurationRepository(db)
+
+    async def all(self) -> list[ConfigEntry]:
+        return await self.entries.list()
+
+    async def get(self, key: str) -> ConfigEntry:
+        entry = await self.entries.get_entry(key)
+        if entry is None:
+            raise NotFound(f"configuration {key!r} does not exist")
+        return entry
+
+    async def write(self, actor: User, key: str, data: ConfigEntryWrite) -> ConfigEntry:
+        existing = await self.entries.get_entry(key)
+        if existing is not None and data.value_type not in (None, existing.value_type):
+            raise ValidationFailed(
+                f"configuration {key!r} is a {existing.value_type.value}; its type cannot change"
+            )
+        value_type = existing.value_type if existing else data.value_type or ConfigValueType.STRING
+        _check_value(key, data.value, value_type)
+        entry = await self.entries.set(
+            key, data.value, value_type=value_type, description=data.description
+        )
+        if data.is_active is not None:
+            entry.is_active = data.is_active
+            await self.db.flush()
+        await self.auditor.record(
+            "configuration.write",
+            actor_id=actor.id,
+            resource_type="configuration",
+            resource_id=entry.id,
+            details={"key": key, "value": entry.config_value},
+        )
+        return entry

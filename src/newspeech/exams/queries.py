@@ -1,0 +1,118 @@
+"""Read-side queries of the REST API over exam sittings and results, limited to a scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.auth.scope import Scope
+from newspeech.errors import NotFound
+from newspeech.exams.repository import ExamSessionRepository
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.models import ExamSession, Result, SessionStatus
+
+
+@dataclass(frozen=True)
+class ExamSessionFilter:
+    college_type: str | None = None
+    status: SessionStatus | None = None
+    user_id: int | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+
+
+SESSION_SORTABLE = {
+    "id": ExamSession.id,
+    "created_at": ExamSession.created_at,
+    "status": ExamSession.status,
+    "total_score": ExamSession.total_score,
+    "start_time": ExamSession.start_time,
+}
+
+
+async def list_sessions(
+    db: AsyncSession, scope: Scope, f: ExamSessionFilter, page: PageRequest
+) -> tuple[list[ExamSession], int]:
+    query = select(ExamSession)
+    limit = scope.where(ExamSession.college_type, ExamSession.user_id)
+    if limit is not None:
+        query = query.where(limit)
+    if f.college_type is not None:
+        query = query.where(ExamSession.college_type == f.college_type)
+    if f.status is not None:
+        query = query.where(ExamSession.status == f.status)
+    if f.user_id is not None:
+        query = query.where(ExamSession.user_id == f.user_id)
+    if f.created_from is not None:
+        query = query.where(ExamSession.created_at >= f.created_from)
+    if f.created_to is not None:
+        query = query.where(ExamSession.created_at < f.created_to)
+    query = query.order_by(*order_by(page.sort, SESSION_SORTABLE, ["-created_at", "-id"]))
+    return await fetch_page(db, query, page)
+
+
+async def session_detail(db: AsyncSession, scope: Scope, exam_session_id: int) -> ExamSession:
+    """The sitting with answers → evaluations and result (two queries), if in scope."""
+    exam_session = await ExamSessionRepository(db).get_detailed(exam_session_id)
+    if exam_session is None:
+        raise NotFound(f"exam session {exam_session_id} does not exist")
+    scope.require(
+        exam_session.college_type, exam_session.user_id, f"exam session {exam_session_id}"
+    )
+    return exam_session
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    user_id: int | None = None
+    college_type: str | None = None
+    pass_status: bool | None = None
+
+
+RESULT_SORTABLE = {
+    "id": Result.id,
+    "generated_at": Result.generated_at,
+    "total_score": Result.total_score,
+    "percentage_correct": Result.percentage_correct,
+}
+
+
+async def list_results(
+    db: AsyncSession, scope: Scope, f: ResultFilter, page: PageRequest
+) -> tuple[list[Result], int]:
+    query = select(Result)
+    limit = scope.where(Result.college_type, Result.user_id)
+    if limit is not None:
+        query = query.where(limit)
+    if f.user_id is not None:
+        query = query.where(Result.user_id == f.user_id)
+    if f.college_type is not None:
+        query = query.where(Result.college_type == f.college_type)
+    if f.pass_status is not None:
+        query = query.where(Result.pass_status.is_(f.pass_status))
+    query = query.order_by(*order_by(page.sort, RESULT_SORTABLE, ["-generated_at", "-id"]))
+    return await fetch_page(db, query, page)
+
+
+async def get_result(db: AsyncSession, scope: Scope, result_id: int) -> Result:
+    result = await db.get(Result, result_id)
+    if result is None:
+        raise NotFound(f"result {result_id} does not exist")
+    scope.require(result.college_type, result.user_id, f"result {result_id}")
+    return result
+
+
+async def result_of_session(db: AsyncSession, scope: Scope, exam_session_id: int) -> Result:
+    exam_session = await ExamSessionRepository(db).get(exam_session_id)
+    if exam_session is None:
+        raise NotFound(f"exam session {exam_session_id} does not exist")
+    scope.require(
+        exam_session.college_type, exam_session.user_id, f"exam session {exam_session_id}"
+    )
+    result = (await db.scalars(select(Result).where(Result.session_id == exam_session_id))).first()
+    if result is None:
+        raise NotFound(f"exam session {exam_session_id} has no result yet")
+    return result

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from newspeech.models import EvaluatorType, FeedbackType, SessionStatus
+from newspeech.results.schemas import ResultRead
+
+
+class ExamSessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    college_type: str
+    session_code: str
+    status: SessionStatus
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    duration_seconds: int
+    total_score: int
+    total_questions: int
+    questions_answered: int
+    voice_detected_count: int
+    avg_latency_ms: float
+    max_latency_ms: float
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EvaluationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    evaluator_type: EvaluatorType
+    score_obtained: int
+    max_score: int
+    percentage_correct: float
+    feedback: str | None
+    feedback_type: FeedbackType
+    matched_keywords: list[Any] | None
+    missing_keywords: list[Any] | None
+    latency_ms: float
+    processing_time_ms: float
+    created_at: dt.datetime
+
+
+class AnswerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    question_bank_id: int
+    question_number: int
+    question_text: str | None
+    answer_text: str | None
+    transcribed_text: str | None
+    audio_duration_seconds: float
+    confidence_score: float
+    is_complete: bool
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    created_at: dt.datetime
+    evaluation: EvaluationRead | None
+
+
+class CandidateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    full_name: str | None
+
+
+class ExamSessionDetail(ExamSessionRead):
+    user: CandidateRead
+    answers: list[AnswerRead]
+    result: ResultRead | None

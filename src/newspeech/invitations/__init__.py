@@ -1,0 +1,1 @@
+"""Single-use, role-typed invitation codes."""

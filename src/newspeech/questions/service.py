@@ -1,0 +1,128 @@
+"""Question banks: examiners edit the banks of their colleges, admins every bank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from newspeech.audits.service import Auditor
+from newspeech.auth.scope import Scope
+from newspeech.db.errors import integrity_as_conflict
+from newspeech.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.models import Answer, Difficulty, Question, User
+from newspeech.questions.repository import QuestionRepository, ScenarioSummary
+from newspeech.questions.schemas import QuestionCreate, QuestionUpdate
+
+
+@dataclass(frozen=True)
+class QuestionFilter:
+    college_type: str | None = None
+    scenario_id: int | None = None
+    difficulty: Difficulty | None = None
+    category: str | None = None
+
+
+SORTABLE = {
+    "id": Question.id,
+    "college_type": Question.college_type,
+    "scenario_id": Question.scenario_id,
+    "question_number": Question.question_number,
+    "created_at": Question.created_at,
+}
+
+
+def _keyword_columns(keywords: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The structured concepts plus the flat term list the seed's matcher counts."""
+    if keywords is None:
+        return {}
+    return {"keywords": keywords, "expected_keywords": [k["term"] for k in keywords]}
+
+
+class QuestionService:
+    def __init__(self, db: AsyncSession, auditor: Auditor, scope: Scope) -> None:
+        self.db = db
+        self.auditor = auditor
+        self.scope = scope
+        self.questions = QuestionRepository(db)
+
+    async def search(self, f: QuestionFilter, page: PageRequest) -> tuple[list[Question], int]:
+        query = select(Question)
+        if not self.scope.is_admin:
+            query = query.where(Question.college_type.in_(self.scope.colleges))
+        if f.college_type is not None:
+            query = query.where(Question.college_type == f.college_type)
+        if f.scenario_id is not None:
+            query = query.where(Question.scenario_id == f.scenario_id)
+        if f.difficulty is not None:
+            query = query.where(Question.difficulty_level == f.difficulty)
+        if f.category is not None:
+            query = query.where(Question.category == f.category)
+        default = ["college_type", "scenario_id", "question_number"]
+        query = query.order_by(*order_by(page.sort, SORTABLE, default))
+        return await fetch_page(self.db, query, page)
+
+    async def get(self, question_id: int) -> Question:
+        question = await self.questions.get(question_id)
+        if question is None or not self.scope.manages_college(question.college_type):
+            raise NotFound(f"question {question_id} does not exist")
+        return question
+
+    async def scenarios(self, college_type: str) -> list[ScenarioSummary]:
+        if not self.scope.manages_college(college_type):
+            raise NotFound(f"question bank {college_type!r} does not exist")
+        return await self.questions.scenarios(college_type)
+
+    async def create(self, actor: User, data: QuestionCreate) -> Question:
+        if not self.scope.manages_college(data.college_type):
+            raise PermissionDenied(f"you do not manage the {data.college_type!r} bank")
+        values = data.model_dump(exclude_none=True, exclude={"keywords"})
+        values |= _keyword_columns(data.model_dump()["keywords"])
+        question = Question(**values)
+        self.db.add(question)
+        async with integrity_as_conflict("cannot create question"):
+            await self.db.flush()
+        await self._audit("question.create", actor, question)
+        return question
+
+    async def update(self, actor: User, question_id: int, data: QuestionUpdate) -> Question:
+        question = await self.get(question_id)
+        changes = data.model_dump(exclude_unset=True, exclude={"keywords"})
+        if any(value is None for key, value in changes.items() if key != "scenario_description"):
+            raise ValidationFailed("only scenario_description may be set to null")
+        if "keywords" in data.model_fields_set:
+            changes |= _keyword_columns(data.model_dump()["keywords"])
+        for name, value in changes.items():
+            setattr(question, name, value)
+        if question.min_score > question.max_score:
+            raise ValidationFailed("min_score must not exceed max_score")
+        await self.db.flush()
+        await self._audit("question.update", actor, question, {"fields": sorted(changes)})
+        return question
+
+    async def delete(self, actor: User, question_id: int) -> None:
+        """Delete a question nobody has answered yet (answers keep their question)."""
+        question = await self.get(question_id)
+        answered = await self.db.scalar(
+            select(Answer.id).where(Answer.question_bank_id == question.id).limit(1)
+        )
+        if answered is not None:
+            raise Conflict(f"question {question_id} has answers; edit it instead of deleting")
+        await self._audit("question.delete", actor, question)
+        await self.db.delete(question)
+        async with integrity_as_conflict(f"cannot delete question {question_id}"):
+            await self.db.flush()
+
+    async def _audit(
+        self, action: str, actor: User, question: Question, extra: dict[str, Any] | None = None
+    ) -> None:
+        await self.auditor.record(
+            action,
+            actor_id=actor.id,
+            resource_type="question",
+            resource_id=question.id,
+            details={"college_type": question.college_type, **(extra or {})},
+        )

@@ -1,0 +1,304 @@
+"""One rule per API route: who may call it, whether other people's resources are hidden, what
+a successful call answers, which audit action it records, and how to build a request.
+
+``test_authorisation`` and ``test_audit`` read this table; a route missing from it fails them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from newspeech.models import Question
+from tests.api.conftest import Api
+from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
+
+Access = Literal["public", "user", "examiner", "admin"]
+Owner = Literal["own", "other"]
+RANK = {"public": 0, "user": 1, "examiner": 2, "admin": 3}
+ROLE_RANK = {"anonymous": 0, "student": 1, "examiner": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+
+
+Builder = Callable[[Api, World, str, Owner], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    ok: int
+    build: Builder
+    # Other people's resources: "hidden" (404 for non-admins), "forbidden" (403 for
+    # non-admins), or "open" (no owner; the call succeeds).
+    others: Literal["hidden", "forbidden", "open"] = "open"
+    audit: str | None = None
+
+    def expected(self, role: str, owner: Owner) -> int:
+        if ROLE_RANK[role] < RANK[self.access]:
+            return 401 if role == "anonymous" else 403
+        if owner == "other" and role != "admin":
+            return {"hidden": 404, "forbidden": 403, "open": self.ok}[self.others]
+        return self.ok
+
+
+_n = itertools.count(1)
+
+
+def fixed(path: str, **kwargs: Any) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        return Call(path.format(w=world), **kwargs)
+
+    return build
+
+
+def by_owner(own: str, other: str, **kwargs: Any) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        return Call((own if owner == "own" else other).format(w=world), **kwargs)
+
+    return build
+
+
+async def _login(api: Api, world: World, role: str, owner: Owner) -> Call:
+    return Call("/auth/login", json={"username": world.student.username, "password": PASSWORD})
+
+
+async def _refresh(api: Api, world: World, role: str, owner: Owner) -> Call:
+    body = {"username": world.student.username, "password": PASSWORD}
+    response = await api.client("10.9.9.9").post("/auth/login", json=body)
+    return Call("/auth/refresh", json={"refresh_token": response.json()["refresh_token"]})
+
+
+async def _redeem(api: Api, world: World, role: str, owner: Owner) -> Call:
+    async with api.sessionmaker() as db:
+        expires = api.clock() + dt.timedelta(hours=1)
+        await make_invitation(db, created_by=world.examiner, expires_at=expires)
+        await db.commit()
+    n = next(_n)
+    return Call(
+        "/invitations/redeem",
+        json={
+            "code": INVITE_CODE,
+            "username": f"invited{n}",
+            "email": f"invited{n}@example.org",
+            "password": "a long enough passphrase",
+        },
+    )
+
+
+async def _delete_invitation(api: Api, world: World, role: str, owner: Owner) -> Call:
+    me = world.user(role) or world.examiner
+    creator = me if owner == "own" else (world.admin if me is world.examiner else world.examiner)
+    async with api.sessionmaker() as db:
+        invitation = await make_invitation(
+            db, created_by=creator, expires_at=api.clock() + dt.timedelta(hours=1)
+        )
+        await db.commit()
+    return Call(f"/invitations/{invitation.id}")
+
+
+def _new_user(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    n = next(_n)
+    body = {
+        "username": f"created{n}",
+        "email": f"created{n}@example.org",
+        "password": "a long enough passphrase",
+        "college_type": "medical",
+    }
+
+    async def call() -> Call:
+        return Call("/users", json=body)
+
+    return call()
+
+
+def _new_question(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    body = {
+        "college_type": "medical" if owner == "own" else "law",
+        "scenario_id": 9,
+        "question_number": next(_n),
+        "scenario_name": "Chest pain",
+        "question_text": "What is your first investigation?",
+        "keywords": [{"term": "ecg", "synonyms": ["electrocardiogram"]}],
+    }
+
+    async def call() -> Call:
+        return Call("/questions", json=body)
+
+    return call()
+
+
+def _new_college(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    async def call() -> Call:
+        return Call("/college-types", json={"code": f"nursing{next(_n)}", "name": "Nursing"})
+
+    return call()
+
+
+async def _unused_question(api: Api, world: World, role: str, owner: Owner) -> Call:
+    college = "medical" if owner == "own" else "law"
+    async with api.sessionmaker() as db:
+        question = Question(
+            college_type=college,
+            scenario_id=99,
+            scenario_name="Unused",
+            question_number=next(_n),
+            question_text="A question nobody has answered yet?",
+        )
+        db.add(question)
+        await db.commit()
+    return Call(f"/questions/{question.id}")
+
+
+def _invite(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    body = {"role": "student", "college_type": "medical" if owner == "own" else "law"}
+
+    async def call() -> Call:
+        return Call("/invitations", json=body)
+
+    return call()
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("POST", "/api/v1/auth/login"): Rule("public", 200, _login, audit="auth.login"),
+    ("POST", "/api/v1/auth/refresh"): Rule("public", 200, _refresh, audit="auth.refresh"),
+    ("POST", "/api/v1/auth/logout"): Rule("user", 204, fixed("/auth/logout"), audit="auth.logout"),
+    ("GET", "/api/v1/auth/me"): Rule("user", 200, fixed("/auth/me")),
+    ("POST", "/api/v1/auth/password"): Rule(
+        "user",
+        204,
+        fixed(
+            "/auth/password",
+            json={"current_password": PASSWORD, "new_password": "another long passphrase"},
+        ),
+        audit="auth.password_change",
+    ),
+    ("GET", "/api/v1/users"): Rule("admin", 200, fixed("/users")),
+    ("POST", "/api/v1/users"): Rule("admin", 201, _new_user, audit="user.create"),
+    ("GET", "/api/v1/users/me"): Rule("user", 200, fixed("/users/me")),
+    ("PATCH", "/api/v1/users/me"): Rule(
+        "user", 200, fixed("/users/me", json={"full_name": "Renamed"}), audit="user.profile_update"
+    ),
+    ("GET", "/api/v1/users/{user_id}"): Rule(
+        "admin", 200, by_owner("/users/{w.student.id}", "/users/{w.other_student.id}")
+    ),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(
+        "admin",
+        200,
+        by_owner(
+            "/users/{w.student.id}", "/users/{w.other_student.id}", json={"status": "suspended"}
+        ),
+        audit="user.update",
+    ),
+    ("DELETE", "/api/v1/users/{user_id}"): Rule(
+        "admin",
+        200,
+        by_owner("/users/{w.student.id}", "/users/{w.other_student.id}"),
+        audit="user.update",
+    ),
+    ("GET", "/api/v1/users/{user_id}/colleges"): Rule(
+        "admin", 200, fixed("/users/{w.examiner.id}/colleges")
+    ),
+    ("PUT", "/api/v1/users/{user_id}/colleges"): Rule(
+        "admin",
+        200,
+        fixed("/users/{w.examiner.id}/colleges", json={"colleges": ["medical", "law"]}),
+        audit="user.assign_colleges",
+    ),
+    ("POST", "/api/v1/users/{user_id}/unlock"): Rule(
+        "admin", 204, fixed("/users/{w.student.id}/unlock"), audit="user.unlock"
+    ),
+    ("POST", "/api/v1/invitations"): Rule(
+        "examiner", 201, _invite, others="forbidden", audit="invitation.create"
+    ),
+    ("GET", "/api/v1/invitations"): Rule("examiner", 200, fixed("/invitations")),
+    ("DELETE", "/api/v1/invitations/{invitation_id}"): Rule(
+        "examiner", 204, _delete_invitation, others="hidden", audit="invitation.revoke"
+    ),
+    ("POST", "/api/v1/invitations/redeem"): Rule("public", 201, _redeem, audit="invitation.redeem"),
+    ("GET", "/api/v1/college-types"): Rule("user", 200, fixed("/college-types")),
+    ("POST", "/api/v1/college-types"): Rule(
+        "admin", 201, _new_college, audit="college_type.create"
+    ),
+    ("GET", "/api/v1/college-types/{code}"): Rule(
+        "user", 200, by_owner("/college-types/medical", "/college-types/law")
+    ),
+    ("PATCH", "/api/v1/college-types/{code}"): Rule(
+        "admin",
+        200,
+        by_owner("/college-types/medical", "/college-types/law", json={"name": "Renamed"}),
+        audit="college_type.update",
+    ),
+    ("GET", "/api/v1/question-banks/{college_type}"): Rule(
+        "examiner", 200, by_owner("/question-banks/medical", "/question-banks/law"), "hidden"
+    ),
+    ("GET", "/api/v1/questions"): Rule("examiner", 200, fixed("/questions")),
+    ("POST", "/api/v1/questions"): Rule(
+        "examiner", 201, _new_question, others="forbidden", audit="question.create"
+    ),
+    ("GET", "/api/v1/questions/{question_id}"): Rule(
+        "examiner",
+        200,
+        by_owner("/questions/{w.question.id}", "/questions/{w.other_question.id}"),
+        "hidden",
+    ),
+    ("PATCH", "/api/v1/questions/{question_id}"): Rule(
+        "examiner",
+        200,
+        by_owner(
+            "/questions/{w.question.id}",
+            "/questions/{w.other_question.id}",
+            json={"question_text": "Reworded question?"},
+        ),
+        "hidden",
+        audit="question.update",
+    ),
+    ("DELETE", "/api/v1/questions/{question_id}"): Rule(
+        "examiner", 204, _unused_question, "hidden", audit="question.delete"
+    ),
+    ("GET", "/api/v1/exam-sessions"): Rule("user", 200, fixed("/exam-sessions")),
+    ("GET", "/api/v1/exam-sessions/{exam_session_id}"): Rule(
+        "user",
+        200,
+        by_owner("/exam-sessions/{w.exam_session.id}", "/exam-sessions/{w.other_exam_session.id}"),
+        "hidden",
+    ),
+    ("GET", "/api/v1/exam-sessions/{exam_session_id}/result"): Rule(
+        "user",
+        200,
+        by_owner(
+            "/exam-sessions/{w.exam_session.id}/result",
+            "/exam-sessions/{w.other_exam_session.id}/result",
+        ),
+        "hidden",
+    ),
+    ("GET", "/api/v1/results"): Rule("user", 200, fixed("/results")),
+    ("GET", "/api/v1/results/statistics/{college_type}"): Rule(
+        "examiner",
+        200,
+        by_owner("/results/statistics/medical", "/results/statistics/law"),
+        "hidden",
+    ),
+    ("GET", "/api/v1/results/{result_id}"): Rule(
+        "user", 200, by_owner("/results/{w.result.id}", "/results/{w.other_result.id}"), "hidden"
+    ),
+    ("GET", "/api/v1/configuration"): Rule("admin", 200, fixed("/configuration")),
+    ("GET", "/api/v1/configuration/{key}"): Rule(
+        "admin", 200, fixed("/configuration/pass_percentage")
+    ),
+    ("PUT", "/api/v1/configuration/{key}"): Rule(
+        "admin",
+        200,
+        fixed("/configuration/pass_percentage", json={"value": 60}),
+        audit="configuration.write",
+    ),
+    ("GET", "/api/v1/audit-logs"): Rule("admin", 200, fixed("/audit-logs")),
+}
