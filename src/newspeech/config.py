@@ -126,6 +126,20 @@ class Settings(BaseSettings):
     )
     warm_up: bool = True
 
+    # Grading. "hybrid" (the default) needs no server; with NEWSPEECH_LLM_API_URL set it also
+    # asks the LLM. "llm" grades with the LLM, bounded by and falling back to the hybrid grader.
+    grader: Literal["hybrid", "keyword", "seed", "llm"] = "hybrid"
+    llm_api_url: str | None = Field(
+        default=None,
+        description="base URL of an OpenAI-compatible chat server, e.g. http://gpu:8000/v1; "
+        "unset = no LLM",
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -149,6 +163,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"NEWSPEECH_{' and NEWSPEECH_'.join(remote)}=openai needs NEWSPEECH_SPEECH_API_URL"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _llm_grader_needs_a_server(self) -> Settings:
+        if self.grader == "llm" and not self.llm_api_url:
+            raise ValueError("NEWSPEECH_GRADER=llm needs NEWSPEECH_LLM_API_URL")
         return self
 
     @property
