@@ -18,9 +18,9 @@ REFERENCE = json.loads(
 )
 
 
-@pytest.fixture(scope="module")
-def embedder() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+@pytest.fixture
+def embedder(minilm: MiniLMEmbedder) -> MiniLMEmbedder:
+    return minilm
 
 
 def test_embeddings_match_the_reference_implementation(embedder: MiniLMEmbedder) -> None:
@@ -68,6 +68,17 @@ def test_embedder_is_safe_to_share_between_threads(embedder: MiniLMEmbedder) -> 
     for thread in threads:
         thread.join()
     assert all(np.allclose(found, expected, atol=1e-6) for found in results.values())
+
+
+def test_span_vectors_come_from_the_same_forward_pass(embedder: MiniLMEmbedder) -> None:
+    text = "The heart pumps blood. It has four chambers."
+    whole, parts = embedder.embed_spans(text, [(0, 22), (23, len(text)), (500, 600)])
+    assert np.abs(whole - embedder.encode([text])[0]).max() < 1e-5
+    assert parts.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(parts[:2], axis=1), 1.0, atol=1e-5)
+    assert not parts[2].any()  # a span past the text holds no token
+    # In context, the first sentence still reads like itself alone.
+    assert parts[0] @ embedder.encode(["The heart pumps blood."])[0] > 0.8
 
 
 def test_missing_model_package_names_it() -> None:

@@ -65,6 +65,10 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
 
+    def embed_spans(
+        self, text: str, spans: Sequence[tuple[int, int]]
+    ) -> tuple[Vectors, Vectors]: ...
+
 
 def _erf(x: Vectors) -> Vectors:
     """erf to float32 precision (Abramowitz & Stegun 7.1.26 is 1.5e-7 off at worst)."""
@@ -92,8 +96,15 @@ def _layer_norm(x: Vectors, weight: Vectors, bias: Vectors) -> Vectors:
     return result
 
 
+def _unit(rows: Vectors) -> Vectors:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    result: Vectors = (rows / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
+
+
 class _Weights:
-    """The encoder's tensors, with linear layers pre-transposed for ``x @ w``."""
+    """The encoder's tensors, linear layers pre-transposed for ``x @ w``; each layer's query,
+    key and value projections fused into one matrix (one matmul instead of three)."""
 
     def __init__(self, path: Path) -> None:
         from safetensors.numpy import load_file
@@ -104,6 +115,15 @@ class _Weights:
             if name.endswith(".weight") and value.ndim == 2 and "embeddings" not in name:
                 value = np.ascontiguousarray(value.T)
             self.tensors[name] = value.astype(np.float32, copy=False)
+        for n in range(LAYERS):
+            p = f"encoder.layer.{n}.attention.self."
+            parts = ("query", "key", "value")
+            self.tensors[p + "qkv.weight"] = np.ascontiguousarray(
+                np.concatenate([self.tensors[f"{p}{part}.weight"] for part in parts], axis=1)
+            )
+            self.tensors[p + "qkv.bias"] = np.concatenate(
+                [self.tensors[f"{p}{part}.bias"] for part in parts]
+            )
 
     def __getitem__(self, name: str) -> Vectors:
         return self.tensors[name]
@@ -129,6 +149,9 @@ class MiniLMEmbedder:
         self._weights = _Weights(weights_path)
         self._tokenizer_lock = threading.Lock()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._span_cache: OrderedDict[
+            tuple[str, tuple[tuple[int, int], ...]], tuple[Vectors, Vectors]
+        ] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_size = cache_size
 
@@ -155,6 +178,40 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([row for row in rows if row is not None])
 
+    def embed_spans(self, text: str, spans: Sequence[tuple[int, int]]) -> tuple[Vectors, Vectors]:
+        """``text``'s vector and one vector per character span of it, from ONE forward pass:
+        each span's vector is the mean of the contextual token vectors inside it ("late
+        chunking"), so sentence-level vectors of an answer cost no extra model time. Spans
+        past the 256-token window (or holding no token) get a zero vector. Cached by text and
+        spans."""
+        key = (text, tuple(spans))
+        with self._cache_lock:
+            found = self._span_cache.get(key)
+            if found is not None:
+                self._span_cache.move_to_end(key)
+                return found
+        with self._tokenizer_lock:
+            (encoding,) = self._tokenizer.encode_batch([text])
+        ids = np.array([encoding.ids], dtype=np.int64)
+        mask = np.array([encoding.attention_mask], dtype=np.float32)
+        types = np.array([encoding.type_ids], dtype=np.int64)
+        hidden = self._forward(ids, types, mask)[0]
+        special = np.array(encoding.special_tokens_mask, dtype=bool)
+        offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        whole = _unit(hidden[mask[0] > 0].mean(axis=0, keepdims=True))[0]
+        parts = np.zeros((len(spans), self.dimension), dtype=np.float32)
+        for row, (start, end) in enumerate(spans):
+            inside = (~special) & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+            inside &= offsets[:, 1] > offsets[:, 0]
+            if inside.any():
+                parts[row] = _unit(hidden[inside].mean(axis=0, keepdims=True))[0]
+        result = (whole, parts)
+        with self._cache_lock:
+            self._span_cache[key] = result
+            while len(self._span_cache) > self._cache_size:
+                self._span_cache.popitem(last=False)
+        return result
+
     def encode(self, texts: Sequence[str]) -> Vectors:
         """The forward pass over one padded batch, no cache."""
         if not texts:
@@ -167,9 +224,7 @@ class MiniLMEmbedder:
         hidden = self._forward(ids, types, mask)
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        result: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-        return result
+        return _unit(pooled)
 
     def _forward(
         self, ids: npt.NDArray[np.int64], types: npt.NDArray[np.int64], mask: Vectors
@@ -189,12 +244,8 @@ class MiniLMEmbedder:
         for n in range(LAYERS):
             p = f"encoder.layer.{n}."
 
-            def split(t: Vectors) -> Vectors:
-                return t.reshape(batch, length, HEADS, head).transpose(0, 2, 1, 3)
-
-            q = split(x @ w[p + "attention.self.query.weight"] + w[p + "attention.self.query.bias"])
-            k = split(x @ w[p + "attention.self.key.weight"] + w[p + "attention.self.key.bias"])
-            v = split(x @ w[p + "attention.self.value.weight"] + w[p + "attention.self.value.bias"])
+            qkv = x @ w[p + "attention.self.qkv.weight"] + w[p + "attention.self.qkv.bias"]
+            q, k, v = qkv.reshape(batch, length, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
             scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
             scores = scores - scores.max(axis=-1, keepdims=True)
             probs = np.exp(scores)

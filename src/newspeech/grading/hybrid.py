@@ -16,9 +16,18 @@ split only by ``uv run python -m newspeech.grading.fit``. The fraction of credit
 probability shifted so that the fitted decision threshold falls on the default "correct" line
 (0.6): ``fraction = sigmoid(z + offset)``; the configured thresholds then band it as everywhere.
 
-Guards: the fraction never exceeds the keyword grader's when that grader found keyword stuffing
-(listing terms earns what the keyword grader allows, not what their embedding resembles), and
-sentences addressed to the grader are removed before any signal is computed.
+Keyword evidence bounds the fitted fraction (:func:`bound_by_keywords`), because a probability
+of being judged correct is not credit earned, and embeddings reward answers that merely sound
+like the model answer:
+
+- no more than the keyword grader's fraction when that grader found stuffing, instructions to
+  the grader (removed before any signal is computed) or denied key concepts ("it is not X"),
+  or when it found too few key concepts to call the answer even partial (no credit from
+  resemblance alone: padding, negated and off-topic answers score what their concepts earn);
+- no less than the keyword fraction minus :data:`KEYWORD_FLOOR_MARGIN`.
+
+On the SemEval training split this bounding does not cost accuracy (Beetle 0.667 -> 0.690,
+SciEntsBank 0.710 -> 0.710 at the product band), and it keeps the gaming suite at zero wins.
 
 With an LLM score (see :mod:`newspeech.grading.llm`), the offline fraction and the LLM's are
 averaged with :data:`LLM_WEIGHT`. That weight is not fitted (no LLM is available offline to
@@ -59,6 +68,8 @@ FEATURES = (
 )
 WEIGHTS_FILE = "hybrid_weights.json"
 LLM_WEIGHT = 0.5
+KEYWORD_FLOOR_MARGIN = 0.1
+GUARDS = (ReviewReason.KEYWORD_STUFFING, ReviewReason.INSTRUCTION_IN_ANSWER)
 DISAGREEMENT = 0.5
 SIGNALS_DISAGREE = "signals disagree"
 
@@ -176,9 +187,7 @@ class HybridGrader:
         fraction = offline
         if llm_fraction is not None:
             fraction = (1 - LLM_WEIGHT) * offline + LLM_WEIGHT * min(max(llm_fraction, 0.0), 1.0)
-        stuffed = ReviewReason.KEYWORD_STUFFING in keyword.review_reasons
-        if stuffed:
-            fraction = min(fraction, keyword.fraction)
+        fraction = bound_by_keywords(fraction, keyword, self.thresholds)
         reasons = list(keyword.review_reasons)
         disagree = abs(keyword.fraction - similarity_fraction(signals.similarity)) > DISAGREEMENT
         if llm_fraction is not None:
@@ -192,7 +201,7 @@ class HybridGrader:
             self.thresholds,
             asr_confidence=asr_confidence,
             certainty=0.7 if disagree else 1.0,
-            flagged=len(reasons) > (1 if disagree else 0) and not _only_asr(reasons),
+            flagged=not _only_asr(reasons),
         )
         details: dict[str, Any] = {
             "method": "hybrid",
@@ -234,5 +243,14 @@ class HybridGrader:
         )
 
 
+def bound_by_keywords(fraction: float, keyword: Grade, thresholds: GradingThresholds) -> float:
+    """``fraction`` kept within what the keyword evidence allows (see the module docstring)."""
+    guarded = any(r in keyword.review_reasons for r in GUARDS) or keyword.details.get("denied")
+    if guarded or keyword.fraction <= thresholds.partial + 1e-9:
+        fraction = min(fraction, keyword.fraction)
+    return max(fraction, keyword.fraction - KEYWORD_FLOOR_MARGIN)
+
+
 def _only_asr(reasons: list[str]) -> bool:
+    """No reason beyond low ASR confidence and disagreement (already in the confidence)."""
     return all(r in (ReviewReason.LOW_ASR_CONFIDENCE, SIGNALS_DISAGREE) for r in reasons)

@@ -12,7 +12,8 @@ Signals for one answer (:class:`SemanticSignals`, all cosines of unit vectors, -
   are close to it without answering it).
 
 The question's side (model answer, its sentences, the keywords) is embedded once per question
-and cached by the embedder; each answer is one batch (the whole answer and its chunks).
+and cached by the embedder. Each answer costs one forward pass: its chunks' vectors are pooled
+from the same pass (:meth:`~newspeech.grading.embeddings.MiniLMEmbedder.embed_spans`).
 
 :class:`SemanticGrader` maps the similarity to the model answer to a fraction linearly between
 :data:`FLOOR` and :data:`CEILING`. Public data (SemEval-2013) shows similarity alone is a weak
@@ -43,28 +44,35 @@ FLOOR = 0.2
 CEILING = 0.8
 """Similarities at or below FLOOR earn nothing; at or above CEILING, everything."""
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
+_WORD = re.compile(r"\S+")
 
 
-def chunks(text: str) -> list[str]:
-    """The answer's sentences, long ones also as overlapping word windows."""
-    out: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        words = sentence.split()
+def chunk_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the answer's sentences, long ones also as overlapping word windows
+    (spoken answers often come back from ASR as one long unpunctuated sentence)."""
+    spans: list[tuple[int, int]] = []
+    for sentence in _SENTENCE.finditer(text):
+        words = list(_WORD.finditer(sentence.group()))
         if not words:
             continue
-        out.append(" ".join(words))
+        base = sentence.start()
+        spans.append((base + words[0].start(), base + words[-1].end()))
         if len(words) > WINDOW_WORDS:
             last = len(words) - WINDOW_WORDS
-            out.extend(
-                " ".join(words[start : start + WINDOW_WORDS])
-                for start in [*range(0, last, WINDOW_STRIDE), last]
-            )
-    unique = list(dict.fromkeys(out))
+            for first in [*range(0, last, WINDOW_STRIDE), last]:
+                window = words[first : first + WINDOW_WORDS]
+                spans.append((base + window[0].start(), base + window[-1].end()))
+    unique = list(dict.fromkeys(spans))
     if len(unique) > MAX_CHUNKS:
         step = math.ceil(len(unique) / MAX_CHUNKS)
         unique = unique[::step]
     return unique
+
+
+def chunks(text: str) -> list[str]:
+    """The texts of :func:`chunk_spans`."""
+    return [text[a:b] for a, b in chunk_spans(text)]
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,10 @@ class SemanticScorer:
         points = question_side[2 : 2 + len(model_points)]
         term_vectors = question_side[2 + len(model_points) :]
 
-        pieces = chunks(answer)
-        if not pieces:
+        spans = chunk_spans(answer)
+        if not spans:
             return SemanticSignals(0.0, 0.0, 0.0, 0.0, tuple((t, 0.0) for t in terms))
-        answer_side = self.embedder.embed([" ".join(answer.split()), *pieces])
-        whole_answer, parts = answer_side[0], answer_side[1:]
+        whole_answer, parts = self.embedder.embed_spans(answer, spans)
 
         coverage = float(_best(points, parts).mean())
         keypoints: tuple[tuple[str, float], ...] = ()
