@@ -263,6 +263,9 @@ def main() -> None:
     games = gaming(graders)
     bank = bank_latency({n: g for n, g in graders.items() if n != "llm"})
     print_tables(rows, games, bank)
+    if "llm" in graders:
+        loop.run_until_complete(client.aclose())
+    loop.close()
     load = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "grading.json"
