@@ -53,6 +53,7 @@ async def test_hybrid_is_the_offline_default(minilm: MiniLMEmbedder) -> None:
     grader = build_grader(settings, embedder=minilm)
     assert isinstance(grader, PooledGrader)
     assert isinstance(grader.grader, HybridGrader)
+    await grader.prepare_async(QUESTION)
     grade = await grader.grade_async(QUESTION, QUESTION.model_answer, asr_confidence=0.9)
     assert grade.evaluator is EvaluatorType.HYBRID
     assert grade.score >= 8

@@ -111,3 +111,13 @@ def test_fitter_recovers_a_known_logistic_model() -> None:
     assert abs(intercept - 0.5) < 0.2
     found = metrics((x @ coef + intercept) > 0, y)
     assert found["accuracy"] > 0.75
+
+
+def test_preparing_a_question_does_not_change_its_grades(minilm: MiniLMEmbedder) -> None:
+    question = bank_question("aviation", 1, 1)
+    answer = "I would divert to the nearest suitable aerodrome and declare an emergency."
+    cold = HybridGrader(minilm).grade(question, answer)
+    prepared = HybridGrader(minilm)
+    prepared.prepare(question)
+    warm = prepared.grade(question, answer)
+    assert (warm.score, warm.fraction) == (cold.score, cold.fraction)

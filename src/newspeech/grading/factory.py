@@ -37,6 +37,12 @@ class PooledGrader:
     ) -> Grade:
         return self.grader.grade(question, answer_transcript, asr_confidence=asr_confidence)
 
+    async def prepare_async(self, question: GradingQuestion) -> None:
+        """Let the grader do the question's share of the work now (when it is asked)."""
+        prepare = getattr(self.grader, "prepare", None)
+        if prepare is not None:
+            await self.run(prepare, question)
+
     async def grade_async(
         self,
         question: GradingQuestion,

@@ -160,6 +160,13 @@ class HybridGrader:
         self.scorer = SemanticScorer(embedder)
         self.weights = weights or HybridWeights.load()
 
+    def prepare(self, question: GradingQuestion) -> None:
+        """Do the question's share of the work ahead (compile its keywords, embed its model
+        answer and key concepts): call it in the pool when the question is asked, so the
+        answer's grade only pays for the answer."""
+        self.keyword.compile(question)
+        self.scorer.prepare(question)
+
     def grade(
         self,
         question: GradingQuestion,

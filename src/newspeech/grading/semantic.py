@@ -91,12 +91,21 @@ class SemanticScorer:
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    def signals(self, question: GradingQuestion, answer: str) -> SemanticSignals:
+    def prepare(self, question: GradingQuestion) -> None:
+        """Embed the question's side now (when the question is asked), so grading the
+        answer later only runs the model on the answer."""
+        self._question_side(question)
+
+    def _question_side(self, question: GradingQuestion) -> tuple[list[str], list[str], Vectors]:
         model_points = chunks(question.model_answer) or [question.model_answer or question.text]
         terms = [k.term for k in question.keywords]
-        question_side = self.embedder.embed(
+        vectors = self.embedder.embed(
             [question.model_answer or question.text, question.text, *model_points, *terms]
         )
+        return model_points, terms, vectors
+
+    def signals(self, question: GradingQuestion, answer: str) -> SemanticSignals:
+        model_points, terms, question_side = self._question_side(question)
         whole_model, asked = question_side[0], question_side[1]
         points = question_side[2 : 2 + len(model_points)]
         term_vectors = question_side[2 + len(model_points) :]
