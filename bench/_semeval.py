@@ -1,155 +1,21 @@
-"""SemEval-2013 Task 7 (2-way): short student answers labelled correct or incorrect.
+"""The SemEval-2013 loader now lives in the package (the hybrid grader's fit uses it)."""
 
-    uv run python -m bench._semeval        # the split table (checks the copy against SOURCE.txt)
+from newspeech.grading.semeval import (
+    DATA,
+    SPLITS,
+    TRAINING,
+    SemEvalQuestion,
+    derive_keywords,
+    grading_questions,
+    load_split,
+)
 
-Data: ../shared/research-data/semeval2013-task7-2way (SOURCE.txt there gives the provenance).
-One XML file per question: ``<questionText>``, ``<referenceAnswers>`` (one for SciEntsBank,
-several alternatives for Beetle) and ``<studentAnswers>`` with ``accuracy="correct|incorrect"``.
-Training files sit directly in ``training/2way/<corpus>/``; test files in
-``test/2way/<corpus>/<split>/`` where split is ``test-unseen-answers`` (new answers to training
-questions), ``test-unseen-questions`` (new questions, same domains) or, for SciEntsBank only,
-``test-unseen-domains`` (new science domains).
-
-Used by ``bench.grading`` and meant for any later fitting of grader weights: fit on
-``training``, report on the test splits.
-
-Keywords for a reference answer (:func:`derive_keywords`), since the data has none:
-
-1. Normalise and stem it with the graders' own analyser (:mod:`newspeech.grading.text`).
-2. Keep content words: drop function words, glue words and fillers.
-3. Demote the question: drop words whose stem occurs in the question text, since students
-   repeat the question whether or not they know the answer (Mohler et al., 2011). When that
-   leaves nothing, keep the content words.
-4. A content word right after a negation cue keeps the cue ("are not connected" -> keyword
-   "not connected"), so the polarity of the reference is part of the keyword. (Carrying the
-   cue over the grader's whole negation window was tried on the training splits: no better.)
-5. One keyword per distinct stem, written as first seen, weight 1.
-
-Each reference answer becomes its own :class:`GradingQuestion`; an answer's score is its best
-score against any of them (Beetle's references are alternatives, not parts of one answer).
-"""
-
-from __future__ import annotations
-
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from pathlib import Path
-
-from newspeech.grading import GradingQuestion, Keyword
-from newspeech.grading.text import FUNCTION_WORDS, Analyser
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "research-data" / "semeval2013-task7-2way"
-TRAINING = "training"
-SPLITS: dict[str, tuple[str, ...]] = {
-    "beetle": (TRAINING, "test-unseen-answers", "test-unseen-questions"),
-    "sciEntsBank": (
-        TRAINING,
-        "test-unseen-answers",
-        "test-unseen-questions",
-        "test-unseen-domains",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class ReferenceAnswer:
-    id: str
-    text: str
-    category: str
-    """Beetle's BEST / GOOD / MINIMAL; empty for SciEntsBank."""
-
-
-@dataclass(frozen=True)
-class StudentAnswer:
-    id: str
-    text: str
-    correct: bool
-
-
-@dataclass(frozen=True)
-class SemEvalQuestion:
-    id: str
-    module: str
-    text: str
-    references: tuple[ReferenceAnswer, ...]
-    answers: tuple[StudentAnswer, ...]
-
-
-def split_dir(corpus: str, split: str, root: Path = DATA) -> Path:
-    if split == TRAINING:
-        return root / "training" / "2way" / corpus
-    return root / "test" / "2way" / corpus / split
-
-
-def _text(element: ET.Element | None) -> str:
-    return " ".join((element.text or "").split()) if element is not None else ""
-
-
-def parse_question(path: Path) -> SemEvalQuestion:
-    root = ET.parse(path).getroot()
-    return SemEvalQuestion(
-        id=root.get("id", path.stem),
-        module=root.get("module", ""),
-        text=_text(root.find("questionText")),
-        references=tuple(
-            ReferenceAnswer(r.get("id", ""), _text(r), r.get("category", ""))
-            for r in root.iterfind("referenceAnswers/referenceAnswer")
-        ),
-        answers=tuple(
-            StudentAnswer(a.get("id", ""), _text(a), a.get("accuracy") == "correct")
-            for a in root.iterfind("studentAnswers/studentAnswer")
-        ),
-    )
-
-
-def load_split(corpus: str, split: str, root: Path = DATA) -> list[SemEvalQuestion]:
-    """Every question of one corpus split, in file-name order."""
-    if split not in SPLITS.get(corpus, ()):
-        raise ValueError(f"unknown split {corpus}/{split}")
-    folder = split_dir(corpus, split, root)
-    files = sorted(folder.glob("*.xml"))
-    if not files:
-        raise FileNotFoundError(f"no SemEval XML files in {folder}")
-    return [parse_question(path) for path in files]
-
-
-def derive_keywords(question_text: str, reference: str, analyser: Analyser) -> tuple[Keyword, ...]:
-    """Content words of ``reference`` not in ``question_text`` (see the module docstring)."""
-    asked = {t.stem for t in analyser.tokens(question_text)}
-    tokens = analyser.tokens(reference)
-    content = [(i, t) for i, t in enumerate(tokens) if not t.neg and t.text not in FUNCTION_WORDS]
-    kept = [(i, t) for i, t in content if t.stem not in asked] or content
-    keywords: dict[str, Keyword] = {}
-    for i, token in kept:
-        negated = i > 0 and tokens[i - 1].neg
-        key = f"not {token.stem}" if negated else token.stem
-        if key not in keywords:
-            term = f"not {token.text}" if negated else token.text
-            keywords[key] = Keyword(term)
-    return tuple(keywords.values())
-
-
-def grading_questions(question: SemEvalQuestion, analyser: Analyser) -> list[GradingQuestion]:
-    """One grading question per reference answer."""
-    return [
-        GradingQuestion(
-            text=question.text,
-            keywords=derive_keywords(question.text, reference.text, analyser),
-            model_answer=reference.text,
-        )
-        for reference in question.references
-    ]
-
-
-def main() -> None:
-    print(f"{'corpus':<12} {'split':<22} {'questions':>9} {'answers':>8} {'correct':>8}")
-    for corpus, splits in SPLITS.items():
-        for split in splits:
-            questions = load_split(corpus, split)
-            answers = [a for q in questions for a in q.answers]
-            correct = sum(a.correct for a in answers)
-            print(f"{corpus:<12} {split:<22} {len(questions):>9} {len(answers):>8} {correct:>8}")
-
-
-if __name__ == "__main__":
-    main()
+__all__ = [
+    "DATA",
+    "SPLITS",
+    "TRAINING",
+    "SemEvalQuestion",
+    "derive_keywords",
+    "grading_questions",
+    "load_split",
+]

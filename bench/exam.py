@@ -36,6 +36,7 @@ from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import KeywordGrader
+from newspeech.grading.factory import PooledGrader
 from newspeech.kit.passwords import hash_password
 from newspeech.models import User
 from newspeech.questions.banks import BANKS_DIR, load_bank
@@ -134,7 +135,9 @@ async def run_backend(backend: str, sittings: int, concurrency: list[int]) -> di
             await upgrade(engine)
             sessionmaker = create_sessionmaker(engine)
             user = await _prepare(sessionmaker)
-            deps = ExamDependencies(sessionmaker=sessionmaker, grader=KeywordGrader(), pool=pool)
+            deps = ExamDependencies(
+                sessionmaker=sessionmaker, grader=PooledGrader(KeywordGrader(), pool.run)
+            )
             await _sitting(deps, user, Samples())  # warm-up: caches, connections
             sequential = Samples()
             for _ in range(sittings):

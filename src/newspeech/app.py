@@ -4,6 +4,7 @@ resources once."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from newspeech.auth.service import authenticate_access_token
 from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
 from newspeech.configuration import endpoints as configuration
+from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
@@ -30,7 +32,9 @@ from newspeech.exams.opener import ServiceOpener
 from newspeech.exams.service import ExamDependencies
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
 from newspeech.exams.ws import router as exam_socket_router
-from newspeech.grading import KeywordGrader
+from newspeech.grading import AsyncGrader, GradingThresholds, KeywordGrader
+from newspeech.grading.embeddings import MiniLMEmbedder
+from newspeech.grading.factory import PooledGrader, build_grader, llm_client_from_settings
 from newspeech.invitations import endpoints as invitations
 from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
@@ -48,6 +52,8 @@ from newspeech.web import STATIC_DIR
 from newspeech.web.endpoints import router as web_router
 
 logger = logging.getLogger("newspeech")
+
+WARM_UP_TEXT = "The left ventricle pumps oxygenated blood into the aorta."
 
 API_PREFIX = "/api/v1"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -115,6 +121,8 @@ def create_app(
         app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.speech = None
         app.state.voice = None
+        app.state.grader = None
+        app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
         try:
             if settings.speech_enabled:
@@ -123,9 +131,14 @@ def create_app(
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
                 app.state.voice = _session_engines(app.state.speech, settings)
+                if exam_opener is None:  # the exam service grades; tests may bring their own
+                    app.state.llm_client = llm_client_from_settings(settings)
+                    app.state.grader = await _exam_grader(app.state)
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
+            if app.state.llm_client is not None:
+                await app.state.llm_client.aclose()
             if app.state.speech is not None:
                 await app.state.speech.aclose()
             await app.state.rate_limiter.aclose()
@@ -158,10 +171,10 @@ def service_opener(state: Any) -> ConversationOpener:
     """The production exam opener: the API's access token, the exam service, the grader."""
     settings: Settings = state.settings
     clock: Clock = state.clock
+    grader: AsyncGrader = state.grader or PooledGrader(KeywordGrader())
     deps = ExamDependencies(
         sessionmaker=state.sessionmaker,
-        grader=KeywordGrader(),
-        pool=state.speech.pool if state.speech is not None else None,
+        grader=grader,
         audit_enabled=settings.enable_audit_logs,
         result_cache=state.statistics_cache,
     )
@@ -171,6 +184,30 @@ def service_opener(state: Any) -> ConversationOpener:
             return await authenticate_access_token(db, settings, token, now=clock())
 
     return ServiceOpener(deps, authenticate)
+
+
+async def _exam_grader(state: Any) -> AsyncGrader:
+    """The configured grader with the stored thresholds, its models loaded (and warmed) in the
+    inference pool so the first answer pays no load cost."""
+    settings: Settings = state.settings
+    speech: SpeechEngines = state.speech
+    async with unit_of_work(state.sessionmaker) as db:
+        thresholds = GradingThresholds.from_config(await ConfigurationRepository(db).values())
+    embedder = None
+    if settings.grader in ("hybrid", "llm"):
+        embedder = await speech.pool.run(MiniLMEmbedder)
+    grader = build_grader(
+        settings,
+        thresholds=thresholds,
+        embedder=embedder,
+        llm_client=state.llm_client,
+        run=speech.pool.run,
+    )
+    if settings.warm_up and embedder is not None:
+        started = time.perf_counter()
+        await speech.pool.run(embedder.embed, [WARM_UP_TEXT])
+        logger.info("grader warm in %.2f s", time.perf_counter() - started)
+    return grader
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

@@ -196,6 +196,20 @@ class Settings(BaseSettings):
     rate_limit_per_user: int = Field(default=600, ge=1, description="requests per minute")
     rate_limit_per_address: int = Field(default=1200, ge=1, description="requests per minute")
 
+    # Grading. "hybrid" (the default) needs no server; with NEWSPEECH_LLM_API_URL set it also
+    # asks the LLM. "llm" grades with the LLM, bounded by and falling back to the hybrid grader.
+    grader: Literal["hybrid", "keyword", "seed", "llm"] = "hybrid"
+    llm_api_url: str | None = Field(
+        default=None,
+        description="base URL of an OpenAI-compatible chat server, e.g. http://gpu:8000/v1; "
+        "unset = no LLM",
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -232,6 +246,12 @@ class Settings(BaseSettings):
                 )
             if len(secret) < 32:
                 raise ValueError("NEWSPEECH_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _llm_grader_needs_a_server(self) -> Settings:
+        if self.grader == "llm" and not self.llm_api_url:
+            raise ValueError("NEWSPEECH_GRADER=llm needs NEWSPEECH_LLM_API_URL")
         return self
 
     @property

@@ -19,6 +19,7 @@ from newspeech.errors import InvalidState, NotFound, PermissionDenied
 from newspeech.exams.repository import AnswerRepository, EvaluationRepository
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import Grade, GradingQuestion, KeywordGrader
+from newspeech.grading.factory import PooledGrader
 from newspeech.models import (
     Answer,
     AuditLog,
@@ -128,7 +129,9 @@ def deps(
     grader: FlakyGrader | KeywordGrader | None = None,
 ) -> ExamDependencies:
     return ExamDependencies(
-        sessionmaker=sessionmaker, grader=grader or KeywordGrader(), pool=pool, clock=clock
+        sessionmaker=sessionmaker,
+        grader=PooledGrader(grader or KeywordGrader(), pool.run),
+        clock=clock,
     )
 
 
@@ -463,8 +466,7 @@ async def test_with_audit_logs_off_everything_else_is_still_stored(
     clock = FakeClock()
     quiet = ExamDependencies(
         sessionmaker=sessionmaker,
-        grader=KeywordGrader(),
-        pool=pool,
+        grader=PooledGrader(KeywordGrader(), pool.run),
         audit_enabled=False,
         clock=clock,
     )

@@ -35,7 +35,7 @@ from newspeech.exams.engine import (
 from newspeech.exams.plan import ExamPlan, ExamRules
 from newspeech.exams.recorder import ExamRecorder, HeardSpan, is_resumable, result_event, summary_of
 from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
-from newspeech.grading import Grade, Grader, GradingQuestion
+from newspeech.grading import AsyncGrader, Grade, GradingQuestion
 from newspeech.models import Answer, Question, SessionStatus, User, UserStatus
 from newspeech.questions.repository import QuestionRepository
 from newspeech.results.rules import ResultPolicy, ResultSummary
@@ -49,7 +49,6 @@ from newspeech.voice.conversation import (
     TurnTimings,
     Utterance,
 )
-from newspeech.voice.pool import InferencePool
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,7 @@ class ExamDependencies:
     clock (the one :class:`TurnTimings` are measured on); ``wall_clock`` stamps stored rows."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
-    grader: Grader
-    pool: InferencePool | None = None
+    grader: AsyncGrader
     audit_enabled: bool = True
     result_cache: StatisticsCache | None = None
     clock: Callable[[], float] = time.monotonic
@@ -378,10 +376,9 @@ class ExamConversation:
         }
 
     async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
-        grader, confidence = self._deps.grader, answer.confidence_score
-        if self._deps.pool is None:
-            return grader.grade(question, text, asr_confidence=confidence)
-        return await self._deps.pool.run(grader.grade, question, text, asr_confidence=confidence)
+        return await self._deps.grader.grade_async(
+            question, text, asr_confidence=answer.confidence_score
+        )
 
     def _grading_question(self, question_id: int) -> GradingQuestion:
         cached = self._grading_questions.get(question_id)

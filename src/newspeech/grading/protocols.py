@@ -208,3 +208,19 @@ class GradingThresholds:
         if fraction > self.partial + 1e-9:
             return FeedbackType.PARTIAL
         return FeedbackType.INCORRECT
+
+
+class AsyncGrader(Protocol):
+    """A grader awaited on the event loop: what :func:`~newspeech.grading.factory.build_grader`
+    returns. Offline graders are wrapped to run in the inference pool; LLM graders wait for
+    their server on the loop."""
+
+    evaluator: EvaluatorType
+
+    async def grade_async(
+        self,
+        question: GradingQuestion,
+        answer_transcript: str,
+        *,
+        asr_confidence: float | None = None,
+    ) -> Grade: ...

@@ -1,0 +1,101 @@
+"""The configured grader, built once per process from settings and shared resources."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from newspeech.config import Settings
+from newspeech.grading.embeddings import Embedder, MiniLMEmbedder
+from newspeech.grading.hybrid import HybridGrader
+from newspeech.grading.keyword import KeywordGrader, SeedKeywordGrader
+from newspeech.grading.llm import LLMGrader, Runner
+from newspeech.grading.protocols import (
+    AsyncGrader,
+    Grade,
+    Grader,
+    GradingQuestion,
+    GradingThresholds,
+)
+from newspeech.llm.client import LLMClient, OpenAIChatClient
+
+
+class PooledGrader:
+    """An offline :class:`Grader` awaited through ``run`` (the inference pool)."""
+
+    def __init__(self, grader: Grader, run: Runner | None = None) -> None:
+        self.grader = grader
+        self.evaluator = grader.evaluator
+        self.run: Runner = run or asyncio.to_thread
+
+    def grade(
+        self,
+        question: GradingQuestion,
+        answer_transcript: str,
+        *,
+        asr_confidence: float | None = None,
+    ) -> Grade:
+        return self.grader.grade(question, answer_transcript, asr_confidence=asr_confidence)
+
+    async def prepare_async(self, question: GradingQuestion) -> None:
+        """Let the grader do the question's share of the work now (when it is asked)."""
+        prepare = getattr(self.grader, "prepare", None)
+        if prepare is not None:
+            await self.run(prepare, question)
+
+    async def grade_async(
+        self,
+        question: GradingQuestion,
+        answer_transcript: str,
+        *,
+        asr_confidence: float | None = None,
+    ) -> Grade:
+        grade: Grade = await self.run(
+            self.grader.grade, question, answer_transcript, asr_confidence=asr_confidence
+        )
+        return grade
+
+
+def llm_client_from_settings(settings: Settings, **kwargs: Any) -> OpenAIChatClient | None:
+    """The chat client ``NEWSPEECH_LLM_*`` describe, or None when no server is configured."""
+    if not settings.llm_api_url:
+        return None
+    return OpenAIChatClient(
+        settings.llm_api_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_seconds=settings.llm_timeout_seconds,
+        retries=settings.llm_max_retries,
+        response_format=settings.llm_response_format,
+        **kwargs,
+    )
+
+
+def build_grader(
+    settings: Settings,
+    *,
+    thresholds: GradingThresholds | None = None,
+    embedder: Embedder | None = None,
+    llm_client: LLMClient | None = None,
+    run: Runner | None = None,
+) -> AsyncGrader:
+    """The grader ``NEWSPEECH_GRADER`` names.
+
+    ``seed`` and ``keyword`` need nothing; ``hybrid`` needs the MiniLM embedder (built here
+    when not given: pass the process's shared one); ``llm`` and ``hybrid`` with
+    ``NEWSPEECH_LLM_API_URL`` set need an LLM client (built from settings when not given; the
+    caller closes it). ``thresholds`` come from the stored configuration; ``run`` is the
+    inference pool's ``run``.
+    """
+    thresholds = thresholds or GradingThresholds()
+    if settings.grader == "seed":
+        return PooledGrader(SeedKeywordGrader(thresholds), run)
+    if settings.grader == "keyword":
+        return PooledGrader(KeywordGrader(thresholds), run)
+    hybrid = HybridGrader(embedder or MiniLMEmbedder(), thresholds)
+    client = llm_client or llm_client_from_settings(settings)
+    if client is None:
+        return PooledGrader(hybrid, run)
+    return LLMGrader(
+        client, hybrid, thresholds=thresholds, run=run, combine=settings.grader == "hybrid"
+    )

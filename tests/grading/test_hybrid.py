@@ -1,0 +1,123 @@
+"""The hybrid grader: fitted weights shipped as data, gaming caps kept, review on doubt."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newspeech.errors import ConfigurationError
+from newspeech.grading import ReviewReason
+from newspeech.grading.embeddings import MiniLMEmbedder
+from newspeech.grading.fit import fit_logistic, metrics
+from newspeech.grading.hybrid import FEATURES, SIGNALS_DISAGREE, HybridGrader, HybridWeights
+from newspeech.models.enums import EvaluatorType, FeedbackType
+from tests.grading.cases import GamingCase, bank_question, load_cases
+
+CASES = load_cases()
+STEMI = bank_question("medical", 1, 1)
+
+
+@pytest.fixture
+def grader(minilm: MiniLMEmbedder) -> HybridGrader:
+    return HybridGrader(minilm)
+
+
+def test_shipped_weights_say_where_they_came_from() -> None:
+    weights = HybridWeights.load()
+    assert weights.features == FEATURES
+    provenance = weights.provenance
+    assert "SemEval-2013" in provenance["data"]
+    assert "training" in provenance["data"]
+    assert provenance["command"] == "uv run python -m newspeech.grading.fit"
+    assert provenance["answers"] > 8000
+    assert 0.5 < provenance["training_grouped_cv"]["accuracy"] <= 1.0
+
+
+def test_weights_for_other_features_are_refused(tmp_path: Path) -> None:
+    shipped = resources.files("newspeech.grading").joinpath("hybrid_weights.json")
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    data["features"] = [*data["features"][:-1], "something_else"]
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="re-fit"):
+        HybridWeights.load(path)
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        HybridWeights.load(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_hybrid_keeps_within_the_gaming_suites_bounds(
+    grader: HybridGrader, case: GamingCase
+) -> None:
+    grade = grader.grade(case.grading_question(), case.transcript)
+    assert case.acceptable(grade.score), (grade.score, grade.details["features"])
+
+
+def test_model_answer_is_correct_and_off_topic_is_not(grader: HybridGrader) -> None:
+    good = grader.grade(STEMI, STEMI.model_answer)
+    bad = grader.grade(STEMI, "I enjoy playing football with my friends at the weekend.")
+    assert good.evaluator is EvaluatorType.HYBRID
+    assert good.feedback_type is FeedbackType.CORRECT
+    assert good.score >= 8
+    assert bad.feedback_type is FeedbackType.INCORRECT
+    assert bad.score <= 2
+    assert set(good.details["features"]) == set(FEATURES)
+    assert good.matched
+    assert not bad.matched
+
+
+def test_low_asr_confidence_goes_to_review(grader: HybridGrader) -> None:
+    grade = grader.grade(STEMI, STEMI.model_answer, asr_confidence=0.2)
+    assert ReviewReason.LOW_ASR_CONFIDENCE in grade.review_reasons
+    assert grade.confidence < grader.grade(STEMI, STEMI.model_answer).confidence
+    assert "misheard" in grade.spoken_feedback
+
+
+def test_disagreeing_signals_go_to_review(grader: HybridGrader) -> None:
+    # Every key term, each denied: keyword credit 0, but it reads like the model answer.
+    denied = (
+        "This is not an inferior STEMI: there is no ST elevation in II, III and aVF, no "
+        "reciprocal depression in I and aVL, the right coronary artery is not involved and "
+        "he has no risk factors."
+    )
+    grade = grader.grade(STEMI, denied)
+    assert grade.score <= 3
+    if grade.details["features"]["similarity"] > 0.6:
+        assert SIGNALS_DISAGREE in grade.review_reasons
+
+
+def test_llm_fraction_is_blended_and_still_capped_by_stuffing(grader: HybridGrader) -> None:
+    stuffing = next(c for c in CASES if c.id == "medical-1-1-stuffing")
+    offline = grader.grade(STEMI, stuffing.transcript)
+    blended = grader.grade_with(STEMI, stuffing.transcript, llm_fraction=1.0)
+    assert blended.score <= stuffing.max_score  # type: ignore[operator]
+    assert blended.fraction <= offline.details["keyword"]["fraction_before_caps"] + 1e-9
+    honest = grader.grade_with(STEMI, STEMI.model_answer, llm_fraction=0.0)
+    assert SIGNALS_DISAGREE in honest.review_reasons
+    assert honest.details["llm_fraction"] == 0.0
+
+
+def test_fitter_recovers_a_known_logistic_model() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4000, 3))
+    truth = np.array([2.0, -1.0, 0.0])
+    y = rng.random(4000) < 1 / (1 + np.exp(-(x @ truth + 0.5)))
+    coef, intercept = fit_logistic(x, y, l2=0.0)
+    assert np.allclose(coef, truth, atol=0.2)
+    assert abs(intercept - 0.5) < 0.2
+    found = metrics((x @ coef + intercept) > 0, y)
+    assert found["accuracy"] > 0.75
+
+
+def test_preparing_a_question_does_not_change_its_grades(minilm: MiniLMEmbedder) -> None:
+    question = bank_question("aviation", 1, 1)
+    answer = "I would divert to the nearest suitable aerodrome and declare an emergency."
+    cold = HybridGrader(minilm).grade(question, answer)
+    prepared = HybridGrader(minilm)
+    prepared.prepare(question)
+    warm = prepared.grade(question, answer)
+    assert (warm.score, warm.fraction) == (cold.score, cold.fraction)
