@@ -18,7 +18,9 @@ from playwright.async_api import Browser, Playwright, async_playwright
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
+from newspeech.kit.passwords import hash_password
 from newspeech.seed import seed_reference_data
+from newspeech.users.repository import UserRepository
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.stt import WhisperSpeechToText
 from tests.web import browser as web
@@ -68,6 +70,10 @@ def answer_wav(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return web.answer_wav(shared_dir / "audio", path)
 
 
+STUDENT_NAME = "web.student"
+STUDENT_PASSWORD = "correct horse battery staple"
+
+
 @pytest.fixture(scope="session")
 async def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The browser tests' own SQLite database with the reference data (the page reads only the
@@ -84,6 +90,12 @@ async def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         await upgrade(engine)
         async with create_sessionmaker(engine)() as db:
             await seed_reference_data(db)
+            await UserRepository(db).create(
+                username=STUDENT_NAME,
+                email="web.student@example.org",
+                password_hash=hash_password(STUDENT_PASSWORD),
+                full_name="Web Student",
+            )
             await db.commit()
     finally:
         await engine.dispose()

@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import ExamServer, LaunchBrowser, Microphone
+from newspeech.auth.service import authenticate_access_token
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from tests.web.conftest import (
+    STUDENT_NAME,
+    STUDENT_PASSWORD,
+    ExamServer,
+    LaunchBrowser,
+    Microphone,
+)
 from tests.web.scripted_exam import ExamScript, frame_rms
 
 TOKEN = "test-access-token"
@@ -174,22 +183,48 @@ async def test_speaking_over_the_examiner_flushes_queued_audio_at_once(
     assert script.examiner_bytes_sent < 15.0 * script.output_sample_rate * 2
 
 
-async def test_refused_token_shows_the_close_code_and_returns_to_the_form(
+async def test_a_wrong_password_is_explained_and_nothing_reaches_the_examiner(
     launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
 ) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await page.goto(exam_server.url)
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        await page.get_by_label("User name or email").fill(STUDENT_NAME)
+        await page.get_by_label("Password").fill("not the password at all")
+        await page.get_by_role("button", name="Start exam").click()
+
+        error = page.get_by_role("alert")
+        await expect(error).to_contain_text("Sign-in failed")
+        await expect(page.locator("#exam")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+
+    assert script.first_messages == []
+
+
+async def test_signing_in_sends_the_api_token_and_a_refusal_shows_the_close_code(
+    launch_browser: LaunchBrowser,
+    exam_server: ExamServer,
+    answer_wav: Path,
+    web_settings: Settings,
+) -> None:
+    # The scripted examiner expects another token, so it refuses the real one with 4401.
     script = exam_server.expect(ExamScript(token="the-right-token"))
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await page.goto(exam_server.url)
         await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-        # Keyboard only: skip link, college, token, then Enter submits the form.
+        # Keyboard only: skip link, college, user name, password, then Enter submits the form.
         await page.keyboard.press("Tab")
         await page.keyboard.press("Tab")
         await expect(page.get_by_label("College")).to_be_focused()
         await page.keyboard.press("ArrowDown")
         await page.keyboard.press("Tab")
-        await expect(page.get_by_label("Sign-in token")).to_be_focused()
-        await page.keyboard.type("a-wrong-token")
+        await expect(page.get_by_label("User name or email")).to_be_focused()
+        await page.keyboard.type(STUDENT_NAME)
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(STUDENT_PASSWORD)
         await page.keyboard.press("Enter")
 
         error = page.get_by_role("alert")
@@ -201,9 +236,18 @@ async def test_refused_token_shows_the_close_code_and_returns_to_the_form(
         (refusal,) = await received(page, "error")
         assert refusal["error"] == "unauthenticated"
 
-    assert script.first_messages[0]["token"] == "a-wrong-token"
     assert script.close_code == 4401
     assert script.frame_sizes == []  # no audio before the server accepted the sitting
+    # What the page sent is the API's own access token for the student.
+    engine = create_engine(web_settings)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            user = await authenticate_access_token(
+                db, web_settings, script.first_messages[0]["token"]
+            )
+    finally:
+        await engine.dispose()
+    assert user.username == STUDENT_NAME
 
 
 async def test_denied_microphone_permission_is_explained_and_no_exam_starts(

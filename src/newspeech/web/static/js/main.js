@@ -45,7 +45,9 @@ async function loadConfig() {
     }
     select.disabled = false;
     $("start").disabled = false;
-    setStatus("Choose your college, enter your sign-in token and press Start exam.");
+    setStatus(page.linkToken
+      ? "Choose your college and press Start exam."
+      : "Choose your college, sign in and press Start exam.");
   } catch (error) {
     showError(`The list of colleges could not be loaded (${error.message}). Reload the page to try again.`);
     setStatus("");
@@ -65,19 +67,72 @@ function onFrame({ frame, rms }) {
   }
 }
 
+async function postJson(url, payload) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+  return { ok: response.ok, status: response.status, body: await response.json().catch(() => ({})) };
+}
+
+/** The access token for the exam socket: the link's, or one from signing in with the API. */
+async function signIn() {
+  if (page.linkToken) return page.linkToken;
+  if (page.refreshToken) {
+    // Access tokens are short-lived; a resume an hour later needs a fresh one.
+    const refreshed = await postJson("/api/v1/auth/refresh", { refresh_token: page.refreshToken })
+      .catch(() => ({ ok: false }));
+    if (refreshed.ok) {
+      page.accessToken = refreshed.body.access_token;
+      page.refreshToken = refreshed.body.refresh_token;
+      return page.accessToken;
+    }
+    page.refreshToken = null;
+    $("sign-in").hidden = false;
+  }
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!username || !password) {
+    showError("Enter your user name and password first.");
+    $(username ? "password" : "username").focus();
+    return null;
+  }
+  setStatus("Signing in…");
+  try {
+    const response = await postJson("/api/v1/auth/login", { username, password });
+    const body = response.body;
+    if (!response.ok) {
+      const detail = typeof body.detail === "string" ? body.detail : "check your user name and password";
+      showError(response.status === 429
+        ? `Too many attempts: ${detail}`
+        : `Sign-in failed: ${detail}.`);
+      setStatus("");
+      return null;
+    }
+    page.refreshToken = body.refresh_token;
+    $("password").value = "";
+    $("sign-in").hidden = true;
+    return body.access_token;
+  } catch (error) {
+    showError(`The server could not be reached to sign in (${error.message}).`);
+    setStatus("");
+    return null;
+  }
+}
+
 /** Start a new sitting, or resume the interrupted one when `sessionCode` is given. */
 async function start(event, sessionCode = null) {
   event.preventDefault();
   clearError();
   $("resume").hidden = true;
-  const token = $("token").value.trim();
   const collegeType = $("college").value;
+  $("start").disabled = true;
+  const token = await signIn();
   if (!token) {
-    showError("Enter your sign-in token first.");
-    $("token").focus();
+    $("start").disabled = false;
     return;
   }
-  $("start").disabled = true;
   if (!sessionCode) resetExamView();
   setStatus("Opening the microphone…");
   try {
@@ -258,5 +313,9 @@ $("repeat").addEventListener("click", () => page.socket?.repeat());
 $("skip").addEventListener("click", () => page.socket?.skip());
 $("end").addEventListener("click", endExam);
 $("again").addEventListener("click", again);
-$("token").value = new URLSearchParams(window.location.search).get("token") ?? "";
+page.linkToken = new URLSearchParams(window.location.search).get("token");
+if (page.linkToken) {
+  $("sign-in").hidden = true;
+  $("token-note").hidden = false;
+}
 loadConfig();
