@@ -478,3 +478,34 @@ async def test_with_audit_logs_off_everything_else_is_still_stored(
     exam_session = await stored(db, conversation.session_code)
     assert exam_session.total_score == 10
     assert await audit_actions(db, exam_session.id) == []
+
+
+class PreparingGrader(PooledGrader):
+    """The keyword grader in the pool, noting which questions it was asked to prepare."""
+
+    def __init__(self, pool: InferencePool) -> None:
+        super().__init__(KeywordGrader(), pool.run)
+        self.prepared: list[str] = []
+
+    async def prepare_async(self, question: GradingQuestion) -> None:
+        self.prepared.append(question.text)
+        await super().prepare_async(question)
+
+
+async def test_the_grader_prepares_every_question_in_the_order_they_are_asked(
+    sessionmaker: async_sessionmaker[AsyncSession], pool: InferencePool, student: User
+) -> None:
+    grader = PreparingGrader(pool)
+    clock = FakeClock()
+    conversation = await ExamConversation.start(
+        ExamDependencies(sessionmaker=sessionmaker, grader=grader, clock=clock),
+        student,
+        "medical",
+    )
+    await conversation.begin()
+    assert conversation._preparing is not None
+    await conversation._preparing
+
+    planned = [q.text for q in conversation._setting.plan.questions]
+    assert len(planned) == 12
+    assert grader.prepared == planned

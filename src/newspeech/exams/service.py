@@ -8,8 +8,10 @@ short transaction with its audit row, and turns the engine's steps into examiner
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -49,6 +51,8 @@ from newspeech.voice.conversation import (
     TurnTimings,
     Utterance,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class ExamConversation:
         self._measure_answer_id: int | None = None
         self._grading_questions: dict[int, GradingQuestion] = {}
         self.end_reason: str | None = None
+        self._preparing: asyncio.Task[None] | None = None
 
     @property
     def exam_session_id(self) -> int:
@@ -211,7 +216,28 @@ class ExamConversation:
 
     # -- the Conversation protocol ---------------------------------------------------------
 
+    async def _prepare_questions(self) -> None:
+        """Let the grader do each question's share of the work (embedding the model answer and
+        key concepts, shared by every sitting in the process) in the order they are asked, so no
+        answer waits for it. Failures only cost speed: grading does the work itself."""
+        prepare = getattr(self._deps.grader, "prepare_async", None)
+        if prepare is None:
+            return
+        for planned in self._setting.plan.questions:
+            try:
+                await prepare(self._grading_question(planned.question_id))
+            except Exception:
+                logger.warning("could not prepare question %s for grading", planned.question_id)
+                return
+
+    def _stop_preparing(self) -> None:
+        if self._preparing is not None:
+            self._preparing.cancel()
+            self._preparing = None
+
     async def begin(self) -> ExaminerTurn:
+        if self._preparing is None:
+            self._preparing = asyncio.create_task(self._prepare_questions())
         regraded = [(await self._grade_stored(a, latency_ms=0.0))[1] for a in self._ungraded]
         self._ungraded = []
         turn = await self._run(self.engine.begin())
@@ -252,6 +278,7 @@ class ExamConversation:
         await self._recorder.turn_latency(answer_id, latency, latency.get("response_ms"))
 
     async def disconnected(self) -> None:
+        self._stop_preparing()
         if self.finished:
             return
         current = self.engine.current
@@ -285,6 +312,7 @@ class ExamConversation:
                 break
         if step.finished:
             self.end_reason = None if step.end_reason is None else step.end_reason.value
+            self._stop_preparing()
         return ExaminerTurn(
             utterances=tuple(utterances),
             events=tuple(events),
