@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app
 from newspeech.config import Settings
+from newspeech.exams.candidate import IDENTITY, Candidate, load_answers
 from newspeech.models import (
     Answer,
     AuditLog,
@@ -28,6 +30,7 @@ from newspeech.models import (
     Question,
     SessionStatus,
 )
+from newspeech.voice.audio import encode_wav
 from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.protocols import PCM16
 from tests.exams.real_exam import (
@@ -308,3 +311,38 @@ async def test_resuming_another_students_sitting_closes_with_4403(
     assert ws.close_code == 4403
     rows = await stored(world, code)
     assert rows["session"].status is SessionStatus.PENDING
+
+
+async def test_the_simulated_candidate_confirms_identity_from_its_identity_answer(
+    server: tuple[str, SpeechEngines], world: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """``newspeech exam`` / bench/latency.py's candidate: ``identity.wav`` answers "Am I speaking
+    with ...?", ``1.wav`` question 1, and ``end_after`` ends the sitting once it is graded."""
+    url, speech = server
+    erin = await student(server, world, "Erin")
+    async with world() as db:
+        [first] = await db.scalars(
+            select(Question)
+            .where(Question.college_type == "medical")
+            .order_by(Question.scenario_id, Question.question_number)
+            .limit(1)
+        )
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    (folder / "identity.wav").write_bytes(encode_wav(await piper_pcm16(speech, IDENTITY_ANSWER)))
+    answer_text = first_sentences(first.model_answer or "")
+    (folder / "1.wav").write_bytes(encode_wav(await piper_pcm16(speech, answer_text)))
+    answers = load_answers(folder)
+    assert sorted(answers) == [IDENTITY, 1]
+
+    candidate = Candidate(url, erin.token, "medical", answers, end_after=1)
+    report = await candidate.run()
+
+    assert report.ended == "ended_by_student"
+    assert report.close_code == 1000
+    assert [t.question for t in report.turns] == [None, 1]
+    assert "yes" in report.turns[0].transcript.lower()
+    assert report.turns[1].score is not None
+    assert report.turns[1].score > 0
+    assert report.result is not None
+    assert [a["number"] for a in report.result["answers"]][:1] == [1]
