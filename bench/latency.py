@@ -93,9 +93,10 @@ def percentile(values: list[float], q: float) -> float | None:
 IDENTITY_ANSWER = "Yes, that is me."
 
 
-def model_answer_openings(count: int, words: int = 12) -> list[str]:
-    """The opening sentence(s) of the medical bank's first ``count`` model answers, in the
-    order the exam asks them (case by case)."""
+def model_answer_openings(count: int, words: int = 8) -> list[str]:
+    """The opening sentence of the medical bank's first ``count`` model answers, in the order
+    the exam asks them (case by case). One sentence: Piper pauses between sentences and Smart
+    Turn rightly ends the turn there, so a longer answer would spill into the next question."""
     (bank,) = [b for b in load_banks() if b.college_type == "medical"]
     rows = sorted(bank.question_rows(), key=lambda r: (r["scenario_id"], r["question_number"]))
     openings = []
