@@ -2,14 +2,20 @@
 
     scripts/bench latency                 # table + bench/results/latency.json
     scripts/bench latency --levels 1,10   # a shorter sweep
+    scripts/bench latency --conversation scripted   # the scripted exam (no grading, no DB)
 
 A server process runs the real app (Silero VAD, Smart Turn v3.2, whisper tiny.en, Piper, the
-session loop, the WebSocket edge). THE EXAM IS THE SCRIPTED CONVERSATION of
-tests/fixtures/scripted_conversation.py (keyword score, fixed feedback, no database), because
-the real exam engine is not merged yet: grading and storage costs are not included.
+session loop, the WebSocket edge). By default THE EXAM IS REAL: the exam service and engine,
+the hybrid grader (MiniLM), every answer, evaluation, latency and audit row written to a
+seeded SQLite database, students signed in through the login endpoint. Each simulated student
+confirms identity ("Yes, that is me."), hears the first case, answers ``--questions``
+questions with Piper-voiced sentences from the bank's model answers, then ends the sitting
+(the result is computed and stored). ``--conversation scripted`` runs the scripted
+conversation of tests/fixtures/scripted_conversation.py instead (keyword score, fixed
+feedback, no database): real recordings (JFK, ../shared/audio) and Piper-voiced answers.
 
-Simulated candidates (newspeech.exams.candidate) stream real recordings (JFK, ../shared/audio)
-and Piper-voiced answers at real-time pace, 20 ms a message. Latencies are the server's own
+Simulated candidates (newspeech.exams.candidate) stream at real-time pace, 20 ms a message.
+Latencies are the server's own
 per-turn measurements (``latency`` and ``flush`` events):
   voice-to-voice = end of speech → first examiner audio byte sent,
   response       = turn declared → first examiner audio byte sent,
@@ -32,14 +38,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
-from bench._latency_server import TOKEN
+from bench._latency_server import PASSWORD, TOKEN, student_name
 from newspeech import __version__
-from newspeech.exams.candidate import Candidate, ExamReport
+from newspeech.exams.candidate import IDENTITY, Candidate, ExamReport
+from newspeech.questions.banks import load_banks
 from newspeech.voice import models
 from newspeech.voice.audio import decode_audio, resample_pcm16
 from newspeech.voice.pool import InferencePool
@@ -48,6 +57,13 @@ from newspeech.voice.tts import PiperTextToSpeech
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 RESULTS = Path(__file__).resolve().parent / "results"
+CONVERSATIONS = {
+    "real": "REAL exam: exam service + engine, hybrid grader (MiniLM), SQLite database; each "
+    "student confirms identity, hears case 1, answers questions 1-{questions} (Piper-voiced "
+    "model-answer sentences), then ends the sitting (result stored)",
+    "scripted": "SCRIPTED (tests/fixtures/scripted_conversation.py): grading and database "
+    "writes are not measured",
+}
 PIPER_ANSWERS = (
     "The left ventricle pumps oxygenated blood into the aorta and out to the body.",
     "Intramuscular adrenaline half a milligram repeated after five minutes if needed.",
@@ -74,9 +90,27 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(np.asarray(values), q)), 1)
 
 
-async def answers() -> dict[int, PCM16]:
-    """Answer k for question k: two real recordings, two Piper-voiced answers."""
-    jfk = decode_audio((AUDIO / "whisper_jfk.flac").read_bytes(), max_seconds=60)
+IDENTITY_ANSWER = "Yes, that is me."
+
+
+def model_answer_openings(count: int, words: int = 8) -> list[str]:
+    """The opening sentence of the medical bank's first ``count`` model answers, in the order
+    the exam asks them (case by case). One sentence: Piper pauses between sentences and Smart
+    Turn rightly ends the turn there, so a longer answer would spill into the next question."""
+    (bank,) = [b for b in load_banks() if b.college_type == "medical"]
+    rows = sorted(bank.question_rows(), key=lambda r: (r["scenario_id"], r["question_number"]))
+    openings = []
+    for row in rows[:count]:
+        out: list[str] = []
+        for word in str(row["model_answer"]).split():
+            out.append(word)
+            if len(out) >= words and word.endswith("."):
+                break
+        openings.append(" ".join(out))
+    return openings
+
+
+async def piper_voiced(texts: list[str]) -> list[PCM16]:
     pool = InferencePool(1)
     try:
         voice = await pool.run(
@@ -86,11 +120,24 @@ async def answers() -> dict[int, PCM16]:
             pool,
         )
         voiced = []
-        for text in PIPER_ANSWERS:
+        for text in texts:
             pcm = b"".join([chunk.pcm async for chunk in voice.stream(text)])
             voiced.append(resample_pcm16(np.frombuffer(pcm, dtype=np.int16), voice.sample_rate))
     finally:
         pool.close()
+    return voiced
+
+
+async def real_answers(questions: int) -> dict[int, PCM16]:
+    """The identity reply ("Yes, that is me."), then answer k for question k."""
+    identity, *voiced = await piper_voiced([IDENTITY_ANSWER, *model_answer_openings(questions)])
+    return {IDENTITY: identity} | dict(enumerate(voiced, start=1))
+
+
+async def answers() -> dict[int, PCM16]:
+    """Answer k for question k of the scripted exam: two recordings, two Piper-voiced answers."""
+    jfk = decode_audio((AUDIO / "whisper_jfk.flac").read_bytes(), max_seconds=60)
+    voiced = await piper_voiced(list(PIPER_ANSWERS))
     return {
         1: jfk[round(7.9 * SAMPLE_RATE) :],  # "ask what you can do for your country"
         2: voiced[0],
@@ -99,12 +146,30 @@ async def answers() -> dict[int, PCM16]:
     }
 
 
+@dataclass(frozen=True)
+class Exams:
+    """What each simulated student brings: the socket, answers, sign-in tokens (student i of
+    a batch uses token i), and the question after which they end the sitting (None: never)."""
+
+    url: str
+    audio: dict[int, PCM16]
+    tokens: list[str]
+    end_after: int | None = None
+
+
 async def run_exams(
-    url: str, count: int, answer_audio: dict[int, PCM16], *, barge_in_after: float | None = None
+    exams: Exams, count: int, *, barge_in_after: float | None = None
 ) -> list[ExamReport]:
     candidates = [
-        Candidate(url, TOKEN, "medical", answer_audio, barge_in_after=barge_in_after)
-        for _ in range(count)
+        Candidate(
+            exams.url,
+            exams.tokens[i % len(exams.tokens)],
+            "medical",
+            exams.audio,
+            barge_in_after=barge_in_after,
+            end_after=exams.end_after,
+        )
+        for i in range(count)
     ]
 
     async def one(candidate: Candidate, delay: float) -> ExamReport:
@@ -114,9 +179,27 @@ async def run_exams(
     return await asyncio.gather(*(one(c, i * 0.05) for i, c in enumerate(candidates)))
 
 
-def turn_values(reports: list[ExamReport], key: str) -> list[float]:
+async def sign_in(port: int, students: int) -> list[str]:
+    """Access tokens of the bench students, through ``POST /api/v1/auth/login``."""
+    tokens = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for n in range(students):
+            response = await client.post(
+                "/api/v1/auth/login", json={"username": student_name(n), "password": PASSWORD}
+            )
+            response.raise_for_status()
+            tokens.append(response.json()["access_token"])
+    return tokens
+
+
+def turn_values(reports: list[ExamReport], key: str, *, graded: bool = False) -> list[float]:
+    """``key`` of every measured turn (``graded``: only answers to questions, not the identity
+    check or other replies that are not graded)."""
     return [
-        float(t.latency[key]) for r in reports for t in r.turns if t.latency.get(key) is not None
+        float(t.latency[key])
+        for r in reports
+        for t in r.turns
+        if t.latency.get(key) is not None and (t.score is not None or not graded)
     ]
 
 
@@ -127,19 +210,19 @@ async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def level(url: str, pid: int, count: int, audio: dict[int, PCM16]) -> dict[str, Any]:
+async def level(exams: Exams, pid: int, count: int) -> dict[str, Any]:
     samples: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, samples, stop))
     start = time.perf_counter()
-    reports = await run_exams(url, count, audio)
+    reports = await run_exams(exams, count)
     stop.set()
     await sampler
     response = turn_values(reports, "response_ms")
     v2v = turn_values(reports, "voice_to_voice_ms")
     return {
         "exams": count,
-        "completed": sum(r.ended == "completed" for r in reports),
+        "completed": sum(r.result is not None for r in reports),
         "endings": dict(
             Counter(f"{r.ended or 'no ended event'} / {r.close_code}" for r in reports)
         ),
@@ -158,35 +241,46 @@ async def bench(
     args: argparse.Namespace, server: subprocess.Popen[bytes], port: int
 ) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{port}/ws/exam"
-    audio = await answers()
+    real = args.conversation == "real"
+    audio = await (real_answers(args.questions) if real else answers())
     await wait_for_server(port, server)
     idle = rss_mb(server.pid)
     print(f"server up (pid {server.pid}), models loaded and warm: RSS {idle:.0f} MB")
-    sequential = [r for _ in range(args.exams) for r in await run_exams(url, 1, audio)]
-    barge = await run_exams(url, args.exams, audio, barge_in_after=1.0)
+    if real:
+        tokens = await sign_in(port, max([args.exams, *args.levels]))
+        exams = Exams(url, audio, tokens, end_after=args.questions)
+    else:
+        exams = Exams(url, audio, [TOKEN])
+    sequential = [r for _ in range(args.exams) for r in await run_exams(exams, 1)]
+    print(f"  {args.exams} exams one at a time: done")
+    barge = await run_exams(exams, args.exams, barge_in_after=1.0)
     stops = [float(f["stop_ms"]) for r in barge for f in r.flushes]
     sweep = []
     for count in args.levels:
-        result = await level(url, server.pid, count, audio)
+        result = await level(exams, server.pid, count)
         result["rss_per_exam_mb"] = round((result["server_rss_peak_mb"] - idle) / count, 2)
         sweep.append(result)
         print(f"  {count} concurrent: done in {result['wall_seconds']} s")
     response = turn_values(sequential, "response_ms")
     v2v = turn_values(sequential, "voice_to_voice_ms")
+    graded = turn_values(sequential, "response_ms", graded=True)
     return {
         "benchmark": "latency",
         "version": __version__,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "conversation": "SCRIPTED (tests/fixtures/scripted_conversation.py): the real exam "
-        "engine is not merged yet; grading and database writes are not measured",
-        "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium",
+        "conversation": CONVERSATIONS[args.conversation].format(questions=args.questions),
+        "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium"
+        + (", hybrid grader (MiniLM)" if real else ""),
         "server_rss_idle_mb": round(idle, 1),
         "single": {
             "exams": len(sequential),
             "turns": len(response),
             "response_ms": {"p50": percentile(response, 50), "p95": percentile(response, 95)},
             "voice_to_voice_ms": {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)},
+            "graded_turns": len(graded),
+            "graded_response_ms": {"p50": percentile(graded, 50), "p95": percentile(graded, 95)},
+            "scores": [t.score for r in sequential for t in r.turns if t.score is not None],
             "transcripts": [t.transcript.strip() for r in sequential for t in r.turns],
         },
         "barge_in": {
@@ -224,6 +318,9 @@ def print_table(result: dict[str, Any]) -> None:
         ("response (ms)", "response_ms"),
     ):
         print(f"  {label:<34}{single[key]['p50']!s:>9}{single[key]['p95']!s:>9}")
+    graded = single["graded_response_ms"]
+    label = f"response, graded answers ({single['graded_turns']})"
+    print(f"  {label:<34}{graded['p50']!s:>9}{graded['p95']!s:>9}")
     stop = barge["stop_ms"]
     print(f"  {'barge-in decision → last byte (ms)':<34}{stop['p50']!s:>9}{stop['p95']!s:>9}")
     print(f"  ({barge['flushes']} barge-ins in {barge['exams']} exams)")
@@ -244,7 +341,16 @@ def print_table(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--exams", type=int, default=3, help="sequential exams (and barge-in runs)")
+    parser.add_argument("--exams", type=int, default=2, help="sequential exams (and barge-in runs)")
+    parser.add_argument(
+        "--conversation",
+        choices=("real", "scripted"),
+        default="real",
+        help="the real exam (default) or the scripted one",
+    )
+    parser.add_argument(
+        "--questions", type=int, default=3, help="real exam: questions answered before ending"
+    )
     parser.add_argument(
         "--levels",
         type=lambda text: [int(n) for n in text.split(",")],
@@ -255,7 +361,17 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench._latency_server", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "bench._latency_server",
+            "--port",
+            str(port),
+            "--conversation",
+            args.conversation,
+            "--students",
+            str(max([args.exams, *args.levels])),
+        ],
         cwd=Path(__file__).resolve().parents[1],
     )
     try:

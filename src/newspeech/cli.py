@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
         "--answers",
         type=Path,
         required=True,
-        help="folder of answers, one audio file per question (3.wav answers question 3); "
+        help="folder of answers, one audio file per question (3.wav answers question 3, "
+        "identity.wav confirms who you are); "
         "a missing answer is silence",
     )
     exam.add_argument(

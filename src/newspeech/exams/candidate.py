@@ -3,7 +3,9 @@
 Used by ``newspeech exam`` and by ``bench/latency.py``. It streams 20 ms of 16 kHz PCM16 at a
 time, at real-time pace (or ``speed`` times faster), silence between answers, exactly as the
 browser does; when the examiner is listening for question *k* it speaks answer *k* once (if
-there is one; otherwise it stays silent and the exam's silence rules apply).
+there is one; otherwise it stays silent and the exam's silence rules apply). Answer
+:data:`IDENTITY` (0) is spoken when the examiner listens before any question: the sitting opens
+by asking the candidate to confirm who they are.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 
 STEP_SAMPLES = SAMPLE_RATE // 50
 """20 ms per message, as the protocol recommends."""
+IDENTITY = 0
+"""The answers key of the reply to the examiner's opening "Am I speaking with ...?"."""
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".webm", ".m4a"})
 
 
 def load_answers(folder: Path, *, max_seconds: float = 600.0) -> dict[int, PCM16]:
     """Answer audio by question number: ``3.wav``, ``q03.flac``, ``answer-3.mp3`` answer
-    question 3; files without a number answer questions in name order."""
+    question 3; ``identity.wav`` (or ``0.wav``) confirms who the candidate is; files without a
+    number answer questions in name order."""
     if not folder.is_dir():
         raise ValidationFailed(f"answers folder {folder} does not exist")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
@@ -40,7 +45,9 @@ def load_answers(folder: Path, *, max_seconds: float = 600.0) -> dict[int, PCM16
     unnumbered = []
     for path in files:
         match = re.search(r"\d+", path.stem)
-        if match:
+        if path.stem.lower() == "identity":
+            answers[IDENTITY] = decode_audio(path.read_bytes(), max_seconds=max_seconds)
+        elif match:
             answers[int(match.group())] = decode_audio(path.read_bytes(), max_seconds=max_seconds)
         else:
             unnumbered.append(path)
@@ -69,6 +76,7 @@ class ExamReport:
     session_code: str | None = None
     turns: list[TurnReport] = field(default_factory=list)
     flushes: list[dict[str, Any]] = field(default_factory=list)
+    """Barge-ins: flushes while the candidate spoke (not the one its own ``end`` causes)."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     ended: str | None = None
@@ -79,7 +87,8 @@ class ExamReport:
 @dataclass
 class Candidate:
     """One student. ``barge_in_after`` (seconds): answer that long into each question instead
-    of waiting for the examiner to finish (to exercise barge-in)."""
+    of waiting for the examiner to finish (to exercise barge-in). ``end_after``: send ``end``
+    once question ``end_after`` is graded (a shorter sitting)."""
 
     url: str
     token: str
@@ -87,9 +96,12 @@ class Candidate:
     answers: Mapping[int, PCM16]
     speed: float = 1.0
     barge_in_after: float | None = None
+    end_after: int | None = None
     on_event: Callable[[dict[str, Any]], None] | None = None
     report: ExamReport = field(default_factory=ExamReport)
     _queue: list[PCM16] = field(default_factory=list)
+    _controls: list[str] = field(default_factory=list)
+    _ending: bool = False
     _answered: set[int] = field(default_factory=set)
     _question: int | None = None
     _answer_ended: float | None = None
@@ -146,9 +158,12 @@ class Candidate:
             turn = report.turns[-1]
             turn.score, turn.max_score = event.get("score"), event.get("max_score")
             turn.feedback = event.get("feedback") or ""
+            if self.end_after is not None and event.get("question_number") == self.end_after:
+                self._controls.append(json.dumps({"type": "end"}))
+                self._ending = True
         elif kind == "latency" and report.turns:
             report.turns[-1].latency = event
-        elif kind == "flush":
+        elif kind == "flush" and not self._ending:
             report.flushes.append(event)
         elif kind == "error":
             report.errors.append(event)
@@ -158,8 +173,8 @@ class Candidate:
             report.ended = event.get("reason")
 
     def _answer_current(self, delay: float = 0.0) -> None:
-        number = self._question
-        if number is None or number in self._answered or number not in self.answers:
+        number = IDENTITY if self._question is None else self._question
+        if number in self._answered or number not in self.answers:
             return
         self._answered.add(number)
         lead = np.zeros(round(delay * SAMPLE_RATE), dtype=np.int16)
@@ -172,6 +187,8 @@ class Candidate:
         interval = STEP_SAMPLES / SAMPLE_RATE / self.speed
         next_at = time.perf_counter()
         while True:
+            while self._controls:
+                await ws.send(self._controls.pop(0))
             if pending.size == 0 and self._queue:
                 pending = self._queue.pop(0)
             if pending.size:

@@ -1,0 +1,183 @@
+"""The exam page in real headless Chromium against the REAL server: ``create_app`` with speech
+on (exam service, hybrid grader, Piper, Whisper), a seeded SQLite database and a student signed
+in through the login endpoint, whose access token goes in the page's ``?token=``.
+
+The fake microphone cannot hear the page, so the student's words are placed in the WAV to
+start while the examiner is speaking: they barge in. The engine counts an interrupted
+utterance as said, so "Yes, that is me." over the welcome confirms identity, and an answer over
+the instructions and case presentation answers question 1 (its event arrives before the audio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.async_api import Page, expect
+from sqlalchemy import select
+
+from newspeech.app import create_app
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.db.migrations import upgrade
+from newspeech.models import Question
+from newspeech.voice.audio import encode_wav
+from newspeech.voice.engines import SpeechEngines
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
+from tests.exams.real_exam import (
+    Student,
+    first_sentences,
+    make_student,
+    piper_pcm16,
+    seed,
+)
+from tests.voice.wer import word_error_rate
+from tests.web import browser as web
+from tests.web.conftest import LaunchBrowser, Microphone
+from tests.web.test_browser import diagnostics, number, received
+
+INTO_THE_WELCOME = 3.0
+"""Seconds of silence before "yes": the page may miss ~150 ms, the welcome lasts ~7 s."""
+
+
+@dataclass(frozen=True)
+class RealServer:
+    url: str
+    student: Student
+    speech: SpeechEngines
+    first_answer: str
+
+
+@pytest.fixture(scope="module")
+async def real_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RealServer]:
+    data_dir = tmp_path_factory.mktemp("real-web")
+    settings = Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'exam.db'}",
+        inference_workers=2,
+    )
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        await upgrade(engine)
+        await seed(sessionmaker)
+        app = create_app(settings)
+        async with web.serving(app) as url:
+            student = await make_student(sessionmaker, url, "dana", "Dana Walker")
+            async with sessionmaker() as db:
+                question = (
+                    await db.scalars(
+                        select(Question)
+                        .where(Question.college_type == "medical")
+                        .order_by(Question.scenario_id, Question.question_number)
+                        .limit(1)
+                    )
+                ).one()
+            # One sentence: through echo cancellation, "II, III and aVF" is beyond tiny.en.
+            answer = first_sentences(question.model_answer or "", words=8)
+            yield RealServer(url, student, app.state.speech, answer)
+    finally:
+        await engine.dispose()
+
+
+def silence(seconds: float) -> PCM16:
+    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
+async def microphone_wav(path: Path, server: RealServer, *, answer: bool) -> Path:
+    """Silence into the welcome, "yes", then (``answer``) question 1's answer once the
+    examiner is into the instructions, and a silent tail that ends the turn."""
+    # "Yes." alone: through Chromium's echo cancellation the pause at the comma of "Yes, that
+    # is me." can end the turn early and "that is me." then starts question 1's answer
+    # (tests/exams/test_real_exam.py speaks the whole phrase over the socket).
+    yes = await piper_pcm16(server.speech, "Yes.")
+    parts = [silence(INTO_THE_WELCOME), yes, silence(6.0)]
+    if answer:
+        parts += [await piper_pcm16(server.speech, server.first_answer), silence(4.0)]
+    await asyncio.to_thread(path.write_bytes, encode_wav(np.concatenate(parts)))
+    return path
+
+
+async def start_exam(page: Page, server: RealServer) -> None:
+    await page.goto(f"{server.url}/?token={server.student.token}")
+    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+    await page.get_by_label("College").select_option("medical")
+    await page.get_by_role("button", name="Start exam").click()
+
+
+async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_on_the_page(
+    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+) -> None:
+    wav = await microphone_wav(tmp_path / "answer.wav", real_server, answer=True)
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        # Question 1 is on the page from "yes" until its feedback leads on to question 2.
+        await expect(page.locator("#progress-label")).to_have_text(
+            re.compile(r"Question 1\s+of 12"), timeout=60_000
+        )
+        question = (await received(page, "question"))[0]
+        assert question["number"] == 1
+        assert question["total"] == 12
+        await expect(page.locator("#question")).to_have_text(question["text"])
+        await expect(page.locator("#evaluations li")).to_have_count(1, timeout=90_000)
+
+        finals = [t for t in await received(page, "transcript") if t["final"]]
+        assert len(finals) == 2
+        assert "yes" in finals[0]["text"].lower()
+        answer = finals[1]["text"]
+        assert word_error_rate(real_server.first_answer, answer) <= 0.35
+        (evaluation,) = await received(page, "evaluation")
+        assert evaluation["question_number"] == 1
+        assert evaluation["max_score"] == 10
+        await expect(page.locator("#evaluations li")).to_contain_text(
+            f"Question 1: {number(evaluation['score'])} / {number(evaluation['max_score'])}. "
+            f"{evaluation['feedback']}"
+        )
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible(timeout=30_000)
+        (result,) = await received(page, "result")
+        assert result["answers"][0]["transcript"] == answer
+        # The caption moves on with the next question; the report shows what the student said.
+        row = page.locator("#report-rows tr").first
+        await expect(row).to_contain_text(answer)
+        await expect(row).to_contain_text(result["answers"][0]["feedback"])
+
+
+async def test_speaking_over_the_real_examiner_stops_its_audio(
+    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+) -> None:
+    wav = await microphone_wav(tmp_path / "yes.wav", real_server, answer=False)
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        await page.wait_for_function(
+            "window.newspeechExam.diagnostics().playback?.flushes === 1", timeout=30_000
+        )
+        at_flush = (await diagnostics(page))["playback"]
+        assert at_flush["queuedFrames"] == 0
+        assert not at_flush["playing"]
+
+        # The welcome was cut short: it never finished, and the student's "yes" was heard.
+        (flush,) = await received(page, "flush")
+        welcome = (await received(page, "speaking"))[0]
+        assert welcome["kind"] == "welcome"
+        assert flush["utterance_id"] == welcome["utterance_id"]
+        done = [e["utterance_id"] for e in await received(page, "speaking_done")]
+        assert welcome["utterance_id"] not in done
+        await page.wait_for_function(
+            "window.newspeechExam.diagnostics().log.some("
+            "(e) => e.type === 'transcript' && e.final)",
+            timeout=30_000,
+        )
+        heard = next(t for t in await received(page, "transcript") if t["final"])
+        assert "yes" in heard["text"].lower()
+        assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
+        await page.get_by_role("button", name="End exam").click()
+        await expect(page.locator("#report")).to_be_visible(timeout=30_000)
