@@ -69,9 +69,11 @@ async def piper_pcm16(speech: SpeechEngines, text: str) -> PCM16:
     return resample_pcm16(np.frombuffer(pcm, dtype=np.int16), tts.sample_rate)
 
 
-def first_sentences(text: str, words: int = 12) -> str:
+def first_sentences(text: str, words: int = 8) -> str:
     """The model answer's opening, cut at a sentence end once it has ``words`` words: long
-    enough to be a real answer, short enough to keep the test's audio brief."""
+    enough to be a real answer, short enough to keep the test's audio brief. One sentence by
+    default: Piper pauses between sentences, and a pause may end the turn (Smart Turn judges a
+    finished sentence complete), which would split the answer."""
     out: list[str] = []
     for word in text.split():
         out.append(word)

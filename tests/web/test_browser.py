@@ -19,6 +19,8 @@ from playwright.async_api import Page, expect
 from newspeech.auth.service import authenticate_access_token
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.voice.audio import decode_audio
+from newspeech.voice.protocols import PCM16
 from tests.web.conftest import (
     STUDENT_NAME,
     STUDENT_PASSWORD,
@@ -31,6 +33,16 @@ from tests.web.scripted_exam import ExamScript, frame_rms
 TOKEN = "test-access-token"
 SPEECH_SECONDS = 2.7
 DIGITS = {"1": "one", "2": "two", "3": "three"}
+
+
+def loud_seconds(pcm: PCM16) -> float:
+    """How long ``pcm`` (16 kHz) is above -34 dBFS, counted in 20 ms frames."""
+    frames = pcm[: pcm.size // 320 * 320].reshape(-1, 320)
+    return sum(frame_rms(frame.tobytes()) > 0.02 for frame in frames) * 0.02
+
+
+def wav_pcm(path: Path) -> PCM16:
+    return decode_audio(path.read_bytes(), max_seconds=30)
 
 
 async def diagnostics(page: Page) -> dict[str, Any]:
@@ -135,8 +147,9 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
     assert set(script.frame_sizes) == {640}
     answer = np.frombuffer(bytes(script.answer), dtype="<i2")
     assert answer.size / 16_000 >= SPEECH_SECONDS
-    frames = answer[: answer.size // 320 * 320].reshape(-1, 320)
-    assert sum(frame_rms(frame.tobytes()) > 0.02 for frame in frames) * 0.02 >= 1.0
+    # The recording's voiced part arrived: it has 48 frames (0.96 s) above -34 dBFS; Chromium's
+    # capture path shifts levels a little, so most of them (not an exact count) must be there.
+    assert loud_seconds(answer) >= 0.75 * loud_seconds(wav_pcm(answer_wav))
     assert playback["receivedBytes"] == script.examiner_bytes_sent
     assert script.controls[-1] == {"type": "end"}
 
