@@ -126,11 +126,13 @@ class S3AudioStore:
 
     async def check(self) -> None:
         """Raise :class:`StorageFailed` unless the bucket is reachable with these credentials."""
-        await self._call(
-            "bucket check",
-            self.location.bucket,
-            lambda: self._client.head_bucket(Bucket=self.location.bucket),
-        )
+        bucket = self.location.bucket
+        try:
+            await self._call(
+                "bucket check", bucket, lambda: self._client.head_bucket(Bucket=bucket)
+            )
+        except ObjectMissing as exc:
+            raise StorageFailed(f"S3 bucket {bucket} does not exist") from exc
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._client.close)
