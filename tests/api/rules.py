@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from newspeech.models import Question
+from tests.api.audio import give_audio
 from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
 
@@ -167,6 +168,11 @@ def _invite(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
     return call()
 
 
+async def _answer_audio(api: Api, world: World, role: str, owner: Owner) -> Call:
+    exam_session = world.exam_session if owner == "own" else world.other_exam_session
+    return Call(f"/answers/{await give_audio(api, exam_session.id)}/audio")
+
+
 RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule("public", 200, _login, audit="auth.login"),
     ("POST", "/api/v1/auth/refresh"): Rule("public", 200, _refresh, audit="auth.refresh"),
@@ -280,6 +286,7 @@ RULES: dict[tuple[str, str], Rule] = {
         ),
         "hidden",
     ),
+    ("GET", "/api/v1/answers/{answer_id}/audio"): Rule("user", 200, _answer_audio, "hidden"),
     ("GET", "/api/v1/results"): Rule("user", 200, fixed("/results")),
     ("GET", "/api/v1/results/statistics/{college_type}"): Rule(
         "examiner",
