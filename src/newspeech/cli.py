@@ -95,8 +95,8 @@ async def _questions_command(args: argparse.Namespace, settings: Settings) -> in
     if args.questions_command == "regrade":
         from newspeech.review.cli import regrade_command, report_lines
 
-        report = await regrade_command(settings, args.question_id, apply=args.apply)
-        print("\n".join(report_lines(report)))
+        regraded = await regrade_command(settings, args.question_id, apply=args.apply)
+        print("\n".join(report_lines(regraded)))
         return 0
     engine = create_engine(settings)
     try:
