@@ -4,11 +4,13 @@ Backends: SQLite (a file in a temp dir), PostgreSQL and MariaDB on localhost (``
 makes sure they run). Each gets a fresh database built by ``alembic upgrade head``; every test
 starts from empty tables. Choose backends with ``NEWSPEECH_TEST_BACKENDS=sqlite,postgresql``;
 point at other servers with ``NEWSPEECH_TEST_POSTGRES_URL`` / ``NEWSPEECH_TEST_MYSQL_URL``
-and name the test database with ``NEWSPEECH_TEST_DATABASE`` (default ``newspeech_test``).
+and name the test database with ``NEWSPEECH_TEST_DATABASE`` (default ``newspeech_test_`` and a
+hash of this checkout's path, so two checkouts never drop each other's database mid-run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,7 +26,8 @@ from newspeech.db.migrations import upgrade
 from tests.fixtures.databases import BACKENDS, fresh_database_url
 
 # Separate names let two checkouts run their suites against the same servers at once.
-TEST_DATABASE = os.environ.get("NEWSPEECH_TEST_DATABASE", "newspeech_test")
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+TEST_DATABASE = os.environ.get("NEWSPEECH_TEST_DATABASE", f"newspeech_test_{CHECKOUT}")
 
 SELECTED = [
     name.strip()
