@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.auth.scope import set_assigned_colleges
 from newspeech.exams.repository import (
     AnswerInput,
@@ -23,7 +25,9 @@ from newspeech.models import Answer, FeedbackType, Question, User, UserRole
 from newspeech.questions.repository import QuestionRepository
 from newspeech.results.service import calculate_result
 from newspeech.seed import seed_reference_data
+from newspeech.storage.protocols import AudioStore
 from newspeech.users.repository import UserRepository
+from newspeech.voice.audio import decode_audio
 
 PASSWORD = "a long enough passphrase for tests"
 EXAMINER = "exam.iner"
@@ -111,9 +115,12 @@ async def finished_sitting(
     )
 
 
-async def seed_workspace(sessionmaker: async_sessionmaker[AsyncSession]) -> Sitting:
+async def seed_workspace(
+    sessionmaker: async_sessionmaker[AsyncSession], store: AudioStore, recording: Path
+) -> Sitting:
     """Reference data, the examiner, the student, Asha's sitting and three others (for the
-    statistics); returns Asha's sitting."""
+    statistics); ``recording`` (any format uploads accept) is kept as the audio of Asha's
+    answer to question :data:`OVERRIDDEN`, as the live exam keeps it. Returns Asha's sitting."""
     async with sessionmaker() as db:
         await seed_reference_data(db)
         examiner = await make_account(db, EXAMINER, "Dr Examiner", UserRole.EXAMINER)
@@ -126,4 +133,9 @@ async def seed_workspace(sessionmaker: async_sessionmaker[AsyncSession]) -> Sitt
             await finished_sitting(db, other, questions, scores, ended=now - dt.timedelta(days=n * 7))
         sitting = await finished_sitting(db, asha, questions, SCORES, ended=now)
         await db.commit()
+    pcm = decode_audio(recording.read_bytes(), max_seconds=30)
+    key = await AnswerAudioRecorder(store, sessionmaker).store_now(
+        sitting.answer_ids[OVERRIDDEN - 1], sitting.id, asha.id, pcm.tobytes()
+    )
+    assert key is not None, "the recording was not stored"
     return sitting

@@ -11,20 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
-from newspeech.models import Question
+from newspeech.models import EvaluatorType, Evaluation, Question, Result
+from newspeech.storage.factory import audio_store_from_settings
 from tests.web import browser as web
 from tests.web.conftest import LaunchBrowser, Microphone
 from tests.web.examiner_seed import (
     EXAMINER,
+    OVERRIDDEN,
     PASSWORD,
     SCORES,
     STUDENT,
@@ -41,7 +47,9 @@ class Workspace:
 
 
 @pytest.fixture(scope="module")
-async def workspace(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Workspace]:
+async def workspace(
+    tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
+) -> AsyncIterator[Workspace]:
     data_dir = tmp_path_factory.mktemp("examiner-web")
     settings = Settings(
         environment="test",
@@ -53,7 +61,8 @@ async def workspace(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[W
     sessionmaker = create_sessionmaker(engine)
     try:
         await upgrade(engine)
-        sitting = await seed_workspace(sessionmaker)
+        recording = shared_dir / "audio" / web.ONE_TWO_THREE
+        sitting = await seed_workspace(sessionmaker, audio_store_from_settings(settings), recording)
         async with web.serving(create_app(settings)) as url:
             yield Workspace(url, sitting, sessionmaker)
     finally:
@@ -104,22 +113,168 @@ async def open_sitting(page: Page, workspace: Workspace) -> None:
     await expect(page.get_by_role("heading", name=f"Session {workspace.sitting.code}")).to_be_visible()
 
 
-async def test_the_session_view_shows_each_answer_with_transcript_and_machine_grade(
+async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_change(
     page: Page, workspace: Workspace
 ) -> None:
+    sitting = workspace.sitting
     await open_sitting(page, workspace)
     await expect(page.locator("#session-candidate")).to_have_text("Asha Rao")
     await expect(page.locator("article.answer")).to_have_count(12)
-    fifth = page.locator("article.answer").nth(4)
-    await expect(fifth).to_contain_text("My answer to question 5 names 2 key points.")
-    await expect(fifth.locator(".answer-score")).to_have_text("Score 2 / 10")
-    await expect(fifth).to_contain_text("Keywords missing: fluids")
+    answer = page.locator("article.answer").nth(OVERRIDDEN - 1)
+    await expect(answer).to_contain_text(f"My answer to question {OVERRIDDEN} names 2 key points.")
+    await expect(answer.locator(".answer-score")).to_have_text("Score 2 / 10")
+    await expect(answer).to_contain_text("Keywords missing: fluids")
     await expect(page.locator("#session-total")).to_have_text(f"Total {sum(SCORES)} / 120")
     await expect(page.locator("#session-grade")).to_have_text("F")
-    # The page prints as the report: no forms or buttons on paper.
+
+    # The recording comes with the bearer token and plays from a blob URL, to its end.
+    await answer.get_by_role("button", name="Play recording").click()
+    audio = answer.locator("audio")
+    await expect(audio).to_have_attribute("data-state", "ended", timeout=30_000)
+    played = await audio.evaluate(
+        "(a) => ({src: a.src, error: a.error && a.error.message, time: a.currentTime,"
+        " duration: a.duration, ended: a.ended})"
+    )
+    assert played["src"].startswith("blob:")
+    assert played["error"] is None
+    assert played["ended"]
+    assert played["time"] == pytest.approx(played["duration"])
+    assert played["duration"] == pytest.approx(2.74, abs=0.1)
+    # Only the answer with a stored recording offers one.
+    await expect(page.locator("article.answer").first).to_contain_text("No recording stored")
+
+    # An override needs a comment; then the total, grade and pass are re-summed at once.
+    await answer.get_by_label("New score (0–10)").fill("10")
+    await answer.get_by_role("button", name="Save override").click()
+    await expect(answer.locator(".form-message")).to_have_text(
+        "Write a comment: an override must say why."
+    )
+    await answer.get_by_label("Comment (required: why the score changes)").fill(
+        "The recording names fluids and antibiotics; the transcript missed them."
+    )
+    await answer.get_by_role("button", name="Save override").click()
+    await expect(answer.locator(".answer-score")).to_have_text("Score 10 / 10")
+    await expect(answer).to_contain_text("graded by an examiner")
+    new_total = sum(SCORES) - SCORES[OVERRIDDEN - 1] + 10
+    await expect(page.locator("#session-total")).to_have_text(f"Total {new_total} / 120")
+    await expect(page.locator("#session-grade")).to_have_text("D")
+    await expect(page.locator("#session-verdict")).to_have_text("Passed")
+
+    async with workspace.sessionmaker() as db:
+        evaluation = await db.scalar(
+            select(Evaluation).where(Evaluation.answer_id == sitting.answer_ids[OVERRIDDEN - 1])
+        )
+        result = await db.scalar(select(Result).where(Result.session_id == sitting.id))
+    assert evaluation is not None
+    assert result is not None
+    assert (evaluation.score_obtained, evaluation.evaluator_type) == (10, EvaluatorType.MANUAL)
+    assert (result.total_score, result.grade, result.pass_status) == (new_total, "D", True)
+
+    # The page prints as the session report: transcripts and grades, no forms or players.
     await page.emulate_media(media="print")
-    await expect(fifth.locator("form.override")).to_be_hidden()
-    await expect(fifth.locator(".transcript")).to_be_visible()
+    await expect(answer.locator("form.override")).to_be_hidden()
+    await expect(answer.locator("audio")).to_be_hidden()
+    await expect(answer.locator(".transcript")).to_be_visible()
+    await expect(page.locator("#session-grade")).to_be_visible()
+
+
+async def test_an_answer_added_to_the_review_queue_is_listed_there_for_marking(
+    page: Page, workspace: Workspace
+) -> None:
+    flagged = 3
+    await open_sitting(page, workspace)
+    answer = page.locator("article.answer").nth(flagged - 1)
+    await answer.get_by_role("button", name="Add to review queue").click()
+    await expect(answer).to_contain_text("Added to the review queue.")
+
+    await page.get_by_role("link", name="Review queue").click()
+    question_id = workspace.sitting.question_ids[flagged - 1]
+    link = page.locator(f'#review-table a[href="#/review/{question_id}"]')
+    await expect(link).to_be_visible()
+    await expect(link.locator("xpath=ancestor::tr")).to_contain_text("1")
+    await link.click()
+    cards = page.locator("#review-answers article.answer")
+    await expect(cards).to_have_count(1)
+    await expect(cards).to_contain_text("Asha Rao")
+    await expect(cards).to_contain_text(f"My answer to question {flagged} names")
+    await expect(cards).to_contain_text("Review reasons:")
+
+
+async def chart_data(page: Page, canvas_id: str) -> dict[str, Any]:
+    """The Chart.js instance drawn on the canvas: its labels and first data set."""
+    data: dict[str, Any] = await page.evaluate(
+        """(id) => {
+            const chart = Chart.getChart(document.getElementById(id));
+            return chart && {type: chart.config.type, labels: chart.data.labels,
+                             data: chart.data.datasets[0].data};
+        }""",
+        canvas_id,
+    )
+    return data
+
+
+async def test_statistics_draw_the_histogram_facility_discrimination_and_pass_rate_charts(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Statistics").click()
+    await expect(page.locator("#items-table tbody tr")).to_have_count(12)
+    async with httpx.AsyncClient(base_url=workspace.url) as client:
+        login = await client.post(
+            "/api/v1/auth/login", json={"username": EXAMINER, "password": PASSWORD}
+        )
+        token = login.json()["access_token"]
+        stats = (
+            await client.get(
+                "/api/v1/statistics/medical",
+                params={"period": "week"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+
+    histogram = await chart_data(page, "histogram-chart")
+    assert histogram["type"] == "bar"
+    assert histogram["data"] == [b["count"] for b in stats["exam"]["distribution"]]
+    assert sum(histogram["data"]) == 4  # four finished sittings
+    facility = await chart_data(page, "facility-chart")
+    assert facility["labels"] == [
+        f"Q{q['scenario_id']}.{q['question_number']}" for q in stats["questions"]
+    ]
+    assert facility["data"] == [q["facility"] for q in stats["questions"]]
+    discrimination = await chart_data(page, "discrimination-chart")
+    assert discrimination["data"] == [q["discrimination"] for q in stats["questions"]]
+    assert all(d is not None for d in discrimination["data"])
+    passes = await chart_data(page, "pass-rate-chart")
+    assert passes["type"] == "line"
+    assert passes["labels"] == [r["period_start"] for r in stats["pass_rates"]]
+    assert passes["data"] == [round(r["rate"] * 1000) / 10 for r in stats["pass_rates"]]
+    await expect(page.locator("#stat-candidates")).to_have_text("4")
+
+
+async def test_importing_moodle_xml_previews_it_and_shows_a_bad_grade_with_its_line(
+    page: Page, workspace: Workspace, shared_dir: Path
+) -> None:
+    fixtures = shared_dir / "research-data" / "moodle-fixtures"
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Import / export").click()
+    await page.get_by_label("Question file").set_input_files(
+        fixtures / "shortanswer_testquestion.moodle.xml"
+    )
+    await expect(page.get_by_label("Format")).to_have_value("moodle_xml")
+    await page.get_by_role("button", name="Preview (dry run)").click()
+    await expect(page.locator("#import-summary")).to_contain_text("Preview: 1 new")
+    await expect(page.get_by_role("button", name="Import", exact=True)).to_be_enabled()
+
+    await page.get_by_label("Question file").set_input_files(fixtures / "error_invalid_grades.xml")
+    await expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+    await page.get_by_role("button", name="Preview (dry run)").click()
+    await expect(page.locator("#import-summary")).to_contain_text("nothing was imported")
+    error = page.locator("#import-issues tbody tr", has_text="33")
+    await expect(error).to_have_count(1)
+    line = (fixtures / "error_invalid_grades.xml").read_text().splitlines()
+    cells = await error.locator("td").all_inner_texts()
+    assert cells[1] == "error"
+    assert "33" in line[int(cells[0]) - 1] or "<question" in line[int(cells[0]) - 1]
 
 
 async def test_the_question_editor_saves_keywords_and_synonyms(

@@ -147,7 +147,7 @@ async def recompute_results(
             .join(ExamSession, ExamSession.id == Result.session_id)
             .where(Result.session_id.in_(chunk))
         )
-        stored |= {result.session_id: (result, code) for result, code in found.tuples()}
+        stored |= {result.session_id: (result, code) for result, code in found}
     changes = []
     for session_id in ids:
         if session_id not in stored:

@@ -78,7 +78,7 @@ class ReviewRepository:
             )
         )
         rows = await self.db.execute(query.where(*_in_scope(scope)))
-        return [QueuedQuestion(*row) for row in rows.tuples()]
+        return [QueuedQuestion(*row) for row in rows]
 
     async def items(
         self, question_id: int, scope: Scope, *, include_reviewed: bool
@@ -98,7 +98,7 @@ class ReviewRepository:
             .order_by(Answer.id)
         )
         rows = await self.db.execute(query.where(*_in_scope(scope)))
-        return [ReviewItem(*row) for row in rows.tuples()]
+        return [ReviewItem(*row) for row in rows]
 
     async def answer(self, answer_id: int) -> Answer | None:
         """The answer with its evaluation and sitting (for scope checks and overrides)."""
@@ -118,4 +118,4 @@ class ReviewRepository:
             .where(Answer.question_bank_id == question_id)
             .order_by(Answer.id)
         )
-        return [(a, e, code) for a, e, code in (await self.db.execute(query)).tuples()]
+        return [(a, e, code) for a, e, code in (await self.db.execute(query))]

@@ -75,7 +75,7 @@ def _format(name: str | None, filename: str | None, data: bytes) -> ImportFormat
     if head.startswith((b"<?xml", b"<quiz")):
         return ImportFormat.MOODLE_XML
     first_line = head.split(b"\n", 1)[0]
-    if b"," in first_line and b"question_text" in first_line:
+    if first_line.count(b",") >= 2 and b"question" in first_line.lower():
         return ImportFormat.CSV
     return ImportFormat.GIFT
 

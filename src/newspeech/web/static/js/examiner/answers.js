@@ -1,7 +1,7 @@
 // One answer as an examiner sees it (session view and review queue): what was asked, the
 // transcript, the machine's grade and why it wants review, the recording, and the override form.
 
-import { h, label, number, score } from "./dom.js";
+import { h, label, number, score, when } from "./dom.js";
 
 let formCount = 0;
 
@@ -19,12 +19,14 @@ function gradeLines(answer) {
     answer.confidence !== undefined && answer.confidence !== null
       ? h("li", {}, `Speech recognition confidence: ${number(answer.confidence, 2)}`) : null,
     reasons,
+    answer.reviewedAt ? h("li", {}, `Reviewed ${when(answer.reviewedAt)}${answer.reviewComment ? `: ${answer.reviewComment}` : ""}`) : null,
   ];
 }
 
 /**
  * An ``<article>`` for ``answer`` = {answerId, heading, questionText, transcript, score, maxScore,
- * feedback, feedbackType, evaluatorType, reviewReasons, confidence, matched, missing, audioUrl}.
+ * feedback, feedbackType, evaluatorType, reviewReasons, confidence, matched, missing, audioUrl,
+ * reviewedAt}.
  * ``onOverride(response)`` gets the API's {evaluation, result} after a saved override.
  */
 export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } = {}) {
@@ -74,6 +76,8 @@ export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } 
         feedbackType: response.evaluation.feedback_type,
         evaluatorType: response.evaluation.evaluator_type,
         reviewReasons: [],
+        reviewedAt: response.evaluation.reviewed_at,
+        reviewComment: response.evaluation.review_comment,
       });
       grade.replaceChildren(...gradeLines(answer).filter(Boolean));
       comment.value = "";

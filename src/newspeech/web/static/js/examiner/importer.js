@@ -7,15 +7,16 @@ import { collegeOptions, download, field, h, table } from "./dom.js";
 const FORMATS = [["gift", "GIFT"], ["moodle_xml", "Moodle XML"], ["csv", "CSV"]];
 const EXTENSIONS = { ".gift": "gift", ".txt": "gift", ".xml": "moodle_xml", ".csv": "csv" };
 
-function formatSelect(id) {
-  return h("select", { id }, FORMATS.map(([value, name]) => new Option(name, value)));
+function formatSelect(id, detect = false) {
+  return h("select", { id }, detect ? new Option("Detect from the file", "") : null,
+    FORMATS.map(([value, name]) => new Option(name, value)));
 }
 
 export async function renderImport(ctx, container) {
   const colleges = await ctx.ui.busy("Loading…", ctx.colleges());
   const own = ctx.api.user.college_type ?? colleges[0]?.code;
   const file = h("input", { id: "import-file", type: "file", accept: ".gift,.txt,.xml,.csv", required: true });
-  const format = formatSelect("import-format");
+  const format = formatSelect("import-format", true);
   const college = h("select", { id: "import-college" }, collegeOptions(colleges, own));
   const preview = h("button", { type: "submit", class: "primary", value: "preview" }, "Preview (dry run)");
   const commit = h("button", { type: "button", disabled: true }, "Import");
@@ -23,7 +24,7 @@ export async function renderImport(ctx, container) {
   file.addEventListener("change", () => {
     const name = file.files[0]?.name.toLowerCase() ?? "";
     const ext = Object.keys(EXTENSIONS).find((e) => name.endsWith(e));
-    if (ext) format.value = EXTENSIONS[ext];
+    format.value = ext ? EXTENSIONS[ext] : "";
     commit.disabled = true;
     report.replaceChildren();
   });
@@ -41,7 +42,7 @@ export async function renderImport(ctx, container) {
     }
     const body = new FormData();
     body.append("file", file.files[0]);
-    body.append("format", format.value);
+    if (format.value) body.append("format", format.value);
     body.append("college_type", college.value);
     body.append("dry_run", String(dryRun));
     preview.disabled = true;
@@ -54,8 +55,10 @@ export async function renderImport(ctx, container) {
       commit.disabled = !dryRun;
       ctx.ui.status(dryRun ? "Preview ready: nothing was stored yet." : "Import done.");
     } catch (error) {
-      if (error.status === 422 && error.body && typeof error.body === "object" && Array.isArray(error.body.errors)) {
-        report.replaceChildren(...importReport(error.body, dryRun));
+      // A file with bad items answers 422 with the whole report (every error and its line).
+      const body = error.body?.detail;
+      if (error.status === 422 && body && Array.isArray(body.issues)) {
+        report.replaceChildren(...importReport(body, dryRun));
         ctx.ui.status("The file has errors: nothing was imported.");
       } else {
         report.replaceChildren(h("p", { class: "error" }, error.message));
@@ -98,24 +101,21 @@ export async function renderImport(ctx, container) {
   ctx.ui.status("Choose a file to preview.");
 }
 
-/** The server's import report: a summary, the items it read, and each error with its line. */
+/** The server's import report: counts, then every issue (error, skipped item, warning) with its
+ * line in the file. */
 function importReport(result, dryRun) {
-  const errors = result.errors ?? [];
-  const items = result.items ?? result.questions ?? [];
-  const stored = result.created ?? result.imported ?? null;
-  const summary = errors.length
-    ? `The file has ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was imported. Fix the lines below and preview again.`
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const counts = `${result.new} new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.skipped} skipped`;
+  const summary = result.errors
+    ? `The file has ${plural(result.errors, "error")}; nothing was imported. Fix the lines listed below and preview again.`
     : dryRun
-      ? `Preview: ${items.length} question${items.length === 1 ? "" : "s"} would be imported. Nothing is stored until you press Import.`
-      : `Imported ${stored ?? items.length} question${(stored ?? items.length) === 1 ? "" : "s"}.`;
+      ? `Preview: ${counts}. Nothing is stored until you press Import.`
+      : `Imported: ${counts}.`;
   return [
-    h("p", { id: "import-summary", class: errors.length ? "error" : "ok" }, summary),
-    errors.length ? table("Errors", ["Line", "Item", "Problem"], errors.map((e) => [
-      e.line === null || e.line === undefined ? "–" : String(e.line), e.item ?? e.name ?? "–", e.message ?? e.detail ?? "",
-    ]), { id: "import-errors" }) : null,
-    items.length ? table("Questions in the file", ["College", "Case", "No.", "Question", "Keywords"], items.map((q) => [
-      q.college_type ?? "", String(q.scenario_id ?? q.scenario_name ?? ""), String(q.question_number ?? ""),
-      q.question_text ?? q.name ?? "", String(q.keywords?.length ?? 0),
-    ]), { id: "import-items" }) : null,
+    h("p", { id: "import-summary", class: result.errors ? "error" : "ok" }, summary,
+      result.warnings ? ` ${plural(result.warnings, "warning")} below.` : ""),
+    result.issues.length ? table("Problems in the file", ["Line", "Kind", "Problem"], result.issues.map((i) => [
+      String(i.line), i.kind, i.message,
+    ]), { id: "import-issues" }) : null,
   ].filter(Boolean);
 }

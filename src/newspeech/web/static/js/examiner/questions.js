@@ -1,7 +1,7 @@
 // Questions: a college's bank, and the editor for one question (text, keywords with synonyms,
 // model answer, guidelines) followed by the regrade of stored answers: dry run, then apply.
 
-import { collegeOptions, field, h, label, score, table } from "./dom.js";
+import { collegeOptions, field, h, label, table } from "./dom.js";
 
 let chosenCollege = null;
 
@@ -154,23 +154,27 @@ export async function renderQuestion(ctx, container, id) {
   ctx.ui.status("Editing the question.");
 }
 
-/** The regrade report: score changes per answer and their effect on results. */
+/** The regrade report (``POST /questions/{id}/regrade``): score changes per answer and their
+ * effect on the sittings' results. */
 function regradeReport(report) {
-  const changes = report.changes ?? [];
-  const results = report.results ?? [];
+  const { changes, results } = report;
   const verdict = (passed) => (passed ? "pass" : "fail");
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const summary = report.applied
+    ? `Applied: ${report.graded} answers graded again, ${plural(changes.length, "score")} changed, ${plural(results.length, "result")} recomputed.`
+    : `Dry run (nothing stored): of ${report.graded} answers graded again, ${plural(changes.length, "score")} would change and ${plural(results.length, "result")} with them.`;
+  const skipped = report.skipped_manual
+    ? ` ${plural(report.skipped_manual, "examiner override")} left as ${report.skipped_manual === 1 ? "it is" : "they are"}.` : "";
   return [
-    h("p", { id: "regrade-summary" }, report.applied
-      ? `Applied: ${changes.length} answer score${changes.length === 1 ? "" : "s"} changed, ${results.length} result${results.length === 1 ? "" : "s"} recomputed.`
-      : `Dry run: ${changes.length} answer score${changes.length === 1 ? "" : "s"} would change, ${results.length} result${results.length === 1 ? "" : "s"} would change.`,
-    report.skipped_manual ? ` ${report.skipped_manual} examiner override${report.skipped_manual === 1 ? " was" : "s were"} left as they are.` : ""),
-    changes.length ? table("Score changes", ["Answer", "Session", "Old score", "New score"], changes.map((c) => [
-      String(c.answer_id), c.session_code ?? String(c.session_id ?? ""), score(c.old_score, c.max_score), score(c.new_score, c.max_score),
-    ])) : null,
+    h("p", { id: "regrade-summary" }, summary + skipped),
+    changes.length ? table("Score changes", ["Session", "Answer", "Old score", "New score"], changes.map((c) => [
+      h("a", { href: `#/sessions/${c.session_id}` }, c.session_code), String(c.answer_id),
+      `${c.old_score} (${label(c.old_feedback_type)})`, `${c.new_score} (${label(c.new_feedback_type)})`,
+    ]), { id: "regrade-changes" }) : null,
     results.length ? table("Effect on results", ["Session", "Total", "Grade", "Pass"], results.map((r) => [
       h("a", { href: `#/sessions/${r.session_id}` }, r.session_code),
       `${r.old_total} → ${r.new_total}`, `${r.old_grade ?? "–"} → ${r.new_grade ?? "–"}`,
       `${verdict(r.old_passed)} → ${verdict(r.new_passed)}`,
-    ])) : null,
-  ].filter(Boolean).map((node) => (typeof node === "string" ? h("p", {}, label(node)) : node));
+    ]), { id: "regrade-results" }) : null,
+  ].filter(Boolean);
 }

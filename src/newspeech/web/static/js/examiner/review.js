@@ -26,7 +26,7 @@ export async function renderReviewQueue(ctx, container) {
 export async function renderReviewAnswers(ctx, container, questionId) {
   // One random order per visit: reloading keeps it (sessionStorage), a new visit shuffles again.
   const key = `newspeech.review.seed.${questionId}`;
-  const seed = sessionStorage.getItem(key) ?? String(Math.floor(Math.random() * 1e9));
+  const seed = sessionStorage.getItem(key) ?? String(Math.floor(Math.random() * 2 ** 31));
   sessionStorage.setItem(key, seed);
   const includeReviewed = h("input", { id: "include-reviewed", type: "checkbox" });
   const list = h("div", { id: "review-answers" });
@@ -41,18 +41,21 @@ export async function renderReviewAnswers(ctx, container, questionId) {
 
   async function load() {
     shelf.close();
-    const answers = await ctx.ui.busy("Loading the answers…",
+    const page = await ctx.ui.busy("Loading the answers…",
       ctx.api.request(`/api/v1/review/questions/${questionId}/answers`, {
-        query: { seed, include_reviewed: includeReviewed.checked }, what: "Loading the answers",
+        query: { seed, include_reviewed: includeReviewed.checked, size: 100 }, what: "Loading the answers",
       }));
+    const answers = page.items;
     const question = await ctx.api.request(`/api/v1/questions/${questionId}`, { what: "Loading the question" });
     heading.textContent = `Review: question ${question.scenario_id}.${question.question_number} (${question.college_type})`;
     questionText.textContent = question.question_text;
+    const more = page.total > answers.length
+      ? h("p", { class: "hint" }, `Showing ${answers.length} of ${page.total}: mark these, then reload for the rest.`) : null;
     list.replaceChildren(...(answers.length === 0
-      ? [h("p", { class: "card" }, "No answers waiting for this question.")]
-      : answers.map((a, index) => answerCard(ctx, shelf, {
+      ? [h("p", { class: "card" }, includeReviewed.checked ? "No answers to this question yet." : "No answers waiting for this question.")]
+      : [more, ...answers.map((a, index) => answerCard(ctx, shelf, {
         answerId: a.answer_id,
-        heading: `Answer ${index + 1} of ${answers.length}: ${a.student_name} (session ${a.session_code})`,
+        heading: `Answer ${index + 1} of ${page.total}: ${a.student_name} (session ${a.session_code})`,
         transcript: a.transcript,
         score: a.score,
         maxScore: a.max_score,
@@ -61,12 +64,14 @@ export async function renderReviewAnswers(ctx, container, questionId) {
         reviewReasons: a.review_reasons ?? [],
         confidence: a.asr_confidence,
         audioUrl: a.audio_url,
+        reviewedAt: a.reviewed_at,
       }, {
         allowFlag: false,
-        onOverride: (response) => ctx.ui.status(
-          `Saved. Session ${a.session_code} now totals ${response.result.total_score}, grade ${response.result.grade ?? "–"}.`),
-      }))));
-    ctx.ui.status(`${answers.length} answer${answers.length === 1 ? "" : "s"} in random order.`);
+        onOverride: (response) => ctx.ui.status(response.result
+          ? `Saved. Session ${a.session_code} now totals ${response.result.total_score}, grade ${response.result.grade ?? "–"}.`
+          : "Saved."),
+      }))].filter(Boolean)));
+    ctx.ui.status(`${page.total} answer${page.total === 1 ? "" : "s"} in random order.`);
   }
   includeReviewed.addEventListener("change", () => load().catch((error) => ctx.ui.error(error.message)));
   await load();

@@ -91,7 +91,17 @@ export async function renderSession(ctx, container, id) {
       } catch (error) {
         pdfMessage.textContent = error.message;
       }
-    } }, "Download PDF report"), " ", pdfMessage);
+    } }, "Download PDF report"), " ",
+    h("button", { type: "button", id: "certificate-button", hidden: !detail.result?.pass_status, onclick: async () => {
+      pdfMessage.textContent = "Preparing the certificate…";
+      try {
+        const blob = await ctx.api.blob(`/api/v1/results/${detail.result.id}/certificate`, "Downloading the certificate");
+        download(blob, `certificate-${detail.session_code}.pdf`);
+        pdfMessage.textContent = "Certificate downloaded.";
+      } catch (error) {
+        pdfMessage.textContent = error.message;
+      }
+    } }, "Download certificate"), " ", pdfMessage);
 
   const answers = detail.answers.map((a) => answerCard(ctx, shelf, {
     answerId: a.id,
@@ -109,6 +119,12 @@ export async function renderSession(ctx, container, id) {
     audioUrl: a.audio_url ?? null,
   }, {
     onOverride: (response) => {
+      if (!response.result) {
+        ctx.ui.status("Override saved.");
+        return;
+      }
+      detail.result = response.result;
+      document.getElementById("certificate-button").hidden = !response.result.pass_status;
       summary.replaceChildren(...summaryLine(detail, response.result));
       ctx.ui.status(`Override saved. New total ${score(response.result.total_score, response.result.max_score)}, grade ${response.result.grade ?? "–"}.`);
     },

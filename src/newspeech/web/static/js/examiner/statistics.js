@@ -45,7 +45,11 @@ export async function renderStatistics(ctx, container) {
     if (!window.Chart) throw new Error("The charting library did not load; reload the page.");
     const stats = await ctx.ui.busy("Computing statistics…", ctx.api.request(
       `/api/v1/statistics/${encodeURIComponent(college.value)}`, {
-        query: { since: since.value || null, until: until.value || null, period: period.value },
+        query: {
+          since: since.value ? `${since.value}T00:00:00Z` : null,
+          until: until.value ? `${until.value}T00:00:00Z` : null,
+          period: period.value,
+        },
         what: "Loading the statistics",
       }));
     destroy();
@@ -61,53 +65,59 @@ export async function renderStatistics(ctx, container) {
   return destroy;
 }
 
-function renderAll(stats, keep) {
-  const test = stats.test ?? {};
-  const items = stats.items ?? [];
-  const passRates = stats.pass_rate ?? [];
-  const histogram = test.histogram ?? [];
-  const itemLabel = (item) => `Q${item.scenario_id}.${item.question_number}`;
+const binLabel = (bin) => `${Math.round(bin.lower)}–${Math.round(bin.upper)}%`;
+const itemLabel = (item) => `Q${item.scenario_id}.${item.question_number}`;
+const ratePercent = (rate) => Math.round(rate * 1000) / 10;
 
-  const hist = chartCanvas("histogram-chart", "Score distribution",
-    `Histogram of total scores: ${histogram.map((b) => `${b.label}: ${b.count}`).join(", ")}`);
+function renderAll(stats, keep) {
+  const exam = stats.exam;
+  const items = stats.questions;
+  const passRates = stats.pass_rates;
+  const bins = exam.distribution;
+
+  const hist = chartCanvas("histogram-chart", "Score distribution (candidates per band of the percentage)",
+    `Histogram of candidates' percentages: ${bins.map((b) => `${binLabel(b)}: ${b.count}`).join(", ")}`);
   const facility = chartCanvas("facility-chart", "Facility per question (mean score ÷ maximum)",
     `Facility per question: ${items.map((i) => `${itemLabel(i)} ${number(i.facility, 2)}`).join(", ")}`);
-  const discrimination = chartCanvas("discrimination-chart", "Discrimination per question (item vs rest-of-test correlation)",
+  const discrimination = chartCanvas("discrimination-chart", "Discrimination per question (correlation with the rest of the test)",
     `Discrimination per question: ${items.map((i) => `${itemLabel(i)} ${number(i.discrimination, 2)}`).join(", ")}`);
-  const pass = chartCanvas("pass-rate-chart", "Pass rate over time",
-    `Pass rate: ${passRates.map((p) => `${p.period} ${percent((p.rate ?? 0) * 100)}`).join(", ")}`);
+  const pass = chartCanvas("pass-rate-chart", `Pass rate per ${stats.period}`,
+    `Pass rate: ${passRates.map((p) => `${p.period_start} ${percent(p.rate * 100)}`).join(", ")}`);
 
   const sections = [
     h("section", { class: "card", "aria-labelledby": "test-title" },
       h("h2", { id: "test-title" }, "Whole test"),
+      exam.candidates === 0 ? h("p", {}, "No results in this period yet.") : null,
       h("dl", { class: "facts", id: "test-facts" },
-        h("dt", {}, "Sessions"), h("dd", {}, number(test.sessions ?? test.count)),
-        h("dt", {}, "Mean"), h("dd", {}, number(test.mean)),
-        h("dt", {}, "Median"), h("dd", {}, number(test.median)),
-        h("dt", {}, "Cronbach's alpha"), h("dd", {}, number(test.alpha, 2))),
+        h("dt", {}, "Candidates"), h("dd", { id: "stat-candidates" }, String(exam.candidates)),
+        h("dt", {}, "Mean total"), h("dd", { id: "stat-mean" }, number(exam.mean)),
+        h("dt", {}, "Median total"), h("dd", { id: "stat-median" }, number(exam.median)),
+        h("dt", {}, "Standard deviation"), h("dd", {}, number(exam.std_dev)),
+        h("dt", {}, "Cronbach's alpha"), h("dd", { id: "stat-alpha" }, number(exam.cronbach_alpha, 2))),
       hist.figure),
     h("section", { class: "card", "aria-labelledby": "items-title" },
       h("h2", { id: "items-title" }, "Questions"),
       h("div", { class: "chart-pair" }, facility.figure, discrimination.figure),
-      table("Item statistics", ["Question", "Answers", "Facility", "SD", "Discrimination"], items.map((i) => [
-        itemLabel(i), number(i.answers ?? i.count), number(i.facility, 2), number(i.sd, 2), number(i.discrimination, 2),
+      table("Item statistics", ["Question", "Text", "Answers", "Mean", "Facility", "SD", "Discrimination"], items.map((i) => [
+        itemLabel(i), i.question_text, String(i.attempts), number(i.mean), number(i.facility, 2), number(i.std_dev, 2),
+        number(i.discrimination, 2),
       ]), { id: "items-table" })),
     h("section", { class: "card", "aria-labelledby": "pass-title" },
       h("h2", { id: "pass-title" }, "Pass rate over time"), pass.figure,
-      table("Pass rate", ["Period", "Sessions", "Passed", "Rate"], passRates.map((p) => [
-        p.period, number(p.attempts), number(p.passes), percent((p.rate ?? 0) * 100),
+      table("Pass rate", [stats.period === "week" ? "Week of" : "Month of", "Candidates", "Passed", "Rate"], passRates.map((p) => [
+        p.period_start, String(p.attempts), String(p.passes), percent(p.rate * 100),
       ]), { id: "pass-table" })),
   ];
-  // Charts need their canvas in the document to size themselves: draw after insertion.
+  // Charts size themselves from their canvas's box: draw once the sections are in the page.
   queueMicrotask(() => {
-    keep(barChart(hist.canvas, histogram.map((b) => b.label), histogram.map((b) => b.count), { label: "Sessions" }));
+    keep(barChart(hist.canvas, bins.map(binLabel), bins.map((b) => b.count), { label: "Candidates" }));
     keep(barChart(facility.canvas, items.map(itemLabel), items.map((i) => i.facility), { label: "Facility", yMax: 1 }));
     keep(barChart(discrimination.canvas, items.map(itemLabel), items.map((i) => i.discrimination),
       { label: "Discrimination", color: SECOND, yMin: -1, yMax: 1 }));
     keep(new window.Chart(pass.canvas, {
       type: "line",
-      data: { labels: passRates.map((p) => p.period),
-        datasets: [{ label: "Pass rate (%)", data: passRates.map((p) => (p.rate ?? 0) * 100), borderColor: ACCENT, backgroundColor: ACCENT }] },
+      data: { labels: passRates.map((p) => p.period_start),
+        datasets: [{ label: "Pass rate (%)", data: passRates.map((p) => ratePercent(p.rate)), borderColor: ACCENT, backgroundColor: ACCENT }] },
       options: { animation: reducedMotion() ? false : { duration: 300 }, maintainAspectRatio: false,
         scales: { y: { min: 0, max: 100 } }, plugins: { legend: { display: false } } },
     }));
