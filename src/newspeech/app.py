@@ -163,6 +163,7 @@ def create_app(
         finally:
             if purge is not None:
                 purge.cancel()
+                await asyncio.gather(purge, return_exceptions=True)
             if app.state.answer_audio is not None:
                 await app.state.answer_audio.drain(wait_seconds=10.0)
             await app.state.audio_store.aclose()
