@@ -4,6 +4,7 @@ exam engine stores them."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,9 +59,7 @@ def feedback_type(score: int) -> FeedbackType:
     return FeedbackType.PARTIAL if score >= 4 else FeedbackType.INCORRECT
 
 
-async def make_account(
-    db: AsyncSession, username: str, full_name: str, role: UserRole
-) -> User:
+async def make_account(db: AsyncSession, username: str, full_name: str, role: UserRole) -> User:
     return await UserRepository(db).create(
         username=username,
         email=f"{username}@example.org",
@@ -130,10 +129,12 @@ async def seed_workspace(
         now = dt.datetime.now(dt.UTC)
         for n, scores in enumerate(OTHER_SITTINGS, start=1):
             other = await make_account(db, f"student{n}", f"Student {n}", UserRole.STUDENT)
-            await finished_sitting(db, other, questions, scores, ended=now - dt.timedelta(days=n * 7))
+            await finished_sitting(
+                db, other, questions, scores, ended=now - dt.timedelta(days=n * 7)
+            )
         sitting = await finished_sitting(db, asha, questions, SCORES, ended=now)
         await db.commit()
-    pcm = decode_audio(recording.read_bytes(), max_seconds=30)
+    pcm = decode_audio(await asyncio.to_thread(recording.read_bytes), max_seconds=30)
     key = await AnswerAudioRecorder(store, sessionmaker).store_now(
         sitting.answer_ids[OVERRIDDEN - 1], sitting.id, asha.id, pcm.tobytes()
     )

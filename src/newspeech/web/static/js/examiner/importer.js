@@ -74,7 +74,7 @@ export async function renderImport(ctx, container) {
   const exportFormat = formatSelect("export-format");
   const exportCollege = h("select", { id: "export-college" }, collegeOptions(colleges, own));
   const exportMessage = h("p", { class: "hint", role: "status" });
-  const exportForm = h("form", { id: "export-form" }, field("College", exportCollege), field("Format", exportFormat),
+  const exportForm = h("form", { id: "export-form" }, field("College to export", exportCollege), field("Export format", exportFormat),
     h("button", { type: "submit" }, "Download export"), exportMessage);
   exportForm.addEventListener("submit", async (event) => {
     event.preventDefault();
