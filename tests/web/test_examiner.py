@@ -8,6 +8,8 @@ database.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -77,6 +80,10 @@ async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
         assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
 async def sign_in(page: Page, workspace: Workspace, username: str = EXAMINER) -> None:
@@ -146,6 +153,9 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     await expect(page.locator("article.answer").first).to_contain_text("No recording stored")
 
     # An override needs a comment; then the total, grade and pass are re-summed at once.
+    # The form opens from the keyboard.
+    await answer.get_by_text("Override the score").focus()
+    await page.keyboard.press("Enter")
     await answer.get_by_label(re.compile(r"^New score")).fill("10")
     await answer.get_by_role("button", name="Save override").click()
     await expect(answer.locator(".form-message")).to_have_text(
@@ -172,9 +182,18 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     assert (evaluation.score_obtained, evaluation.evaluator_type) == (10, EvaluatorType.MANUAL)
     assert (result.total_score, result.grade, result.pass_status) == (new_total, "D", True)
 
+    # The PDF report, fetched with the bearer token, is saved as a download.
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download PDF report").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"session-{sitting.code}.pdf"
+    text = pdf_text(await asyncio.to_thread(Path(await download.path()).read_bytes))
+    assert sitting.code in text
+    assert f"{new_total}/120" in text.replace(" ", "")
+
     # The page prints as the session report: transcripts and grades, no forms or players.
     await page.emulate_media(media="print")
-    await expect(answer.locator("form.override")).to_be_hidden()
+    await expect(answer.locator("details.override")).to_be_hidden()
     await expect(answer.locator("audio")).to_be_hidden()
     await expect(answer.locator(".transcript")).to_be_visible()
     await expect(page.locator("#session-grade")).to_be_visible()

@@ -38,8 +38,7 @@ export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } 
     maxlength: 2000 });
   const message = h("p", { class: "form-message", role: "status", "aria-live": "polite" });
   const save = h("button", { type: "submit", class: "primary" }, "Save override");
-  const form = h("form", { class: "override no-print", novalidate: true, "aria-labelledby": `${id}-title` },
-    h("h4", { id: `${id}-title` }, "Override the score"),
+  const form = h("form", { novalidate: true, "aria-label": `Override the score of ${answer.heading}` },
     h("div", { class: "inline-fields" },
       h("div", { class: "field" }, h("label", { for: scoreInput.id }, `New score (0–${answer.maxScore ?? 10})`), scoreInput),
       h("div", { class: "field grow" }, h("label", { for: comment.id }, "Comment (required: why the score changes)"), comment)),
@@ -111,6 +110,7 @@ export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } 
     h("blockquote", { class: "transcript" }, answer.transcript || "(no answer)"),
     grade,
     shelf.player(answer.audioUrl, answer.heading),
-    form,
+    // Closed by default: twelve open forms would bury the transcripts.
+    h("details", { class: "override no-print" }, h("summary", {}, "Override the score"), form),
     flag ? h("p", { class: "no-print" }, flag, " ", flagMessage) : null);
 }

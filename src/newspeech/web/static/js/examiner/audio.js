@@ -12,7 +12,7 @@ export class AudioShelf {
 
   /** A "Play recording" button and its (hidden until loaded) player for ``audioUrl``. */
   player(audioUrl, name) {
-    if (!audioUrl) return h("p", { class: "hint" }, "No recording stored for this answer.");
+    if (!audioUrl) return h("p", { class: "hint no-print" }, "No recording stored for this answer.");
     const audio = h("audio", { controls: true, preload: "auto", hidden: true, "aria-label": `Recording: ${name}`,
       dataset: { state: "idle" } });
     const button = h("button", { type: "button", class: "play" }, "Play recording");

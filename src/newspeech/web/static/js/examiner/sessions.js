@@ -131,6 +131,7 @@ export async function renderSession(ctx, container, id) {
   }));
 
   container.append(h("section", { class: "card report", "aria-labelledby": "session-title" },
+    h("p", { class: "print-only" }, `NewSpeech session report, printed ${new Date().toLocaleString()}`),
     h("h2", { id: "session-title" }, `Session ${detail.session_code}`),
     h("dl", { class: "facts" },
       h("dt", {}, "Candidate"), h("dd", { id: "session-candidate" }, candidate),

@@ -12,14 +12,14 @@ function chartCanvas(id, title, description) {
   return { canvas, figure: h("figure", { class: "chart" }, h("figcaption", {}, title), h("div", { class: "chart-box" }, canvas)) };
 }
 
-function barChart(canvas, labels, data, { label, color = ACCENT, yMax, yMin } = {}) {
+function barChart(canvas, labels, data, { label, color = ACCENT, yMax, yMin, counts = false } = {}) {
   return new window.Chart(canvas, {
     type: "bar",
     data: { labels, datasets: [{ label, data, backgroundColor: color }] },
     options: {
       animation: reducedMotion() ? false : { duration: 300 },
       maintainAspectRatio: false,
-      scales: { y: { min: yMin, max: yMax, beginAtZero: true } },
+      scales: { y: { min: yMin, max: yMax, beginAtZero: true, ticks: counts ? { precision: 0 } : {} } },
       plugins: { legend: { display: false } },
     },
   });
@@ -110,16 +110,18 @@ function renderAll(stats, keep) {
   ];
   // Charts size themselves from their canvas's box: draw once the sections are in the page.
   queueMicrotask(() => {
-    keep(barChart(hist.canvas, bins.map(binLabel), bins.map((b) => b.count), { label: "Candidates" }));
+    keep(barChart(hist.canvas, bins.map(binLabel), bins.map((b) => b.count), { label: "Candidates", counts: true }));
     keep(barChart(facility.canvas, items.map(itemLabel), items.map((i) => i.facility), { label: "Facility", yMax: 1 }));
     keep(barChart(discrimination.canvas, items.map(itemLabel), items.map((i) => i.discrimination),
       { label: "Discrimination", color: SECOND, yMin: -1, yMax: 1 }));
     keep(new window.Chart(pass.canvas, {
       type: "line",
       data: { labels: passRates.map((p) => p.period_start),
-        datasets: [{ label: "Pass rate (%)", data: passRates.map((p) => ratePercent(p.rate)), borderColor: ACCENT, backgroundColor: ACCENT }] },
+        datasets: [{ label: "Pass rate (%)", data: passRates.map((p) => ratePercent(p.rate)), borderColor: ACCENT,
+          backgroundColor: ACCENT, pointRadius: 5 }] },
+      // offset: a single period still sits mid-chart rather than on the axis.
       options: { animation: reducedMotion() ? false : { duration: 300 }, maintainAspectRatio: false,
-        scales: { y: { min: 0, max: 100 } }, plugins: { legend: { display: false } } },
+        scales: { x: { offset: true }, y: { min: 0, max: 100 } }, plugins: { legend: { display: false } } },
     }));
   });
   return sections;
