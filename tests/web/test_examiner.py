@@ -9,6 +9,7 @@ database.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import re
 from collections.abc import AsyncIterator
@@ -42,11 +43,23 @@ from tests.web.examiner_seed import (
 )
 
 
+class OffsetClock:
+    """The app's clock: the real time plus an offset a test moves forward (expiring tokens)."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
 @dataclass(frozen=True)
 class Workspace:
     url: str
     sitting: Sitting
     sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    clock: OffsetClock
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +79,9 @@ async def workspace(
         await upgrade(engine)
         recording = shared_dir / "audio" / web.ONE_TWO_THREE
         sitting = await seed_workspace(sessionmaker, audio_store_from_settings(settings), recording)
-        async with web.serving(create_app(settings)) as url:
-            yield Workspace(url, sitting, sessionmaker)
+        clock = OffsetClock()
+        async with web.serving(create_app(settings, clock=clock)) as url:
+            yield Workspace(url, sitting, sessionmaker, settings, clock)
     finally:
         await engine.dispose()
 
@@ -111,6 +125,39 @@ async def test_a_wrong_password_gets_a_plain_message(page: Page, workspace: Work
     await expect(page.get_by_role("alert")).to_have_text(
         "Sign-in failed: check your user name and password."
     )
+
+
+async def test_an_expired_access_token_is_renewed_without_signing_in_again(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    refreshes: list[int] = []
+    page.on(
+        "response",
+        lambda r: refreshes.append(r.status) if r.url.endswith("/auth/refresh") else None,
+    )
+    workspace.clock.offset = dt.timedelta(minutes=workspace.settings.access_token_minutes + 1)
+    try:
+        await page.get_by_role("link", name="Sessions").click()
+        await expect(page.locator("#sessions-table")).to_contain_text(workspace.sitting.code)
+    finally:
+        workspace.clock.offset = dt.timedelta()
+    assert refreshes == [200]
+    await expect(page.locator("#sign-in")).to_be_hidden()
+    await expect(page.get_by_role("alert")).to_be_hidden()
+
+
+async def test_signing_out_returns_to_the_sign_in_form_and_a_reload_stays_signed_out(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    await page.reload()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Examiner pages")).to_be_hidden()
 
 
 async def open_sitting(page: Page, workspace: Workspace) -> None:
