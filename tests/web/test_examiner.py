@@ -344,6 +344,18 @@ async def test_importing_moodle_xml_previews_it_and_shows_a_bad_grade_with_its_l
     assert message.startswith("answer grade 33% is not an allowed Moodle grade")
     await expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
 
+    # Export: the bank comes back as a Moodle XML download.
+    await page.get_by_label("Export format").select_option("moodle_xml")
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download export").click()
+    download = await download_info.value
+    assert download.suggested_filename == "medical-questions.xml"
+    exported = await asyncio.to_thread(Path(await download.path()).read_text)
+    assert exported.lstrip().startswith("<?xml")
+    assert exported.count('<question type="essay">') + exported.count(
+        '<question type="shortanswer">'
+    ) == len(workspace.sitting.question_ids)
+
 
 async def test_the_question_editor_saves_keywords_and_synonyms(
     page: Page, workspace: Workspace
