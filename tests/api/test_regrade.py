@@ -124,10 +124,13 @@ async def test_dry_run_stores_nothing_and_apply_stores_everything(api: Api) -> N
         untouched = await evaluation_of(db, manual)
         assert (untouched.score_obtained, untouched.evaluator_type.value) == (3, "manual")
         for result in await db.scalars(select(Result).execution_options(populate_existing=True)):
-            total = await db.scalar(
-                select(func.sum(Evaluation.score_obtained)).where(
-                    Evaluation.session_id == result.session_id
+            total = int(  # MariaDB sums to a Decimal
+                await db.scalar(
+                    select(func.sum(Evaluation.score_obtained)).where(
+                        Evaluation.session_id == result.session_id
+                    )
                 )
+                or 0
             )
             assert result.total_score == total
             assert result.percentage_correct == round(100 * total / 120, 2)

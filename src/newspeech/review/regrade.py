@@ -168,6 +168,7 @@ async def _audit(
                 "after": grade_snapshot(evaluation),
                 "result": None if result is None else result.audit(),
             },
+            flush=False,  # one flush below inserts them all
         )
     await auditor.record(
         "question.regrade",
