@@ -160,6 +160,30 @@ async def test_signing_out_returns_to_the_sign_in_form_and_a_reload_stays_signed
     await expect(page.get_by_role("navigation", name="Examiner pages")).to_be_hidden()
 
 
+async def test_the_session_list_filters_by_status_and_college(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Sessions").click()
+    rows = page.locator("#sessions-table tbody tr")
+    await expect(rows).to_have_count(4)
+    await page.get_by_label("Status").select_option("terminated")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(page.locator("#session-results")).to_contain_text(
+        "No sessions match these filters."
+    )
+    await page.get_by_label("Status").select_option("completed")
+    await page.get_by_label("College").select_option("law")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(page.locator("#session-results")).to_contain_text(
+        "No sessions match these filters."
+    )
+    await page.get_by_label("College").select_option("medical")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(rows).to_have_count(4)
+    await expect(page.get_by_role("status")).to_have_text("4 sessions found.")
+
+
 async def open_sitting(page: Page, workspace: Workspace) -> None:
     await sign_in(page, workspace)
     await page.get_by_role("link", name="Sessions").click()
