@@ -51,7 +51,7 @@ from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
 from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
-from newspeech.storage.factory import audio_store_from_settings
+from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.system.endpoints import router as system_router
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
@@ -143,6 +143,7 @@ def create_app(
         app.state.answer_audio = None
         purge = _start_audio_purge(app.state)
         try:
+            await check_audio_store(app.state.audio_store)
             if settings.speech_enabled:
                 app.state.speech = await load_speech_engines(settings)
                 if settings.warm_up:

@@ -13,7 +13,7 @@ import pytest
 from newspeech.config import load_settings
 from newspeech.errors import ConfigurationError
 from newspeech.storage import AudioStore, ObjectMissing, StorageFailed, check_key
-from newspeech.storage.factory import audio_store_from_settings
+from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.storage.local import LocalAudioStore
 from newspeech.storage.s3 import S3AudioStore, S3Location
 from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
@@ -164,6 +164,23 @@ async def test_s3_store_reports_a_missing_bucket_and_an_unreachable_server(
         await down.put("a.ogg", DATA, "audio/ogg")
     assert caught.value.retryable
     await down.aclose()
+
+
+async def test_start_up_stops_on_a_missing_bucket_and_tolerates_a_server_that_is_down(
+    s3_endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await check_audio_store(LocalAudioStore(tmp_path / "new" / "folder"))
+    assert (tmp_path / "new" / "folder").is_dir()
+    await check_audio_store(S3AudioStore(s3_location(s3_endpoint, make_bucket(s3_endpoint))))
+    missing = S3AudioStore(s3_location(s3_endpoint, "no-such-bucket"))
+    with pytest.raises(ConfigurationError, match="no-such-bucket does not exist"):
+        await check_audio_store(missing)
+    await check_audio_store(S3AudioStore(s3_location("http://127.0.0.1:9", "bucket")))
+    assert "unreachable for now" in caplog.text
+    file = tmp_path / "a-file"
+    file.write_bytes(b"")
+    with pytest.raises(ConfigurationError, match="cannot create the audio folder"):
+        await check_audio_store(LocalAudioStore(file / "audio"))
 
 
 def test_settings_choose_the_store(tmp_path: Path) -> None:

@@ -60,6 +60,16 @@ class LocalAudioStore:
         except OSError as exc:
             raise StorageFailed(f"cannot delete {key} under {self.root}: {exc.strerror}") from exc
 
+    async def check(self) -> None:
+        try:
+            await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageFailed(
+                f"cannot create the audio folder {self.root}: {exc.strerror}"
+            ) from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageFailed(f"the audio folder {self.root} is not writable")
+
     async def aclose(self) -> None:
         return None
 

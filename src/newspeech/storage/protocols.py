@@ -58,4 +58,9 @@ class AudioStore(Protocol):
         """Remove the object; deleting an absent key is not an error."""
         ...
 
+    async def check(self) -> None:
+        """Raise :class:`StorageFailed` unless the store can be used (``retryable``: it may
+        work later, e.g. the server is down; otherwise the configuration is wrong)."""
+        ...
+
     async def aclose(self) -> None: ...

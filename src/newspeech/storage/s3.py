@@ -69,8 +69,10 @@ class S3AudioStore:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
                 raise ObjectMissing(f"no stored object {key}") from exc
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             raise StorageFailed(
-                f"S3 {what} of {key} in bucket {self.location.bucket} failed: {code or exc}"
+                f"S3 {what} of {key} in bucket {self.location.bucket} failed: {code or exc}",
+                retryable=status >= 500,
             ) from exc
         except BotoCoreError as exc:
             raise StorageFailed(f"S3 {what} of {key} failed: {exc}", retryable=True) from exc
