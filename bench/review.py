@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -320,6 +321,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "review.json")
     args = parser.parse_args()
     results = {}
+    load_before = os.getloadavg()
     for backend in args.backends.split(","):
         print(f"... {backend}: {args.answers} sittings, grader {args.grader}", flush=True)
         results[backend] = asyncio.run(
@@ -335,6 +337,10 @@ def main() -> None:
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "grader": args.grader,
+                "cpus": os.cpu_count(),
+                # A shared machine: other work running at the same time slows every figure.
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "backends": results,
             },
             indent=2,
