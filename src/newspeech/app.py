@@ -25,6 +25,7 @@ from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth import endpoints as auth
 from newspeech.auth.limits import RateLimitMiddleware
 from newspeech.auth.service import authenticate_access_token
+from newspeech.certificates import endpoints as certificates
 from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
 from newspeech.configuration import endpoints as configuration
@@ -46,7 +47,10 @@ from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLim
 from newspeech.kit.responses import error_responses
 from newspeech.models import User
 from newspeech.questions import endpoints as questions
+from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
+from newspeech.review import endpoints as review
+from newspeech.statistics import endpoints as statistics
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.system.endpoints import router as system_router
 from newspeech.users import endpoints as users
@@ -91,6 +95,11 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         answer_audio,
         configuration,
         audits,
+        # The examiner's workspace (issue 7).
+        question_banks,
+        review,
+        statistics,
+        certificates,
     )
 )
 

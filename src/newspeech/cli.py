@@ -116,12 +116,25 @@ def _questions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     dump.add_argument("--college", required=True)
     dump.add_argument("--format", choices=formats, required=True)
     dump.add_argument("-o", "--output", type=Path, required=True)
+    regrade = actions.add_parser(
+        "regrade", help="grade a question's stored answers again (a dry run unless --apply)"
+    )
+    regrade.add_argument("question_id", type=int)
+    regrade.add_argument(
+        "--apply", action="store_true", help="store the new scores and results (default: dry run)"
+    )
 
 
 async def _questions_command(args: argparse.Namespace, settings: Settings) -> int:
     from newspeech.audits.repository import AuditLogRepository
     from newspeech.questions.importer import export_college, import_questions
 
+    if args.questions_command == "regrade":
+        from newspeech.review.cli import regrade_command, report_lines
+
+        regraded = await regrade_command(settings, args.question_id, apply=args.apply)
+        print("\n".join(report_lines(regraded)))
+        return 0
     engine = create_engine(settings)
     try:
         async with unit_of_work(create_sessionmaker(engine)) as db:

@@ -80,3 +80,10 @@ class UpstreamError(NewSpeechError):
     def __init__(self, detail: str, *, retryable: bool = False) -> None:
         super().__init__(detail)
         self.retryable = retryable
+
+
+class PayloadTooLarge(NewSpeechError):
+    """An upload is bigger than the limit for its kind."""
+
+    code = "payload_too_large"
+    http_status = 413

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from newspeech.models import Question
+from sqlalchemy import select, update
+
+from newspeech.models import Answer, Question, Result
 from tests.api.audio import give_audio
 from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
@@ -28,6 +30,9 @@ class Call:
     path: str
     json: Any = None
     params: dict[str, Any] | None = None
+    # Multipart uploads: form fields and files as httpx takes them.
+    data: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
 
 
 Builder = Callable[[Api, World, str, Owner], Awaitable[Call]]
@@ -173,6 +178,46 @@ async def _answer_audio(api: Api, world: World, role: str, owner: Owner) -> Call
     return Call(f"/answers/{await give_audio(api, exam_session.id)}/audio")
 
 
+async def _answer_of(api: Api, world: World, owner: Owner) -> int:
+    exam_session = world.exam_session if owner == "own" else world.other_exam_session
+    async with api.sessionmaker() as db:
+        answer_id = await db.scalar(
+            select(Answer.id).where(Answer.session_id == exam_session.id).order_by(Answer.id)
+        )
+    assert answer_id is not None
+    return answer_id
+
+
+def _on_answer(action: str, body: dict[str, Any]) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        return Call(f"/answers/{await _answer_of(api, world, owner)}/{action}", json=body)
+
+    return build
+
+
+def _import_bank(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    college = "medical" if owner == "own" else "law"
+    gift = f"$CATEGORY: $course$/{college}/7. Imported\n\n::Q{next(_n)}:: Name the rhythm. {{}}\n"
+
+    async def call() -> Call:
+        return Call(
+            "/question-banks/import",
+            data={"format": "gift"},
+            files={"file": ("bank.gift.txt", gift.encode(), "text/plain")},
+        )
+
+    return call()
+
+
+async def _passed_certificate(api: Api, world: World, role: str, owner: Owner) -> Call:
+    async with api.sessionmaker() as db:
+        ids = [world.result.id, world.other_result.id]
+        await db.execute(update(Result).where(Result.id.in_(ids)).values(pass_status=True))
+        await db.commit()
+    result = world.result if owner == "own" else world.other_result
+    return Call(f"/results/{result.id}/certificate")
+
+
 RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule("public", 200, _login, audit="auth.login"),
     ("POST", "/api/v1/auth/refresh"): Rule("public", 200, _refresh, audit="auth.refresh"),
@@ -308,4 +353,66 @@ RULES: dict[tuple[str, str], Rule] = {
         audit="configuration.write",
     ),
     ("GET", "/api/v1/audit-logs"): Rule("admin", 200, fixed("/audit-logs")),
+    # The examiner's workspace (issue 7).
+    ("GET", "/api/v1/review/questions"): Rule("examiner", 200, fixed("/review/questions")),
+    ("GET", "/api/v1/review/questions/{question_id}/answers"): Rule(
+        "examiner",
+        200,
+        by_owner(
+            "/review/questions/{w.question.id}/answers",
+            "/review/questions/{w.other_question.id}/answers",
+        ),
+        "hidden",
+    ),
+    ("POST", "/api/v1/answers/{answer_id}/flag"): Rule(
+        "examiner",
+        200,
+        _on_answer("flag", {"reason": "listen again"}),
+        "hidden",
+        audit="answer.flag",
+    ),
+    ("POST", "/api/v1/answers/{answer_id}/override"): Rule(
+        "examiner",
+        200,
+        _on_answer("override", {"score": 9, "comment": "named the rhythm"}),
+        "hidden",
+        audit="answer.override",
+    ),
+    ("POST", "/api/v1/questions/{question_id}/regrade"): Rule(
+        "examiner",
+        200,
+        by_owner(
+            "/questions/{w.question.id}/regrade",
+            "/questions/{w.other_question.id}/regrade",
+            json={"apply": True},
+        ),
+        "hidden",
+        audit="question.regrade",
+    ),
+    ("POST", "/api/v1/question-banks/import"): Rule(
+        "examiner", 200, _import_bank, others="forbidden", audit="questions.import"
+    ),
+    ("GET", "/api/v1/question-banks/{college_type}/export"): Rule(
+        "examiner",
+        200,
+        by_owner(
+            "/question-banks/medical/export", "/question-banks/law/export", params={"format": "csv"}
+        ),
+        "hidden",
+    ),
+    ("GET", "/api/v1/statistics/{college_type}"): Rule(
+        "examiner", 200, by_owner("/statistics/medical", "/statistics/law"), "hidden"
+    ),
+    ("GET", "/api/v1/results/{result_id}/certificate"): Rule(
+        "user", 200, _passed_certificate, "hidden"
+    ),
+    ("GET", "/api/v1/exam-sessions/{exam_session_id}/report"): Rule(
+        "user",
+        200,
+        by_owner(
+            "/exam-sessions/{w.exam_session.id}/report",
+            "/exam-sessions/{w.other_exam_session.id}/report",
+        ),
+        "hidden",
+    ),
 }

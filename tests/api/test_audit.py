@@ -36,7 +36,13 @@ async def test_mutating_route_writes_its_audit_row(api: Api, method: str, path: 
     headers = await api.headers_for(user.id) if user else {}
     headers["User-Agent"] = "audit-test/1.0"
     response = await api.client("192.0.2.7").request(
-        method, call.path, json=call.json, headers=headers
+        method,
+        call.path,
+        json=call.json,
+        params=call.params,
+        data=call.data,
+        files=call.files,
+        headers=headers,
     )
     assert response.status_code == rule.ok, response.text
 

@@ -58,7 +58,13 @@ async def test_authorisation(api: Api, method: str, path: str, role: str, owner:
     user = world.user(role)
     headers = await api.headers_for(user.id) if user else {}
     response = await api.client().request(
-        method, call.path, json=call.json, params=call.params, headers=headers
+        method,
+        call.path,
+        json=call.json,
+        params=call.params,
+        data=call.data,
+        files=call.files,
+        headers=headers,
     )
     expected = rule.expected(role, owner)
     assert response.status_code == expected, response.text

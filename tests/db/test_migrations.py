@@ -6,10 +6,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from newspeech.db.base import Base
-from newspeech.db.migrations import current_revision, head_revision, include_object
+from newspeech.db.migrations import (
+    current_revision,
+    downgrade,
+    head_revision,
+    include_object,
+    upgrade,
+)
+from newspeech.models import Evaluation
+from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
+
+REVIEW_STATE_REVISION = "211c97026998"
 
 # Every index the seed's schema lists, by table and columns. Most are named ix_<table>_<cols>
 # here (the seed reused names like idx_user_id across tables); email, session_code, answer_id
@@ -87,3 +97,30 @@ async def test_question_text_has_a_full_text_index_where_the_backend_has_one(
         names = await connection.run_sync(_fulltext_names)
     has_fulltext = "ft_question_banks_question_text" in names
     assert has_fulltext is (backend != "sqlite")
+
+
+async def test_review_state_revision_downgrades_and_upgrades_over_stored_evaluations(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        exam_session = await make_session(db)
+        [question, *_] = await make_questions(db, scenarios=1, per_scenario=1)
+        _answer, evaluation = await answer_and_evaluate(db, exam_session, question, 1, 7)
+        await db.commit()
+    await downgrade(engine, REVIEW_STATE_REVISION + "-1")
+    try:
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("evaluations")}
+            )
+        assert "needs_review" not in columns
+    finally:
+        await upgrade(engine)
+    async with sessionmaker() as db:
+        stored = await db.get(Evaluation, evaluation.id)
+        assert stored is not None
+        assert (stored.score_obtained, stored.needs_review, stored.review_reasons) == (
+            7,
+            False,
+            None,
+        )

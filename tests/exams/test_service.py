@@ -33,6 +33,7 @@ from newspeech.models import (
 from newspeech.models.enums import EvaluatorType as Evaluator
 from newspeech.questions.banks import BANKS_DIR, load_bank
 from newspeech.results.rules import ResultPolicy
+from newspeech.review.rules import review_reasons
 from newspeech.seed import seed_reference_data
 from newspeech.voice.conversation import (
     Control,
@@ -261,6 +262,23 @@ async def test_a_full_sitting_with_mixed_answers_stores_every_answer_and_the_res
     assert first_eval.missing_keywords
     assert first_eval.feedback
     assert first_eval.feedback.startswith("Partially correct")
+    # The review queue: exactly the answers the grader or the mid-range rule sends there.
+    for answer in answers:
+        if not answer.is_complete:
+            continue
+        evaluation = evaluations[answer.id]
+        reasons = review_reasons(
+            evaluation.score_obtained,
+            evaluation.max_score,
+            grader.grade(
+                GradingQuestion.from_mapping(vars(questions[answer.question_number - 1])),
+                answer.transcribed_text or "",
+                asr_confidence=answer.confidence_score,
+            ).review_reasons,
+        )
+        assert (evaluation.review_reasons or []) == reasons
+        assert evaluation.needs_review is bool(reasons)
+        assert evaluation.reviewed_at is None
     # Every spoken turn was measured: the confirmation and eleven answers (one a request).
     assert exam_session.voice_detected_count == 12
     assert exam_session.avg_latency_ms == pytest.approx(200.0)

@@ -28,7 +28,9 @@ class AuditLogRepository:
         details: dict[str, Any] | None = None,
         ip_address: str | None = None,
         user_agent: str | None = None,
+        flush: bool = True,
     ) -> AuditLog | None:
+        """Add the row; ``flush=False`` leaves it for the next flush (many rows at once)."""
         if not self.enabled:
             return None
         row = AuditLog(
@@ -43,7 +45,8 @@ class AuditLogRepository:
             user_agent=user_agent,
         )
         self.db.add(row)
-        await self.db.flush()
+        if flush:
+            await self.db.flush()
         return row
 
     async def for_user(self, user_id: int, *, limit: int = 100) -> list[AuditLog]:

@@ -40,6 +40,7 @@ class Auditor:
         status: str = "success",
         details: dict[str, Any] | None = None,
         exam_session_id: int | None = None,
+        flush: bool = True,
     ) -> None:
         await self._repository.log(
             action,
@@ -51,6 +52,7 @@ class Auditor:
             details=details,
             ip_address=self.client.ip_address,
             user_agent=(self.client.user_agent or None) and self.client.user_agent[:1000],
+            flush=flush,
         )
 
 

@@ -27,6 +27,7 @@ from newspeech.grading import Grade
 from newspeech.models import Answer, ExamSession, Question, Result, SessionStatus
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache, calculate_result
+from newspeech.review.rules import review_reasons
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class ExamRecorder:
     async def evaluation(
         self, answer: Answer, grade: Grade, *, latency_ms: float, processing_ms: float
     ) -> None:
+        reasons = review_reasons(grade.score, grade.max_score, grade.review_reasons)
         async with unit_of_work(self._sessionmaker) as db:
             evaluation = await EvaluationRepository(db).store(
                 answer,
@@ -150,6 +152,7 @@ class ExamRecorder:
                     missing_keywords=list(grade.missing),
                     latency_ms=round(latency_ms, 1),
                     processing_time_ms=round(processing_ms, 3),
+                    review_reasons=reasons,
                 ),
             )
             await self.audit_in(
@@ -159,7 +162,7 @@ class ExamRecorder:
                     "question_number": answer.question_number,
                     "score": grade.score,
                     "feedback_type": grade.feedback_type.value,
-                    "review_reasons": list(grade.review_reasons),
+                    "review_reasons": reasons,
                 },
                 resource=("evaluation", evaluation.id),
             )

@@ -282,6 +282,8 @@ class EvaluationInput:
     missing_keywords: list[Any] = field(default_factory=list)
     latency_ms: float = 0.0
     processing_time_ms: float = 0.0
+    # Non-empty: the evaluation waits in the examiners' review queue (newspeech.review.rules).
+    review_reasons: list[str] = field(default_factory=list)
 
 
 class EvaluationRepository:
@@ -309,6 +311,8 @@ class EvaluationRepository:
             "missing_keywords": evaluation.missing_keywords,
             "latency_ms": evaluation.latency_ms,
             "processing_time_ms": evaluation.processing_time_ms,
+            "needs_review": bool(evaluation.review_reasons),
+            "review_reasons": list(evaluation.review_reasons) or None,
             "created_at": now,
             "updated_at": now,
         }

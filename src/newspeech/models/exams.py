@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -119,6 +120,7 @@ class Evaluation(Timestamps, Base):
         Index("ix_evaluations_session_id", "session_id"),
         Index("ix_evaluations_feedback_type", "feedback_type"),
         Index("ix_evaluations_score_obtained", "score_obtained"),
+        Index("ix_evaluations_needs_review_reviewed_at", "needs_review", "reviewed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -147,5 +149,20 @@ class Evaluation(Timestamps, Base):
     missing_keywords: Mapped[list[Any] | None] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
     processing_time_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    # Review state (docs/examiner-api.md). An evaluation waits in the review queue while
+    # ``needs_review`` is set and ``reviewed_at`` is not; ``review_reasons`` says why (the
+    # grader's reasons, a mid-range score, an examiner's flag).
+    needs_review: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), nullable=False
+    )
+    review_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    flagged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    flagged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # The machine's grade as it stood before the first override (score, max_score,
+    # feedback_type, evaluator_type, feedback); later overrides never replace it.
+    machine_grade: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     answer: Mapped[Answer] = relationship(back_populates="evaluation")

@@ -1,0 +1,1 @@
+"""Item and test statistics over HTTP (the numbers live in ``newspeech.results.statistics``)."""
