@@ -54,7 +54,7 @@ async def make_student(
             college_type="medical",
         )
         await db.commit()
-    async with httpx.AsyncClient(base_url=http_url) as client:
+    async with httpx.AsyncClient(base_url=http_url, timeout=60) as client:  # a loaded CI box
         response = await client.post(
             "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -180,6 +182,33 @@ def test_round_trip_keeps_awkward_text(fmt: ImportFormat) -> None:
     )
     result = parse_questions(export_questions([question], fmt), fmt)
     assert result.issues == []
+    assert [p.question for p in result.questions] == [question]
+
+
+def test_csv_export_defuses_spreadsheet_formulas_and_still_round_trips() -> None:
+    question = BankQuestion(
+        college_type="engineering",
+        scenario_id=1,
+        scenario_name='=HYPERLINK("http://example.org")',
+        scenario_description="+1 for a sketch",
+        question_number=1,
+        question_text="@SUM(A1:A2) - what does this formula do?",
+        category="-design",
+        difficulty=Difficulty.EASY,
+        keywords=(KeywordSpec(term="sum"),),
+        model_answer="'already quoted' text stays as it is",
+        guidelines="-",
+        max_score=10,
+    )
+    exported = export_questions([question], ImportFormat.CSV).decode()
+    [row] = list(csv.reader(io.StringIO(exported)))[1:]
+    assert row[2] == '\'=HYPERLINK("http://example.org")'
+    assert row[3] == "'+1 for a sketch"
+    assert row[5] == "'@SUM(A1:A2) - what does this formula do?"
+    assert row[6] == "'-design"
+    assert row[9] == "'already quoted' text stays as it is"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row)
+    result = parse_questions(exported.encode(), ImportFormat.CSV)
     assert [p.question for p in result.questions] == [question]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -182,8 +183,15 @@ async def issue_certificate(
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write through a temporary name so a reader never sees half a file."""
+    """Write through a temporary file of its own, so a reader never sees half a file and two
+    writers of the same document (two first downloads at once) never share one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+    ) as temp:
+        temp.write(data)
+    try:
+        Path(temp.name).replace(path)
+    except OSError:
+        Path(temp.name).unlink(missing_ok=True)
+        raise

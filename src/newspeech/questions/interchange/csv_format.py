@@ -4,6 +4,10 @@ Columns (see docs/question-import.md): ``college, scenario_id, scenario_name,
 scenario_description, question_number, question, topic, difficulty, keywords, model_answer,
 guidelines, max_score``. Only ``question`` and ``scenario_name`` are required (and ``college``
 unless the import names one); empty cells mean "not given".
+
+Spreadsheet formula injection: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is exported behind a single quote (OWASP's advice), so a spreadsheet shows it as
+text instead of running it; the import takes that quote off again, so exports round-trip.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ COLUMNS = (
     "max_score",
 )
 REQUIRED = ("scenario_name", "question")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FIELDS = {
     "college": "college_type",
     "scenario_id": "scenario_id",
@@ -71,7 +76,7 @@ def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
 
 def _row(row: dict[str, Any], line: int, college: str | None, result: ParseResult) -> None:
     values: dict[str, Any] = {
-        _FIELDS[name]: cell.strip()
+        _FIELDS[name]: _unquote(cell.strip()).strip()
         for name, cell in row.items()
         if name in _FIELDS and cell is not None and cell.strip()
     }
@@ -80,7 +85,7 @@ def _row(row: dict[str, Any], line: int, college: str | None, result: ParseResul
         result.error(line, "no college: fill the college column or pass --college")
         return
     try:
-        values["keywords"] = _parse_keywords(row.get("keywords") or "")
+        values["keywords"] = _parse_keywords(_unquote((row.get("keywords") or "").strip()))
     except ValueError as exc:
         result.error(line, f"keywords: {exc}")
         return
@@ -93,7 +98,8 @@ def export_csv(questions: Iterable[BankQuestion]) -> str:
     writer.writerow(COLUMNS)
     for q in questions:
         writer.writerow(
-            [
+            _quote(cell)
+            for cell in [
                 q.college_type,
                 q.scenario_id or "",
                 q.scenario_name,
@@ -109,3 +115,17 @@ def export_csv(questions: Iterable[BankQuestion]) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _quote(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula, behind a single quote."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def _unquote(cell: str) -> str:
+    """What :func:`_quote` protected, as it was."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
