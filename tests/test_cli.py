@@ -59,3 +59,17 @@ def test_help_lists_commands(command: list[str], tmp_path: Path) -> None:
     result = run_cli(*command, data_dir=tmp_path)
     assert result.returncode == 0
     assert "upgrade" in result.stdout or "serve" in result.stdout
+
+
+def test_audio_purge_dry_run_reports_and_retention_zero_keeps_everything(tmp_path: Path) -> None:
+    assert run_cli("db", "upgrade", data_dir=tmp_path).returncode == 0
+    dry = run_cli("audio", "purge", "--dry-run", data_dir=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would delete the audio of 0 answers" in dry.stdout
+    assert "retention 365 days" in dry.stdout
+    kept = run_cli("audio", "purge", data_dir=tmp_path, env={"NEWSPEECH_AUDIO_RETENTION_DAYS": "0"})
+    assert kept.returncode == 0, kept.stderr
+    assert "kept forever" in kept.stdout
+    bad = run_cli("audio", "purge", data_dir=tmp_path, env={"NEWSPEECH_AUDIO_STORE": "s3"})
+    assert bad.returncode == 2
+    assert "NEWSPEECH_AUDIO_S3_BUCKET" in bad.stderr

@@ -3,6 +3,7 @@ resources once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
+from newspeech.answers.audio import endpoints as answer_audio
+from newspeech.answers.audio.jobs import purge_daily
+from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth import endpoints as auth
@@ -47,6 +51,7 @@ from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
 from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
+from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.system.endpoints import router as system_router
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
@@ -87,6 +92,7 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         questions,
         exams,
         results,
+        answer_audio,
         configuration,
         audits,
         # The examiner's workspace (issue 7).
@@ -133,19 +139,35 @@ def create_app(
         app.state.grader = None
         app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
+        app.state.audio_store = audio_store_from_settings(settings)
+        app.state.answer_audio = None
+        purge = _start_audio_purge(app.state)
         try:
+            await check_audio_store(app.state.audio_store)
             if settings.speech_enabled:
                 app.state.speech = await load_speech_engines(settings)
                 if settings.warm_up:
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
                 app.state.voice = _session_engines(app.state.speech, settings)
+                app.state.answer_audio = AnswerAudioRecorder(
+                    app.state.audio_store,
+                    app.state.sessionmaker,
+                    offload=app.state.speech.pool.run,
+                    audit_enabled=settings.enable_audit_logs,
+                )
                 if exam_opener is None:  # the exam service grades; tests may bring their own
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.grader = await _exam_grader(app.state)
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
+            if purge is not None:
+                purge.cancel()
+                await asyncio.gather(purge, return_exceptions=True)
+            if app.state.answer_audio is not None:
+                await app.state.answer_audio.drain(wait_seconds=10.0)
+            await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
                 await app.state.llm_client.aclose()
             if app.state.speech is not None:
@@ -186,6 +208,7 @@ def service_opener(state: Any) -> ConversationOpener:
         grader=grader,
         audit_enabled=settings.enable_audit_logs,
         result_cache=state.statistics_cache,
+        audio=state.answer_audio,
     )
 
     async def authenticate(token: str) -> User:
@@ -193,6 +216,23 @@ def service_opener(state: Any) -> ConversationOpener:
             return await authenticate_access_token(db, settings, token, now=clock())
 
     return ServiceOpener(deps, authenticate)
+
+
+def _start_audio_purge(state: Any) -> asyncio.Task[None] | None:
+    """The daily purge of answer audio past its retention (none when kept forever)."""
+    settings: Settings = state.settings
+    if settings.audio_retention_days == 0:
+        return None
+    return asyncio.create_task(
+        purge_daily(
+            state.sessionmaker,
+            state.audio_store,
+            retention_days=settings.audio_retention_days,
+            clock=lambda: state.clock(),
+            audit_enabled=settings.enable_audit_logs,
+        ),
+        name="answer-audio-purge",
+    )
 
 
 async def _exam_grader(state: Any) -> AsyncGrader:

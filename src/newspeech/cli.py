@@ -63,7 +63,44 @@ def _parser() -> argparse.ArgumentParser:
     exam.add_argument("--resume", metavar="SESSION_CODE", help="resume this sitting instead")
     exam.add_argument("--verbose", action="store_true", help="print every event as it arrives")
     _questions_parser(commands)
+    audio = commands.add_parser("audio", help="stored answer audio").add_subparsers(
+        dest="audio_command", required=True
+    )
+    purge = audio.add_parser(
+        "purge", help="delete answer audio older than NEWSPEECH_AUDIO_RETENTION_DAYS"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     return parser
+
+
+async def _audio_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newspeech.answers.audio.service import purge_expired_audio
+    from newspeech.kit.clock import system_clock
+    from newspeech.storage.factory import audio_store_from_settings
+
+    if settings.audio_retention_days == 0:
+        print("NEWSPEECH_AUDIO_RETENTION_DAYS is 0: answer audio is kept forever")
+        return 0
+    engine = create_engine(settings)
+    store = audio_store_from_settings(settings)
+    try:
+        report = await purge_expired_audio(
+            create_sessionmaker(engine),
+            store,
+            retention_days=settings.audio_retention_days,
+            now=system_clock(),
+            dry_run=args.dry_run,
+            audit_enabled=settings.enable_audit_logs,
+        )
+    finally:
+        await store.aclose()
+        await engine.dispose()
+    for row in report.purged:
+        print(f"answer {row.answer_id}  {row.created_at:%Y-%m-%d}  {row.key}")
+    for row, error in report.failed:
+        print(f"answer {row.answer_id}: not deleted: {error}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.failed else 0
 
 
 def _questions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -220,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(args, settings)
         elif args.command == "questions":
             return asyncio.run(_questions_command(args, settings))
+        elif args.command == "audio":
+            return asyncio.run(_audio_command(args, settings))
         elif args.command == "exam":
             return asyncio.run(_exam(args, settings))
         else:

@@ -210,6 +210,26 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
 
+    # Answer audio (docs/audio.md): every answer's recording, kept in a folder under the data dir
+    # or in any S3-compatible store, for NEWSPEECH_AUDIO_RETENTION_DAYS (0 = forever).
+    audio_store: Literal["local", "s3"] = "local"
+    audio_dir: Path | None = Field(
+        default=None, description="local store folder; default <data dir>/answer-audio"
+    )
+    audio_s3_endpoint_url: str | None = Field(
+        default=None, description="e.g. http://minio:9000; unset = AWS S3"
+    )
+    audio_s3_bucket: str | None = None
+    audio_s3_region: str = "us-east-1"
+    audio_s3_access_key: str | None = None
+    audio_s3_secret_key: SecretStr | None = None
+    audio_s3_prefix: str = Field(default="answer-audio/", max_length=100)
+    audio_s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    audio_s3_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    audio_retention_days: int = Field(
+        default=365, ge=0, le=36_500, description="delete answer audio older than this; 0 = keep"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -253,6 +273,34 @@ class Settings(BaseSettings):
         if self.grader == "llm" and not self.llm_api_url:
             raise ValueError("NEWSPEECH_GRADER=llm needs NEWSPEECH_LLM_API_URL")
         return self
+
+    @model_validator(mode="after")
+    def _s3_audio_needs_a_bucket(self) -> Settings:
+        if self.audio_store != "s3":
+            return self
+        if not self.audio_s3_bucket:
+            raise ValueError("NEWSPEECH_AUDIO_STORE=s3 needs NEWSPEECH_AUDIO_S3_BUCKET")
+        url = self.audio_s3_endpoint_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"NEWSPEECH_AUDIO_S3_ENDPOINT_URL {url!r} must start with http:// or https://"
+            )
+        if (self.audio_s3_access_key is None) != (self.audio_s3_secret_key is None):
+            raise ValueError(
+                "set both NEWSPEECH_AUDIO_S3_ACCESS_KEY and NEWSPEECH_AUDIO_S3_SECRET_KEY, or "
+                "neither (then the AWS_* variables or the instance's role are used)"
+            )
+        prefix = self.audio_s3_prefix
+        if prefix.startswith("/") or ".." in prefix or (prefix and not prefix.endswith("/")):
+            raise ValueError(
+                f"NEWSPEECH_AUDIO_S3_PREFIX {prefix!r} must be empty or like 'answer-audio/'"
+            )
+        return self
+
+    @property
+    def audio_folder(self) -> Path:
+        """Where the local store keeps answer audio."""
+        return self.audio_dir or self.data_dir / "answer-audio"
 
     @property
     def models_dir(self) -> Path:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 
 from newspeech.models import Answer, Question, Result
+from tests.api.audio import give_audio
 from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
 
@@ -172,6 +173,11 @@ def _invite(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
     return call()
 
 
+async def _answer_audio(api: Api, world: World, role: str, owner: Owner) -> Call:
+    exam_session = world.exam_session if owner == "own" else world.other_exam_session
+    return Call(f"/answers/{await give_audio(api, exam_session.id)}/audio")
+
+
 async def _answer_of(api: Api, world: World, owner: Owner) -> int:
     exam_session = world.exam_session if owner == "own" else world.other_exam_session
     async with api.sessionmaker() as db:
@@ -325,6 +331,7 @@ RULES: dict[tuple[str, str], Rule] = {
         ),
         "hidden",
     ),
+    ("GET", "/api/v1/answers/{answer_id}/audio"): Rule("user", 200, _answer_audio, "hidden"),
     ("GET", "/api/v1/results"): Rule("user", 200, fixed("/results")),
     ("GET", "/api/v1/results/statistics/{college_type}"): Rule(
         "examiner",

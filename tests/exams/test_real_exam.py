@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,9 +31,10 @@ from newspeech.models import (
     Question,
     SessionStatus,
 )
-from newspeech.voice.audio import encode_wav
+from newspeech.storage.local import LocalAudioStore
+from newspeech.voice.audio import decode_audio, encode_wav
 from newspeech.voice.engines import SpeechEngines
-from newspeech.voice.protocols import PCM16
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.real_exam import (
     IDENTITY_ANSWER,
     Microphone,
@@ -112,6 +114,7 @@ class Sitting:
         self.microphone = Microphone(ws)
         self.events: list[dict[str, Any]] = []
         self.answer_text = ""
+        self.answer_pcm: PCM16 = np.zeros(0, dtype=np.int16)
         self._answer: PCM16 | None = None
         self._identity: PCM16 | None = None
         self._answered = False
@@ -135,6 +138,7 @@ class Sitting:
             self.answer_text, self._answer = await spoken_answer(
                 self.db, self.speech, event["text"]
             )
+            self.answer_pcm = self._answer
             if self.barge_in:
                 self.microphone.queue.put_nowait(self._answer)
         elif event["type"] == "listening":
@@ -184,8 +188,22 @@ async def stored(db: async_sessionmaker[AsyncSession], code: str) -> dict[str, A
     }
 
 
+async def stored_audio_key(db: async_sessionmaker[AsyncSession], answer_id: int) -> str:
+    """The answer's audio key, once the background upload has recorded it (two minutes at
+    most: a wait for an outcome, not a timing assertion)."""
+    for _ in range(1200):
+        async with db() as session:
+            key = await session.scalar(
+                select(Answer.answer_audio_path).where(Answer.id == answer_id)
+            )
+        if key is not None:
+            return key
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"answer {answer_id} has no stored audio")
+
+
 async def test_a_real_exam_confirms_identity_grades_an_answer_and_stores_everything(
-    server: tuple[str, SpeechEngines], world: async_sessionmaker[AsyncSession]
+    server: tuple[str, SpeechEngines], world: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     url, speech = server
     alice = await student(server, world, "Alice")
@@ -235,6 +253,12 @@ async def test_a_real_exam_confirms_identity_grades_an_answer_and_stores_everyth
     assert {"response_ms", "voice_to_voice_ms"} <= answer.turn_latency.keys()
     [stored_evaluation] = rows["evaluations"]
     assert stored_evaluation.answer_id == answer.id
+    key = await stored_audio_key(world, answer.id)
+    assert key == f"session-{answer.session_id}/answer-{answer.id}.ogg"
+    recording = decode_audio(await LocalAudioStore(settings.audio_folder).get(key), max_seconds=600)
+    assert len(recording) / SAMPLE_RATE == pytest.approx(answer.audio_duration_seconds, abs=0.1)
+    assert len(recording) >= 0.9 * len(sitting.answer_pcm)  # all of the spoken answer
+    assert "answer.audio_stored" in (await stored(world, started["session_code"]))["audits"]
     assert stored_evaluation.evaluator_type is EvaluatorType.HYBRID
     assert stored_evaluation.score_obtained == round(evaluation["score"])
     for action in (

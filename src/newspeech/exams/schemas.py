@@ -3,8 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from newspeech.answers.audio.service import audio_url
 from newspeech.models import EvaluatorType, FeedbackType, SessionStatus
 from newspeech.results.schemas import ResultRead
 
@@ -63,6 +64,13 @@ class AnswerRead(BaseModel):
     ended_at: dt.datetime | None
     created_at: dt.datetime
     evaluation: EvaluationRead | None
+    answer_audio_path: str | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use on a property
+    @property
+    def audio_url(self) -> str | None:
+        """Where the recording can be fetched (``GET``, byte ranges); null when none is kept."""
+        return None if self.answer_audio_path is None else audio_url(self.id)
 
 
 class CandidateRead(BaseModel):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import utcnow
@@ -64,6 +65,8 @@ class ExamDependencies:
     grader: AsyncGrader
     audit_enabled: bool = True
     result_cache: StatisticsCache | None = None
+    audio: AnswerAudioRecorder | None = None
+    """Keeps each answer's recording (none: recordings are not kept)."""
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], dt.datetime] = utcnow
 
@@ -349,6 +352,10 @@ class ExamConversation:
             question, pending.question.number, self._span(pending.text, parts)
         )
         self._measure_answer_id = answer.id
+        if self._deps.audio is not None and parts:
+            # In the background: the examiner's reply never waits for encoding or upload.
+            pcm = b"".join(part.pcm for part in parts)
+            self._deps.audio.keep(answer.id, self.exam_session_id, self._recorder.user_id, pcm)
         turn_declared = parts[-1].timings.turn_declared if parts else None
         latency = 0.0 if turn_declared is None else 1000 * (self._deps.clock() - turn_declared)
         grade, event = await self._grade_stored(answer, latency_ms=latency)

@@ -1,0 +1,160 @@
+"""The live exam keeps each answer's recording, on every database backend: the exam service
+with a real local store (or one that fails), real keyword grading, real speech as the PCM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.grading import KeywordGrader
+from newspeech.grading.factory import PooledGrader
+from newspeech.models import Answer, AuditLog, Evaluation, User
+from newspeech.questions.banks import BANKS_DIR, load_bank
+from newspeech.seed import seed_reference_data
+from newspeech.storage import StorageFailed
+from newspeech.storage.local import LocalAudioStore
+from newspeech.voice.audio import decode_audio
+from newspeech.voice.conversation import HeardAnswer, TurnTimings
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript
+from tests.exams.plans import FakeClock
+from tests.fixtures.factories import make_user
+
+MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
+FIRST_MODEL_ANSWER = MEDICAL.scenarios[0].questions[0].model_answer
+
+
+class FailingStore(LocalAudioStore):
+    """A store whose uploads fail, as an unreachable S3 endpoint's would."""
+
+    name = "failing"
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        raise StorageFailed("S3 upload of the answer failed: connection refused", retryable=True)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[InferencePool]:
+    pool = InferencePool(workers=1)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def speech(shared_dir: Path) -> PCM16:
+    """About six seconds of real speech."""
+    pcm = decode_audio((shared_dir / "audio" / "silero-vad_test.wav").read_bytes(), max_seconds=600)
+    return pcm[: 6 * SAMPLE_RATE]
+
+
+@pytest.fixture
+async def student(db: AsyncSession) -> User:
+    await seed_reference_data(db, banks=[MEDICAL])
+    user = await make_user(db, college_type="medical")
+    await db.commit()
+    return user
+
+
+def heard(clock: FakeClock, text: str, pcm: PCM16) -> HeardAnswer:
+    seconds = pcm.size / SAMPLE_RATE
+    clock.advance(seconds)
+    end = clock.now
+    clock.advance(0.5)
+    timings = TurnTimings(end - seconds, end, end + 0.3, end + 0.45)
+    return HeardAnswer(Transcript(text, 0.9, seconds, 0.2), pcm.tobytes(), timings)
+
+
+async def sit_question_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    recorder: AnswerAudioRecorder,
+    answer_pcm: PCM16,
+) -> ExamConversation:
+    clock = FakeClock()
+    deps = ExamDependencies(
+        sessionmaker=sessionmaker,
+        grader=PooledGrader(KeywordGrader(), pool.run),
+        clock=clock,
+        audio=recorder,
+    )
+    conversation = await ExamConversation.start(deps, student, "medical")
+    await conversation.begin()
+    await conversation.answer(heard(clock, "Yes, that's me.", answer_pcm[: SAMPLE_RATE // 2]))
+    turn = await conversation.answer(heard(clock, FIRST_MODEL_ANSWER, answer_pcm))
+    assert [e["number"] for e in turn.events if e["type"] == "question"] == [2]
+    await recorder.drain()
+    return conversation
+
+
+async def stored_answer(db: AsyncSession, exam_session_id: int) -> tuple[Answer, list[str]]:
+    await db.commit()  # a fresh snapshot (MariaDB's REPEATABLE READ)
+    answer = (
+        await db.scalars(
+            select(Answer)
+            .where(Answer.session_id == exam_session_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    actions = await db.scalars(
+        select(AuditLog.action).where(AuditLog.session_id == exam_session_id).order_by(AuditLog.id)
+    )
+    return answer, list(actions)
+
+
+async def test_keeps_each_answers_recording_and_its_key_in_the_row(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    recorder = AnswerAudioRecorder(store, sessionmaker, offload=pool.run)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert (
+        answer.answer_audio_path == f"session-{conversation.exam_session_id}/answer-{answer.id}.ogg"
+    )
+    data = await store.get(answer.answer_audio_path)
+    assert data[:4] == b"OggS"
+    assert len(data) < speech.nbytes / 5  # compressed, not PCM or WAV
+    decoded = decode_audio(data, max_seconds=60)
+    assert decoded.size / SAMPLE_RATE == pytest.approx(answer.audio_duration_seconds, abs=0.1)
+    correlation = np.corrcoef(decoded[: speech.size].astype(float), speech.astype(float))[0, 1]
+    assert correlation > 0.8  # the student's own voice, not silence or another clip
+    assert "answer.audio_stored" in actions
+    assert (await db.scalars(select(Evaluation).where(Evaluation.answer_id == answer.id))).one()
+
+
+async def test_a_failing_store_keeps_the_answer_and_audits_the_lost_recording(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    recorder = AnswerAudioRecorder(FailingStore(tmp_path), sessionmaker, offload=pool.run)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.transcribed_text == FIRST_MODEL_ANSWER
+    assert answer.answer_audio_path is None
+    assert (await db.scalars(select(Evaluation).where(Evaluation.answer_id == answer.id))).one()
+    assert "answer.audio_failed" in actions
+    failure = (
+        await db.scalars(select(AuditLog).where(AuditLog.action == "answer.audio_failed"))
+    ).one()
+    assert failure.status == "failure"
+    assert failure.resource_id == answer.id
+    assert "connection refused" in (failure.details or {})["error"]
