@@ -41,6 +41,7 @@ async def test_healthz_reports_reachable_database_at_head(
         "error": None,
     }
     assert body["speech"] == {"loaded": False, "engines": {}, "warm_up_seconds": {}}
+    assert body["audio_store"] == {"store": "local", "reachable": True, "error": None}
 
 
 async def test_healthz_is_503_when_the_schema_is_behind(
@@ -55,6 +56,27 @@ async def test_healthz_is_503_when_the_schema_is_behind(
     assert response.status_code == 503
     assert response.json()["database"]["revision"] is None
     assert response.json()["database"]["up_to_date"] is False
+
+
+async def test_healthz_is_degraded_but_200_when_the_audio_store_breaks(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """Exams go on without recordings, so a broken store is reported, not a 503."""
+    del engine
+    async with client_for(settings) as client:
+        folder = settings.audio_folder
+        folder.rmdir()  # empty: nothing recorded yet
+        folder.write_bytes(b"not a folder")
+        try:
+            response = await client.get("/healthz")
+        finally:
+            folder.unlink()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["audio_store"]["store"] == "local"
+    assert body["audio_store"]["reachable"] is False
+    assert str(folder) in body["audio_store"]["error"]
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable() -> None:

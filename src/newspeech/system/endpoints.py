@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newspeech import __version__
 from newspeech.db.deps import EngineDep, SettingsDep
 from newspeech.db.migrations import current_revision, head_revision
+from newspeech.storage.protocols import AudioStore, StorageFailed
 from newspeech.voice.engines import SpeechEngines
 
 router = APIRouter(tags=["system"])
@@ -31,11 +32,21 @@ class SpeechHealth(BaseModel):
     warm_up_seconds: dict[str, float]
 
 
+class AudioStoreHealth(BaseModel):
+    """Where answer recordings go. Unreachable degrades the status but is not a 503: exams go
+    on and keep their answers, only without the recordings, until the store is back."""
+
+    store: str | None
+    reachable: bool
+    error: str | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     database: DatabaseHealth
     speech: SpeechHealth
+    audio_store: AudioStoreHealth
 
 
 @router.get("/healthz", response_model=Health)
@@ -71,12 +82,28 @@ async def healthz(
         engines=speech.describe if speech else {},
         warm_up_seconds=speech.warm_up_seconds if speech else {},
     )
+    audio = await _audio_store_health(request, settings.db_connect_timeout)
     healthy = database.reachable and database.up_to_date
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(
-        status="ok" if healthy else "degraded",
+        status="ok" if healthy and audio.reachable else "degraded",
         version=__version__,
         database=database,
         speech=speech_health,
+        audio_store=audio,
     )
+
+
+async def _audio_store_health(request: Request, seconds: float) -> AudioStoreHealth:
+    store: AudioStore | None = getattr(request.app.state, "audio_store", None)
+    if store is None:
+        return AudioStoreHealth(store=None, reachable=False, error="not configured")
+    try:
+        async with asyncio.timeout(seconds):
+            await store.check()
+    except StorageFailed as exc:
+        return AudioStoreHealth(store=store.name, reachable=False, error=exc.detail)
+    except TimeoutError:
+        return AudioStoreHealth(store=store.name, reachable=False, error="timed out")
+    return AudioStoreHealth(store=store.name, reachable=True)
