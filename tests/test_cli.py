@@ -41,6 +41,11 @@ def test_upgrade_seed_and_demo_accounts_on_a_fresh_sqlite_file(tmp_path: Path) -
 
     with sqlite3.connect(tmp_path / "newspeech.db") as connection:
         stored = dict(connection.execute("SELECT username, password_hash FROM users"))
+        assigned = connection.execute(
+            "SELECT u.username, c.college_type FROM examiner_colleges c"
+            " JOIN users u ON u.id = c.user_id"
+        ).fetchall()
+    assert assigned == [("demo_examiner", "medical")]
     for username, password in accounts.items():
         assert verify_password(stored[username], password)
         assert not verify_password(stored[username], password + "x")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from newspeech.auth.scope import set_assigned_colleges
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.values import SEED_DEFAULTS
@@ -93,7 +94,7 @@ async def seed_demo_accounts(db: AsyncSession) -> list[tuple[str, str, str]]:
         password = generate_password()
         user = await users.get_by_username(username)
         if user is None:
-            await users.create(
+            user = await users.create(
                 username=username,
                 email=email,
                 password_hash=hash_password(password),
@@ -103,6 +104,10 @@ async def seed_demo_accounts(db: AsyncSession) -> list[tuple[str, str, str]]:
             )
         else:
             user.password_hash = hash_password(password)
+        if role is UserRole.EXAMINER and college is not None:
+            # An examiner sees only assigned colleges: without this the demo examiner's
+            # workspace (/examiner) would be empty.
+            await set_assigned_colleges(db, user.id, [college])
         created.append((username, role.value, password))
     await db.flush()
     return created

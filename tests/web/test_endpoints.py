@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.config import Settings
+from newspeech.web import STATIC_DIR
 from tests.test_app import client_for
 
 MODULES = ("main.js", "protocol.js", "audio.js", "report.js")
 WORKLETS = ("capture-worklet.js", "playback-worklet.js")
+JAVASCRIPT = {"text/javascript", "application/javascript"}
 
 
 async def test_config_lists_the_college_types_stored_in_the_database(
@@ -66,3 +71,48 @@ async def test_scripts_are_served_as_javascript(settings: Settings, name: str) -
         "text/javascript",
         "application/javascript",
     }
+
+
+EXAMINER_MODULES = (
+    "main.js",
+    "api.js",
+    "dom.js",
+    "audio.js",
+    "answers.js",
+    "sessions.js",
+    "review.js",
+    "questions.js",
+    "importer.js",
+    "statistics.js",
+)
+
+
+async def test_examiner_page_is_served_with_its_modules_and_stylesheet(settings: Settings) -> None:
+    async with client_for(settings) as client:
+        page = await client.get("/examiner")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<script type="module" src="/web/static/js/examiner/main.js">' in page.text
+        for name in EXAMINER_MODULES:
+            module = await client.get(f"/web/static/js/examiner/{name}")
+            assert module.status_code == 200, name
+            assert module.headers["content-type"].split(";")[0] in JAVASCRIPT
+        css = await client.get("/web/static/examiner.css")
+    assert css.status_code == 200
+    assert "@media print" in css.text
+
+
+async def test_vendored_chart_js_matches_the_version_and_hash_in_its_readme(
+    settings: Settings,
+) -> None:
+    folder = STATIC_DIR / "vendor" / "chartjs"
+    readme = (folder / "README.md").read_text()
+    (expected,) = re.findall(r"\| sha256 \| `([0-9a-f]{64})` \|", readme)
+    async with client_for(settings) as client:
+        served = await client.get("/web/static/vendor/chartjs/chart.umd.min.js")
+    assert served.status_code == 200
+    assert hashlib.sha256(served.content).hexdigest() == expected
+    version = re.search(r"version \*\*([0-9.]+)\*\*", readme)
+    assert version is not None
+    assert f"Chart.js v{version.group(1)}" in served.text[:200]
+    assert "MIT License" in (folder / "LICENSE.md").read_text()

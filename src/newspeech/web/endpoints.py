@@ -1,4 +1,5 @@
-"""The exam page at ``/``, its static files and ``GET /web/config.json``."""
+"""The exam page at ``/``, the examiner workspace at ``/examiner``, their static files and
+``GET /web/config.json``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ router = APIRouter(tags=["web"])
 async def exam_page() -> FileResponse:
     # no-cache: the page is tiny and must never pair an old page with a new protocol module.
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/examiner", include_in_schema=False)
+async def examiner_page() -> FileResponse:
+    """The examiner workspace: sign-in, review queue, sessions, questions, statistics. It reads
+    everything through ``/api/v1`` with the examiner's bearer token."""
+    return FileResponse(STATIC_DIR / "examiner.html", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/web/config.json", response_model=PageConfig)

@@ -1,0 +1,116 @@
+// One answer as an examiner sees it (session view and review queue): what was asked, the
+// transcript, the machine's grade and why it wants review, the recording, and the override form.
+
+import { h, label, number, score, when } from "./dom.js";
+
+let formCount = 0;
+
+/** The grade lines of an answer card, redrawn after an override. */
+function gradeLines(answer) {
+  const reasons = answer.reviewReasons?.length
+    ? h("li", { class: "reasons" }, `Review reasons: ${answer.reviewReasons.map(label).join(", ")}`) : null;
+  return [
+    h("li", {}, h("strong", { class: "answer-score" }, `Score ${score(answer.score, answer.maxScore)}`),
+      answer.feedbackType ? ` · ${label(answer.feedbackType)}` : "",
+      answer.evaluatorType ? ` · graded by ${answer.evaluatorType === "manual" ? "an examiner" : label(answer.evaluatorType)}` : ""),
+    answer.feedback ? h("li", {}, `Feedback: ${answer.feedback}`) : null,
+    answer.matched?.length ? h("li", {}, `Keywords heard: ${answer.matched.join(", ")}`) : null,
+    answer.missing?.length ? h("li", {}, `Keywords missing: ${answer.missing.join(", ")}`) : null,
+    answer.confidence !== undefined && answer.confidence !== null
+      ? h("li", {}, `Speech recognition confidence: ${number(answer.confidence, 2)}`) : null,
+    reasons,
+    answer.reviewedAt ? h("li", {}, `Reviewed ${when(answer.reviewedAt)}${answer.reviewComment ? `: ${answer.reviewComment}` : ""}`) : null,
+  ];
+}
+
+/**
+ * An ``<article>`` for ``answer`` = {answerId, heading, questionText, transcript, score, maxScore,
+ * feedback, feedbackType, evaluatorType, reviewReasons, confidence, matched, missing, audioUrl,
+ * reviewedAt}.
+ * ``onOverride(response)`` gets the API's {evaluation, result} after a saved override.
+ */
+export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } = {}) {
+  const grade = h("ul", { class: "grade" }, gradeLines(answer));
+  const id = `override-${(formCount += 1)}`;
+  const scoreInput = h("input", { id: `${id}-score`, name: "score", type: "number", min: 0,
+    max: answer.maxScore ?? 10, step: 1, required: true, value: answer.score ?? "", inputmode: "numeric" });
+  const comment = h("textarea", { id: `${id}-comment`, name: "comment", rows: 2, required: true,
+    maxlength: 2000 });
+  const message = h("p", { class: "form-message", role: "status", "aria-live": "polite" });
+  const save = h("button", { type: "submit", class: "primary" }, "Save override");
+  const form = h("form", { novalidate: true, "aria-label": `Override the score of ${answer.heading}` },
+    h("div", { class: "inline-fields" },
+      h("div", { class: "field" }, h("label", { for: scoreInput.id }, `New score (0–${answer.maxScore ?? 10})`), scoreInput),
+      h("div", { class: "field grow" }, h("label", { for: comment.id }, "Comment (required: why the score changes)"), comment)),
+    save, message);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = Number(scoreInput.value);
+    const max = answer.maxScore ?? 10;
+    if (scoreInput.value === "" || !Number.isInteger(value) || value < 0 || value > max) {
+      message.textContent = `Enter a whole number from 0 to ${max}.`;
+      scoreInput.setAttribute("aria-invalid", "true");
+      scoreInput.focus();
+      return;
+    }
+    if (!comment.value.trim()) {
+      message.textContent = "Write a comment: an override must say why.";
+      comment.setAttribute("aria-invalid", "true");
+      comment.focus();
+      return;
+    }
+    scoreInput.removeAttribute("aria-invalid");
+    comment.removeAttribute("aria-invalid");
+    save.disabled = true;
+    message.textContent = "Saving…";
+    try {
+      const response = await ctx.api.request(`/api/v1/answers/${answer.answerId}/override`, {
+        method: "POST", json: { score: value, comment: comment.value.trim() }, what: "Saving the override",
+      });
+      Object.assign(answer, {
+        score: response.evaluation.score_obtained,
+        maxScore: response.evaluation.max_score,
+        feedback: response.evaluation.feedback,
+        feedbackType: response.evaluation.feedback_type,
+        evaluatorType: response.evaluation.evaluator_type,
+        reviewReasons: [],
+        reviewedAt: response.evaluation.reviewed_at,
+        reviewComment: response.evaluation.review_comment,
+      });
+      grade.replaceChildren(...gradeLines(answer).filter(Boolean));
+      comment.value = "";
+      message.textContent = `Saved: the score is now ${score(answer.score, answer.maxScore)}.`;
+      onOverride?.(response);
+    } catch (error) {
+      message.textContent = error.message;
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  const flagMessage = h("span", { class: "hint", role: "status", "aria-live": "polite" });
+  const flag = allowFlag ? h("button", { type: "button", class: "no-print", onclick: async () => {
+    flag.disabled = true;
+    try {
+      await ctx.api.request(`/api/v1/answers/${answer.answerId}/flag`, {
+        method: "POST", json: { reason: "picked by an examiner" }, what: "Flagging the answer",
+      });
+      flagMessage.textContent = "Added to the review queue.";
+    } catch (error) {
+      flagMessage.textContent = error.message;
+      flag.disabled = false;
+    }
+  } }, "Add to review queue") : null;
+
+  return h("article", { class: "answer card", dataset: { answerId: answer.answerId } },
+    h("h3", {}, answer.heading),
+    answer.questionText ? h("p", { class: "question" }, answer.questionText) : null,
+    h("h4", {}, "Transcript"),
+    h("blockquote", { class: "transcript" }, answer.transcript || "(no answer)"),
+    grade,
+    shelf.player(answer.audioUrl, answer.heading),
+    // Closed by default: twelve open forms would bury the transcripts.
+    h("details", { class: "override no-print" }, h("summary", {}, "Override the score"), form),
+    flag ? h("p", { class: "no-print" }, flag, " ", flagMessage) : null);
+}

@@ -1,0 +1,440 @@
+"""The examiner workspace (``/examiner``) in real headless Chromium against the real app
+(``create_app``, speech off: these pages need no speech engines) and a seeded SQLite database.
+
+The examiner signs in through the page's own form; every request the page makes goes through
+the real ``/api/v1`` with its bearer token. What the page shows is checked against the
+database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+from pypdf import PdfReader
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from newspeech.app import create_app
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.db.migrations import upgrade
+from newspeech.models import Answer, Evaluation, EvaluatorType, Question, Result
+from newspeech.storage.factory import audio_store_from_settings
+from tests.web import browser as web
+from tests.web.conftest import LaunchBrowser, Microphone
+from tests.web.examiner_seed import (
+    EXAMINER,
+    OVERRIDDEN,
+    PASSWORD,
+    SCORES,
+    STUDENT,
+    Sitting,
+    seed_workspace,
+)
+
+
+class OffsetClock:
+    """The app's clock: the real time plus an offset a test moves forward (expiring tokens)."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
+@dataclass(frozen=True)
+class Workspace:
+    url: str
+    sitting: Sitting
+    sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    clock: OffsetClock
+
+
+@pytest.fixture(scope="module")
+async def workspace(
+    tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
+) -> AsyncIterator[Workspace]:
+    data_dir = tmp_path_factory.mktemp("examiner-web")
+    settings = Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'examiner.db'}",
+        speech_enabled=False,
+    )
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        await upgrade(engine)
+        recording = shared_dir / "audio" / web.ONE_TWO_THREE
+        sitting = await seed_workspace(sessionmaker, audio_store_from_settings(settings), recording)
+        clock = OffsetClock()
+        async with web.serving(create_app(settings, clock=clock)) as url:
+            yield Workspace(url, sitting, sessionmaker, settings, clock)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
+    async with launch_browser(Microphone()) as browser:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+async def sign_in(page: Page, workspace: Workspace, username: str = EXAMINER) -> None:
+    await page.goto(f"{workspace.url}/examiner")
+    await page.get_by_label("User name or email").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_a_student_signing_in_is_told_the_area_is_for_examiners(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace, STUDENT)
+    await expect(page.get_by_role("alert")).to_contain_text("This area is for examiners")
+    await expect(page.get_by_role("navigation", name="Examiner pages")).to_be_hidden()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    assert await page.evaluate("window.newspeechExaminer.user()") is None
+
+
+async def test_a_wrong_password_gets_a_plain_message(page: Page, workspace: Workspace) -> None:
+    await page.goto(f"{workspace.url}/examiner")
+    await page.get_by_label("User name or email").fill(EXAMINER)
+    await page.get_by_label("Password").fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Sign-in failed: check your user name and password."
+    )
+
+
+async def test_an_expired_access_token_is_renewed_without_signing_in_again(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    refreshes: list[int] = []
+    page.on(
+        "response",
+        lambda r: refreshes.append(r.status) if r.url.endswith("/auth/refresh") else None,
+    )
+    workspace.clock.offset = dt.timedelta(minutes=workspace.settings.access_token_minutes + 1)
+    try:
+        await page.get_by_role("link", name="Sessions").click()
+        await expect(page.locator("#sessions-table")).to_contain_text(workspace.sitting.code)
+    finally:
+        workspace.clock.offset = dt.timedelta()
+    assert refreshes == [200]
+    await expect(page.locator("#sign-in")).to_be_hidden()
+    await expect(page.get_by_role("alert")).to_be_hidden()
+
+
+async def test_signing_out_returns_to_the_sign_in_form_and_a_reload_stays_signed_out(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    await page.reload()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Examiner pages")).to_be_hidden()
+
+
+async def test_the_session_list_filters_by_status_and_college(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Sessions").click()
+    rows = page.locator("#sessions-table tbody tr")
+    await expect(rows).to_have_count(4)
+    await page.get_by_label("Status").select_option("terminated")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(page.locator("#session-results")).to_contain_text(
+        "No sessions match these filters."
+    )
+    await page.get_by_label("Status").select_option("completed")
+    await page.get_by_label("College").select_option("law")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(page.locator("#session-results")).to_contain_text(
+        "No sessions match these filters."
+    )
+    await page.get_by_label("College").select_option("medical")
+    await page.get_by_role("button", name="Show sessions").click()
+    await expect(rows).to_have_count(4)
+    await expect(page.get_by_role("status")).to_have_text("4 sessions found.")
+
+
+async def open_sitting(page: Page, workspace: Workspace) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Sessions").click()
+    await page.get_by_role("link", name=workspace.sitting.code).click()
+    await expect(
+        page.get_by_role("heading", name=f"Session {workspace.sitting.code}")
+    ).to_be_visible()
+
+
+async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_change(
+    page: Page, workspace: Workspace
+) -> None:
+    sitting = workspace.sitting
+    await open_sitting(page, workspace)
+    await expect(page.locator("#session-candidate")).to_have_text("Asha Rao")
+    await expect(page.locator("article.answer")).to_have_count(12)
+    answer = page.locator("article.answer").nth(OVERRIDDEN - 1)
+    await expect(answer).to_contain_text(f"My answer to question {OVERRIDDEN} names 2 key points.")
+    await expect(answer.locator(".answer-score")).to_have_text("Score 2 / 10")
+    await expect(answer).to_contain_text("Keywords missing: fluids")
+    await expect(page.locator("#session-total")).to_have_text(f"Total {sum(SCORES)} / 120")
+    await expect(page.locator("#session-grade")).to_have_text("F")
+
+    # The recording comes with the bearer token and plays from a blob URL, to its end.
+    await answer.get_by_role("button", name="Play recording").click()
+    audio = answer.locator("audio")
+    await expect(audio).to_have_attribute("data-state", "ended", timeout=30_000)
+    played = await audio.evaluate(
+        "(a) => ({src: a.src, error: a.error && a.error.message, time: a.currentTime,"
+        " duration: a.duration, ended: a.ended})"
+    )
+    assert played["src"].startswith("blob:")
+    assert played["error"] is None
+    assert played["ended"]
+    assert played["time"] == pytest.approx(played["duration"])
+    assert played["duration"] == pytest.approx(2.74, abs=0.1)
+    # Only the answer with a stored recording offers one.
+    await expect(page.locator("article.answer").first).to_contain_text("No recording stored")
+
+    # An override needs a comment; then the total, grade and pass are re-summed at once.
+    # The form opens from the keyboard.
+    await answer.get_by_text("Override the score").focus()
+    await page.keyboard.press("Enter")
+    await answer.get_by_label(re.compile(r"^New score")).fill("10")
+    await answer.get_by_role("button", name="Save override").click()
+    await expect(answer.locator(".form-message")).to_have_text(
+        "Write a comment: an override must say why."
+    )
+    await answer.get_by_label("Comment (required: why the score changes)").fill(
+        "The recording names fluids and antibiotics; the transcript missed them."
+    )
+    await answer.get_by_role("button", name="Save override").click()
+    await expect(answer.locator(".answer-score")).to_have_text("Score 10 / 10")
+    await expect(answer).to_contain_text("graded by an examiner")
+    new_total = sum(SCORES) - SCORES[OVERRIDDEN - 1] + 10
+    await expect(page.locator("#session-total")).to_have_text(f"Total {new_total} / 120")
+    await expect(page.locator("#session-grade")).to_have_text("D")
+    await expect(page.locator("#session-verdict")).to_have_text("Passed")
+
+    async with workspace.sessionmaker() as db:
+        evaluation = await db.scalar(
+            select(Evaluation).where(Evaluation.answer_id == sitting.answer_ids[OVERRIDDEN - 1])
+        )
+        result = await db.scalar(select(Result).where(Result.session_id == sitting.id))
+    assert evaluation is not None
+    assert result is not None
+    assert (evaluation.score_obtained, evaluation.evaluator_type) == (10, EvaluatorType.MANUAL)
+    assert (result.total_score, result.grade, result.pass_status) == (new_total, "D", True)
+
+    # The PDF report, fetched with the bearer token, is saved as a download.
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download PDF report").click()
+    download = await download_info.value
+    assert download.suggested_filename == f"session-{sitting.code}.pdf"
+    text = pdf_text(await asyncio.to_thread(Path(await download.path()).read_bytes))
+    assert sitting.code in text
+    assert f"{new_total}/120" in text.replace(" ", "")
+
+    # The page prints as the session report: transcripts and grades, no forms or players.
+    await page.emulate_media(media="print")
+    await expect(answer.locator("details.override")).to_be_hidden()
+    await expect(answer.locator("audio")).to_be_hidden()
+    await expect(answer.locator(".transcript")).to_be_visible()
+    await expect(page.locator("#session-grade")).to_be_visible()
+
+
+async def test_an_answer_added_to_the_review_queue_is_listed_there_for_marking(
+    page: Page, workspace: Workspace
+) -> None:
+    flagged = 3
+    await open_sitting(page, workspace)
+    answer = page.locator("article.answer").nth(flagged - 1)
+    await answer.get_by_role("button", name="Add to review queue").click()
+    await expect(answer).to_contain_text("Added to the review queue.")
+
+    await page.get_by_role("link", name="Review queue").click()
+    question_id = workspace.sitting.question_ids[flagged - 1]
+    link = page.locator(f'#review-table a[href="#/review/{question_id}"]')
+    await expect(link).to_be_visible()
+    await expect(link.locator("xpath=ancestor::tr")).to_contain_text("1")
+    await link.click()
+    cards = page.locator("#review-answers article.answer")
+    await expect(cards).to_have_count(1)
+    await expect(cards).to_contain_text("Asha Rao")
+    await expect(cards).to_contain_text(f"My answer to question {flagged} names")
+    await expect(cards).to_contain_text("Review reasons:")
+
+
+async def chart_data(page: Page, canvas_id: str) -> dict[str, Any]:
+    """The Chart.js instance drawn on the canvas: its labels and first data set."""
+    data: dict[str, Any] = await page.evaluate(
+        """(id) => {
+            const chart = Chart.getChart(document.getElementById(id));
+            return chart && {type: chart.config.type, labels: chart.data.labels,
+                             data: chart.data.datasets[0].data};
+        }""",
+        canvas_id,
+    )
+    return data
+
+
+async def test_statistics_draw_the_histogram_facility_discrimination_and_pass_rate_charts(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Statistics").click()
+    await expect(page.locator("#items-table tbody tr")).to_have_count(12)
+    async with httpx.AsyncClient(base_url=workspace.url) as client:
+        login = await client.post(
+            "/api/v1/auth/login", json={"username": EXAMINER, "password": PASSWORD}
+        )
+        token = login.json()["access_token"]
+        stats = (
+            await client.get(
+                "/api/v1/statistics/medical",
+                params={"period": "week"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+
+    histogram = await chart_data(page, "histogram-chart")
+    assert histogram["type"] == "bar"
+    assert histogram["data"] == [b["count"] for b in stats["exam"]["distribution"]]
+    assert sum(histogram["data"]) == 4  # four finished sittings
+    facility = await chart_data(page, "facility-chart")
+    assert facility["labels"] == [
+        f"Q{q['scenario_id']}.{q['question_number']}" for q in stats["questions"]
+    ]
+    assert facility["data"] == [q["facility"] for q in stats["questions"]]
+    discrimination = await chart_data(page, "discrimination-chart")
+    assert discrimination["data"] == [q["discrimination"] for q in stats["questions"]]
+    assert all(d is not None for d in discrimination["data"])
+    passes = await chart_data(page, "pass-rate-chart")
+    assert passes["type"] == "line"
+    assert passes["labels"] == [r["period_start"] for r in stats["pass_rates"]]
+    assert passes["data"] == [round(r["rate"] * 1000) / 10 for r in stats["pass_rates"]]
+    await expect(page.locator("#stat-candidates")).to_have_text("4")
+
+
+async def test_importing_moodle_xml_previews_it_and_shows_a_bad_grade_with_its_line(
+    page: Page, workspace: Workspace, shared_dir: Path
+) -> None:
+    fixtures = shared_dir / "research-data" / "moodle-fixtures"
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Import / export").click()
+    await page.get_by_label("Question file").set_input_files(
+        fixtures / "shortanswer_testquestion.moodle.xml"
+    )
+    await expect(page.get_by_label("Format", exact=True)).to_have_value("moodle_xml")
+    await page.get_by_role("button", name="Preview (dry run)").click()
+    await expect(page.locator("#import-summary")).to_contain_text("Preview: 1 new")
+    await expect(page.get_by_role("button", name="Import", exact=True)).to_be_enabled()
+
+    await page.get_by_label("Question file").set_input_files(fixtures / "error_invalid_grades.xml")
+    await expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+    await page.get_by_role("button", name="Preview (dry run)").click()
+    await expect(page.locator("#import-summary")).to_contain_text("nothing was imported")
+    error = page.locator("#import-issues tbody tr", has_text="error")
+    await expect(error).to_have_count(1)
+    line, kind, message = await error.locator("td").all_inner_texts()
+    assert (line, kind) == ("38", "error")  # <answer fraction="33" ...> is on line 38
+    assert message.startswith("answer grade 33% is not an allowed Moodle grade")
+    await expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+
+    # Export: the bank comes back as a Moodle XML download.
+    await page.get_by_label("Export format").select_option("moodle_xml")
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download export").click()
+    download = await download_info.value
+    assert download.suggested_filename == "medical-questions.xml"
+    exported = await asyncio.to_thread(Path(await download.path()).read_text)
+    assert exported.lstrip().startswith("<?xml")
+    assert exported.count('<question type="essay">') + exported.count(
+        '<question type="shortanswer">'
+    ) == len(workspace.sitting.question_ids)
+
+
+async def test_the_question_editor_saves_keywords_and_synonyms(
+    page: Page, workspace: Workspace
+) -> None:
+    question_id = workspace.sitting.question_ids[11]
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Questions", exact=True).click()
+    await expect(page.locator("#questions-table tbody tr")).not_to_have_count(0)
+    await page.goto(f"{workspace.url}/examiner#/questions/{question_id}")
+    await expect(page.get_by_label("Question text")).not_to_be_empty()
+    await page.get_by_role("button", name="Add keyword").click()
+    row = page.locator("table.keywords tbody tr").last
+    await row.locator(".kw-term").fill("lactate")
+    await row.locator(".kw-synonyms").fill("lactic acid, serum lactate")
+    await page.get_by_label("Model answer").fill("Measure lactate and give fluids.")
+    await page.get_by_role("button", name="Save question").click()
+    await expect(page.locator("#question-form .form-message")).to_contain_text("Saved.")
+
+    async with workspace.sessionmaker() as db:
+        question = await db.get(Question, question_id)
+        assert question is not None
+    assert question.model_answer == "Measure lactate and give fluids."
+    assert question.keywords is not None
+    assert {"term": "lactate", "synonyms": ["lactic acid", "serum lactate"], "weight": 1.0} in [
+        dict(k) for k in question.keywords
+    ]
+    # The change reached the API too: reloading shows it.
+    await page.reload()
+    await expect(page.locator(".kw-term").last).to_have_value(re.compile("lactate"))
+
+    # A regrade dry run lists what would change and stores nothing; applying stores it.
+    async def scores() -> dict[int, int]:
+        async with workspace.sessionmaker() as db:
+            rows = await db.execute(
+                select(Evaluation.answer_id, Evaluation.score_obtained)
+                .join(Answer, Answer.id == Evaluation.answer_id)
+                .where(Answer.question_bank_id == question_id)
+            )
+        return {row.answer_id: row.score_obtained for row in rows}
+
+    before = await scores()
+    await page.get_by_role("button", name="Preview regrade (dry run)").click()
+    await expect(page.locator("#regrade-summary")).to_contain_text("Dry run (nothing stored)")
+    changes = await table_rows(page, "#regrade-changes")
+    assert changes, "the new keyword and model answer change some scores"
+    assert await scores() == before
+    await page.get_by_role("button", name="Apply regrade").click()
+    await expect(page.locator("#regrade-summary")).to_contain_text("Applied")
+    assert await table_rows(page, "#regrade-changes") == changes
+    after = await scores()
+    for _session, answer_id, old, new in changes:
+        assert before[int(answer_id)] == int(old.split()[0])
+        assert after[int(answer_id)] == int(new.split()[0])
+
+
+async def table_rows(page: Page, selector: str) -> list[list[str]]:
+    rows = page.locator(f"{selector} tbody tr")
+    return [await row.locator("td").all_inner_texts() for row in await rows.all()]
