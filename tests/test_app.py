@@ -59,13 +59,13 @@ async def test_healthz_is_503_when_the_schema_is_behind(
 
 
 async def test_healthz_is_degraded_but_200_when_the_audio_store_breaks(
-    settings: Settings, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     """Exams go on without recordings, so a broken store is reported, not a 503."""
     del engine
-    async with client_for(settings) as client:
-        folder = settings.audio_folder
-        folder.rmdir()  # empty: nothing recorded yet
+    folder = tmp_path / "answer-audio"
+    async with client_for(settings.model_copy(update={"audio_dir": folder})) as client:
+        folder.rmdir()  # made empty at start-up; a file in its place breaks the store
         folder.write_bytes(b"not a folder")
         try:
             response = await client.get("/healthz")
