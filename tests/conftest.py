@@ -24,6 +24,7 @@ from newspeech.db.base import Base
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
 from tests.fixtures.databases import BACKENDS, fresh_database_url
+from tests.fixtures.voices import CandidateVoices
 
 # Separate names let two checkouts run their suites against the same servers at once.
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
@@ -90,3 +91,9 @@ def shared_dir() -> Path:
     path = Path(__file__).resolve().parents[2] / "shared"
     assert path.is_dir(), f"expected the shared data folder at {path}"
     return path
+
+
+@pytest.fixture(scope="session")
+def voices() -> CandidateVoices:
+    """Deterministic candidate voices (Piper with its noise off, espeak-ng) for spoken answers."""
+    return CandidateVoices()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -198,18 +198,28 @@ def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngine
     return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
 
 
-def service_opener(state: Any) -> ConversationOpener:
-    """The production exam opener: the API's access token, the exam service, the grader."""
+def exam_dependencies(
+    state: Any, *, loop_clock: Callable[[], float] = time.monotonic
+) -> ExamDependencies:
+    """What every sitting of this app shares. ``loop_clock`` is the session loop's clock (the
+    socket's loop runs on the monotonic clock; a virtual-clock harness passes its own)."""
     settings: Settings = state.settings
-    clock: Clock = state.clock
     grader: AsyncGrader = state.grader or PooledGrader(KeywordGrader())
-    deps = ExamDependencies(
+    return ExamDependencies(
         sessionmaker=state.sessionmaker,
         grader=grader,
         audit_enabled=settings.enable_audit_logs,
         result_cache=state.statistics_cache,
         audio=state.answer_audio,
+        clock=loop_clock,
     )
+
+
+def service_opener(state: Any) -> ConversationOpener:
+    """The production exam opener: the API's access token, the exam service, the grader."""
+    settings: Settings = state.settings
+    clock: Clock = state.clock
+    deps = exam_dependencies(state)
 
     async def authenticate(token: str) -> User:
         async with unit_of_work(state.sessionmaker) as db:

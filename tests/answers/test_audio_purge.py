@@ -102,7 +102,7 @@ async def test_the_daily_task_purges_and_stops_when_cancelled(
             sessionmaker, store, retention_days=30, clock=lambda: NOW, first_delay=0, interval=3600
         )
     )
-    for _ in range(200):
+    for _ in range(1200):  # a wait for an outcome (a minute at most on a loaded box)
         if await paths(db, [expired]) == [None]:
             break
         await asyncio.sleep(0.05)

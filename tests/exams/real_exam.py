@@ -1,5 +1,6 @@
 """What the end-to-end tests of the REAL exam share: a seeded database with a student who
-signs in through the real login endpoint, Piper-voiced answers, and a real-time microphone."""
+signs in through the real login endpoint, answers in a deterministic Piper voice
+(:mod:`tests.fixtures.voices`), and a real-time microphone."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from typing import Any
 
 import httpx
 import numpy as np
+from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.kit.passwords import hash_password
-from newspeech.models import UserRole
+from newspeech.models import Answer, AuditLog, Evaluation, ExamSession, Question, UserRole
 from newspeech.seed import seed_reference_data
 from newspeech.users.repository import UserRepository
-from newspeech.voice.audio import resample_pcm16
-from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.ws_client import parse
+from tests.fixtures.voices import CandidateVoices
 
 PASSWORD = "a long enough passphrase for tests"
 IDENTITY_ANSWER = "Yes, that is me."
@@ -60,13 +62,6 @@ async def make_student(
         )
     response.raise_for_status()
     return Student(username, full_name, response.json()["access_token"])
-
-
-async def piper_pcm16(speech: SpeechEngines, text: str) -> PCM16:
-    """``text`` in the server's own Piper voice, resampled to the socket's 16 kHz."""
-    tts = speech.tts
-    pcm = b"".join([chunk.pcm async for chunk in tts.stream(text)])
-    return resample_pcm16(np.frombuffer(pcm, dtype=np.int16), tts.sample_rate)
 
 
 def first_sentences(text: str, words: int = 8) -> str:
@@ -116,3 +111,129 @@ class Microphone:
                 await asyncio.sleep(0.02)
         except ConnectionClosed:
             return
+
+
+@dataclass(frozen=True)
+class RealServer:
+    url: str
+    app: FastAPI
+
+
+def http_url(ws_url: str) -> str:
+    return ws_url.replace("ws://", "http://").removesuffix("/ws/exam")
+
+
+async def student(server: RealServer, db: async_sessionmaker[AsyncSession], name: str) -> Student:
+    return await make_student(db, http_url(server.url), name.lower(), f"{name} Walker")
+
+
+class Sitting:
+    """Drives one connection: confirms identity when asked, answers question 1, records every
+    event. ``barge_in`` answers question 1 over the case presentation instead of after it."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        db: async_sessionmaker[AsyncSession],
+        voices: CandidateVoices,
+        *,
+        barge_in: bool = False,
+    ) -> None:
+        self.ws, self.db, self.voices, self.barge_in = ws, db, voices, barge_in
+        self.microphone = Microphone(ws)
+        self.events: list[dict[str, Any]] = []
+        self.answer_text = ""
+        self.answer_pcm: PCM16 = np.zeros(0, dtype=np.int16)
+        self._answer: PCM16 | None = None
+        self._identity: PCM16 | None = voices.piper(IDENTITY_ANSWER)
+        self._answered = False
+
+    async def until(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Read (and react to) events until one of ``event_type`` with ``fields`` arrives."""
+        while True:
+            item = parse(await asyncio.wait_for(self.ws.recv(), 180))
+            if isinstance(item, bytes):
+                continue
+            self.events.append(item)
+            await self._react(item)
+            if item["type"] == event_type and all(item.get(k) == v for k, v in fields.items()):
+                return item
+
+    async def _react(self, event: dict[str, Any]) -> None:
+        if event["type"] == "question" and event["number"] == 1 and self._answer is None:
+            self.answer_text = await model_answer_opening(self.db, event["text"])
+            self._answer = self.voices.piper(self.answer_text)
+            self.answer_pcm = self._answer
+            if self.barge_in:
+                self.microphone.queue.put_nowait(self._answer)
+        elif event["type"] == "listening":
+            if self._identity is not None:
+                self.microphone.queue.put_nowait(self._identity)
+                self._identity = None
+            elif self._answer is not None and not self.barge_in and not self._answered:
+                self.microphone.queue.put_nowait(self._answer)
+                self._answered = True
+
+    def finals(self) -> list[str]:
+        return [e["text"] for e in self.events if e["type"] == "transcript" and e["final"]]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+
+async def stored(db: async_sessionmaker[AsyncSession], code: str) -> dict[str, Any]:
+    async with db() as session:
+        exam_session = (
+            await session.scalars(select(ExamSession).where(ExamSession.session_code == code))
+        ).one()
+        answers = list(
+            await session.scalars(
+                select(Answer)
+                .where(Answer.session_id == exam_session.id)
+                .order_by(Answer.question_number)
+            )
+        )
+        evaluations = list(
+            await session.scalars(
+                select(Evaluation).where(Evaluation.session_id == exam_session.id)
+            )
+        )
+        audits = list(
+            await session.scalars(
+                select(AuditLog.action)
+                .where(AuditLog.session_id == exam_session.id)
+                .order_by(AuditLog.id)
+            )
+        )
+    return {
+        "session": exam_session,
+        "answers": answers,
+        "evaluations": evaluations,
+        "audits": audits,
+    }
+
+
+async def stored_audio_key(db: async_sessionmaker[AsyncSession], answer_id: int) -> str:
+    """The answer's audio key, once the background upload has recorded it (two minutes at
+    most: a wait for an outcome, not a timing assertion)."""
+    for _ in range(1200):
+        async with db() as session:
+            key = await session.scalar(
+                select(Answer.answer_audio_path).where(Answer.id == answer_id)
+            )
+        if key is not None:
+            return key
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"answer {answer_id} has no stored audio")
+
+
+async def model_answer_opening(db: async_sessionmaker[AsyncSession], question_text: str) -> str:
+    async with db() as session:
+        question = (
+            await session.scalars(
+                select(Question).where(
+                    Question.college_type == "medical", Question.question_text == question_text
+                )
+            )
+        ).one()
+    return first_sentences(question.model_answer or "")

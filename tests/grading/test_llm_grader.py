@@ -41,18 +41,25 @@ async def base_url(script: ChatServerScript) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def grader(script: ChatServerScript, base_url: str) -> AsyncIterator[LLMGrader]:
+    # A generous timeout: on a loaded box the fake server's reply may take a while, and only
+    # the timeout test (its own, shorter limit against a server that stalls longer) times out.
     script.reset()
     async with httpx.AsyncClient() as http:
-        client = OpenAIChatClient(
-            base_url,
-            model="examiner",
-            api_key=API_KEY,
-            client=http,
-            timeout_seconds=0.5,
-            retries=1,
-            backoff=Backoff(base_seconds=0.01, max_seconds=0.01),
-        )
-        yield LLMGrader(client, KeywordGrader())
+        yield LLMGrader(llm_client(http, base_url, timeout_seconds=30.0), KeywordGrader())
+
+
+def llm_client(
+    http: httpx.AsyncClient, base_url: str, *, timeout_seconds: float
+) -> OpenAIChatClient:
+    return OpenAIChatClient(
+        base_url,
+        model="examiner",
+        api_key=API_KEY,
+        client=http,
+        timeout_seconds=timeout_seconds,
+        retries=1,
+        backoff=Backoff(base_seconds=0.01, max_seconds=0.01),
+    )
 
 
 def verdict(score: Any, **extra: Any) -> str:
@@ -128,10 +135,16 @@ async def test_invalid_output_falls_back_to_the_offline_grade(
 
 
 async def test_a_timeout_falls_back_to_the_offline_grade(
-    grader: LLMGrader, script: ChatServerScript
+    base_url: str, script: ChatServerScript
 ) -> None:
+    """Timing by design: the server stalls 2 s, the client gives up after 0.3 s. A slow box
+    can only make the client wait its full limit; it cannot get an answer the server never
+    sends in time, so the outcome does not depend on load."""
+    script.reset()
     script.stall_seconds = 2.0
-    grade = await grader.grade_async(QUESTION, HONEST)
+    async with httpx.AsyncClient() as http:
+        grader = LLMGrader(llm_client(http, base_url, timeout_seconds=0.3), KeywordGrader())
+        grade = await grader.grade_async(QUESTION, HONEST)
     assert grade.score == KeywordGrader().grade(QUESTION, HONEST).score
     assert LLM_UNAVAILABLE in grade.review_reasons
     assert "did not answer" in grade.details["llm_error"]

@@ -120,6 +120,8 @@ async def test_a_bad_key_fails_at_once_without_echoing_it(
 async def test_a_stalled_server_times_out(
     http: httpx.AsyncClient, base_url: str, script: ChatServerScript
 ) -> None:
+    """Timing by design: the server stalls 1 s, the client's limit is 0.2 s; load can only
+    delay the timeout, never turn it into an answer."""
     script.stall_seconds = 1.0
     with pytest.raises(UpstreamError, match=r"did not answer within 0\.2 s"):
         await chat(http, base_url, timeout_seconds=0.2, retries=0).complete(HELLO)

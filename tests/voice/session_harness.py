@@ -3,6 +3,12 @@
 The wire is an in-memory inbox/outbox: ``push`` hands the loop one message and returns once
 the loop has processed it (it is back waiting for the next one), so a test knows exactly which
 frame caused what. Virtual time advances 32 ms per frame; inference runs for real in the pool.
+
+Same audio in, same result out: before virtual time moves, the harness waits (in real time)
+until the loop has nothing left to do at this instant — the receiver waits for the next frame
+and the examiner, if any, waits on the clock (pacing its speech) rather than on an engine or
+the database. Frames go in as fast as the engines take them, so turn boundaries, barge-ins,
+transcripts and marks are the same on every run, on any machine load and every backend.
 """
 
 from __future__ import annotations
@@ -10,20 +16,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from newspeech.voice.conversation import Control
+from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.session import ExamSession, Inbound, LoopSettings, SessionEngines
-from tests.fixtures.scripted_conversation import ScriptedConversation
 from tests.fixtures.virtual_clock import VirtualClock
 
 FRAME = 512
 FRAME_SECONDS = FRAME / SAMPLE_RATE
 REAL_TIMEOUT = 180.0
 """Real seconds a test may wait on real inference before it is declared stuck."""
+C = TypeVar("C", bound=Conversation)
 
 
 def silence(seconds: float) -> PCM16:
@@ -37,6 +43,11 @@ class Wire:
     """(virtual time, "event" | "audio", the event or the PCM bytes), in sending order."""
     _queue: asyncio.Queue[Inbound | None] = field(default_factory=asyncio.Queue)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def idle(self) -> bool:
+        """The loop has taken every pushed message and waits for the next."""
+        return self._idle.is_set() and self._queue.empty()
 
     async def receive(self) -> Inbound | None:
         if self._queue.empty():
@@ -65,9 +76,9 @@ class Wire:
 
 
 @dataclass
-class Exam:
+class Exam(Generic[C]):
     session: ExamSession
-    conversation: ScriptedConversation
+    conversation: C
     wire: Wire
     clock: VirtualClock
     task: asyncio.Task[str]
@@ -79,9 +90,28 @@ class Exam:
             if chunk.size < FRAME:
                 chunk = np.pad(chunk, (0, FRAME - chunk.size))
             await self.wire.push(chunk.astype("<i2").tobytes())
-            await self.clock.advance(FRAME_SECONDS)
+            await self.settle()
+            await self.clock.advance(FRAME_SECONDS, settle=self.settle)
             if self.task.done():
                 return
+
+    def _quiet(self) -> bool:
+        examiner = self.session.examiner
+        return self.wire.idle and (
+            examiner is None or examiner.done() or self.clock.is_sleeping(examiner)
+        )
+
+    async def settle(self) -> None:
+        """Wait (real time) until nothing is left to do at this virtual instant."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REAL_TIMEOUT
+        while True:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if self.task.done() or self._quiet():
+                return
+            assert loop.time() < deadline, f"stuck: {self.wire.types()}"
+            await asyncio.sleep(0.001)
 
     async def wait_until(self, condition: Callable[[], bool], *, max_seconds: float = 60.0) -> None:
         """Stream silence until ``condition`` holds; fails after ``max_seconds`` of virtual time
@@ -97,7 +127,6 @@ class Exam:
                 raise AssertionError(f"the session ended first: {self.wire.types()}")
             await self.play(silence(FRAME_SECONDS))
             waited += FRAME_SECONDS
-            await asyncio.sleep(0.002)  # real inference (TTS, STT) gets real time to finish
 
     async def wait_for_event(self, kind: str, count: int = 1, **kw: float) -> dict[str, Any]:
         await self.wait_until(lambda: len(self.wire.events(kind)) >= count, **kw)
@@ -105,6 +134,7 @@ class Exam:
 
     async def control(self, command: Control) -> None:
         await self.wire.push(command)
+        await self.settle()
 
     async def close(self) -> str:
         await self.wire.push(None)
@@ -113,10 +143,13 @@ class Exam:
 
 def start_exam(
     engines: SessionEngines,
-    conversation: ScriptedConversation,
+    conversation: C,
     settings: LoopSettings | None = None,
-) -> Exam:
-    clock = VirtualClock()
+    clock: VirtualClock | None = None,
+) -> Exam[C]:
+    """Run ``conversation``'s loop on ``clock`` (a new virtual clock unless given: the real
+    exam measures its turns on the loop's clock, so it is built with the same one)."""
+    clock = clock or VirtualClock()
     wire = Wire(clock)
     session = ExamSession(conversation, engines, settings or LoopSettings(), clock, wire)
     task = asyncio.create_task(session.run(wire))

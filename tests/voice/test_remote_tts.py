@@ -184,6 +184,8 @@ async def test_a_server_dying_mid_clause_is_not_retried(
 async def test_a_server_that_never_answers_times_out(
     client: httpx.AsyncClient, base_url: str, script: SpeechServerScript
 ) -> None:
+    """Timing by design (a 0.3 s limit) against a server that stalls for good: load cannot
+    change the outcome."""
     script.stall = True
     tts = remote(client, base_url, timeout_seconds=0.3, retries=1)
     with pytest.raises(UpstreamError, match=r"did not answer within 0\.3 s") as caught:

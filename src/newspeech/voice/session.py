@@ -169,6 +169,12 @@ class ExamSession:
         self.end_reason: str | None = None
         self.stats = LoopStats()
 
+    @property
+    def examiner(self) -> asyncio.Task[None] | None:
+        """The examiner's task while it thinks or speaks; ``None`` while the student has the
+        floor. (A virtual-clock harness waits for it to sleep on the clock before moving time.)"""
+        return self._examiner
+
     async def run(self, inbox: Inbox) -> str:
         """Run the exam; returns why it ended (``completed``, ``disconnected`` …)."""
         try:
