@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from newspeech.auth.service import authenticate_access_token
 from newspeech.config import Settings
@@ -375,3 +375,25 @@ async def test_unknown_events_are_ignored_and_malformed_ones_reported(
         assert "from_a_newer_server" not in [e["type"] for e in state["log"]]
         await page.get_by_role("button", name="End exam").click()
         await expect(page.locator("#report")).to_be_visible()
+
+
+async def test_api_docs_render_with_no_way_out_of_the_machine(
+    launch_browser: LaunchBrowser, exam_server: ExamServer
+) -> None:
+    outside: list[str] = []
+
+    async def local_only(route: Route) -> None:
+        if route.request.url.startswith(exam_server.url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    async with launch_browser(Microphone(None)) as browser:
+        page = await browser.new_page()
+        await page.route("**/*", local_only)
+        await page.goto(f"{exam_server.url}/docs")
+        # Swagger UI drew the app's OpenAPI 3.1 schema: its title and an operation.
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("NewSpeech")
+        await expect(page.locator(".opblock").first).to_be_visible()
+    assert outside == []
