@@ -39,7 +39,7 @@ from tests.exams.real_exam import (
 from tests.voice.wer import word_error_rate
 from tests.web import browser as web
 from tests.web.conftest import LaunchBrowser, Microphone
-from tests.web.test_browser import diagnostics, number, received
+from tests.web.test_browser import choose_college, diagnostics, end_exam, number, received
 
 INTO_THE_WELCOME = 3.0
 """Seconds of silence before "yes": the page may miss ~150 ms, the welcome lasts ~7 s."""
@@ -106,8 +106,7 @@ async def microphone_wav(path: Path, server: RealServer, *, answer: bool) -> Pat
 
 async def start_exam(page: Page, server: RealServer) -> None:
     await page.goto(f"{server.url}/?token={server.student.token}")
-    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-    await page.get_by_label("College").select_option("medical")
+    await choose_college(page)
     await page.get_by_role("button", name="Start exam").click()
 
 
@@ -140,11 +139,11 @@ async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_
             f"Question 1: {number(evaluation['score'])} / {number(evaluation['max_score'])}. "
             f"{evaluation['feedback']}"
         )
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)
         (result,) = await received(page, "result")
         assert result["answers"][0]["transcript"] == answer
-        # The caption moves on with the next question; the report shows what the student said.
+        # The report shows what the student said.
         row = page.locator("#report-rows tr").first
         await expect(row).to_contain_text(answer)
         await expect(row).to_contain_text(result["answers"][0]["feedback"])
@@ -179,5 +178,5 @@ async def test_speaking_over_the_real_examiner_stops_its_audio(
         heard = next(t for t in await received(page, "transcript") if t["final"])
         assert "yes" in heard["text"].lower()
         assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)
