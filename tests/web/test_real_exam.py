@@ -180,3 +180,26 @@ async def test_speaking_over_the_real_examiner_stops_its_audio(
         assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
         await end_exam(page)
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)
+
+
+async def test_ending_before_identity_is_confirmed_leaves_a_way_back_on_the_real_server(
+    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+) -> None:
+    wav = tmp_path / "silence.wav"
+    await asyncio.to_thread(wav.write_bytes, encode_wav(silence(20.0)))
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        await expect(page.locator("#examiner-caption")).not_to_be_empty(timeout=30_000)
+        await expect(page.locator("#progress-label")).to_have_text("Confirming your identity")
+        await end_exam(page)
+
+        ended = page.locator("#ended")
+        await expect(ended).to_be_visible(timeout=30_000)
+        await expect(ended).to_contain_text("your identity was not confirmed")
+        await expect(page.locator("#exam")).to_be_hidden()
+        (event,) = await received(page, "ended")
+        assert event["reason"] == "identity_not_confirmed"
+        assert await received(page, "result") == []
+        await page.get_by_role("button", name="Back to the start").click()
+        await expect(page.locator("#setup")).to_be_visible()
