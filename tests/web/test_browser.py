@@ -458,7 +458,15 @@ async def test_end_exam_asks_first_and_the_caption_stays_when_the_examiner_moves
             await expect(dialog).to_be_hidden()
             await expect(page.locator("#exam")).to_be_visible()
             await expect(end).to_be_focused()
+        # A double click on End exam whose second click lands on "Yes, end the exam".
+        confirm = dialog.get_by_role("button", name="Yes, end the exam")
         await end.click()
+        box = await confirm.bounding_box()
+        assert box is not None
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down(click_count=2)
+        await page.mouse.up(click_count=2)
+        await expect(dialog).to_be_visible()
         await dialog.get_by_role("button", name="Cancel").click()
         await expect(dialog).to_be_hidden()
         await expect(page.locator("#question")).to_have_text("Now count back from three.")

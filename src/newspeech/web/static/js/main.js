@@ -386,7 +386,11 @@ $("repeat").addEventListener("click", () => page.socket?.repeat());
 $("skip").addEventListener("click", () => page.socket?.skip());
 $("end").addEventListener("click", askToEnd);
 $("end-cancel").addEventListener("click", () => $("end-dialog").close(""));
-$("end-confirm").addEventListener("click", () => $("end-dialog").close("end"));
+$("end-confirm").addEventListener("click", (event) => {
+  // The second click of a double click on "End exam" may land here: only a click of its own
+  // (detail 1) or the keyboard (detail 0) ends the sitting.
+  if (event.detail <= 1) $("end-dialog").close("end");
+});
 $("end-dialog").addEventListener("close", onEndDialogClosed);
 $("again").addEventListener("click", again);
 $("back").addEventListener("click", again);
