@@ -21,7 +21,7 @@ const END_WARNINGS = {
 const page = {
   context: null, microphone: null, player: null, socket: null,
   active: false, activeSince: 0, finished: false, muted: false, sessionCode: null,
-  questionNumber: 0, totalQuestions: 0, reported: false, level: 0,
+  questionNumber: 0, totalQuestions: 0, reported: false, level: 0, answering: false,
   currentUtterance: null, flushedUtterance: null,
   framesCaptured: 0, maxLevel: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
   latencies: [],
@@ -192,6 +192,7 @@ function wire(socket) {
     page.activeSince = performance.now();
     page.player.configure(e.outputSampleRate);
     page.totalQuestions = e.totalQuestions;
+    page.answering = false; // a resumed sitting starts between answers
     $("progress").max = e.totalQuestions;
     showProgress();
     $("setup").hidden = true;
@@ -223,13 +224,16 @@ function wire(socket) {
     $("turn").textContent = `Listening… answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds)`;
   });
   on("voice", (e) => {
-    if (e.speech && $("turn").textContent !== "You are speaking") {
-      $("student-caption").textContent = ""; // a new answer starts
+    if (e.speech && !page.answering) {
+      // A new answer starts (speech after a pause within one answer does not count).
+      page.answering = true;
+      $("student-caption").textContent = "";
       $("student-caption").classList.remove("partial");
     }
     $("turn").textContent = e.speech ? "You are speaking" : "";
   });
   on("transcript", (e) => {
+    if (e.final) page.answering = false;
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);
   });
@@ -255,12 +259,13 @@ function wire(socket) {
     $("exam").hidden = true;
     closeEndDialog();
     const reason = END_REASONS[e.reason] ?? "The exam has ended.";
-    setStatus(reason);
-    if (!page.reported) {
+    if (page.reported) {
+      setStatus(reason);
+    } else {
       // No result to show (e.g. ended before the identity was confirmed): say so, and offer
       // the way back instead of leaving an empty page.
-      $("ended-message").textContent = reason;
       setStatus("");
+      $("ended-message").textContent = reason;
       $("ended").hidden = false;
       $("ended-title").focus();
     }
@@ -342,6 +347,7 @@ function resetExamView() {
   }
   page.questionNumber = 0;
   page.reported = false;
+  page.answering = false;
   showProgress();
   $("evaluations").replaceChildren();
   $("evaluations-title").hidden = true;
