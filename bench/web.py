@@ -62,7 +62,7 @@ async def one_barge_in(browser: Browser, url: str, scripts: list[ExamScript]) ->
     page = await browser.new_page()
     try:
         await page.goto(f"{url}/?token={TOKEN}")
-        await page.wait_for_function("!document.getElementById('start').disabled")
+        await page.wait_for_function("!document.getElementById('college').disabled")
         await page.select_option("#college", "medical")
         await page.click("#start")
         await page.wait_for_function(
@@ -70,6 +70,7 @@ async def one_barge_in(browser: Browser, url: str, scripts: list[ExamScript]) ->
         )
         state: dict[str, Any] = await page.evaluate("window.newspeechExam.diagnostics()")
         await page.click("#end")
+        await page.click("#end-confirm")  # End exam asks first
         await page.wait_for_function("window.newspeechExam.diagnostics().lastClose !== null")
     finally:
         await page.close()

@@ -58,6 +58,7 @@ from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import PhraseCache, Speaker
 from newspeech.web import STATIC_DIR
+from newspeech.web.docs import install_docs
 from newspeech.web.endpoints import router as web_router
 
 logger = logging.getLogger("newspeech")
@@ -180,6 +181,8 @@ def create_app(
         version=__version__,
         summary="Spoken oral examinations with an AI examiner",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets, not a CDN
+        redoc_url=None,
     )
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
@@ -188,6 +191,7 @@ def create_app(
     app.include_router(api_router())
     app.include_router(web_router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    install_docs(app)
     app.include_router(exam_socket_router)
     return app
 

@@ -178,6 +178,23 @@ async def test_session_list_filters_sorts_and_pages(api: Api) -> None:
     assert theirs.json()["items"] == []
 
 
+async def test_session_list_names_the_candidate_of_each_sitting(api: Api) -> None:
+    world = await _world(api)
+    admin = await api.headers_for(world.admin.id)
+    listed = await api.client().get("/exam-sessions", params={"sort": "id"}, headers=admin)
+    assert listed.status_code == 200
+    candidates = {s["id"]: s["user"] for s in listed.json()["items"]}
+    for exam_session, student in (
+        (world.exam_session, world.student),
+        (world.other_exam_session, world.other_student),
+    ):
+        assert candidates[exam_session.id] == {
+            "id": student.id,
+            "username": student.username,
+            "full_name": student.full_name,
+        }
+
+
 async def test_results_by_user_and_college_statistics(api: Api) -> None:
     world = await _world(api)
     client = api.client()

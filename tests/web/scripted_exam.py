@@ -68,6 +68,12 @@ class ExamScript:
     """Sent as they are right after ``session_started`` (unknown or malformed events)."""
     drop_with: int | None = None
     """Close with this code as soon as the examiner starts listening (a server failure)."""
+    identity: bool = False
+    """Begin as the real examiner does: welcome, ask "are you ...?" and listen, sending no
+    question; the sitting stays there until the page ends it (no result is sent)."""
+    next_question: str | None = None
+    """Asked (as question 2) after the first answer's feedback; the script then listens until
+    the page ends the exam."""
 
     first_messages: list[Any] = field(default_factory=list)
     controls: list[dict[str, Any]] = field(default_factory=list)
@@ -277,6 +283,8 @@ class ScriptedExam:
         )
         for event in script.extra_events:
             await self.send_event(event)
+        if script.identity:
+            return await self.confirm_identity()
         if script.recoverable_error is not None:
             code, detail = script.recoverable_error
             await self.send_event({"type": "error", "error": code, "detail": detail})
@@ -334,10 +342,31 @@ class ScriptedExam:
         }
         await self.send_event(evaluation)
         await self.speak("feedback", feedback, 0.5)
+        if script.next_question is not None:
+            await self.send_event(
+                {
+                    "type": "question",
+                    "number": 2,
+                    "total": 12,
+                    "scenario_index": 1,
+                    "text": script.next_question,
+                }
+            )
+            await self.speak("question", script.next_question, 0.5)
+            await self.send_event({"type": "listening", "max_seconds": 60})
         while (item := await self.inbox.get()) is not None:
             if isinstance(item, dict) and item.get("type") == "end":
                 return await self.finish((transcript.text, score, feedback))
         return None
+
+    async def confirm_identity(self) -> None:
+        """The identity step, left only by ``end``: the sitting ends unscored."""
+        await self.speak("welcome", "Welcome. Are you Web Student?", 1.0)
+        await self.send_event({"type": "listening", "max_seconds": 15})
+        while (item := await self.inbox.get()) is not None:
+            if isinstance(item, dict) and item.get("type") == "end":
+                await self.send_event({"type": "ended", "reason": "identity_not_confirmed"})
+                return await self.close(1000)
 
     async def listen_after(self, speaking: asyncio.Task[None]) -> None:
         """``listening`` once the question has been spoken in full (not after a barge-in)."""

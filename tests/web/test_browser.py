@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from newspeech.auth.service import authenticate_access_token
 from newspeech.config import Settings
@@ -76,11 +76,26 @@ def heard_the_count(transcript: dict[str, Any]) -> bool:
     return len(heard) >= 2 and heard == sorted(heard, key=["one", "two", "three"].index)
 
 
+async def choose_college(page: Page, code: str = "medical") -> None:
+    """Start waits for a college to be chosen (the list has no default)."""
+    await expect(page.get_by_label("College")).to_be_enabled()
+    await page.get_by_label("College").select_option(code)
+    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+
+
 async def start_exam(page: Page, server: ExamServer, token: str = TOKEN) -> None:
     await page.goto(f"{server.url}/?token={token}")
-    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-    await page.get_by_label("College").select_option("medical")
+    await choose_college(page)
     await page.get_by_role("button", name="Start exam").click()
+
+
+async def end_exam(page: Page) -> None:
+    """End exam, then confirm in the dialog it opens."""
+    await page.get_by_role("button", name="End exam").click()
+    dialog = page.get_by_role("dialog", name="End the exam now?")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Yes, end the exam").click()
+    await expect(dialog).to_be_hidden()
 
 
 async def test_student_hears_the_question_answers_and_sees_transcript_feedback_and_report(
@@ -134,7 +149,7 @@ async def test_student_hears_the_question_answers_and_sees_transcript_feedback_a
         speaking = await received(page, "speaking")
         await expect(page.locator("#examiner-caption")).to_have_text(speaking[-1]["text"])
 
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible()
         await expect(page.locator("#exam")).to_be_hidden()
         (result,) = await received(page, "result")
@@ -215,7 +230,7 @@ async def test_a_wrong_password_is_explained_and_nothing_reaches_the_examiner(
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await page.goto(exam_server.url)
-        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        await choose_college(page)
         await page.get_by_label("User name or email").fill(STUDENT_NAME)
         await page.get_by_label("Password").fill("not the password at all")
         await page.get_by_role("button", name="Start exam").click()
@@ -239,12 +254,14 @@ async def test_signing_in_sends_the_api_token_and_a_refusal_shows_the_close_code
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await page.goto(exam_server.url)
-        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        await expect(page.get_by_label("College")).to_be_enabled()
+        await expect(page.get_by_role("button", name="Start exam")).to_be_disabled()
         # Keyboard only: skip link, college, user name, password, then Enter submits the form.
         await page.keyboard.press("Tab")
         await page.keyboard.press("Tab")
         await expect(page.get_by_label("College")).to_be_focused()
-        await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("ArrowDown")  # from the placeholder to the first college
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
         await page.keyboard.press("Tab")
         await expect(page.get_by_label("User name or email")).to_be_focused()
         await page.keyboard.type(STUDENT_NAME)
@@ -325,7 +342,7 @@ async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_control
         await page.wait_for_function(
             f"window.newspeechExam.diagnostics().framesSent > {muted['framesSent']}"
         )
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible()
         assert await received(page, "vad") == []  # the server never heard speech
         assert await received(page, "evaluation") == []
@@ -385,5 +402,145 @@ async def test_unknown_events_are_ignored_and_malformed_ones_reported(
         state = await diagnostics(page)
         assert state["active"] is True
         assert "from_a_newer_server" not in [e["type"] for e in state["log"]]
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible()
+
+
+async def test_api_docs_render_with_no_way_out_of_the_machine(
+    launch_browser: LaunchBrowser, exam_server: ExamServer
+) -> None:
+    outside: list[str] = []
+
+    async def local_only(route: Route) -> None:
+        if route.request.url.startswith(exam_server.url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    async with launch_browser(Microphone(None)) as browser:
+        page = await browser.new_page()
+        await page.route("**/*", local_only)
+        await page.goto(f"{exam_server.url}/docs")
+        # Swagger UI drew the app's OpenAPI 3.1 schema: its title and an operation.
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("NewSpeech")
+        await expect(page.locator(".opblock").first).to_be_visible()
+    assert outside == []
+
+
+async def test_end_exam_asks_first_and_the_caption_stays_when_the_examiner_moves_on(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(
+        ExamScript(token=TOKEN, question_seconds=1.0, next_question="Now count back from three.")
+    )
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#question")).to_have_text(
+            "Now count back from three.", timeout=30_000
+        )
+        await expect(page.locator("#progress-label")).to_have_text("Question 2 of 12")
+
+        # The examiner moved on to question 2; the "You" caption still shows the answer heard.
+        (transcript,) = [t for t in await received(page, "transcript") if t["final"]]
+        assert heard_the_count(transcript), transcript
+        await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
+        # Question 2 was spoken and the server listens: the page says so, and only then.
+        await page.wait_for_function(
+            "window.newspeechExam.diagnostics().log.filter((e) => e.type === 'listening')"
+            ".length === 2"
+        )
+        await expect(page.locator("#turn")).to_contain_text("Listening…")
+        # The student is silent now: the meter has fallen back from the answer's level.
+        await page.wait_for_function("document.getElementById('level').value < 0.05")
+        assert (await diagnostics(page))["maxLevel"] > 0.6
+
+        # End exam only asks. Enter (Cancel has the focus) and Escape both keep the sitting.
+        dialog = page.get_by_role("dialog", name="End the exam now?")
+        end = page.get_by_role("button", name="End exam")
+        for key in ("Enter", "Escape"):
+            await end.click()
+            await expect(dialog).to_be_visible()
+            await expect(dialog).to_contain_text(
+                "Unanswered questions score 0 and you cannot continue this sitting."
+            )
+            await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+            await page.keyboard.press(key)
+            await expect(dialog).to_be_hidden()
+            await expect(page.locator("#exam")).to_be_visible()
+            await expect(end).to_be_focused()
+        # A double click on End exam whose second click lands on "Yes, end the exam".
+        confirm = dialog.get_by_role("button", name="Yes, end the exam")
+        await end.click()
+        box = await confirm.bounding_box()
+        assert box is not None
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down(click_count=2)
+        await page.mouse.up(click_count=2)
+        await expect(dialog).to_be_visible()
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_be_hidden()
+        await expect(page.locator("#question")).to_have_text("Now count back from three.")
+        await expect(page.locator("#turn")).to_contain_text("Listening…")
+        await expect(page.locator("#student-caption")).to_have_text(transcript["text"])
+        assert (await diagnostics(page))["active"] is True
+
+        await end_exam(page)
+        await expect(page.locator("#report")).to_be_visible()
+        await expect(page.locator("#status")).to_have_text("You ended the exam.")
+
+    # Nothing reached the server until the student confirmed.
+    assert [c["type"] for c in script.controls] == ["start", "end"]
+    assert script.close_code == 1000
+
+
+async def test_ending_during_the_identity_step_says_so_and_leads_back_to_the_start(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN, identity=True))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#exam")).to_be_visible()
+        await expect(page.locator("#progress-label")).to_have_text("Confirming your identity")
+        await expect(page.locator("#examiner-caption")).to_have_text(
+            "Welcome. Are you Web Student?"
+        )
+        await expect(page.locator("#turn")).to_contain_text("Listening…")
+        await expect(page.locator("#exam")).not_to_contain_text("Question 0")
+
+        await page.get_by_role("button", name="End exam").click()
+        dialog = page.get_by_role("dialog", name="End the exam now?")
+        await expect(dialog).to_contain_text("Your identity is not confirmed yet")
+        await dialog.get_by_role("button", name="Yes, end the exam").click()
+
+        ended = page.locator("#ended")
+        await expect(ended).to_be_visible()
+        await expect(ended).to_contain_text("your identity was not confirmed")
+        await expect(page.locator("#exam")).to_be_hidden()
+        await expect(page.locator("#report")).to_be_hidden()
+        await page.get_by_role("button", name="Back to the start").click()
+        await expect(page.locator("#setup")).to_be_visible()
+        await expect(ended).to_be_hidden()
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
+        await expect(page.locator("#error")).to_be_hidden()
+
+    assert [c["type"] for c in script.controls] == ["start", "end"]
+    assert not [e for e in script.events_sent if e["type"] == "result"]
+    assert script.close_code == 1000
+
+
+async def test_the_college_list_has_no_default_and_start_waits_for_a_choice(
+    launch_browser: LaunchBrowser, exam_server: ExamServer
+) -> None:
+    async with launch_browser(Microphone(None)) as browser:
+        page = await browser.new_page()
+        await page.goto(f"{exam_server.url}/?token={TOKEN}")
+        college = page.get_by_label("College")
+        await expect(college).to_be_enabled()
+        await expect(college.locator("option:checked")).to_have_text("Choose your college")
+        await expect(college).to_have_value("")
+        await expect(page.get_by_role("button", name="Start exam")).to_be_disabled()
+        await college.select_option("medical")
+        await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()

@@ -61,6 +61,32 @@ async def test_root_serves_the_exam_page_and_docs_stay_available(settings: Setti
     assert docs.status_code == 200
 
 
+def referenced_urls(html: str) -> list[str]:
+    """Every URL an API docs page loads: src / href / spec-url attributes and the ``url:`` the
+    Swagger UI script fetches the schema from."""
+    pattern = r"""(?:src|href|spec-url)="([^"]+)"|\burl: '([^']+)'"""
+    return [attribute or script for attribute, script in re.findall(pattern, html)]
+
+
+@pytest.mark.parametrize(
+    ("path", "asset"), [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")]
+)
+async def test_api_docs_load_only_local_assets(settings: Settings, path: str, asset: str) -> None:
+    async with client_for(settings) as client:
+        page = await client.get(path)
+        assert page.status_code == 200
+        urls = referenced_urls(page.text)
+        assert any(url.endswith(asset) for url in urls), urls
+        assert "/openapi.json" in urls
+        assert "://" not in page.text  # no absolute URL anywhere, a CDN included
+        for url in urls:
+            assert url.startswith("/"), url
+            assert not url.startswith("//"), url
+            response = await client.get(url)
+            assert response.status_code == 200, url
+            assert response.content, url
+
+
 @pytest.mark.parametrize("name", MODULES + WORKLETS)
 async def test_scripts_are_served_as_javascript(settings: Settings, name: str) -> None:
     # Browsers refuse module scripts and worklets served with any other MIME type.

@@ -167,6 +167,13 @@ async def test_the_session_list_filters_by_status_and_college(
     await page.get_by_role("link", name="Sessions").click()
     rows = page.locator("#sessions-table tbody tr")
     await expect(rows).to_have_count(4)
+    # Each sitting names its candidate: Asha's (the newest) first, then the three others.
+    await expect(page.locator("#sessions-table thead")).to_contain_text("Candidate")
+    await expect(rows.first).to_contain_text(f"Asha Rao ({STUDENT})")
+    asha = rows.filter(has=page.get_by_role("link", name=workspace.sitting.code))
+    await expect(asha).to_contain_text(f"Asha Rao ({STUDENT})")
+    for n in range(1, 4):
+        await expect(rows.filter(has_text=f"Student {n} (student{n})")).to_have_count(1)
     await page.get_by_label("Status").select_option("terminated")
     await page.get_by_role("button", name="Show sessions").click()
     await expect(page.locator("#session-results")).to_contain_text(

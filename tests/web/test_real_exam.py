@@ -41,7 +41,7 @@ from tests.exams.real_exam import (
 from tests.fixtures.voices import CandidateVoices
 from tests.web import browser as web
 from tests.web.conftest import LaunchBrowser, Microphone
-from tests.web.test_browser import diagnostics, number, received
+from tests.web.test_browser import choose_college, diagnostics, end_exam, number, received
 
 INTO_THE_WELCOME = 3.0
 """Seconds of silence before "yes": the page may miss ~150 ms, the welcome lasts ~7 s."""
@@ -109,8 +109,7 @@ async def microphone_wav(
 
 async def start_exam(page: Page, server: RealServer) -> None:
     await page.goto(f"{server.url}/?token={server.student.token}")
-    await expect(page.get_by_role("button", name="Start exam")).to_be_enabled()
-    await page.get_by_label("College").select_option("medical")
+    await choose_college(page)
     await page.get_by_role("button", name="Start exam").click()
 
 
@@ -145,11 +144,11 @@ async def test_the_real_examiner_confirms_identity_asks_and_grades_question_one_
             f"Question 1: {number(evaluation['score'])} / {number(evaluation['max_score'])}. "
             f"{evaluation['feedback']}"
         )
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)
         (result,) = await received(page, "result")
         assert result["answers"][0]["transcript"] == answer
-        # The caption moves on with the next question; the report shows what the student said.
+        # The report shows what the student said.
         row = page.locator("#report-rows tr").first
         await expect(row).to_contain_text(answer)
         await expect(row).to_contain_text(result["answers"][0]["feedback"])
@@ -187,5 +186,28 @@ async def test_speaking_over_the_real_examiner_stops_its_audio(
         heard = next(t for t in await received(page, "transcript") if t["final"])
         assert heard["text"].strip()
         assert (await diagnostics(page))["playback"]["playedAtFlush"] == at_flush["playedAtFlush"]
-        await page.get_by_role("button", name="End exam").click()
+        await end_exam(page)
         await expect(page.locator("#report")).to_be_visible(timeout=30_000)
+
+
+async def test_ending_before_identity_is_confirmed_leaves_a_way_back_on_the_real_server(
+    launch_browser: LaunchBrowser, real_server: RealServer, tmp_path: Path
+) -> None:
+    wav = tmp_path / "silence.wav"
+    await asyncio.to_thread(wav.write_bytes, encode_wav(silence(20.0)))
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        await expect(page.locator("#examiner-caption")).not_to_be_empty(timeout=30_000)
+        await expect(page.locator("#progress-label")).to_have_text("Confirming your identity")
+        await end_exam(page)
+
+        ended = page.locator("#ended")
+        await expect(ended).to_be_visible(timeout=30_000)
+        await expect(ended).to_contain_text("your identity was not confirmed")
+        await expect(page.locator("#exam")).to_be_hidden()
+        (event,) = await received(page, "ended")
+        assert event["reason"] == "identity_not_confirmed"
+        assert await received(page, "result") == []
+        await page.get_by_role("button", name="Back to the start").click()
+        await expect(page.locator("#setup")).to_be_visible()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from newspeech.auth.scope import Scope
 from newspeech.errors import NotFound
@@ -36,7 +37,8 @@ SESSION_SORTABLE = {
 async def list_sessions(
     db: AsyncSession, scope: Scope, f: ExamSessionFilter, page: PageRequest
 ) -> tuple[list[ExamSession], int]:
-    query = select(ExamSession)
+    # The candidate is shown in every row: loaded with the page, not one query per row.
+    query = select(ExamSession).options(joinedload(ExamSession.user))
     limit = scope.where(ExamSession.college_type, ExamSession.user_id)
     if limit is not None:
         query = query.where(limit)

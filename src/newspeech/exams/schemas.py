@@ -10,11 +10,21 @@ from newspeech.models import EvaluatorType, FeedbackType, SessionStatus
 from newspeech.results.schemas import ResultRead
 
 
+class CandidateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    full_name: str | None
+
+
 class ExamSessionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     user_id: int
+    user: CandidateRead
+    """Who sat it (the examiner's session list shows the candidate)."""
     college_type: str
     session_code: str
     status: SessionStatus
@@ -73,15 +83,6 @@ class AnswerRead(BaseModel):
         return None if self.answer_audio_path is None else audio_url(self.id)
 
 
-class CandidateRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    username: str
-    full_name: str | None
-
-
 class ExamSessionDetail(ExamSessionRead):
-    user: CandidateRead
     answers: list[AnswerRead]
     result: ResultRead | None

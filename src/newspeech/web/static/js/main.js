@@ -7,10 +7,21 @@ import { renderEvaluation, renderReport } from "./report.js";
 
 const $ = (id) => document.getElementById(id);
 const LOG_LIMIT = 1000; // server events kept for diagnostics (a whole exam is ~200)
+// The meter shows -55..-10 dBFS: room noise after noise suppression sits below the bottom, a
+// voice near the microphone fills most of it. It rises at once and falls over ~0.4 s, so it
+// follows syllables instead of flickering with every 20 ms frame.
+const METER_FLOOR_DB = -55;
+const METER_CEILING_DB = -10;
+const METER_FALL_PER_FRAME = 0.05;
+const END_WARNINGS = {
+  identity: "Your identity is not confirmed yet, so the exam has not started and nothing is scored. You cannot continue this sitting.",
+  exam: "Unanswered questions score 0 and you cannot continue this sitting.",
+};
 
 const page = {
   context: null, microphone: null, player: null, socket: null,
   active: false, activeSince: 0, finished: false, muted: false, sessionCode: null,
+  questionNumber: 0, totalQuestions: 0, reported: false, level: 0, answering: false,
   currentUtterance: null, flushedUtterance: null,
   framesCaptured: 0, maxLevel: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
   latencies: [],
@@ -34,7 +45,10 @@ async function loadConfig() {
     const response = await fetch("/web/config.json", { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const config = await response.json();
-    select.replaceChildren(...config.college_types.map((college) => {
+    // No college is chosen for the student: the placeholder stays until they pick one.
+    const placeholder = new Option("Choose your college", "", true, true);
+    placeholder.disabled = true;
+    select.replaceChildren(placeholder, ...config.college_types.map((college) => {
       const option = new Option(college.name, college.code);
       if (college.description) option.title = college.description;
       return option;
@@ -44,7 +58,7 @@ async function loadConfig() {
       throw new Error("no college types in the database");
     }
     select.disabled = false;
-    $("start").disabled = false;
+    updateStart();
     setStatus(page.linkToken
       ? "Choose your college and press Start exam."
       : "Choose your college, sign in and press Start exam.");
@@ -54,11 +68,17 @@ async function loadConfig() {
   }
 }
 
+/** Start needs a chosen college, and nothing in progress. */
+function updateStart() {
+  $("start").disabled = $("college").disabled || !$("college").value || page.active;
+}
+
 function onFrame({ frame, rms }) {
   page.framesCaptured += 1;
-  // The meter shows -60..0 dBFS, the range where speech and room noise differ.
   const decibels = 20 * Math.log10(Math.max(rms, 1e-6));
-  const level = page.muted ? 0 : Math.min(1, Math.max(0, (decibels + 60) / 60));
+  const heard = (decibels - METER_FLOOR_DB) / (METER_CEILING_DB - METER_FLOOR_DB);
+  const level = page.muted ? 0 : Math.min(1, Math.max(0, heard, page.level - METER_FALL_PER_FRAME));
+  page.level = level;
   $("level").value = level;
   page.maxLevel = Math.max(page.maxLevel, level);
   if (page.active && !page.muted && page.socket.sendAudio(frame)) {
@@ -127,10 +147,15 @@ async function start(event, sessionCode = null) {
   clearError();
   $("resume").hidden = true;
   const collegeType = $("college").value;
+  if (!sessionCode && !collegeType) {
+    showError("Choose your college first.");
+    $("college").focus();
+    return;
+  }
   $("start").disabled = true;
   const token = await signIn();
   if (!token) {
-    $("start").disabled = false;
+    updateStart();
     return;
   }
   if (!sessionCode) resetExamView();
@@ -166,20 +191,24 @@ function wire(socket) {
     page.sessionCode = e.sessionCode;
     page.activeSince = performance.now();
     page.player.configure(e.outputSampleRate);
-    $("question-total").textContent = e.totalQuestions;
+    page.totalQuestions = e.totalQuestions;
+    page.answering = false; // a resumed sitting starts between answers
     $("progress").max = e.totalQuestions;
+    showProgress();
     $("setup").hidden = true;
     $("report").hidden = true;
+    $("ended").hidden = true;
     $("exam").hidden = false;
     $("exam-title").focus();
     setStatus(`Exam started. Your session code is ${e.sessionCode}.`);
   });
   on("scenario", (e) => { $("scenario").textContent = `Case ${e.index}: ${e.description}`; });
   on("question", (e) => {
-    $("question-number").textContent = e.number;
-    $("progress").value = e.number;
+    // The "You" caption keeps the last answer heard until the next answer starts.
+    page.questionNumber = e.number;
+    if (e.total) page.totalQuestions = e.total;
+    showProgress();
     $("question").textContent = e.text;
-    $("student-caption").textContent = "";
   });
   on("speaking", (e) => {
     page.currentUtterance = e.utteranceId;
@@ -190,12 +219,21 @@ function wire(socket) {
     if (page.player && page.currentUtterance !== page.flushedUtterance) page.player.enqueue(buffer);
   });
   on("spoken", () => { $("turn").textContent = ""; });
+  // "Listening…" only from the server's `listening` until speech or the examiner's next words.
   on("listening", (e) => {
-    $("turn").textContent = "Your turn";
-    setStatus(`Listening: answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds).`);
+    $("turn").textContent = `Listening… answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds)`;
   });
-  on("voice", (e) => { $("turn").textContent = e.speech ? "You are speaking" : "Your turn"; });
+  on("voice", (e) => {
+    if (e.speech && !page.answering) {
+      // A new answer starts (speech after a pause within one answer does not count).
+      page.answering = true;
+      $("student-caption").textContent = "";
+      $("student-caption").classList.remove("partial");
+    }
+    $("turn").textContent = e.speech ? "You are speaking" : "";
+  });
   on("transcript", (e) => {
+    if (e.final) page.answering = false;
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);
   });
@@ -210,6 +248,7 @@ function wire(socket) {
   });
   on("latency", (e) => { page.latencies.push(e); });
   on("result", (e) => {
+    page.reported = true;
     renderReport(e, { summary: $("report-summary"), rows: $("report-rows") });
     $("report").hidden = false;
     $("report-title").focus();
@@ -218,7 +257,18 @@ function wire(socket) {
     page.finished = true;
     page.sessionCode = null;
     $("exam").hidden = true;
-    setStatus(END_REASONS[e.reason] ?? "The exam has ended.");
+    closeEndDialog();
+    const reason = END_REASONS[e.reason] ?? "The exam has ended.";
+    if (page.reported) {
+      setStatus(reason);
+    } else {
+      // No result to show (e.g. ended before the identity was confirmed): say so, and offer
+      // the way back instead of leaving an empty page.
+      setStatus("");
+      $("ended-message").textContent = reason;
+      $("ended").hidden = false;
+      $("ended-title").focus();
+    }
   });
   on("serverError", (e) => { showError(`${e.detail} (${e.code})`); });
   on("pong", () => {});
@@ -244,9 +294,11 @@ function teardown() {
   page.context?.close();
   page.context = null;
   page.socket?.close();
+  page.level = 0;
   $("level").value = 0;
   $("turn").textContent = "";
-  $("start").disabled = $("college").disabled;
+  closeEndDialog();
+  updateStart();
 }
 
 function toggleMute() {
@@ -256,12 +308,36 @@ function toggleMute() {
   setStatus(page.muted ? "Microphone muted: the examiner hears nothing." : "Microphone on.");
 }
 
-function endExam() {
+function showProgress() {
+  $("progress").value = page.questionNumber;
+  $("progress-label").textContent = page.questionNumber > 0
+    ? `Question ${page.questionNumber} of ${page.totalQuestions}`
+    : "Confirming your identity";
+}
+
+/** "End exam" only asks; the sitting ends when the student confirms in the dialog. */
+function askToEnd() {
+  if (!page.socket?.isOpen) {
+    teardown();
+    return;
+  }
+  $("end-dialog-text").textContent = END_WARNINGS[page.questionNumber > 0 ? "exam" : "identity"];
+  $("end-dialog").returnValue = "";
+  $("end-dialog").showModal();
+}
+
+function closeEndDialog() {
+  if ($("end-dialog").open) $("end-dialog").close("");
+}
+
+function onEndDialogClosed() {
+  if ($("end-dialog").returnValue !== "end") {
+    $("end").focus();
+    return;
+  }
   if (page.socket?.isOpen) {
     setStatus("Ending the exam…");
     page.socket.end();
-  } else {
-    teardown();
   }
 }
 
@@ -269,8 +345,10 @@ function resetExamView() {
   for (const id of ["scenario", "question", "examiner-caption", "student-caption", "turn"]) {
     $(id).textContent = "";
   }
-  $("question-number").textContent = "0";
-  $("progress").value = 0;
+  page.questionNumber = 0;
+  page.reported = false;
+  page.answering = false;
+  showProgress();
   $("evaluations").replaceChildren();
   $("evaluations-title").hidden = true;
   $("report-rows").replaceChildren();
@@ -279,6 +357,7 @@ function resetExamView() {
 
 function again() {
   $("report").hidden = true;
+  $("ended").hidden = true;
   $("exam").hidden = true;
   $("setup").hidden = false;
   resetExamView();
@@ -311,8 +390,20 @@ $("resume").addEventListener("click", (event) => start(event, page.sessionCode))
 $("mute").addEventListener("click", toggleMute);
 $("repeat").addEventListener("click", () => page.socket?.repeat());
 $("skip").addEventListener("click", () => page.socket?.skip());
-$("end").addEventListener("click", endExam);
+$("end").addEventListener("click", askToEnd);
+$("end-cancel").addEventListener("click", () => $("end-dialog").close(""));
+$("end-confirm").addEventListener("click", (event) => {
+  // The second click of a double click on "End exam" may land here: only a click of its own
+  // (detail 1) or the keyboard (detail 0) ends the sitting.
+  if (event.detail <= 1) $("end-dialog").close("end");
+});
+$("end-dialog").addEventListener("close", onEndDialogClosed);
 $("again").addEventListener("click", again);
+$("back").addEventListener("click", again);
+$("college").addEventListener("change", () => {
+  clearError();
+  updateStart();
+});
 page.linkToken = new URLSearchParams(window.location.search).get("token");
 if (page.linkToken) {
   $("sign-in").hidden = true;

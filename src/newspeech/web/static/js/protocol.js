@@ -57,6 +57,7 @@ export const END_REASONS = {
   ended_by_student: "You ended the exam.",
   time_limit: "The exam's time limit was reached.",
   disconnected: "The exam ended because the connection dropped.",
+  identity_not_confirmed: "The exam did not start: your identity was not confirmed, so nothing was scored.",
 };
 
 /** Close codes after which the same sitting can be resumed with its session code. */

@@ -36,13 +36,13 @@ export async function renderSessions(ctx, container) {
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
     const rows = data.items.map((s) => [
       h("a", { href: `#/sessions/${s.id}` }, s.session_code),
-      s.college_type, label(s.status), when(s.start_time ?? s.created_at),
+      candidateName(s.user), s.college_type, label(s.status), when(s.start_time ?? s.created_at),
       `${s.questions_answered} / ${s.total_questions}`, String(s.total_score),
     ]);
     results.replaceChildren(
       data.total === 0 ? h("p", {}, "No sessions match these filters.")
         : table(`Sessions ${(page - 1) * PAGE_SIZE + 1}–${(page - 1) * PAGE_SIZE + data.items.length} of ${data.total}`,
-          ["Session", "College", "Status", "Started", "Answered", "Total"], rows, { id: "sessions-table" }),
+          ["Session", "Candidate", "College", "Status", "Started", "Answered", "Total"], rows, { id: "sessions-table" }),
       h("nav", { class: "pager", "aria-label": "Session pages" },
         h("button", { type: "button", disabled: page <= 1, onclick: () => { page -= 1; load().catch(fail); } }, "Previous page"),
         h("span", {}, ` Page ${page} of ${pages} `),
@@ -57,6 +57,12 @@ export async function renderSessions(ctx, container) {
     load().catch(fail);
   });
   await load();
+}
+
+/** "Asha Rao (asha.rao)": the full name when there is one, always the user name. */
+function candidateName(user) {
+  if (!user) return "–";
+  return user.full_name ? `${user.full_name} (${user.username})` : user.username;
 }
 
 function summaryLine(detail, result) {
