@@ -527,3 +527,49 @@ async def test_the_grader_prepares_every_question_in_the_order_they_are_asked(
     planned = [q.text for q in conversation._setting.plan.questions]
     assert len(planned) == 12
     assert grader.prepared == planned
+
+
+async def test_an_answer_that_went_on_replaces_the_first_part_and_is_graded_once_more(
+    candidate: Candidate, db: AsyncSession
+) -> None:
+    """The loop took "Aspirin and ticagrelor," as the answer to question 1 and the candidate
+    went on over the feedback: the whole answer takes the first one's place (one row, one
+    evaluation), question 2 follows it, and the trail says the answer was extended."""
+    conversation = candidate.conversation
+    await confirm(candidate)
+    first = await candidate.say("An inferior myocardial infarction,", seconds=3.0)
+    assert question_numbers(first) == [2]
+    whole = candidate.heard(MODEL_ANSWERS[0], seconds=12.0)
+    turn = await conversation.amend(whole)
+    assert question_numbers(turn) == [2]  # asked again: the first time it was not heard
+    assert event(turn, "evaluation")["question_number"] == 1
+    second = await candidate.say(MODEL_ANSWERS[1], seconds=10.0)
+    assert question_numbers(second) == [3]
+
+    exam_session = await stored(db, conversation.session_code)
+    answers = list(
+        await db.scalars(
+            select(Answer).where(Answer.session_id == exam_session.id).order_by(Answer.id)
+        )
+    )
+    assert [(a.question_number, a.transcribed_text) for a in answers] == [
+        (1, MODEL_ANSWERS[0]),
+        (2, MODEL_ANSWERS[1]),
+    ]
+    assert answers[0].audio_duration_seconds == pytest.approx(12.5)
+    evaluations = await EvaluationRepository(db).for_session(exam_session.id)
+    assert sorted(e.answer_id for e in evaluations) == [answers[0].id, answers[1].id]
+    assert exam_session.questions_answered == 2
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.answer_extended") == 1
+    assert actions.count("exam.answer_stored") == 2
+
+
+async def test_going_on_after_a_request_is_heard_as_a_new_turn(candidate: Candidate) -> None:
+    """Nothing to amend (the last turn was "repeat the question"): the whole is just heard."""
+    conversation = candidate.conversation
+    await confirm(candidate)
+    await candidate.say("Could you repeat the question?", seconds=2.0)
+    turn = await conversation.amend(candidate.heard(MODEL_ANSWERS[0], seconds=10.0))
+    assert event(turn, "evaluation")["question_number"] == 1
+    assert question_numbers(turn) == [2]

@@ -85,9 +85,19 @@ async def test_an_answer_ends_the_turn_is_transcribed_graded_and_measured(
     assert said(heard.transcript.text) == "ask what you can do for your country"
     assert exam.conversation.scores == [10.0]
     assert heard.pcm  # the answer's own audio goes to the exam for storage
-    types = exam.wire.types()
+    await exam.wait_for_event("question", 2)
+    kinds = ("transcript", "evaluation", "speaking", "speaking_done", "question")
+    types = [t for t in exam.wire.types() if t in kinds]
     after = types[types.index("transcript") :]
-    assert after[:4] == ["transcript", "evaluation", "question", "speaking"]
+    # The next question's event goes out as it is spoken, after the feedback.
+    assert after[:6] == [
+        "transcript",
+        "evaluation",
+        "speaking",
+        "speaking_done",
+        "question",
+        "speaking",
+    ]
     (timings,) = exam.conversation.measured
     assert timings.first_audio_sent is not None
     assert timings.grade_ready is not None
@@ -277,3 +287,95 @@ async def test_repeated_questions_play_from_the_phrase_cache(engines: SessionEng
 def test_loop_settings_come_from_configuration(tmp_path: Path) -> None:
     settings = Settings(environment="test", data_dir=tmp_path, barge_in_min_ms=450)
     assert LoopSettings.from_settings(settings).barge_in_min_seconds == 0.45
+
+
+async def _declared_then_feedback(exam: Exam, first_part: PCM16) -> None:
+    """Answer with ``first_part`` and wait until the examiner speaks its feedback."""
+    await listening(exam)
+    await exam.play(first_part)
+    await exam.wait_until(
+        lambda: any(e["kind"] == "feedback" for e in exam.wire.events("speaking"))
+    )
+
+
+async def test_speech_that_resumes_over_the_feedback_is_the_same_answer_going_on(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """ "ask not what your country can do for you" is taken as a whole answer (the silence
+    fallback ends it), then, over the feedback, "ask what you can do for your country": the
+    reply is withdrawn, the next question was never asked, and the whole answer — both halves,
+    the pause between them kept — is amended in the first one's place."""
+    conversation = ScriptedConversation(QUESTIONS[1:])
+    exam = start_exam(engines, conversation, LoopSettings(turn_incomplete_stop_seconds=1.0))
+    first, rest = at(jfk, 3.0, 7.8), at(jfk, 7.8)
+    await _declared_then_feedback(exam, first)
+    assert [e["question_number"] for e in exam.wire.events("evaluation")] == [1]
+    assert [e["number"] for e in exam.wire.events("question")] == [1]  # 2 is held back
+    await exam.play(rest)
+    await exam.wait_for_event("question", 2)
+
+    assert exam.session.stats.continuations == 1
+    assert exam.wire.events("flush")
+    assert exam.wire.events("listening")[1].get("resumed") is True
+    assert exam.conversation.interruptions == []  # the feedback was withdrawn, not heard
+    (whole,) = conversation.answers
+    assert conversation.amended == [whole]
+    text = said(whole.transcript.text)
+    assert text.startswith("ask not what your country")
+    assert text.endswith("ask what you can do for your country")
+    assert len(whole.pcm) // 2 >= first.size + rest.size  # nothing between them dropped
+    assert [e["question_number"] for e in exam.wire.events("evaluation")] == [1, 1]
+    # Question 2 is asked once, and only after the whole answer's feedback.
+    types = exam.wire.types()
+    assert types.count("question") == 2
+    assert types.index("question", types.index("evaluation") + 1) > types.index("flush")
+    await exam.close()
+
+
+async def test_a_cough_over_the_feedback_does_not_reopen_the_answer(
+    engines: SessionEngines, jfk: PCM16, one_two_three: PCM16
+) -> None:
+    conversation = ScriptedConversation(QUESTIONS[1:])
+    exam = start_exam(engines, conversation, LoopSettings(turn_incomplete_stop_seconds=1.0))
+    await _declared_then_feedback(exam, at(jfk, 7.8))
+    await exam.play(np.concatenate([at(one_two_three, 0.15, 0.35), silence(0.5)]))
+    await exam.wait_for_event("question", 2)
+    await listening(exam, 2)
+    assert exam.session.stats.continuations == 0
+    assert conversation.amended == []
+    assert "flush" not in exam.wire.types()
+    await exam.close()
+
+
+async def test_i_have_not_finished_reopens_the_answer_after_the_next_question_began(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """Once question 2 has been asked, speech would be its answer; the ``continue`` control
+    reopens answer 1 instead: what follows is added to it, and question 2 is asked again."""
+    conversation = ScriptedConversation(QUESTIONS[1:])
+    exam = start_exam(engines, conversation, LoopSettings(turn_incomplete_stop_seconds=1.0))
+    first, rest = at(jfk, 3.0, 7.8), at(jfk, 7.8)
+    await _declared_then_feedback(exam, first)
+    await listening(exam, 2)  # question 2 was asked in full; the student said nothing yet
+    await exam.control(Control.CONTINUE)
+    await exam.wait_until(lambda: exam.wire.events("listening")[-1].get("resumed") is True)
+    await exam.play(rest)
+    await exam.wait_for_event("question", 3)
+
+    (whole,) = conversation.answers
+    assert conversation.amended == [whole]
+    text = said(whole.transcript.text)
+    assert text.startswith("ask not what your country")
+    assert text.endswith("ask what you can do for your country")
+    assert [e["number"] for e in exam.wire.events("question")] == [1, 2, 2]
+    await exam.close()
+
+
+async def test_continue_with_no_answer_to_go_on_with_is_refused(engines: SessionEngines) -> None:
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS))
+    await listening(exam)
+    await exam.control(Control.CONTINUE)
+    (error,) = exam.wire.events("error")
+    assert error["error"] == "nothing_to_continue"
+    assert exam.session.stats.continuations == 0
+    await exam.close()

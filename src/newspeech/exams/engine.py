@@ -13,6 +13,7 @@ then the question again, then move on with no answer. Spoken or clicked repeat /
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -111,6 +112,19 @@ class _Turn:
     fragment: list[str] = field(default_factory=list)
     fragment_seconds: float = 0.0
 
+    def copy(self) -> _Turn:
+        return dataclasses.replace(self, fragment=list(self.fragment))
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where the sitting stood just before an answer was taken (see :meth:`ExamEngine.amend`)."""
+
+    current: PlannedQuestion | None
+    done: frozenset[int]
+    turn: _Turn
+    last_scenario: int | None
+
 
 class ExamEngine:
     """The position and rules of one sitting. ``done`` (question numbers already answered or
@@ -142,6 +156,7 @@ class ExamEngine:
         self.current: PlannedQuestion | None = self._first_open()
         self._last_scenario: int | None = None
         self._end_reason: EndReason | None = None
+        self._before_answer: _Position | None = None
 
     # -- the clock -------------------------------------------------------------------------
 
@@ -161,6 +176,7 @@ class ExamEngine:
                 hotwords=tuple(self.candidate_name.split()),
                 max_answer_seconds=min(15.0, self.rules.max_answer_seconds),
                 silence_prompt_seconds=self.rules.silence_prompt_seconds,
+                continuable=False,
             )
         remaining = self.rules.session_limit_seconds - self.elapsed_seconds
         return ListenPlan(
@@ -201,11 +217,31 @@ class ExamEngine:
         intent = detect_intent(text)
         if intent is not None:
             return self._request(intent, spoken=True)
+        self._before_answer = _Position(
+            self.current, frozenset(self.done), self._turn.copy(), self._last_scenario
+        )
+        return self._answer(text, speech_seconds)
+
+    def amend(self, text: str, speech_seconds: float) -> Step:
+        """The student went on with the answer just heard (speech resumed before the reply
+        was heard, or "I haven't finished"): ``text`` is the whole answer. The sitting goes
+        back to where it stood before that answer was taken — a question asked since then was
+        not heard and counts as not asked — and takes the whole answer in its place."""
+        self._ensure_open()
+        position = self._before_answer
+        if position is None:
+            raise InvalidState("there is no answer to go on with")
+        self.phase = Phase.ANSWERING
+        self.current = position.current
+        self.done = set(position.done)
+        self._turn = position.turn.copy()
+        self._last_scenario = position.last_scenario
         return self._answer(text, speech_seconds)
 
     def silence(self, waited_seconds: float) -> Step:
         """Nothing was said for ``waited_seconds`` since the examiner stopped (or last spoke)."""
         self._ensure_open()
+        self._before_answer = None
         turn = self._turn
         turn.silences += 1
         turn.silent_seconds += waited_seconds
@@ -226,6 +262,7 @@ class ExamEngine:
 
     def control(self, command: Control) -> Step:
         self._ensure_open()
+        self._before_answer = None
         return self._request(Intent(command.value), spoken=False)
 
     def interrupted(self, utterance: Utterance, played_seconds: float) -> None:

@@ -115,6 +115,36 @@ class ExamRecorder:
             )
         return answer
 
+    async def amend(self, answer_id: int, heard: HeardSpan) -> Answer:
+        """The candidate went on after the end of their answer was declared: the stored
+        answer takes the whole of it, and its evaluation goes (it is graded again)."""
+        async with unit_of_work(self._sessionmaker) as db:
+            answers = AnswerRepository(db)
+            before = await answers.get(answer_id)
+            if before is None:
+                raise NotFound(f"answer {answer_id} does not exist")
+            words_before = len((before.transcribed_text or "").split())
+            answer = await answers.rehear(
+                answer_id,
+                transcribed_text=heard.text,
+                audio_duration_seconds=round(heard.audio_seconds, 3),
+                confidence_score=heard.confidence,
+                started_at=heard.started_at,
+                ended_at=heard.ended_at,
+            )
+            await EvaluationRepository(db).delete_for_answer(answer_id)
+            await self.audit_in(
+                db,
+                "exam.answer_extended",
+                {
+                    "question_number": answer.question_number,
+                    "words_before": words_before,
+                    "words": len(heard.text.split()),
+                },
+                resource=("answer", answer.id),
+            )
+        return answer
+
     async def no_answer(
         self, question: Question, number: int, reason: str, at: dt.datetime
     ) -> Answer:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -253,6 +253,36 @@ class AnswerRepository:
         )
         return list(await self.db.scalars(query))
 
+    async def rehear(
+        self,
+        answer_id: int,
+        *,
+        transcribed_text: str,
+        audio_duration_seconds: float,
+        confidence_score: float,
+        started_at: dt.datetime | None,
+        ended_at: dt.datetime | None,
+    ) -> Answer:
+        """Put the whole of an answer the candidate went on with in place of its first part."""
+        await self.db.execute(
+            update(Answer)
+            .where(Answer.id == answer_id)
+            .values(
+                answer_text=transcribed_text,
+                transcribed_text=transcribed_text,
+                audio_duration_seconds=audio_duration_seconds,
+                confidence_score=confidence_score,
+                started_at=started_at,
+                ended_at=ended_at,
+                turn_latency=None,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        answer = await self.db.get(Answer, answer_id, populate_existing=True)
+        if answer is None:
+            raise NotFound(f"answer {answer_id} does not exist")
+        return answer
+
     async def set_turn_latency(self, answer_id: int, latency: dict[str, Any]) -> None:
         """Store the per-turn latency the session loop measured for this answer."""
         await self.db.execute(
@@ -318,6 +348,13 @@ class EvaluationRepository:
         }
         async with integrity_as_conflict(f"cannot store evaluation of answer {answer.id}"):
             return (await self.db.scalars(insert(Evaluation).returning(Evaluation), [values])).one()
+
+    async def delete_for_answer(self, answer_id: int) -> None:
+        """Drop an answer's evaluation (the answer is about to be graded again)."""
+        await self.db.execute(
+            delete(Evaluation).where(Evaluation.answer_id == answer_id),
+            execution_options={"synchronize_session": False},
+        )
 
     async def set_latency(self, answer_id: int, latency_ms: float) -> None:
         """The response latency of the answer's turn, once its reply's first audio was sent."""

@@ -123,6 +123,8 @@ class ExamConversation:
         self._ungraded = ungraded or []
         self._heard: collections.deque[HeardAnswer] = collections.deque(maxlen=4)
         self._measure_answer_id: int | None = None
+        self._last_answer_id: int | None = None
+        """The answer stored by the last :meth:`answer` / :meth:`amend`: what an amend replaces."""
         self._grading_questions: dict[int, GradingQuestion] = {}
         self.end_reason: str | None = None
         self._preparing: asyncio.Task[None] | None = None
@@ -251,16 +253,30 @@ class ExamConversation:
 
     async def answer(self, heard: HeardAnswer) -> ExaminerTurn:
         self._heard.append(heard)
-        self._measure_answer_id = None
+        self._measure_answer_id = self._last_answer_id = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
         return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
 
-    async def silence(self, waited_seconds: float) -> ExaminerTurn:
+    async def amend(self, heard: HeardAnswer) -> ExaminerTurn:
+        replacing, self._last_answer_id = self._last_answer_id, None
         self._measure_answer_id = None
+        speech = heard.timings.speech_ended - heard.timings.speech_started
+        try:
+            step = self.engine.amend(heard.transcript.text, speech)
+        except InvalidState:  # what came before was no answer (a request): hear it afresh
+            self._heard.append(heard)
+            return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
+        if self._heard:
+            self._heard.pop()  # the first part is inside the whole
+        self._heard.append(heard)
+        return await self._run(step, heard, replacing=replacing)
+
+    async def silence(self, waited_seconds: float) -> ExaminerTurn:
+        self._measure_answer_id = self._last_answer_id = None
         return await self._run(self.engine.silence(waited_seconds))
 
     async def control(self, command: Control) -> ExaminerTurn:
-        self._measure_answer_id = None
+        self._measure_answer_id = self._last_answer_id = None
         return await self._run(self.engine.control(command))
 
     async def interrupted(self, utterance: Utterance, played_seconds: float) -> None:
@@ -295,7 +311,9 @@ class ExamConversation:
 
     # -- doing what the engine asks --------------------------------------------------------
 
-    async def _run(self, step: Step, heard: HeardAnswer | None = None) -> ExaminerTurn:
+    async def _run(
+        self, step: Step, heard: HeardAnswer | None = None, *, replacing: int | None = None
+    ) -> ExaminerTurn:
         utterances: list[Utterance] = []
         events: list[Mapping[str, Any]] = []
         while True:
@@ -304,7 +322,7 @@ class ExamConversation:
             utterances.extend(step.utterances)
             events.extend(step.events)
             if isinstance(step.pending, GradeAnswer):
-                spoken, event = await self._answer(step.pending, heard)
+                spoken, event = await self._answer(step.pending, heard, replacing)
                 events.append(event)
                 step = self.engine.graded(spoken)
             elif isinstance(step.pending, Conclude):
@@ -344,14 +362,16 @@ class ExamConversation:
             )
 
     async def _answer(
-        self, pending: GradeAnswer, heard: HeardAnswer | None
+        self, pending: GradeAnswer, heard: HeardAnswer | None, replacing: int | None = None
     ) -> tuple[str | None, Mapping[str, Any]]:
         parts = list(self._heard)[-pending.parts :] if pending.parts else []
         question = self._setting.questions[pending.question.question_id]
-        answer = await self._recorder.answer(
-            question, pending.question.number, self._span(pending.text, parts)
-        )
-        self._measure_answer_id = answer.id
+        span = self._span(pending.text, parts)
+        if replacing is None:
+            answer = await self._recorder.answer(question, pending.question.number, span)
+        else:
+            answer = await self._recorder.amend(replacing, span)
+        self._measure_answer_id = self._last_answer_id = answer.id
         if self._deps.audio is not None and parts:
             # In the background: the examiner's reply never waits for encoding or upload.
             pcm = b"".join(part.pcm for part in parts)

@@ -69,6 +69,9 @@ class ListenPlan:
     max_answer_seconds: float = 120.0
     min_answer_seconds: float = 0.0
     silence_prompt_seconds: float = 8.0
+    continuable: bool = True
+    """Speech that resumes soon after the turn was declared extends this answer (see
+    :meth:`Conversation.amend`); off for a yes / no, where the first words decide."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,15 @@ class HeardAnswer:
 
 
 class Control(enum.StrEnum):
-    """Explicit requests from the client (buttons); spoken requests arrive as transcripts."""
+    """Explicit requests from the client (buttons); spoken requests arrive as transcripts.
+
+    ``continue`` ("I haven't finished") is the loop's own: it reopens the answer just given
+    and never reaches :meth:`Conversation.control`."""
 
     REPEAT = "repeat"
     SKIP = "skip"
     END = "end"
+    CONTINUE = "continue"
 
 
 class Conversation(Protocol):
@@ -132,6 +139,13 @@ class Conversation(Protocol):
 
     async def answer(self, heard: HeardAnswer) -> ExaminerTurn:
         """The student finished speaking: grade, store, and say what comes next."""
+        ...
+
+    async def amend(self, heard: HeardAnswer) -> ExaminerTurn:
+        """The student went on with the answer just given to :meth:`answer` (or ``amend``)
+        before its reply was heard: ``heard`` is the whole answer, from its first word. Store
+        it in the first one's place, grade it once more, and say what comes next from where the
+        exam stood before that answer (a question asked since was not heard)."""
         ...
 
     async def silence(self, waited_seconds: float) -> ExaminerTurn:

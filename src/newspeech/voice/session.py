@@ -8,6 +8,14 @@ in real time in ≤ 40 ms chunks. One TaskGroup per connection holds the receive
 
 Calls into the conversation store answers; a barge-in or a disconnect never cuts one short
 (they run shielded and are awaited before the loop ends). Only speech is cancelled.
+
+A fair turn (``ARCHITECTURE.md``): a declared turn is not closed at once. Until the examiner's
+reply has got past its feedback (and for at least ``continuation_seconds``), the ear keeps the
+answer's audio, pause included; speech that resumes then — while the examiner thinks or speaks
+the feedback — is the same answer going on: the reply is cancelled, and once the answer ends
+again the whole of it, from its first word, is transcribed and given to
+:meth:`Conversation.amend` in the first part's place. A question cut short that way was not
+heard, so it is asked again. ``continue`` ("I haven't finished") does the same on request.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from newspeech.voice.conversation import (
     ListenPlan,
     TurnTimings,
     Utterance,
+    UtteranceKind,
 )
 from newspeech.voice.ear import Ear, EarSettings, EarState, Heard
 from newspeech.voice.pool import InferencePool
@@ -52,6 +61,10 @@ T = TypeVar("T")
 
 Inbound = bytes | Control
 """What the edge hands the loop: validated PCM16 audio, or a control request."""
+
+
+ASKED_WHEN_SPOKEN = frozenset({UtteranceKind.SCENARIO, UtteranceKind.QUESTION})
+"""Utterances whose events (``scenario``, ``question``) are sent as they start to be spoken."""
 
 
 class Inbox(Protocol):
@@ -75,6 +88,12 @@ class LoopSettings:
     lead_seconds: float = 0.12
     """Examiner audio is sent this far ahead of real time (the client's jitter buffer)."""
     tick_seconds: float = 0.1
+    continuation_seconds: float = 2.0
+    """After a turn is declared, speech that starts within this long extends the answer even
+    if the examiner has moved on from its feedback (over feedback it always does)."""
+    continuation_min_seconds: float = 0.5
+    """Speech this long (voiced) over the reply is the answer going on; shorter — a cough,
+    "mm" — is a backchannel, kept in the audio in case more follows."""
 
     @classmethod
     def from_settings(cls, settings: Settings, frame_samples: int = 512) -> LoopSettings:
@@ -89,6 +108,7 @@ class LoopSettings:
             turn_incomplete_stop_seconds=settings.turn_incomplete_stop_seconds,
             barge_in_min_seconds=settings.barge_in_min_ms / 1000.0,
             lead_seconds=settings.tts_lead_seconds,
+            continuation_seconds=settings.turn_continuation_seconds,
         )
 
 
@@ -113,6 +133,8 @@ class LoopStats:
     speculative_discarded: int = 0
     barge_ins: int = 0
     backchannels: int = 0
+    continuations: int = 0
+    """Answers that went on after their turn was declared (heard as one answer)."""
     stop_seconds: list[float] = field(default_factory=list)
     """Per barge-in: decision → the last examiner audio byte sent (seconds)."""
 
@@ -128,9 +150,24 @@ class _Speaking:
 @dataclass
 class _Answer:
     speech_started: float
+    plan: ListenPlan
     speech_ended: float = 0.0
     audio: PCM16 | None = None
     decode: asyncio.Task[Transcript | NewSpeechError] | None = None
+    prefix: PCM16 | None = None
+    """Audio heard before the ear's buffer began (an answer reopened by ``continue`` after
+    the ear was cleared): it comes first in the answer."""
+    stored: asyncio.Future[ExaminerTurn] | None = None
+    """The conversation call that took this answer, once made: going on amends it."""
+
+
+@dataclass
+class _Reply:
+    """The examiner's reply to a declared answer, while that answer may still go on."""
+
+    answer: _Answer
+    declared: float
+    past_feedback: bool = False
 
 
 class ExamSession:
@@ -165,7 +202,12 @@ class ExamSession:
         self._plan = ListenPlan(prompt=None)
         self._quiet_since = clock.now()
         self._answer: _Answer | None = None
+        self._reply: _Reply | None = None
+        self._amendable: _Answer | None = None
+        """The last declared answer, until the next one starts: what ``continue`` reopens."""
         self._question_number: int | None = None
+        self._held: list[Mapping[str, Any]] = []
+        """``question`` / ``scenario`` events of the reply, sent as their utterance starts."""
         self.end_reason: str | None = None
         self.stats = LoopStats()
 
@@ -214,11 +256,15 @@ class ExamSession:
 
     async def _hear(self, frame: PCM16) -> None:
         probability = await self._engines.frame_pool.run(self._vad.probability, frame)
-        heard = self._ear.hear(frame, probability)
         now = self._clock.now()
+        if self._reply is not None and not self._may_go_on(self._reply, now):
+            self._close_reply()
+        heard = self._ear.hear(frame, probability)
         if heard is Heard.SPEECH_STARTED:
             await self._out.send_event({"type": "vad", "speech": True})
-            self._answer = _Answer(speech_started=now - self._ear.segment_seconds)
+            if self._answer is None:  # else a reopened answer: this is more of it
+                self._answer = _Answer(now - self._ear.segment_seconds, self._plan)
+                self._amendable = None
         elif heard is Heard.RESUMED:
             await self._out.send_event({"type": "vad", "speech": True})
             self._discard_decode()
@@ -226,7 +272,12 @@ class ExamSession:
             await self._out.send_event({"type": "vad", "speech": False})
             await self._paused(now)
             return
-        if self._speaking is not None and self._ear.state is EarState.SPEAKING:
+        speaking = self._ear.state is EarState.SPEAKING
+        if self._reply is not None:
+            if speaking and self._ear.segment_seconds >= self._settings.continuation_min_seconds:
+                await self._go_on(self._reply.answer)
+            return
+        if self._speaking is not None and speaking:
             if (
                 self._interruptible
                 and self._ear.segment_seconds >= self._settings.barge_in_min_seconds
@@ -241,6 +292,10 @@ class ExamSession:
                 await self._declare_turn()
 
     async def _paused(self, now: float) -> None:
+        if self._reply is not None:
+            # A cough or "mm" over the reply: kept in the answer's audio in case it goes on.
+            self.stats.backchannels += 1
+            return
         if not self._listening or self._answer is None:
             # Speech over the examiner that stopped short of a barge-in: a backchannel.
             if self._speaking is not None or self._examiner is not None:
@@ -250,7 +305,7 @@ class ExamSession:
             return
         answer = self._answer
         answer.speech_ended = now - self._ear.pause_seconds
-        answer.audio = self._ear.audio()
+        answer.audio = self._audio_of(answer)
         too_short = self._ear.speech_seconds < self._plan.min_answer_seconds
         # The turn model is asked first: its 50 ms must not wait behind the decode.
         verdict = (
@@ -265,6 +320,44 @@ class ExamSession:
         probability = await verdict
         if probability >= self._settings.turn_complete_threshold and self._answer is answer:
             await self._declare_turn()
+
+    def _audio_of(self, answer: _Answer) -> PCM16:
+        """The answer's audio from its first word: anything reopened, then the ear's buffer."""
+        heard = self._ear.audio()
+        return heard if answer.prefix is None else np.concatenate([answer.prefix, heard])
+
+    def _may_go_on(self, reply: _Reply, now: float) -> bool:
+        return not reply.past_feedback or now - reply.declared < self._settings.continuation_seconds
+
+    def _close_reply(self) -> None:
+        """The reply has moved on: what is said from now on is not the last answer."""
+        if self._reply is not None:
+            self._reply = None
+            self._ear.reset()
+
+    async def _go_on(self, answer: _Answer) -> None:
+        """The answer whose turn was declared goes on: cancel the reply, listen to the rest."""
+        self._reply = None
+        if self._speaking is not None:
+            await self._stop_speaking(counts_as_said=False)
+        elif self._examiner is not None:  # still thinking: its stores run on, shielded
+            examiner, self._examiner = self._examiner, None
+            examiner.cancel()
+            await asyncio.wait([examiner])
+            self._held = []
+        if answer.decode is not None:
+            answer.decode.cancel()  # of the first part only
+            answer.decode = None
+        self.stats.continuations += 1
+        self._answer = answer
+        self._amendable = None
+        self._plan = answer.plan
+        self._listening = True
+        self._interruptible = False
+        self._quiet_since = self._clock.now()
+        await self._out.send_event(
+            {"type": "listening", "max_seconds": answer.plan.max_answer_seconds, "resumed": True}
+        )
 
     def _discard_decode(self) -> None:
         if self._answer is not None and self._answer.decode is not None:
@@ -284,12 +377,17 @@ class ExamSession:
         answer, self._answer = self._answer, None
         assert answer is not None
         declared = self._clock.now()
-        if answer.decode is None:  # max length reached while speaking: decode it all now
+        at_limit = answer.decode is None  # max length reached while speaking
+        if at_limit:
             answer.speech_ended = declared
-            answer.audio = self._ear.audio()
+            answer.audio = self._audio_of(answer)
             answer.decode = self._tasks().create_task(self._decode(answer.audio))
-        self._ear.reset()
         self._listening = False
+        if answer.plan.continuable and not at_limit:
+            self._reply = _Reply(answer, declared)  # the ear keeps listening to this answer
+        else:
+            self._ear.reset()
+        self._amendable = answer if answer.plan.continuable else None
         self.stats.turns += 1
         self._spawn_examiner(self._respond(answer, declared))
 
@@ -320,10 +418,13 @@ class ExamSession:
 
     async def _store(self, call: Awaitable[T]) -> T:
         """Await a conversation call that must not be cut short by a barge-in or disconnect."""
+        return await asyncio.shield(self._begin_store(call))
+
+    def _begin_store(self, call: Awaitable[T]) -> asyncio.Future[T]:
         future = asyncio.ensure_future(call)
         self._in_flight.add(future)
         future.add_done_callback(self._in_flight.discard)
-        return await asyncio.shield(future)
+        return future
 
     async def _respond(self, answer: _Answer, declared: float) -> None:
         assert answer.decode is not None
@@ -351,7 +452,13 @@ class ExamSession:
             transcript_ready=ready,
         )
         heard = HeardAnswer(transcript=result, pcm=answer.audio.tobytes(), timings=timings)
-        turn = await self._store(self._conversation.answer(heard))
+        if answer.stored is None:
+            call = self._conversation.answer(heard)
+        else:  # the answer went on: the whole of it replaces what was taken
+            await answer.stored
+            call = self._conversation.amend(heard)
+        answer.stored = self._begin_store(call)
+        turn = await asyncio.shield(answer.stored)
         timings = dataclasses.replace(timings, grade_ready=self._clock.now())
         await self._perform(turn, None, timings)
 
@@ -366,20 +473,35 @@ class ExamSession:
         self._listening = False
         # The student may talk over a turn that then listens; the closing words are heard out.
         self._interruptible = turn.listen and not turn.finished
-        await self._send_events(turn)
+        await self._send_events(turn, hold=True)
         for utterance in turn.utterances:
+            if utterance.kind in ASKED_WHEN_SPOKEN:
+                await self._release_held()
             timings = await self._say(utterance, timings)
+        await self._release_held()
         if turn.finished:
+            self._close_reply()
             self.end_reason = turn.end_reason or reason or "completed"
             await self._out.send_event({"type": "ended", "reason": self.end_reason})
             self._done.set()
         elif turn.listen:
             self._open_mic()
 
-    async def _send_events(self, turn: ExaminerTurn) -> None:
+    async def _send_events(self, turn: ExaminerTurn, *, hold: bool = False) -> None:
+        """Send the turn's events; with ``hold``, a question (and its case) waits until it is
+        spoken: an answer that goes on over the feedback withdraws the question unheard."""
+        self._held = []
         for event in turn.events:
             if event.get("type") == "question" and isinstance(event.get("number"), int):
                 self._question_number = event["number"]
+            if hold and event.get("type") in ("question", "scenario"):
+                self._held.append(event)
+            else:
+                await self._out.send_event(event)
+
+    async def _release_held(self) -> None:
+        held, self._held = self._held, []
+        for event in held:
             await self._out.send_event(event)
 
     async def _say(self, utterance: Utterance, timings: TurnTimings | None) -> TurnTimings | None:
@@ -393,6 +515,8 @@ class ExamSession:
             }
         )
         self._speaking = speaking
+        if self._reply is not None and utterance.kind is not UtteranceKind.FEEDBACK:
+            self._reply.past_feedback = True
         lead = self._settings.lead_seconds
         async with contextlib.aclosing(self._engines.speaker.chunks(utterance)) as chunks:
             async for chunk in chunks:
@@ -421,6 +545,7 @@ class ExamSession:
         self._tasks().create_task(report())
 
     def _open_mic(self) -> None:
+        self._close_reply()
         self._listening = True
         self._plan = self._conversation.listen_plan()
         self._quiet_since = self._clock.now()
@@ -430,8 +555,10 @@ class ExamSession:
             )
         )
 
-    async def _stop_speaking(self) -> _Speaking | None:
-        """Cancel the examiner's speech now; returns what was being said (None if silent)."""
+    async def _stop_speaking(self, *, counts_as_said: bool = True) -> _Speaking | None:
+        """Cancel the examiner's speech now; returns what was being said (None if silent).
+        ``counts_as_said``: the interrupted utterance was heard (a barge-in), not withdrawn
+        (the answer it replied to went on)."""
         speaking, examiner = self._speaking, self._examiner
         if speaking is None or examiner is None:
             return None
@@ -450,7 +577,11 @@ class ExamSession:
                 "stop_ms": round(self.stats.stop_seconds[-1] * 1000, 1),
             }
         )
-        await self._store(self._conversation.interrupted(speaking.utterance, played))
+        if counts_as_said:  # what was cut short counts as asked: the client is told of it
+            await self._release_held()
+            await self._store(self._conversation.interrupted(speaking.utterance, played))
+        else:
+            self._held = []
         return speaking
 
     async def _barge_in(self) -> None:
@@ -459,9 +590,15 @@ class ExamSession:
         self.stats.barge_ins += 1
         self._open_mic()
         if self._answer is None:
-            self._answer = _Answer(speech_started=self._clock.now() - self._ear.segment_seconds)
+            self._answer = _Answer(self._clock.now() - self._ear.segment_seconds, self._plan)
+            self._amendable = None
 
     async def _control(self, command: Control) -> None:
+        if command is Control.CONTINUE:
+            await self._continue_on_request()
+            return
+        self._amendable = None
+        self._close_reply()
         if self._examiner is not None and self._speaking is None:
             self._deferred = command  # thinking: handled as soon as its turn is stored
             return
@@ -473,6 +610,25 @@ class ExamSession:
         reason = "ended_by_student" if command is Control.END else None
         self._start_examiner(self._conversation.control(command), reason=reason)
 
+    async def _continue_on_request(self) -> None:
+        """ "I haven't finished": reopen the answer just given, if the next has not begun."""
+        answer = self._reply.answer if self._reply is not None else self._amendable
+        if answer is None or self._answer is not None:
+            await self._out.send_event(
+                {
+                    "type": "error",
+                    "error": "nothing_to_continue",
+                    "detail": "there is no answer to go on with now",
+                }
+            )
+            return
+        # What was heard of the answer comes first; the ear starts afresh for the rest (a
+        # pause so far must not count towards ending it again at once).
+        answer.prefix = self._audio_of(answer) if self._reply is not None else answer.audio
+        self._reply = None
+        self._ear.reset()
+        await self._go_on(answer)
+
     async def _error(self, error: NewSpeechError) -> None:
         await self._out.send_event({"type": "error", "error": error.code, "detail": error.detail})
 
@@ -480,9 +636,17 @@ class ExamSession:
         """Silence prompts: nothing said for the plan's time since the examiner stopped."""
         while True:
             await self._clock.sleep(self._settings.tick_seconds)
-            if not self._listening or self._examiner is not None or self._answer is not None:
+            if not self._listening or self._examiner is not None:
                 continue
             waited = self._clock.now() - self._quiet_since
+            if self._answer is not None:
+                if (
+                    self._ear.state is EarState.QUIET
+                    and waited >= self._plan.silence_prompt_seconds
+                ):
+                    await self._declare_turn()  # reopened, then nothing more was said
+                continue
             if waited >= self._plan.silence_prompt_seconds:
                 self._listening = False
+                self._amendable = None
                 self._start_examiner(self._conversation.silence(waited))

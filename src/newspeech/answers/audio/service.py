@@ -66,12 +66,34 @@ class AnswerAudioRecorder:
         self._offload = offload
         self._audit_enabled = audit_enabled
         self._tasks: set[asyncio.Task[str | None]] = set()
+        self._latest: dict[int, asyncio.Task[str | None]] = {}
 
     def keep(self, answer_id: int, exam_session_id: int, user_id: int, pcm: bytes) -> None:
-        """Store the answer's 16 kHz mono PCM16 in the background."""
-        task = asyncio.create_task(self.store_now(answer_id, exam_session_id, user_id, pcm))
+        """Store the answer's 16 kHz mono PCM16 in the background. Kept again (the candidate
+        went on with the answer), the newer recording is stored after the older one, so the
+        stored audio is always the whole answer."""
+        before = self._latest.get(answer_id)
+        task = asyncio.create_task(self._after(before, answer_id, exam_session_id, user_id, pcm))
         self._tasks.add(task)
+        self._latest[answer_id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._forget(answer_id, done))
+
+    async def _after(
+        self,
+        before: asyncio.Task[str | None] | None,
+        answer_id: int,
+        exam_session_id: int,
+        user_id: int,
+        pcm: bytes,
+    ) -> str | None:
+        if before is not None:
+            await asyncio.wait([before])
+        return await self.store_now(answer_id, exam_session_id, user_id, pcm)
+
+    def _forget(self, answer_id: int, done: asyncio.Task[str | None]) -> None:
+        if self._latest.get(answer_id) is done:
+            del self._latest[answer_id]
 
     async def drain(self, *, wait_seconds: float | None = None) -> None:
         """Wait for the recordings still being stored (at shutdown; in tests); what is not

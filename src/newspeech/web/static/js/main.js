@@ -193,6 +193,7 @@ function wire(socket) {
     page.player.configure(e.outputSampleRate);
     page.totalQuestions = e.totalQuestions;
     page.answering = false; // a resumed sitting starts between answers
+    $("go-on").disabled = true;
     $("progress").max = e.totalQuestions;
     showProgress();
     $("setup").hidden = true;
@@ -221,25 +222,37 @@ function wire(socket) {
   on("spoken", () => { $("turn").textContent = ""; });
   // "Listening…" only from the server's `listening` until speech or the examiner's next words.
   on("listening", (e) => {
-    $("turn").textContent = `Listening… answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds)`;
+    $("turn").textContent = e.resumed
+      ? "Go on, the examiner is listening to the rest of your answer…"
+      : `Listening… answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds)`;
+    if (e.resumed) $("go-on").disabled = true;
   });
   on("voice", (e) => {
     if (e.speech && !page.answering) {
       // A new answer starts (speech after a pause within one answer does not count).
       page.answering = true;
+      $("go-on").disabled = true; // a new answer: the last one can no longer go on
       $("student-caption").textContent = "";
       $("student-caption").classList.remove("partial");
     }
     $("turn").textContent = e.speech ? "You are speaking" : "";
   });
   on("transcript", (e) => {
-    if (e.final) page.answering = false;
+    if (e.final) {
+      page.answering = false;
+      $("go-on").disabled = false; // the answer was taken: the student may add to it
+    }
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);
   });
   on("evaluation", (e) => {
     $("evaluations-title").hidden = false;
-    $("evaluations").append(renderEvaluation(e));
+    // An answer that went on is graded again: its new mark replaces the first one.
+    const earlier = [...$("evaluations").children].find(
+      (item) => item.dataset.question === String(e.questionNumber),
+    );
+    if (earlier) earlier.replaceWith(renderEvaluation(e));
+    else $("evaluations").append(renderEvaluation(e));
   });
   on("flush", (e) => {
     page.player.flush();
@@ -390,6 +403,10 @@ $("resume").addEventListener("click", (event) => start(event, page.sessionCode))
 $("mute").addEventListener("click", toggleMute);
 $("repeat").addEventListener("click", () => page.socket?.repeat());
 $("skip").addEventListener("click", () => page.socket?.skip());
+$("go-on").addEventListener("click", () => {
+  $("go-on").disabled = true;
+  page.socket?.goOn();
+});
 $("end").addEventListener("click", askToEnd);
 $("end-cancel").addEventListener("click", () => $("end-dialog").close(""));
 $("end-confirm").addEventListener("click", (event) => {

@@ -23,7 +23,7 @@ const SERVER_EVENTS = {
   question: ["question", (m) => ({ number: m.number, total: m.total, text: m.text })],
   speaking: ["speaking", (m) => ({ utteranceId: m.utterance_id, kind: m.kind, text: m.text })],
   speaking_done: ["spoken", (m) => ({ utteranceId: m.utterance_id })],
-  listening: ["listening", (m) => ({ maxSeconds: m.max_seconds })],
+  listening: ["listening", (m) => ({ maxSeconds: m.max_seconds, resumed: m.resumed === true })],
   vad: ["voice", (m) => ({ speech: Boolean(m.speech) })],
   transcript: ["transcript", (m) => ({ final: Boolean(m.final), text: m.text ?? "" })],
   evaluation: ["evaluation", (m) => ({
@@ -125,6 +125,8 @@ export class ExamSocket extends EventTarget {
 
   repeat() { this.#control({ type: "repeat" }); }
   skip() { this.#control({ type: "skip" }); }
+  /** "I haven't finished": reopen the answer just given (the server withdraws its reply). */
+  goOn() { this.#control({ type: "continue" }); }
   end() { this.#control({ type: "end" }); }
   ping(id) { this.#control({ type: "ping", id }); }
 
