@@ -79,6 +79,8 @@ class ExamReport:
     """Barge-ins: flushes while the candidate spoke (not the one its own ``end`` causes)."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
+    continued: int = 0
+    """Answers the examiner reopened because they went on after their turn was taken."""
     ended: str | None = None
     close_code: int | None = None
     audio_seconds: float = 0.0
@@ -104,6 +106,7 @@ class Candidate:
     _ending: bool = False
     _answered: set[int] = field(default_factory=set)
     _question: int | None = None
+    _reopened: bool = False
     _answer_ended: float | None = None
     _sample_rate: int = 22_050
 
@@ -151,9 +154,17 @@ class Candidate:
         elif kind == "speaking" and event.get("kind") == "question" and self.barge_in_after:
             self._answer_current(delay=self.barge_in_after)
         elif kind == "listening":
+            if event.get("resumed"):
+                self._reopened = True
+                report.continued += 1
             self._answer_current()
         elif kind == "transcript" and event.get("final"):
-            report.turns.append(TurnReport(self._question, transcript=event["text"]))
+            turn = TurnReport(self._question, transcript=event["text"])
+            if self._reopened and report.turns and report.turns[-1].question == self._question:
+                report.turns[-1] = turn  # the whole answer, in place of its first part
+            else:
+                report.turns.append(turn)
+            self._reopened = False
         elif kind == "evaluation" and report.turns:
             turn = report.turns[-1]
             turn.score, turn.max_score = event.get("score"), event.get("max_score")
@@ -225,6 +236,8 @@ def summary_lines(report: ExamReport, questions: Sequence[int] | None = None) ->
             f"({result.get('percentage')} %), grade {result.get('grade')}, "
             f"{'passed' if result.get('passed') else 'not passed'}"
         )
+    if report.continued:
+        lines.append(f"answers that went on after a pause and were heard whole: {report.continued}")
     for error in report.errors:
         lines.append(f"error: {error.get('error')}: {error.get('detail')}")
     lines.append(f"ended: {report.ended or 'connection closed'} (close code {report.close_code})")
