@@ -177,6 +177,15 @@ def test_genuine_negations_still_deny_beside_a_split_off_term() -> None:
     assert grade.details["denied"] == ["st elevation", "right coronary artery"]
 
 
+def test_a_cue_is_joined_only_to_a_word_that_makes_a_term() -> None:
+    nominal = bank_question("engineering", 4, 1)  # "nominal" is a word of its model answer
+    assert "nomin" in GRADER.compile(nominal).term_vocabulary
+    tokens = GRADER.matcher.tokens(GRADER.compile(nominal), "There were no men on site.")
+    assert [t.text for t in tokens if t.neg] == ["no"]
+    tokens = GRADER.matcher.tokens(GRADER.compile(SEPSIS_RESUSCITATION), "no adrenaline, no body")
+    assert [t.text for t in tokens] == ["noadrenaline", "no", "body"]
+
+
 def test_a_cue_before_a_term_of_its_own_is_still_a_negation() -> None:
     # When "adrenaline" is a term as well, "no adrenaline" may well mean none of it.
     question = GradingQuestion(

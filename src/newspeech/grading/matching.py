@@ -176,10 +176,15 @@ class ConceptMatcher:
         if whole in NEGATION_CUES or whole in FUNCTION_WORDS:
             return False  # "no body" -> "nobody" would be a cue again
         stem = self.analyser.stemmer.stem(whole)
-        found = process.extractOne(
-            stem, compiled.term_vocabulary, scorer=Levenshtein.distance, score_cutoff=2
+        near = process.extract(
+            stem, compiled.term_vocabulary, scorer=Levenshtein.distance, score_cutoff=2, limit=None
         )
-        return found is not None and _slip(found[0], stem, int(found[1]))
+        # Two short words joined come within an edit of a short term too easily ("no men" and
+        # "nominal", stem "nomin"): a joined word may differ from a term only from 9 letters.
+        return any(
+            _slip(term, stem, int(distance)) and (distance == 0 or len(term) >= 9)
+            for term, distance, _ in near
+        )
 
     def _patterns(self, form: str) -> list[Pattern]:
         patterns = [self._pattern(form)]
