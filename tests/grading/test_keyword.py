@@ -29,6 +29,7 @@ POOL = bank_question("engineering", 3, 1)
 DB_CONFIRM = bank_question("engineering", 3, 2)
 LEGAL = bank_question("law", 1, 1)
 CRM = bank_question("aviation", 4, 2)
+SEPSIS_RESUSCITATION = bank_question("medical", 2, 3)  # vasopressors: noradrenaline; MAP
 
 
 def matched(question: GradingQuestion, answer: str) -> set[str]:
@@ -139,6 +140,64 @@ def test_negation_the_model_answer_uses_is_how_the_concept_is_said() -> None:
     # "rule out a connection leak" is the model answer's own wording for that check.
     assert "connection leak" in matched(DB_CONFIRM, "I would rule out a connection leak.")
     assert GRADER.compile(DB_CONFIRM).concepts[3].negation_allowed
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # whisper tiny.en's hearing of "noradrenaline", and two more ways ASR splits it.
+        "Give IV antibiotics and a fluid bolus, then give no adrenaline to keep mean arterial "
+        "pressure above 65.",
+        "If she stays hypotensive, start nor adrenaline aiming for a mean arterial pressure of 65.",
+        "Involve critical care and start no-adrenaline to keep the mean arterial pressure up.",
+    ],
+)
+def test_a_no_split_off_noradrenaline_is_the_drug_not_a_negation(answer: str) -> None:
+    grade = GRADER.grade(SEPSIS_RESUSCITATION, answer)
+
+    assert {"vasopressors", "mean arterial pressure"} <= set(grade.matched)
+    assert grade.details["denied"] == []
+    evidence = {e["concept"]: e for e in grade.details["evidence"]}
+    assert evidence["vasopressors"]["heard"].startswith("no")
+
+
+def test_genuine_negations_still_deny_beside_a_split_off_term() -> None:
+    assert matched(SEPSIS_RESUSCITATION, "Do not give noradrenaline.") == set()
+    assert GRADER.grade(SEPSIS_RESUSCITATION, "Give no fluid bolus.").details["denied"] == [
+        "fluid bolus"
+    ]
+    grade = GRADER.grade(
+        SEPSIS_RESUSCITATION,
+        "Give no adrenaline and no IV fluids, there is no mean arterial pressure target.",
+    )
+    assert grade.matched == ("vasopressors",)
+    assert grade.details["denied"] == ["fluid bolus", "mean arterial pressure"]
+    grade = GRADER.grade(STEMI, "It is not the right coronary artery and there is no ST elevation.")
+    assert grade.matched == ()
+    assert grade.details["denied"] == ["st elevation", "right coronary artery"]
+
+
+def test_a_cue_is_joined_only_to_a_word_that_makes_a_term() -> None:
+    nominal = bank_question("engineering", 4, 1)  # "nominal" is a word of its model answer
+    assert "nomin" in GRADER.compile(nominal).term_vocabulary
+    tokens = GRADER.matcher.tokens(GRADER.compile(nominal), "There were no men on site.")
+    assert [t.text for t in tokens if t.neg] == ["no"]
+    tokens = GRADER.matcher.tokens(GRADER.compile(SEPSIS_RESUSCITATION), "no adrenaline, no body")
+    assert [t.text for t in tokens] == ["noadrenaline", "no", "body"]
+
+
+def test_a_cue_before_a_term_of_its_own_is_still_a_negation() -> None:
+    # When "adrenaline" is a term as well, "no adrenaline" may well mean none of it.
+    question = GradingQuestion(
+        text="Which drugs would you use in shock?",
+        keywords=(Keyword("adrenaline"), Keyword("noradrenaline")),
+        model_answer="Adrenaline in anaphylaxis and noradrenaline in septic shock.",
+    )
+
+    grade = GRADER.grade(question, "I would give no adrenaline.")
+
+    assert grade.matched == ()
+    assert grade.details["denied"] == ["adrenaline"]
 
 
 def test_weights_decide_the_fraction() -> None:

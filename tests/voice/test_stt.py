@@ -6,13 +6,11 @@ import asyncio
 import itertools
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from newspeech.config import Settings
 from newspeech.errors import ValidationFailed
 from newspeech.voice.audio import decode_audio, pcm16_from_float
 from newspeech.voice.pool import InferencePool
@@ -61,27 +59,6 @@ def with_noise(pcm: PCM16, snr_db: float, seed: int) -> PCM16:
     noise_power = float(np.mean(speech**2)) / 10 ** (snr_db / 10)
     noise = np.random.default_rng(seed).normal(0.0, math.sqrt(noise_power), speech.shape)
     return pcm16_from_float(speech + noise.astype(np.float32))
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[InferencePool]:
-    pool = InferencePool()
-    yield pool
-    pool.close()
-
-
-@pytest.fixture(scope="module")
-def tiny(pool: InferencePool, tmp_path_factory: pytest.TempPathFactory) -> WhisperSpeechToText:
-    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("tiny"))
-    return WhisperSpeechToText.from_settings(settings, pool=pool)
-
-
-@pytest.fixture(scope="module")
-def base(pool: InferencePool, tmp_path_factory: pytest.TempPathFactory) -> WhisperSpeechToText:
-    settings = Settings(
-        environment="test", data_dir=tmp_path_factory.mktemp("base"), whisper_model="base"
-    )
-    return WhisperSpeechToText.from_settings(settings, pool=pool)
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,7 @@ class KeywordGrader:
         _check_asr(asr_confidence)
         compiled: CompiledQuestion = self.compile(question)
         text, instructions = strip_instructions(answer_transcript)
-        tokens = self.analyser.tokens(text)
+        tokens = self.matcher.tokens(compiled, text)
         matches = self.matcher.match(compiled, tokens)
         verdict = find_stuffing(tokens, matches, self.stuffing)
 

@@ -22,6 +22,11 @@ or synonym) occurs in the answer and is not denied:
   themselves ("reperfusion not delayed") match the cue as written, any cue standing for any
   other. When the model answer itself names a concept under negation ("rule out a connection
   leak"), negation is how the concept is meant to be said, so it does not deny it.
+- A cue split off a term is no cue: speech recognition writes "noradrenaline" as "no
+  adrenaline" or "nor adrenaline". A one-word cue that, joined to the next word, is (or is an
+  ASR slip of) a word of the question's keywords, synonyms or model answer is read as that
+  term (:meth:`ConceptMatcher.tokens`), so it neither denies what follows nor hides the term.
+  Unless the next word is itself one of those words: then the answer may really deny it.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from newspeech.grading.protocols import GradingQuestion, Keyword
-from newspeech.grading.text import SCOPE_TERMINATORS, Analyser, Token
+from newspeech.grading.text import FUNCTION_WORDS, NEGATION_CUES, SCOPE_TERMINATORS, Analyser, Token
 
 NEGATION_WINDOW = 4
 """Words before a concept searched for a negation cue (NegEx-style scope, kept short)."""
@@ -68,6 +73,9 @@ class CompiledQuestion:
     concepts: tuple[Concept, ...]
     fuzzy_vocabulary: tuple[str, ...]
     """Stems of the forms that may match an answer word fuzzily."""
+    term_vocabulary: frozenset[str] = frozenset()
+    """Stems of the words of the forms and the model answer (five letters or more): the terms
+    a negation cue may have been split off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +136,55 @@ class ConceptMatcher:
             tuple(Concept(keyword, patterns, negation_allowed=False) for keyword, patterns in raw),
             tuple(vocabulary),
         )
-        in_model = self.match(provisional, self.analyser.tokens(question.model_answer))
+        model_tokens = self.analyser.tokens(question.model_answer)
+        in_model = self.match(provisional, model_tokens)
         concepts = tuple(
             Concept(keyword, patterns, any(o.negated for o in found.occurrences))
             for (keyword, patterns), found in zip(raw, in_model, strict=True)
         )
-        return CompiledQuestion(question, concepts, tuple(vocabulary))
+        form_tokens = [
+            t for k in question.keywords for f in k.forms for t in self.analyser.tokens(f)
+        ]
+        terms = frozenset(
+            t.stem for t in [*form_tokens, *model_tokens] if not t.neg and _fuzzy_eligible(t.stem)
+        )
+        return CompiledQuestion(question, concepts, tuple(vocabulary), terms)
+
+    def tokens(self, compiled: CompiledQuestion, answer: str) -> list[Token]:
+        """``answer``'s tokens, with each negation cue that was split off one of the question's
+        terms joined back to it ("no adrenaline" -> "noadrenaline", an ASR slip of
+        "noradrenaline")."""
+        tokens = self.analyser.tokens(answer)
+        joined: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            if i + 1 < len(tokens) and self._split_off_term(tokens[i], tokens[i + 1], compiled):
+                joined.append(self.analyser.joined(tokens[i], tokens[i + 1]))
+                i += 2
+            else:
+                joined.append(tokens[i])
+                i += 1
+        return joined
+
+    def _split_off_term(self, cue: Token, word: Token, compiled: CompiledQuestion) -> bool:
+        """Whether ``cue`` is no negation but the start of a term the ASR wrote as two words."""
+        if not cue.neg or " " in cue.text or word.brk or word.neg or word.text in FUNCTION_WORDS:
+            return False
+        if word.stem in compiled.term_vocabulary:
+            return False  # "no adrenaline" where adrenaline is a term too: it may be denied
+        whole = cue.text + word.text
+        if whole in NEGATION_CUES or whole in FUNCTION_WORDS:
+            return False  # "no body" -> "nobody" would be a cue again
+        stem = self.analyser.stemmer.stem(whole)
+        near = process.extract(
+            stem, compiled.term_vocabulary, scorer=Levenshtein.distance, score_cutoff=2, limit=None
+        )
+        # Two short words joined come within an edit of a short term too easily ("no men" and
+        # "nominal", stem "nomin"): a joined word may differ from a term only from 9 letters.
+        return any(
+            _slip(term, stem, int(distance)) and (distance == 0 or len(term) >= 9)
+            for term, distance, _ in near
+        )
 
     def _patterns(self, form: str) -> list[Pattern]:
         patterns = [self._pattern(form)]

@@ -303,6 +303,10 @@ class Analyser:
             i += 1
         return tokens
 
+    def joined(self, first: Token, second: Token) -> Token:
+        """One word made of two that speech recognition split ("no" "adrenaline")."""
+        return self._token(first.text + second.text, first.brk, neg=False)
+
     def _token(self, word: str, brk: int, *, neg: bool) -> Token:
         return Token(
             text=word,

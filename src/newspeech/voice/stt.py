@@ -9,7 +9,9 @@ of padding instead of Whisper's full 30 s (whisper.cpp's ``audio_ctx``): the enc
 with its input, and on two cores the full window alone took 0.33-0.42 s however short the answer.
 With too little padding the decoder loops, so the margin was measured on real recordings (see
 :data:`CONTEXT_MARGIN_FRAMES`), and an output that still looks degenerate
-(:func:`looks_degenerate`) is decoded again with the full 30 s, which is the reference.
+(:func:`looks_degenerate`), or that leaves voiced audio without words
+(:func:`~newspeech.voice.coverage.covers_too_little`: whisper base ends some short answers after
+a word or two), is decoded again with the full 30 s, which is the reference.
 
 Longer answers are decoded with faster-whisper's batched pipeline on explicit chunks of at most
 30 s (cut at the quietest moment), not with its sequential long-form loop. With word timestamps
@@ -42,6 +44,7 @@ from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[impo
 
 from newspeech.config import Settings
 from newspeech.errors import ConfigurationError, ValidationFailed
+from newspeech.voice.coverage import covers_too_little
 from newspeech.voice.models import whisper_base_dir, whisper_tiny_en_dir
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
@@ -101,7 +104,9 @@ both paths give words alike ("Americans," rather than "Americans" and ",")."""
 
 _WARM_UP_SECONDS = 1.0
 
-DecodePath = Literal["short_context", "full_context", "full_context_retry", "chunked"]
+DecodePath = Literal[
+    "short_context", "full_context", "full_context_retry", "coverage_retry", "chunked"
+]
 
 
 def available_cores() -> int:
@@ -216,6 +221,9 @@ class DecodeCounts:
     """Answers up to 30 s whose window came out at the full 30 s anyway."""
     full_context_retry: int = 0
     """Short-context decodes that looked degenerate and were decoded again with 30 s."""
+    coverage_retry: int = 0
+    """Short-context decodes that left voiced audio without words (cut short) and were decoded
+    again with 30 s."""
     chunked: int = 0
     """Answers over 30 s, decoded in 30 s chunks by faster-whisper's batched pipeline."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -413,12 +421,24 @@ class WhisperSpeechToText:
         encoder_output, decoded = self._generate(features, frames, prompt_tokens)
         if frames == FULL_CONTEXT_FRAMES:
             self.decode_counts.add("full_context")
-        elif looks_degenerate(decoded.tokens, audio_seconds):
+            return self._speech(decoded, encoder_output, frames, audio_seconds)
+        if looks_degenerate(decoded.tokens, audio_seconds):
             self.decode_counts.add("full_context_retry")
-            frames = FULL_CONTEXT_FRAMES
-            encoder_output, decoded = self._generate(features, frames, prompt_tokens)
         else:
-            self.decode_counts.add("short_context")
+            speech = self._speech(decoded, encoder_output, frames, audio_seconds)
+            text = " ".join(piece.text for piece in speech)
+            words = [word for piece in speech for word in piece.words]
+            if not covers_too_little(audio, text, words):
+                self.decode_counts.add("short_context")
+                return speech
+            self.decode_counts.add("coverage_retry")
+        encoder_output, decoded = self._generate(features, FULL_CONTEXT_FRAMES, prompt_tokens)
+        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
+
+    def _speech(
+        self, decoded: _Decoded, encoder_output: Any, frames: int, audio_seconds: float
+    ) -> list[_Speech]:
+        """One window's decode as speech (with word timestamps), or none if it is silence."""
         # Whisper's own no-speech rule: without it, noise comes back as the prompt ("President
         # Kennedy") or a keyword.
         text = self._tokenizer.decode(decoded.tokens).strip()
