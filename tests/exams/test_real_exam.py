@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from websockets.asyncio.client import connect
@@ -33,7 +34,7 @@ from newspeech.storage.local import LocalAudioStore
 from newspeech.users.repository import UserRepository
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.conversation import Control
-from newspeech.voice.protocols import SAMPLE_RATE
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.real_exam import (
     IDENTITY_ANSWER,
     PASSWORD,
@@ -203,6 +204,65 @@ async def test_the_same_answers_are_heard_and_graded_the_same_every_time(
         [answer] = (await stored(world, heard.code))["answers"]
         durations.append(answer.audio_duration_seconds)
     assert durations[0] == durations[1]
+
+
+def listening_for(exam: Exam[ExamConversation], number: int) -> bool:
+    """Question ``number`` has been asked (spoken) and the examiner listens for its answer."""
+    events = exam.wire.events()
+    asked = [i for i, e in enumerate(events) if e["type"] == "question" and e["number"] == number]
+    return bool(asked) and any(e["type"] == "listening" for e in events[asked[-1] + 1 :])
+
+
+def with_pause(voices: CandidateVoices, before: str, after: str, seconds: float) -> PCM16:
+    """Two clauses of one answer with a thinking pause spliced between them."""
+    gap = np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16)
+    return np.concatenate([voices.piper(before), gap, voices.piper(after)])
+
+
+async def test_answers_with_pauses_stay_whole_and_under_the_question_that_was_asked(
+    server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
+) -> None:
+    """The answers a prepared candidate gives: clauses with thinking pauses, lists with
+    commas. Wherever the end of an answer is first declared, the rest of it — spoken over the
+    feedback — goes on the same answer, and every answer is stored under its own question."""
+    exam = await virtual_sitting(server, world, "Fiona")
+    await exam.wait_for_event("listening", max_seconds=SPOKEN_SECONDS)
+    await exam.play(voices.piper(IDENTITY_ANSWER))
+    spoken = {
+        1: voices.piper("This is an acute inferior ST-elevation myocardial infarction."),
+        2: with_pause(
+            voices,
+            "I would record a right-sided ECG looking at V4R,",
+            "and send a high-sensitivity troponin and baseline bloods.",
+            1.2,
+        ),
+        3: with_pause(
+            voices,
+            "Give aspirin and ticagrelor and arrange urgent primary PCI,",
+            "and be cautious with nitrates because of possible right ventricular infarction.",
+            1.5,
+        ),
+    }
+    for number, pcm in spoken.items():
+        await exam.wait_until(lambda n=number: listening_for(exam, n), max_seconds=SPOKEN_SECONDS)
+        await exam.play(pcm)
+    await exam.wait_until(lambda: listening_for(exam, 4), max_seconds=SPOKEN_SECONDS)
+    await exam.control(Control.END)
+    await exam.wait_until(exam.task.done, max_seconds=SPOKEN_SECONDS)
+
+    rows = await stored(world, exam.conversation.session_code)
+    texts = {a.question_number: (a.transcribed_text or "").lower() for a in rows["answers"]}
+    assert sorted(texts) == [1, 2, 3]
+    assert "ecg" in texts[2]
+    assert "troponin" in texts[2] or "bloods" in texts[2]  # the clause after the pause
+    assert "aspirin" in texts[3]
+    assert "nitrates" in texts[3] or "ventricular" in texts[3]
+    assert "bloods" not in texts[3]
+    assert "nitrates" not in texts[2]
+    assert len(rows["evaluations"]) == 3
+    for answer in rows["answers"]:
+        duration = answer.audio_duration_seconds
+        assert duration >= 0.9 * spoken[answer.question_number].size / SAMPLE_RATE
 
 
 async def test_a_bad_token_closes_with_4401(

@@ -194,3 +194,35 @@ def test_voice_is_measured_above_the_floor_not_in_hiss_or_silence() -> None:
     # Most of a sentence said without pauses is voice; the synthesiser's lead-in is not.
     assert 0.6 < voiced.mean() < 1.0
     assert not voiced[0]
+
+
+TWO_CLAUSES = (
+    "Give aspirin and ticagrelor and arrange urgent primary PCI,",
+    "and be cautious with nitrates because of possible right ventricular infarction.",
+)
+
+
+@pytest.mark.parametrize("pause", [0.6, 1.5, 2.5])
+@pytest.mark.parametrize("model", ["tiny", "base"])
+async def test_an_answer_with_a_pause_after_a_full_stop_is_heard_to_its_end(
+    model: str, pause: float, request: pytest.FixtureRequest
+) -> None:
+    """Without timestamps Whisper closed its text at "... primary PCI." and never reached the
+    clause after the pause (both windows alike); the voice after the last word is decoded on
+    its own and appended, in the answer's time."""
+    stt: WhisperSpeechToText = request.getfixturevalue(model)
+    gap = np.zeros(round(pause * SAMPLE_RATE), dtype=np.int16)
+    pcm = np.concatenate([piper(TWO_CLAUSES[0]), gap, piper(TWO_CLAUSES[1])])
+    rests = stt.decode_counts.rest
+    prompt = "Outline your immediate management, and explain why you would be cautious."
+    transcript = await stt.transcribe(pcm, prompt=prompt, hotwords=["aspirin", "nitrates"])
+    heard = normalize(transcript.text)
+    assert heard[:2] == ["give", "aspirin"]
+    assert "nitrates" in heard
+    assert heard[-1] == "infarction"
+    assert transcript.words[-1].end <= pcm.size / SAMPLE_RATE
+    assert transcript.words[-1].end > (pcm.size / SAMPLE_RATE) - 1.5  # at the end, not shifted
+    starts = [word.start for word in transcript.words]
+    assert starts == sorted(starts)
+    if model == "tiny":  # tiny.en stops at the full stop every time: the rest was decoded
+        assert stt.decode_counts.rest > rests

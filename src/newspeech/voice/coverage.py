@@ -99,3 +99,21 @@ def covers_too_little(audio: npt.NDArray[np.float32], text: str, words: Sequence
         return True
     expected = MIN_LETTERS_PER_VOICED_SECOND * (voiced_seconds - LETTER_ALLOWANCE_SECONDS)
     return spoken_letters(text) < expected
+
+
+def uncovered_tail(audio: npt.NDArray[np.float32], words: Sequence[Word]) -> float | None:
+    """Where voice that no word accounts for begins after the decode's last word (seconds from
+    the start of ``audio``), when there is more of it than a trailing breath; else ``None``.
+
+    Whisper decoding without timestamps may close its text at a sentence end that a pause
+    follows and never reach the rest of the window: "Give aspirin and ticagrelor and arrange
+    urgent primary PCI," [1.5 s] "and be cautious with nitrates ..." came back as the first
+    clause alone from tiny.en, with the short window and the full 30 s alike."""
+    if not words:
+        return None
+    voiced = voiced_frames(audio)
+    first_after = min(voiced.size, int(np.ceil(words[-1].end / FRAME_SECONDS)))
+    rest = voiced[first_after:]
+    if float(np.count_nonzero(rest)) * FRAME_SECONDS <= UNCOVERED_VOICE_SECONDS:
+        return None
+    return float(first_after + int(np.argmax(rest))) * FRAME_SECONDS

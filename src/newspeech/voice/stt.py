@@ -25,6 +25,7 @@ condition one chunk on another, so the same audio always gives the same transcri
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import math
 import os
@@ -44,7 +45,7 @@ from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[impo
 
 from newspeech.config import Settings
 from newspeech.errors import ConfigurationError, ValidationFailed
-from newspeech.voice.coverage import covers_too_little
+from newspeech.voice.coverage import covers_too_little, uncovered_tail
 from newspeech.voice.models import whisper_base_dir, whisper_tiny_en_dir
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
@@ -105,8 +106,12 @@ both paths give words alike ("Americans," rather than "Americans" and ",")."""
 _WARM_UP_SECONDS = 1.0
 
 DecodePath = Literal[
-    "short_context", "full_context", "full_context_retry", "coverage_retry", "chunked"
+    "short_context", "full_context", "full_context_retry", "coverage_retry", "rest", "chunked"
 ]
+MAX_REST_DECODES = 3
+"""Voice left after the last word is decoded on its own at most this many times per window."""
+REST_LEAD_SECONDS = 0.2
+"""Audio kept before the voice that follows the last word: the onset of its first word."""
 
 
 def available_cores() -> int:
@@ -221,6 +226,9 @@ class DecodeCounts:
     """Answers up to 30 s whose window came out at the full 30 s anyway."""
     full_context_retry: int = 0
     """Short-context decodes that looked degenerate and were decoded again with 30 s."""
+    rest: int = 0
+    """Voice after a window's last word (Whisper ended its text at a pause), decoded on its own
+    and appended."""
     coverage_retry: int = 0
     """Short-context decodes that left voiced audio without words (cut short) and were decoded
     again with 30 s."""
@@ -252,6 +260,15 @@ class _Speech:
     words: tuple[Word, ...]
     avg_logprob: float
     tokens: int
+
+
+def _shifted(piece: _Speech, seconds: float) -> _Speech:
+    """``piece`` decoded from audio that began ``seconds`` into the answer, in the answer's time."""
+    words = tuple(
+        dataclasses.replace(word, start=word.start + seconds, end=word.end + seconds)
+        for word in piece.words
+    )
+    return dataclasses.replace(piece, words=words)
 
 
 def _word(text: str, start: float, end: float, probability: float, audio_seconds: float) -> Word:
@@ -403,6 +420,29 @@ class WhisperSpeechToText:
         )
 
     def _decode_window(
+        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+    ) -> list[_Speech]:
+        """Audio of at most 30 s decoded as one window, then any voice after its last word on
+        its own (:func:`~newspeech.voice.coverage.uncovered_tail`), as Whisper's long-form loop
+        seeks past what it has transcribed: an answer with a pause after a full stop is heard
+        to its end."""
+        speech = self._decode_once(audio, prompt, hotwords)
+        for _ in range(MAX_REST_DECODES):
+            words = [word for piece in speech for word in piece.words]
+            start = uncovered_tail(audio, words)
+            if start is None:
+                break
+            cut = max(words[-1].end, start - REST_LEAD_SECONDS)
+            said = " ".join(filter(None, [prompt, *(piece.text for piece in speech)]))
+            context = self._clip_tokens(said, PROMPT_TOKENS, keep_end=True)
+            rest = self._decode_once(audio[round(cut * SAMPLE_RATE) :], context, hotwords)
+            self.decode_counts.add("rest")
+            if not rest:
+                break
+            speech += [_shifted(piece, cut) for piece in rest]
+        return speech
+
+    def _decode_once(
         self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
     ) -> list[_Speech]:
         """Audio of at most 30 s decoded as one window: no speech, or one piece of it."""
