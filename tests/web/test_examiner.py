@@ -340,9 +340,19 @@ async def test_statistics_draw_the_histogram_facility_discrimination_and_pass_ra
         f"Q{q['scenario_id']}.{q['question_number']}" for q in stats["questions"]
     ]
     assert facility["data"] == [q["facility"] for q in stats["questions"]]
+    # Four candidates are too few for discrimination or alpha: the page says so, no number.
     discrimination = await chart_data(page, "discrimination-chart")
-    assert discrimination["data"] == [q["discrimination"] for q in stats["questions"]]
-    assert all(d is not None for d in discrimination["data"])
+    assert discrimination["data"] == [None] * 12
+    await expect(page.locator("#discrimination-note")).to_contain_text(
+        "Discrimination is not given for any question"
+    )
+    await expect(page.locator("#items-table tbody tr").first.locator("td").last).to_have_text(
+        "too few candidates"
+    )
+    await expect(page.locator("#stat-alpha")).to_have_text(
+        "not given: too few candidates (4; at least 30 needed)"
+    )
+    await expect(page.locator("#stat-terminated")).to_contain_text("0 left out")
     passes = await chart_data(page, "pass-rate-chart")
     assert passes["type"] == "line"
     assert passes["labels"] == [r["period_start"] for r in stats["pass_rates"]]

@@ -30,6 +30,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "pass_percentage": (0, 100),
     "total_questions": (1, 100),
     "points_per_question": (1, 100),
+    "statistics_min_candidates": (2, 100_000),
 }
 # Keys the result rules read: a change is checked against the others as they stand.
 RESULT_KEYS = frozenset(

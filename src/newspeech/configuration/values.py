@@ -126,4 +126,11 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
     ConfigDefault(
         "points_per_question", "10", ConfigValueType.INTEGER, "Maximum score of one question"
     ),
+    ConfigDefault(
+        "statistics_min_candidates",
+        "30",
+        ConfigValueType.INTEGER,
+        "Fewest candidates (completed sittings) for which Cronbach's alpha and discrimination "
+        "are reported; below it the statistics say there are too few",
+    ),
 )
