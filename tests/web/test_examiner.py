@@ -212,7 +212,7 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     await expect(answer.locator(".answer-score")).to_have_text("Score 2 / 10")
     await expect(answer).to_contain_text("Keywords missing: fluids")
     await expect(page.locator("#session-total")).to_have_text(f"Total {sum(SCORES)} / 120")
-    await expect(page.locator("#session-grade")).to_have_text("F")
+    await expect(page.locator("#session-grade")).to_have_text("E")
 
     # The recording comes with the bearer token and plays from a blob URL, to its end.
     await answer.get_by_role("button", name="Play recording").click()
