@@ -126,7 +126,7 @@ async def test_review_queue_shows_a_resolved_review_with_the_examiner_mark(api: 
 
 
 async def test_pdf_report_and_certificate_print_the_examiner_mark_and_comment(api: Api) -> None:
-    world, sitting, body = await overridden_sitting(api)
+    _world, sitting, body = await overridden_sitting(api)
     # 8 + 11 x 7 = 85 of 120 = 70.8 %: grade C.
     assert (body["result"]["total_score"], body["result"]["grade"]) == (85, "C")
     client = api.client()
