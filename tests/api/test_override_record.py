@@ -10,6 +10,8 @@ from typing import Any
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from newspeech.exams.recorder import result_event
+from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Evaluation
 from tests.api.conftest import Api
 from tests.api.examiner_world import sit, students
@@ -183,3 +185,23 @@ async def test_a_flag_after_an_override_keeps_who_changed_the_mark(api: Api) -> 
     assert mark["lines"][-1]["text"] == (
         "Waiting for examiner review (keyword stuffing, flagged by examiner: second opinion)."
     )
+
+
+async def test_the_candidates_result_event_carries_the_examiner_mark(api: Api) -> None:
+    _world, sitting, _body = await overridden_sitting(api)
+    async with api.sessionmaker() as db:
+        detailed = await ExamSessionRepository(db).get_detailed(sitting.exam_session.id)
+        assert detailed is not None
+        assert detailed.result is not None
+        event = result_event(detailed.result, detailed)
+    first, second = event["answers"][0], event["answers"][1]
+    assert (first["score"], first["mark"]["source"], first["mark"]["review"]) == (
+        8,
+        "examiner",
+        "resolved",
+    )
+    texts = [line["text"] for line in first["mark"]["lines"]]
+    assert texts[0].startswith("Examiner's mark 8/10 (Correct), changed by Dr Ada Examiner on ")
+    assert f"Examiner's comment: {COMMENT}" in texts
+    assert "Machine's original mark: 3/10 (Incorrect)." in texts
+    assert (second["score"], second["mark"]["source"]) == (7, "machine")
