@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -16,10 +17,11 @@ from newspeech.db.migrations import (
     include_object,
     upgrade,
 )
-from newspeech.models import Evaluation
+from newspeech.models import Evaluation, EvaluatorType
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
 
 REVIEW_STATE_REVISION = "211c97026998"
+OVERRIDE_PROVENANCE_REVISION = "0d217c5d6a87"
 
 # Every index the seed's schema lists, by table and columns. Most are named ix_<table>_<cols>
 # here (the seed reused names like idx_user_id across tables); email, session_code, answer_id
@@ -124,3 +126,28 @@ async def test_review_state_revision_downgrades_and_upgrades_over_stored_evaluat
             False,
             None,
         )
+
+
+async def test_override_provenance_revision_copies_who_overrode_existing_marks(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    moment = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    async with sessionmaker() as db:
+        exam_session = await make_session(db)
+        [question, *_] = await make_questions(db, scenarios=1, per_scenario=2)
+        _a, overridden = await answer_and_evaluate(db, exam_session, question, 1, 8)
+        _b, machine = await answer_and_evaluate(db, exam_session, question, 2, 3)
+        overridden.evaluator_type = EvaluatorType.MANUAL
+        overridden.reviewed_by = exam_session.user_id
+        overridden.reviewed_at = moment
+        machine.needs_review = True
+        await db.commit()
+    await downgrade(engine, OVERRIDE_PROVENANCE_REVISION + "-1")
+    await upgrade(engine)
+    async with sessionmaker() as db:
+        first = await db.get(Evaluation, overridden.id)
+        second = await db.get(Evaluation, machine.id)
+    assert first is not None
+    assert second is not None
+    assert (first.overridden_by, first.overridden_at) == (exam_session.user_id, moment)
+    assert (second.overridden_by, second.overridden_at) == (None, None)
