@@ -28,7 +28,7 @@ async def test_override_resums_the_result_and_keeps_the_machine_grade(api: Api) 
     async with api.sessionmaker() as db:
         [student] = await students(db, 1)
         questions = await make_questions(db, "medical")
-        # 12 x 5 = 60 of 120: 50 %, the seed's pass mark (grade F).
+        # 12 x 5 = 60 of 120: 50 %, the seed's pass mark (grade E, the lowest passing band).
         sitting = await sit(db, student, questions, [5] * 12)
         assert sitting.result is not None
         sitting.result.certificate_path = "certificates/old-certificate.pdf"
@@ -68,9 +68,9 @@ async def test_override_resums_the_result_and_keeps_the_machine_grade(api: Api) 
     assert evaluation.machine_grade["evaluator_type"] == "keyword_match"
     assert (evaluation.reviewed_by, evaluation.review_comment) == (world.admin.id, "on appeal")
     assert evaluation.reviewed_at is not None
-    # 11 x 5 + 10 = 65 of 120 = 54.17 %: passes again, still grade F under the seed's bands.
+    # 11 x 5 + 10 = 65 of 120 = 54.17 %: passes again, grade E (never a passing F).
     assert (result.total_score, result.percentage_correct) == (65, 54.17)
-    assert (result.grade, result.pass_status) == ("F", True)
+    assert (result.grade, result.pass_status) == ("E", True)
     assert result.result_json is not None
     assert result.result_json["total"] == 65
     assert exam_session is not None
@@ -84,12 +84,12 @@ async def test_override_resums_the_result_and_keeps_the_machine_grade(api: Api) 
     assert after is not None
     assert (before["before"]["score"], before["after"]["score"]) == (5, 4)
     assert before["comment"] == "missed the second concept"
-    assert before["result"]["before"] == {"total": 60, "grade": "F", "pass": True}
+    assert before["result"]["before"] == {"total": 60, "grade": "E", "pass": True}
     assert before["result"]["after"] == {"total": 59, "grade": "F", "pass": False}
     assert before["result"]["certificate_invalidated"] is True
     assert (after["before"]["score"], after["before"]["evaluator_type"]) == (4, "manual")
     assert after["machine_grade"]["score"] == 5
-    assert after["result"]["after"] == {"total": 65, "grade": "F", "pass": True}
+    assert after["result"]["after"] == {"total": 65, "grade": "E", "pass": True}
 
 
 async def test_refused_overrides_change_nothing(api: Api) -> None:

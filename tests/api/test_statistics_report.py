@@ -8,7 +8,8 @@ import math
 import pytest
 
 from newspeech.auth.scope import set_assigned_colleges
-from newspeech.models import UserRole
+from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.models import ConfigValueType, UserRole
 from tests.api.conftest import Api
 from tests.fixtures.factories import make_user
 from tests.results.test_statistics_queries import sit_the_fixed_data_set
@@ -30,6 +31,10 @@ async def test_statistics_match_the_hand_computation(api: Api) -> None:
         await sit_the_fixed_data_set(db)
         examiner = await make_user(db, role=UserRole.EXAMINER, college_type=None)
         await set_assigned_colleges(db, examiner.id, ["medical"])
+        # Four candidates are enough here only because the minimum is lowered for the test.
+        await ConfigurationRepository(db).set(
+            "statistics_min_candidates", 4, value_type=ConfigValueType.INTEGER
+        )
         await db.commit()
     client = api.client()
     headers = await api.headers_for(examiner.id)
@@ -41,6 +46,8 @@ async def test_statistics_match_the_hand_computation(api: Api) -> None:
     assert (exam["candidates"], exam["items"], exam["mean"], exam["median"]) == (4, 3, 15, 15)
     assert exam["std_dev"] == pytest.approx(math.sqrt(164 / 3))
     assert exam["cronbach_alpha"] == pytest.approx(1.5 * (1 - 68 / 164))
+    assert (exam["cronbach_alpha_note"], exam["min_candidates"]) == (None, 4)
+    assert exam["terminated_excluded"] == 0
     # Ten bands of 10 %: 20 -> band 2, 46.7 -> 4, 53.3 -> 5, 80 -> 8.
     assert [b["count"] for b in exam["distribution"]] == [0, 0, 1, 0, 1, 1, 0, 0, 1, 0]
     assert (exam["distribution"][8]["lower"], exam["distribution"][8]["upper"]) == (80, 90)
@@ -74,3 +81,22 @@ async def test_statistics_match_the_hand_computation(api: Api) -> None:
     )
     assert backwards.status_code == 422
     assert (await client.get("/statistics/law", headers=headers)).status_code == 404
+
+
+async def test_statistics_say_when_there_are_too_few_candidates(api: Api) -> None:
+    async with api.sessionmaker() as db:
+        await sit_the_fixed_data_set(db)
+        examiner = await make_user(db, role=UserRole.EXAMINER, college_type=None)
+        await set_assigned_colleges(db, examiner.id, ["medical"])
+        await db.commit()
+    headers = await api.headers_for(examiner.id)
+    response = await api.client().get("/statistics/medical", headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    exam = report["exam"]
+    assert exam["cronbach_alpha"] is None
+    assert exam["min_candidates"] == 30
+    assert "needs at least 30 candidates" in exam["cronbach_alpha_note"]
+    assert [q["discrimination"] for q in report["questions"]] == [None, None, None]
+    assert all("there are 4" in q["discrimination_note"] for q in report["questions"])
+    assert [q["facility"] for q in report["questions"]] == [0.5, 0.4, 0.6]

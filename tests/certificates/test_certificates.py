@@ -72,7 +72,7 @@ def test_certificate_states_who_what_when_and_how_to_verify() -> None:
 
 
 def test_core_font_fallback_replaces_what_latin1_cannot_print() -> None:
-    answer = ReportAnswer(1, "Name the drug?", "aspirin 300 mg → chewed", 7, 10, "Good.")
+    answer = ReportAnswer(1, "Name the drug?", "aspirin 300 mg → chewed", 7, 10, ["Good."])
     data = SessionReportData(
         "José Łoś", "Law", "VIVA-X", None, [answer], 7, 10, 70.0, "C", passed=True
     )

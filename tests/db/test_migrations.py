@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -16,10 +17,15 @@ from newspeech.db.migrations import (
     include_object,
     upgrade,
 )
-from newspeech.models import Evaluation
+from newspeech.exams.repository import ExamSessionRepository
+from newspeech.models import Evaluation, EvaluatorType, Result
+from newspeech.results.rules import ResultPolicy
+from newspeech.results.service import calculate_result
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
 
 REVIEW_STATE_REVISION = "211c97026998"
+OVERRIDE_PROVENANCE_REVISION = "0d217c5d6a87"
+GRADE_BAND_REVISION = "0124cc238b10"
 
 # Every index the seed's schema lists, by table and columns. Most are named ix_<table>_<cols>
 # here (the seed reused names like idx_user_id across tables); email, session_code, answer_id
@@ -124,3 +130,62 @@ async def test_review_state_revision_downgrades_and_upgrades_over_stored_evaluat
             False,
             None,
         )
+
+
+async def test_override_provenance_revision_copies_who_overrode_existing_marks(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    moment = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    async with sessionmaker() as db:
+        exam_session = await make_session(db)
+        [question, *_] = await make_questions(db, scenarios=1, per_scenario=2)
+        _a, overridden = await answer_and_evaluate(db, exam_session, question, 1, 8)
+        _b, machine = await answer_and_evaluate(db, exam_session, question, 2, 3)
+        overridden.evaluator_type = EvaluatorType.MANUAL
+        overridden.reviewed_by = exam_session.user_id
+        overridden.reviewed_at = moment
+        machine.needs_review = True
+        await db.commit()
+    await downgrade(engine, OVERRIDE_PROVENANCE_REVISION + "-1")
+    await upgrade(engine)
+    async with sessionmaker() as db:
+        first = await db.get(Evaluation, overridden.id)
+        second = await db.get(Evaluation, machine.id)
+    assert first is not None
+    assert second is not None
+    assert (first.overridden_by, first.overridden_at) == (exam_session.user_id, moment)
+    assert (second.overridden_by, second.overridden_at) == (None, None)
+
+
+async def test_a_stored_pass_graded_f_takes_the_lowest_passing_band(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        questions = await make_questions(db, scenarios=1, per_scenario=2)
+        ids = []
+        # 11/20 = 55 % passed (F under the old rules); 4/20 = 20 % failed (F either way).
+        for scores in ((6, 5), (2, 2)):
+            exam_session = await make_session(db)
+            for number, (question, score) in enumerate(zip(questions, scores, strict=True), 1):
+                await answer_and_evaluate(db, exam_session, question, number, score)
+            await ExamSessionRepository(db).complete(exam_session.id)
+            result = await calculate_result(
+                db, exam_session, ResultPolicy(total_questions=2, pass_percentage=50.0)
+            )
+            ids.append(result.id)
+        passed = await db.get(Result, ids[0])
+        assert passed is not None
+        assert passed.grade == "E"
+        # As the old rules stored it.
+        passed.grade = "F"
+        passed.result_json = {**(passed.result_json or {}), "grade": "F"}
+        passed.certificate_path = "certificates/old.pdf"
+        await db.commit()
+    await downgrade(engine, GRADE_BAND_REVISION + "-1")
+    await upgrade(engine)
+    async with sessionmaker() as db:
+        stored = {r.id: r for r in await db.scalars(select(Result).where(Result.id.in_(ids)))}
+    assert stored[ids[0]].grade == "E"
+    assert (stored[ids[0]].result_json or {})["grade"] == "E"
+    assert stored[ids[0]].certificate_path is None
+    assert (stored[ids[1]].grade, stored[ids[1]].pass_status) == ("F", False)

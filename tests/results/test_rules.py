@@ -18,8 +18,8 @@ def scores(*values: int) -> list[QuestionScore]:
         (96, "B", True),  # 80 %
         (84, "C", True),  # 70 %
         (72, "D", True),  # 60 %
-        (71, "F", True),  # 59.17 %: the seed's pass-with-F quirk, kept by default
-        (60, "F", True),  # 50 %: the seed's pass mark
+        (71, "E", True),  # 59.17 %: the band from the pass mark up to D
+        (60, "E", True),  # 50 %: the seed's pass mark
         (59, "F", False),
         (0, "F", False),
     ],
@@ -64,3 +64,46 @@ def test_rejects_nonsense_policies() -> None:
         ResultPolicy(grade_bands=(("B", 80.0), ("A", 90.0)))
     with pytest.raises(ValueError, match="at least one question"):
         ResultPolicy(total_questions=0)
+
+
+@pytest.mark.parametrize("percentage", [50.0, 55.0, 59.99, 60.0, 75.0, 100.0])
+def test_a_pass_never_prints_as_f(percentage: float) -> None:
+    policy = ResultPolicy()
+    assert policy.grade_for(percentage) != "F"
+
+
+def test_the_lowest_passing_band_starts_at_the_pass_mark() -> None:
+    assert ResultPolicy().passing_bands == (
+        ("A", 90.0),
+        ("B", 80.0),
+        ("C", 70.0),
+        ("D", 60.0),
+        ("E", 50.0),
+    )
+    # A pass mark above a band's floor raises the floor: a fail is never graded D.
+    strict = ResultPolicy(pass_percentage=65.0)
+    assert strict.passing_bands[-1] == ("D", 65.0)
+    assert (strict.grade_for(64.9), strict.grade_for(65.0)) == ("F", "D")
+    # A pass mark equal to the lowest floor needs no extra band.
+    assert ResultPolicy(pass_percentage=60.0).passing_bands[-1] == ("D", 60.0)
+
+
+def test_the_seed_configuration_grades_fifty_to_fifty_nine_as_e() -> None:
+    policy = ResultPolicy.from_config(
+        {"pass_percentage": 50, "grade_thresholds": {"A": 90, "B": 80, "C": 70, "D": 60}}
+    )
+    summary = summarise(scores(*[5] * 12), policy)
+    assert (summary.percentage, summary.grade, summary.passed) == (50.0, "E", True)
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [
+        {"A": 90, "B": 80, "C": 70, "D": 60, "E": 55},  # 50-54 % would be lettered F
+        {"A": 90, "F": 55},  # a passing band called F
+        {"A": 90, "BB": 60},  # the results table holds one letter
+    ],
+)
+def test_refuses_bands_that_would_print_a_pass_as_f(bands: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="grade"):
+        ResultPolicy.from_config({"pass_percentage": 50, "grade_thresholds": bands})

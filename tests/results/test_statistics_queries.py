@@ -46,9 +46,10 @@ async def sit_the_fixed_data_set(db: AsyncSession) -> None:
 
 async def test_college_report_matches_the_hand_computation(db: AsyncSession) -> None:
     await sit_the_fixed_data_set(db)
-    report = await college_statistics_report(db, "medical", bins=5)
+    report = await college_statistics_report(db, "medical", bins=5, min_candidates=4)
 
     exam = report.exam
+    assert (report.cronbach_alpha_note, report.terminated_excluded) == (None, 0)
     assert (exam.candidates, exam.items, exam.mean, exam.median) == (4, 3, 15.0, 15.0)
     assert exam.cronbach_alpha == pytest.approx(144 / 164)
     assert exam.std_dev == pytest.approx(math.sqrt(164 / 3))
@@ -61,6 +62,43 @@ async def test_college_report_matches_the_hand_computation(db: AsyncSession) -> 
     discrimination = [q.statistics.discrimination for q in report.questions]
     assert discrimination == pytest.approx([0.948683, 0.623610, 0.749269], abs=1e-6)
     assert report.questions[0].question_text.startswith("Scenario 1 question 1")
+
+
+async def test_alpha_and_discrimination_are_withheld_with_too_few_candidates(
+    db: AsyncSession,
+) -> None:
+    await sit_the_fixed_data_set(db)
+    report = await college_statistics_report(db, "medical", min_candidates=5)
+    assert report.exam.cronbach_alpha is None
+    assert report.cronbach_alpha_note == (
+        "not given: Cronbach's alpha needs at least 5 candidates to mean anything, and there are 4"
+    )
+    assert [q.statistics.discrimination for q in report.questions] == [None, None, None]
+    assert all("discrimination index" in (q.discrimination_note or "") for q in report.questions)
+    # The other numbers are still given.
+    assert [q.statistics.facility for q in report.questions] == [0.5, 0.4, 0.6]
+    # The configured minimum applies when none is passed (seed default: 30).
+    default = await college_statistics_report(db, "medical")
+    assert (default.min_candidates, default.exam.cronbach_alpha) == (30, None)
+
+
+async def test_terminated_sittings_are_left_out_and_counted_apart(db: AsyncSession) -> None:
+    await sit_the_fixed_data_set(db)
+    questions = await make_questions(db, "medical", scenarios=1, per_scenario=3)
+    # Ended after one full-marks answer: as a test it would be a 10/30 outlier on question 1.
+    ended = await make_session(db)
+    await answer_and_evaluate(db, ended, questions[0], 1, 10)
+    await ExamSessionRepository(db).terminate(ended.id)
+    await calculate_result(db, ended, POLICY)
+    await db.commit()
+
+    report = await college_statistics_report(db, "medical", bins=5, min_candidates=4)
+    assert (report.exam.candidates, report.terminated_excluded) == (4, 1)
+    assert report.exam.cronbach_alpha == pytest.approx(144 / 164)
+    assert [q.statistics.attempts for q in report.questions] == [4, 4, 4]
+    # Pass rates still count the terminated sitting as an attempt (a fail at 10/30).
+    rates = await pass_rate_report(db, college_type="medical")
+    assert sum(r.attempts for r in rates) == 5
 
 
 async def test_report_window_and_an_empty_college(db: AsyncSession) -> None:

@@ -35,7 +35,7 @@ EXAMINER = "exam.iner"
 STUDENT = "asha.rao"
 
 SCORES = (8, 7, 6, 5, 2, 6, 7, 5, 6, 4, 6, 6)
-"""Asha's sitting: 68 / 120 = 57 %, grade F, passed (the seed's pass mark is 50 %)."""
+"""Asha's sitting: 68 / 120 = 57 %, grade E, passed (the seed's pass mark is 50 %)."""
 OVERRIDDEN = 5
 """The question whose answer (scored 2) the examiner raises to 10: 76 / 120 = 63 %, grade D."""
 OTHER_SITTINGS = (

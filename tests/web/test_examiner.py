@@ -28,6 +28,8 @@ from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
+from newspeech.exams.recorder import result_event
+from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Answer, Evaluation, EvaluatorType, Question, Result
 from newspeech.storage.factory import audio_store_from_settings
 from tests.web import browser as web
@@ -200,6 +202,27 @@ async def open_sitting(page: Page, workspace: Workspace) -> None:
     ).to_be_visible()
 
 
+OVERRIDE_COMMENT = "The recording names fluids and antibiotics; the transcript missed them."
+
+
+async def expect_override_on_the_card(answer: Any) -> None:
+    """The examiner's mark, name and comment first, the machine's original after them."""
+    mark = answer.locator(".mark-examiner-mark")
+    await expect(mark).to_contain_text(
+        "Examiner's mark 10/10 (Correct), changed by Dr Examiner on "
+    )
+    await expect(answer.locator(".mark-examiner-comment")).to_have_text(
+        f"Examiner's comment: {OVERRIDE_COMMENT}"
+    )
+    await expect(answer.locator(".mark-machine-mark")).to_have_text(
+        "Machine's original mark: 2/10 (Incorrect)."
+    )
+    await expect(answer.locator(".mark-machine-feedback")).to_have_text(
+        f"Machine's original feedback: Machine feedback on answer {OVERRIDDEN}."
+    )
+    await expect(answer.locator(".mark-feedback")).to_have_count(0)
+
+
 async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_change(
     page: Page, workspace: Workspace
 ) -> None:
@@ -212,7 +235,7 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     await expect(answer.locator(".answer-score")).to_have_text("Score 2 / 10")
     await expect(answer).to_contain_text("Keywords missing: fluids")
     await expect(page.locator("#session-total")).to_have_text(f"Total {sum(SCORES)} / 120")
-    await expect(page.locator("#session-grade")).to_have_text("F")
+    await expect(page.locator("#session-grade")).to_have_text("E")
 
     # The recording comes with the bearer token and plays from a blob URL, to its end.
     await answer.get_by_role("button", name="Play recording").click()
@@ -239,12 +262,11 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     await expect(answer.locator(".form-message")).to_have_text(
         "Write a comment: an override must say why."
     )
-    await answer.get_by_label("Comment (required: why the score changes)").fill(
-        "The recording names fluids and antibiotics; the transcript missed them."
-    )
+    await answer.get_by_label("Comment (required: why the score changes)").fill(OVERRIDE_COMMENT)
     await answer.get_by_role("button", name="Save override").click()
     await expect(answer.locator(".answer-score")).to_have_text("Score 10 / 10")
     await expect(answer).to_contain_text("graded by an examiner")
+    await expect_override_on_the_card(answer)
     new_total = sum(SCORES) - SCORES[OVERRIDDEN - 1] + 10
     await expect(page.locator("#session-total")).to_have_text(f"Total {new_total} / 120")
     await expect(page.locator("#session-grade")).to_have_text("D")
@@ -260,6 +282,11 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     assert (evaluation.score_obtained, evaluation.evaluator_type) == (10, EvaluatorType.MANUAL)
     assert (result.total_score, result.grade, result.pass_status) == (new_total, "D", True)
 
+    # The session view reads the same record again after a reload.
+    await page.reload()
+    answer = page.locator("article.answer").nth(OVERRIDDEN - 1)
+    await expect_override_on_the_card(answer)
+
     # The PDF report, fetched with the bearer token, is saved as a download.
     async with page.expect_download() as download_info:
         await page.get_by_role("button", name="Download PDF report").click()
@@ -268,6 +295,12 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     text = pdf_text(await asyncio.to_thread(Path(await download.path()).read_bytes))
     assert sitting.code in text
     assert f"{new_total}/120" in text.replace(" ", "")
+    flat = " ".join(text.split())
+    assert f"Question {OVERRIDDEN} (examiner's mark 10 / 10; machine 2 / 10)" in flat
+    assert "Examiner's mark 10/10 (Correct), changed by Dr Examiner on " in flat
+    assert f"Examiner's comment: {OVERRIDE_COMMENT}" in flat
+    assert "Machine's original mark: 2/10 (Incorrect)." in flat
+    assert f"Machine's original feedback: Machine feedback on answer {OVERRIDDEN}." in flat
 
     # The page prints as the session report: transcripts and grades, no forms or players.
     await page.emulate_media(media="print")
@@ -296,7 +329,9 @@ async def test_an_answer_added_to_the_review_queue_is_listed_there_for_marking(
     await expect(cards).to_have_count(1)
     await expect(cards).to_contain_text("Asha Rao")
     await expect(cards).to_contain_text(f"My answer to question {flagged} names")
-    await expect(cards).to_contain_text("Review reasons:")
+    await expect(cards).to_contain_text(
+        "Waiting for examiner review (flagged by examiner: picked by an examiner)."
+    )
 
 
 async def chart_data(page: Page, canvas_id: str) -> dict[str, Any]:
@@ -340,9 +375,19 @@ async def test_statistics_draw_the_histogram_facility_discrimination_and_pass_ra
         f"Q{q['scenario_id']}.{q['question_number']}" for q in stats["questions"]
     ]
     assert facility["data"] == [q["facility"] for q in stats["questions"]]
+    # Four candidates are too few for discrimination or alpha: the page says so, no number.
     discrimination = await chart_data(page, "discrimination-chart")
-    assert discrimination["data"] == [q["discrimination"] for q in stats["questions"]]
-    assert all(d is not None for d in discrimination["data"])
+    assert discrimination["data"] == [None] * 12
+    await expect(page.locator("#discrimination-note")).to_contain_text(
+        "Discrimination is not given for any question"
+    )
+    await expect(page.locator("#items-table tbody tr").first.locator("td").last).to_have_text(
+        "too few candidates"
+    )
+    await expect(page.locator("#stat-alpha")).to_have_text(
+        "not given: too few candidates (4; at least 30 needed)"
+    )
+    await expect(page.locator("#stat-terminated")).to_contain_text("0 left out")
     passes = await chart_data(page, "pass-rate-chart")
     assert passes["type"] == "line"
     assert passes["labels"] == [r["period_start"] for r in stats["pass_rates"]]
@@ -445,3 +490,67 @@ async def test_the_question_editor_saves_keywords_and_synonyms(
 async def table_rows(page: Page, selector: str) -> list[list[str]]:
     rows = page.locator(f"{selector} tbody tr")
     return [await row.locator("td").all_inner_texts() for row in await rows.all()]
+
+
+async def test_the_candidates_report_shows_the_examiner_mark_beside_the_machine_one(
+    page: Page, workspace: Workspace
+) -> None:
+    # Another candidate's sitting (its first answer was marked 3): Asha's stays as the tests
+    # above expect it.
+    async with workspace.sessionmaker() as db:
+        answer_id, exam_session_id = (
+            await db.execute(
+                select(Answer.id, Answer.session_id)
+                .join(Evaluation, Evaluation.answer_id == Answer.id)
+                .where(Answer.question_number == 1, Evaluation.score_obtained == 3)
+            )
+        ).one()
+    comment = "Named every step on the recording; the transcript dropped two."
+    async with httpx.AsyncClient(base_url=workspace.url) as client:
+        login = await client.post(
+            "/api/v1/auth/login", json={"username": EXAMINER, "password": PASSWORD}
+        )
+        token = login.json()["access_token"]
+        response = await client.post(
+            f"/api/v1/answers/{answer_id}/override",
+            json={"score": 9, "comment": comment},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+    async with workspace.sessionmaker() as db:
+        detailed = await ExamSessionRepository(db).get_detailed(exam_session_id)
+        assert detailed is not None
+        assert detailed.result is not None
+        event = result_event(detailed.result, detailed)
+
+    # The exam page's own modules read the result event and draw the candidate's report.
+    await page.goto(f"{workspace.url}/")
+    await page.evaluate(
+        """async (message) => {
+            const { pageEvent } = await import("/web/static/js/protocol.js");
+            const { renderReport } = await import("/web/static/js/report.js");
+            const { detail } = pageEvent(message);
+            renderReport(detail, { summary: document.getElementById("report-summary"),
+                                   rows: document.getElementById("report-rows") });
+            document.getElementById("report").hidden = false;
+        }""",
+        event,
+    )
+    row = page.locator("#report-rows tr").first
+    await expect(row.locator("td").nth(3)).to_have_text("9")
+    await expect(row.locator(".mark-examiner-mark")).to_contain_text(
+        "Examiner's mark 9/10 (Correct), changed by Dr Examiner on "
+    )
+    await expect(row.locator(".mark-examiner-comment")).to_have_text(
+        f"Examiner's comment: {comment}"
+    )
+    await expect(row.locator(".mark-machine-mark")).to_have_text(
+        "Machine's original mark: 3/10 (Incorrect)."
+    )
+    await expect(row.locator(".mark-machine-feedback")).to_have_text(
+        "Machine's original feedback: Machine feedback on answer 1."
+    )
+    # An answer no examiner changed shows the machine's feedback alone.
+    second = page.locator("#report-rows tr").nth(1)
+    await expect(second.locator(".mark-feedback")).to_have_text("Machine feedback on answer 2.")
+    await expect(second.locator(".mark-examiner-mark")).to_have_count(0)

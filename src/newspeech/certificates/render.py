@@ -49,6 +49,9 @@ class CertificateData:
     percentage: float
     grade: str
     verification: str
+    reviews: Sequence[str] = ()
+    """One line per mark an examiner changed (question, examiner's and machine's mark, who,
+    when, comment)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,10 @@ class ReportAnswer:
     transcript: str
     score: int | None
     max_score: int
-    feedback: str
+    mark: Sequence[str] = ()
+    """The mark in words, line by line (``newspeech.review.record``)."""
+    machine_score: int | None = None
+    """The machine's original score, when an examiner changed it."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,12 @@ def render_certificate(data: CertificateData, fonts: PdfFonts) -> bytes:
         bold=True,
     )
     doc.line(f"Date {data.completed_on.isoformat()}   Session {data.session_code}", 12)
-    pdf.set_y(pdf.h - 40)
+    if data.reviews:
+        pdf.ln(3)
+        doc.line("Marks changed on examiner review", 10, bold=True, height=5)
+        for review in data.reviews:
+            doc.line(review, 9, height=4.5)
+    pdf.set_y(max(pdf.get_y() + 4, pdf.h - 40))
     doc.line(data.verification, 9, height=5)
     return doc.output()
 
@@ -137,13 +148,16 @@ def render_session_report(data: SessionReportData, fonts: PdfFonts) -> bytes:
     doc.pdf.ln(4)
     for answer in data.answers:
         score = "not scored" if answer.score is None else f"{answer.score} / {answer.max_score}"
+        if answer.machine_score is not None:
+            score = f"examiner's mark {score}; machine {answer.machine_score} / {answer.max_score}"
         doc.paragraph(f"Question {answer.question_number}  ({score})", 12, bold=True)
         doc.paragraph(answer.question)
         doc.paragraph("Answer (transcript):", bold=True)
         doc.paragraph(answer.transcript or "(no answer recorded)")
-        if answer.feedback:
-            doc.paragraph("Feedback:", bold=True)
-            doc.paragraph(answer.feedback)
+        if answer.mark:
+            doc.paragraph("Mark and feedback:", bold=True)
+        for line in answer.mark:
+            doc.paragraph(line)
         doc.pdf.ln(3)
     outcome = "PASS" if data.passed else "FAIL"
     grade = f"Grade {data.grade}  " if data.grade else ""

@@ -29,7 +29,8 @@ from newspeech.certificates.render import (
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.errors import InvalidState, NotFound
 from newspeech.exams.repository import ExamSessionRepository
-from newspeech.models import ExamSession, Result
+from newspeech.models import Answer, ExamSession, Result
+from newspeech.review.record import answer_mark, provenance
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -92,18 +93,59 @@ async def _load(db: AsyncSession, exam_session_id: int) -> tuple[ExamSession, Re
     return exam_session, exam_session.result, college.name if college else exam_session.college_type
 
 
-def _report_data(exam_session: ExamSession, result: Result, college: str) -> SessionReportData:
-    answers = [
-        ReportAnswer(
-            question_number=answer.question_number,
-            question=answer.question_text or "",
-            transcript=answer.transcribed_text or answer.answer_text or "",
-            score=answer.evaluation.score_obtained if answer.evaluation else None,
-            max_score=answer.evaluation.max_score if answer.evaluation else 10,
-            feedback=(answer.evaluation.feedback or "") if answer.evaluation else "",
+def _report_answer(answer: Answer) -> ReportAnswer:
+    question = answer.question_text or ""
+    transcript = answer.transcribed_text or answer.answer_text or ""
+    if answer.evaluation is None:
+        return ReportAnswer(answer.question_number, question, transcript, None, 10)
+    mark = answer_mark(answer.evaluation)
+    changed = mark.examiner is not None and mark.machine is not None
+    return ReportAnswer(
+        question_number=answer.question_number,
+        question=question,
+        transcript=transcript,
+        score=mark.score,
+        max_score=mark.max_score,
+        mark=[line.text for line in mark.lines()],
+        machine_score=mark.machine.score if changed and mark.machine is not None else None,
+    )
+
+
+# The certificate has room for a few review lines; the session report has them all.
+CERTIFICATE_REVIEW_LINES = 4
+CERTIFICATE_COMMENT_CHARS = 120
+
+
+def certificate_reviews(exam_session: ExamSession) -> list[str]:
+    """One line per examiner-changed mark, as the certificate prints them."""
+    lines = []
+    for answer in exam_session.answers:
+        if answer.evaluation is None:
+            continue
+        mark = answer_mark(answer.evaluation)
+        if mark.examiner is None:
+            continue
+        machine = (
+            "" if mark.machine is None else f" (machine {mark.machine.score}/{mark.max_score})"
         )
-        for answer in exam_session.answers
-    ]
+        comment = mark.examiner.comment or ""
+        if len(comment) > CERTIFICATE_COMMENT_CHARS:
+            comment = comment[: CERTIFICATE_COMMENT_CHARS - 3].rstrip() + "..."
+        lines.append(
+            f"Question {answer.question_number}: examiner's mark {mark.score}/{mark.max_score}"
+            f"{machine}, {provenance(mark.examiner)}" + (f": {comment}" if comment else "")
+        )
+    if len(lines) > CERTIFICATE_REVIEW_LINES:
+        rest = len(lines) - CERTIFICATE_REVIEW_LINES + 1
+        lines = [
+            *lines[: CERTIFICATE_REVIEW_LINES - 1],
+            f"and {rest} more: see the session report",
+        ]
+    return lines
+
+
+def _report_data(exam_session: ExamSession, result: Result, college: str) -> SessionReportData:
+    answers = [_report_answer(answer) for answer in exam_session.answers]
     return SessionReportData(
         candidate_name=exam_session.user.full_name or exam_session.user.username,
         college_name=college,
@@ -165,6 +207,7 @@ async def issue_certificate(
         max_score=result.max_score,
         percentage=result.percentage_correct,
         grade=result.grade or "",
+        reviews=certificate_reviews(exam_session),
         verification=(
             f"Verification code {code} (session {exam_session.session_code}): "
             "an examiner can confirm this certificate against the stored result."

@@ -13,6 +13,7 @@ from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
 from newspeech.errors import NotFound, ValidationFailed
 from newspeech.models import ConfigEntry, ConfigValueType, User
+from newspeech.results.rules import ResultPolicy
 
 # Inclusive bounds of the numeric keys the product reads.
 RANGES: dict[str, tuple[float, float]] = {
@@ -29,7 +30,12 @@ RANGES: dict[str, tuple[float, float]] = {
     "pass_percentage": (0, 100),
     "total_questions": (1, 100),
     "points_per_question": (1, 100),
+    "statistics_min_candidates": (2, 100_000),
 }
+# Keys the result rules read: a change is checked against the others as they stand.
+RESULT_KEYS = frozenset(
+    ["pass_percentage", "grade_thresholds", "total_questions", "points_per_question"]
+)
 
 
 def to_read(entry: ConfigEntry) -> ConfigEntryRead:
@@ -56,6 +62,14 @@ def _check_value(key: str, value: Any, value_type: ConfigValueType) -> None:
     bounds = RANGES.get(key)
     if bounds and numeric and not bounds[0] <= value <= bounds[1]:
         raise ValidationFailed(f"configuration {key!r} must be within {bounds[0]}..{bounds[1]}")
+
+
+def _check_result_policy(values: dict[str, Any]) -> None:
+    """Refuse result rules that contradict themselves (a pass printed as F, say)."""
+    try:
+        ResultPolicy.from_config(values)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValidationFailed(f"the result rules would not hold: {exc}") from exc
 
 
 class ConfigurationService:
@@ -87,6 +101,8 @@ class ConfigurationService:
         if data.is_active is not None:
             entry.is_active = data.is_active
             await self.db.flush()
+        if key in RESULT_KEYS:
+            _check_result_policy(await self.entries.values())
         await self.auditor.record(
             "configuration.write",
             actor_id=actor.id,

@@ -112,17 +112,25 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
         "pass_percentage",
         "50",
         ConfigValueType.FLOAT,
-        "Pass mark in percent of the maximum score. The seed passes at 60/120 (50 %) although "
-        "grades below 60 % are F; raise this to 60 to make every pass at least a D.",
+        "Pass mark in percent of the maximum score; the lowest passing band starts here (with "
+        "the seed's bands, E for 50-59 %) and everything below it is F.",
     ),
     ConfigDefault(
         "grade_thresholds",
         '{"A": 90, "B": 80, "C": 70, "D": 60}',
         ConfigValueType.JSON,
-        "Lowest percentage for each grade; below the lowest is F",
+        "Lowest percentage for each passing grade; a band below the pass mark starts at it, a "
+        "gap above it becomes the next letter (E), and below the pass mark is F",
     ),
     ConfigDefault("total_questions", "12", ConfigValueType.INTEGER, "Questions in one sitting"),
     ConfigDefault(
         "points_per_question", "10", ConfigValueType.INTEGER, "Maximum score of one question"
+    ),
+    ConfigDefault(
+        "statistics_min_candidates",
+        "30",
+        ConfigValueType.INTEGER,
+        "Fewest candidates (completed sittings) for which Cronbach's alpha and discrimination "
+        "are reported; below it the statistics say there are too few",
     ),
 )

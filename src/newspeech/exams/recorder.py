@@ -27,6 +27,7 @@ from newspeech.grading import Grade
 from newspeech.models import Answer, ExamSession, Question, Result, SessionStatus
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache, calculate_result
+from newspeech.review.record import AnswerMark, answer_mark
 from newspeech.review.rules import review_reasons
 
 
@@ -274,20 +275,32 @@ def summary_of(result: Result) -> ResultSummary:
     )
 
 
+def mark_event(mark: AnswerMark) -> dict[str, Any]:
+    """An answer's mark as the candidate's report shows it (``newspeech.review.record``)."""
+    return {
+        "source": mark.source,
+        "headline": mark.headline,
+        "review": mark.review.value,
+        "lines": [{"kind": line.kind, "text": line.text} for line in mark.lines()],
+    }
+
+
 def result_event(result: Result, exam_session: ExamSession) -> dict[str, Any]:
     """The ``result`` event: totals, then each question with what was said and its score."""
     answers = []
     for answer in exam_session.answers:
         evaluation = answer.evaluation
+        mark = None if evaluation is None else answer_mark(evaluation)
         answers.append(
             {
                 "number": answer.question_number,
                 "question": answer.question_text,
                 "transcript": answer.transcribed_text,
                 "answered": answer.is_complete,
-                "score": None if evaluation is None else evaluation.score_obtained,
-                "max_score": None if evaluation is None else evaluation.max_score,
+                "score": None if mark is None else mark.score,
+                "max_score": None if mark is None else mark.max_score,
                 "feedback": None if evaluation is None else evaluation.feedback,
+                "mark": None if mark is None else mark_event(mark),
             }
         )
     return {

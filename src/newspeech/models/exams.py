@@ -164,5 +164,11 @@ class Evaluation(Timestamps, Base):
     # The machine's grade as it stood before the first override (score, max_score,
     # feedback_type, evaluator_type, feedback); later overrides never replace it.
     machine_grade: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Who set the score by hand, and when (the latest override). Unlike ``reviewed_*``, a
+    # later flag does not clear them: the mark that counts still came from that examiner.
+    overridden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    overridden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     answer: Mapped[Answer] = relationship(back_populates="evaluation")
+    # Loaded with the evaluation: every view of a mark names who changed it.
+    overrider: Mapped[User | None] = relationship(foreign_keys=[overridden_by], lazy="selectin")

@@ -1,9 +1,15 @@
 """How a sitting's scores become a result: percentage, grade and pass/fail, in one place.
 
-Defaults follow the seed: 12 questions x 10 points = 120; grades A/B/C/D at 90/80/70/60 % and F
-below; pass at 50 % (60/120). Note the seed's quirk, kept on purpose: a candidate with 50-59 %
-passes while graded F. Admins change ``pass_percentage`` (and the grade bands) in the
-configuration table.
+Defaults follow the seed: 12 questions x 10 points = 120; grades A/B/C/D at 90/80/70/60 %; pass
+at 50 % (60/120). Admins change ``pass_percentage`` and the grade bands (``grade_thresholds``) in
+the configuration table.
+
+One rule keeps the grade and the pass mark from contradicting each other: **the lowest passing
+band starts at the pass mark**. Below the pass mark the grade is always F. When the pass mark is
+below the lowest configured band, one more band fills the gap, lettered after the lowest one
+(with the seed's bands and pass mark: E for 50-59 %). A band floor below the pass mark is raised
+to it (a fail is never graded D). A configuration whose passes would print as F (a band called
+F, or a filler band that would be lettered F) is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ DEFAULT_GRADE_BANDS: tuple[tuple[str, float], ...] = (
     ("D", 60.0),
 )
 FAIL_GRADE = "F"
+PASS_GRADE = "P"  # the one band when no grade bands are configured
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,17 @@ class ResultPolicy:
         floors = [floor for _grade, floor in self.grade_bands]
         if floors != sorted(floors, reverse=True):
             raise ValueError("grade bands must be listed from the highest floor down")
+        letters = [grade for grade, _floor in self.passing_bands]
+        if any(len(letter) != 1 for letter in letters):
+            raise ValueError(f"grades are one character each (got {letters})")
+        if FAIL_GRADE in letters or len(set(letters)) != len(letters):
+            raise ValueError(
+                f"grade bands {dict(self.grade_bands)} with pass_percentage "
+                f"{self.pass_percentage:g} would print a pass as {FAIL_GRADE} or two bands "
+                f"with one letter: the lowest passing band starts at the pass mark and is "
+                f"lettered after the lowest configured band; name the bands other than "
+                f"{FAIL_GRADE}, or raise pass_percentage to the lowest band's floor"
+            )
 
     @property
     def max_score(self) -> int:
@@ -63,11 +81,34 @@ class ResultPolicy:
             else DEFAULT_GRADE_BANDS,
         )
 
+    @property
+    def passing_bands(self) -> tuple[tuple[str, float], ...]:
+        """The bands as graded: none starts below the pass mark, and the lowest starts at it
+        (a filler band, lettered after the lowest configured one, when they leave a gap)."""
+        bands = [(g, max(f, self.pass_percentage)) for g, f in self.grade_bands]
+        bands = [b for i, b in enumerate(bands) if i == 0 or b[1] < bands[i - 1][1]]
+        if not bands:
+            return ((PASS_GRADE, self.pass_percentage),)
+        lowest_grade, lowest_floor = bands[-1]
+        if lowest_floor > self.pass_percentage:
+            bands.append((_next_letter(lowest_grade), self.pass_percentage))
+        return tuple(bands)
+
     def grade_for(self, percentage: float) -> str:
-        for grade, floor in self.grade_bands:
+        if percentage < self.pass_percentage:
+            return FAIL_GRADE
+        for grade, floor in self.passing_bands:
             if percentage >= floor:
                 return grade
         return FAIL_GRADE
+
+
+def _next_letter(grade: str) -> str:
+    """The letter after ``grade`` (D -> E); a grade that is not a letter gets the fail letter,
+    which the policy then refuses."""
+    if len(grade) == 1 and grade.isalpha() and grade.upper() < "Z":
+        return chr(ord(grade.upper()) + 1)
+    return FAIL_GRADE
 
 
 @dataclass(frozen=True)

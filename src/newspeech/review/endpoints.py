@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from newspeech.auth.deps import ExaminerUser
+from newspeech.exams.schemas import MarkRead
 from newspeech.kit.pagination import MAX_PAGE_SIZE
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.results.schemas import ResultRead
 from newspeech.review.deps import GraderDep, ReviewServiceDep
+from newspeech.review.record import answer_mark
 from newspeech.review.regrade import regrade_question
 from newspeech.review.repository import ReviewItem
 from newspeech.review.schemas import (
@@ -51,6 +53,7 @@ def _read(item: ReviewItem) -> ReviewAnswerRead:
         asr_confidence=answer.confidence_score,
         audio_url=f"/api/v1/answers/{answer.id}/audio" if answer.answer_audio_path else None,
         reviewed_at=evaluation.reviewed_at,
+        mark=MarkRead.of(answer_mark(evaluation)),
     )
 
 

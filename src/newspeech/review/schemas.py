@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from newspeech.exams.schemas import EvaluationRead
+from newspeech.exams.schemas import EvaluationRead, MarkRead
 from newspeech.models import EvaluatorType, FeedbackType
 from newspeech.results.schemas import ResultRead
 
@@ -36,6 +36,7 @@ class ReviewAnswerRead(BaseModel):
     asr_confidence: float
     audio_url: str | None = Field(description="the answer's recording, when one is stored")
     reviewed_at: dt.datetime | None
+    mark: MarkRead = Field(description="the mark that counts and its provenance")
 
 
 class ReviewPage(BaseModel):
@@ -60,14 +61,9 @@ class OverrideCreate(BaseModel):
 class ReviewedEvaluationRead(EvaluationRead):
     answer_id: int
     session_id: int
-    needs_review: bool
-    review_reasons: list[Any] | None
     flagged_by: int | None
     flagged_at: dt.datetime | None
     reviewed_by: int | None
-    reviewed_at: dt.datetime | None
-    review_comment: str | None
-    machine_grade: dict[str, Any] | None
 
 
 class OverrideRead(BaseModel):

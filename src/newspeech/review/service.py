@@ -155,7 +155,8 @@ class ReviewService:
         evaluation.evaluator_type = EvaluatorType.MANUAL
         evaluation.review_comment = comment
         evaluation.reviewed_by = actor.id
-        evaluation.reviewed_at = self.clock()
+        evaluation.reviewed_at = evaluation.overridden_at = self.clock()
+        evaluation.overrider = actor
         await self.db.flush()
         changes = await recompute_results(self.db, [answer.session_id], cache=self.cache)
         change = changes[0] if changes else None
@@ -175,4 +176,8 @@ class ReviewService:
             },
         )
         result = await ResultRepository(self.db).by_session(answer.session_id)
+        if result is not None and result.certificate_path is not None:
+            # The certificate names every changed mark: issue it again on the next download.
+            result.certificate_path = None
+            await self.db.flush()
         return OverrideOutcome(evaluation, result, change)

@@ -34,7 +34,9 @@ async def college_report(
     """Item statistics (facility, standard deviation, discrimination per question), test
     statistics (Cronbach's alpha, mean, median, score histogram) and the pass rate per week
     or month, over the college's results generated in [since, until) (times without a zone
-    are UTC)."""
+    are UTC). Item and test statistics leave out terminated sittings (counted in
+    ``terminated_excluded``); alpha and discrimination are withheld, with a note, below
+    ``min_candidates`` candidates."""
     if not scope.manages_college(college_type):
         raise NotFound(f"college type {college_type!r} does not exist")
     since, until = utc(since), utc(until)
@@ -57,6 +59,9 @@ async def college_report(
             median=exam.median,
             std_dev=exam.std_dev,
             cronbach_alpha=exam.cronbach_alpha,
+            cronbach_alpha_note=report.cronbach_alpha_note,
+            min_candidates=report.min_candidates,
+            terminated_excluded=report.terminated_excluded,
             distribution=[ScoreBinRead(**vars(b)) for b in exam.distribution],
         ),
         questions=[
@@ -71,6 +76,7 @@ async def college_report(
                 facility=q.statistics.facility,
                 std_dev=q.statistics.std_dev,
                 discrimination=q.statistics.discrimination,
+                discrimination_note=q.discrimination_note,
             )
             for q in report.questions
         ],

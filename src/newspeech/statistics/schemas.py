@@ -18,7 +18,20 @@ class ExamStatisticsRead(BaseModel):
     mean: float | None = Field(description="mean total, points")
     median: float | None
     std_dev: float | None
-    cronbach_alpha: float | None
+    cronbach_alpha: float | None = Field(
+        description="null when undefined for the data or withheld (see cronbach_alpha_note)"
+    )
+    cronbach_alpha_note: str | None = Field(
+        default=None, description="why alpha is not given: too few candidates"
+    )
+    min_candidates: int = Field(
+        description="candidates needed before alpha and discrimination are given "
+        "(configuration statistics_min_candidates)"
+    )
+    terminated_excluded: int = Field(
+        description="results of terminated sittings in the period, left out of these numbers "
+        "(pass rates count them)"
+    )
     distribution: list[ScoreBinRead]
 
 
@@ -32,7 +45,12 @@ class QuestionStatisticsRead(BaseModel):
     mean: float | None
     facility: float | None = Field(description="mean score / max score")
     std_dev: float | None
-    discrimination: float | None = Field(description="correlation with the rest of the test")
+    discrimination: float | None = Field(
+        description="correlation with the rest of the test; null when undefined or withheld"
+    )
+    discrimination_note: str | None = Field(
+        default=None, description="why discrimination is not given: too few candidates"
+    )
 
 
 class PassRateRead(BaseModel):

@@ -44,12 +44,20 @@ const SERVER_EVENTS = {
     answers: (m.answers ?? []).map((a) => ({
       number: a.number, question: a.question, transcript: a.transcript ?? "",
       score: a.score, feedback: a.feedback ?? "",
+      // The mark in words (examiner's mark, comment and who beside the machine's original).
+      markLines: (a.mark?.lines ?? []).map((line) => ({ kind: line.kind, text: line.text })),
     })),
   })],
   ended: ["ended", (m) => ({ reason: m.reason })],
   error: ["serverError", (m) => ({ code: m.error, detail: m.detail })],
   pong: ["pong", (m) => ({ id: m.id })],
 };
+
+/** A known server message as the page sees it: ``{name, detail}`` (throws when malformed). */
+export function pageEvent(message) {
+  const [name, view] = SERVER_EVENTS[message.type];
+  return { name, detail: view(message) };
+}
 
 /** Why the exam ended (`ended.reason`), in the student's words. */
 export const END_REASONS = {
@@ -151,10 +159,10 @@ export class ExamSocket extends EventTarget {
     }
     if (!message || !Object.hasOwn(SERVER_EVENTS, message.type)) return;
     this.dispatchEvent(new CustomEvent("message", { detail: message }));
-    const [name, view] = SERVER_EVENTS[message.type];
+    let name;
     let detail;
     try {
-      detail = view(message);
+      ({ name, detail } = pageEvent(message));
     } catch {
       const problem = { code: "malformed_event", detail: `The server sent a malformed ${message.type} event.` };
       this.dispatchEvent(new CustomEvent("serverError", { detail: problem }));

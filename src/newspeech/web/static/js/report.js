@@ -24,6 +24,18 @@ export function renderEvaluation(evaluation) {
   return item;
 }
 
+/** The mark in words when the server sends it (one line each: an examiner's mark, comment and
+ *  name come before the machine's original), the machine's feedback otherwise. */
+function feedbackCell(answer) {
+  const cell = element("td", undefined, { "data-label": "Feedback" });
+  if (!answer.markLines?.length) {
+    cell.textContent = answer.feedback;
+    return cell;
+  }
+  cell.append(...answer.markLines.map((line) => element("p", line.text, { class: `mark-${line.kind.replaceAll("_", "-")}` })));
+  return cell;
+}
+
 export function renderReport(result, { summary, rows }) {
   const verdict = element("span", result.passed ? "Passed" : "Not passed", {
     class: result.passed ? "pass" : "fail",
@@ -40,7 +52,7 @@ export function renderReport(result, { summary, rows }) {
       element("td", answer.question, { "data-label": "Question" }),
       element("td", answer.transcript || "(no answer)", { "data-label": "Your answer" }),
       element("td", formatScore(answer.score), { "data-label": "Score" }),
-      element("td", answer.feedback, { "data-label": "Feedback" }),
+      feedbackCell(answer),
     );
     return row;
   }));

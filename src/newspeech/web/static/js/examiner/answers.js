@@ -1,32 +1,37 @@
 // One answer as an examiner sees it (session view and review queue): what was asked, the
 // transcript, the machine's grade and why it wants review, the recording, and the override form.
 
-import { h, label, number, score, when } from "./dom.js";
+import { h, label, number, score } from "./dom.js";
 
 let formCount = 0;
 
-/** The grade lines of an answer card, redrawn after an override. */
+/** The grade lines of an answer card, redrawn after an override. The mark in words comes from
+ *  the server (``mark.lines``: an examiner's mark, comment, name and time before the machine's
+ *  original mark and wording, then the review's state), so the card, the PDF report, the
+ *  certificate and the candidate's report say the same thing. */
 function gradeLines(answer) {
-  const reasons = answer.reviewReasons?.length
-    ? h("li", { class: "reasons" }, `Review reasons: ${answer.reviewReasons.map(label).join(", ")}`) : null;
+  const mark = answer.mark;
+  const examiner = mark?.source === "examiner";
+  const lines = mark?.lines ?? (answer.feedback ? [{ kind: "feedback", text: answer.feedback }] : []);
+  const keywords = examiner ? "Keywords the machine heard" : "Keywords heard";
+  const missing = examiner ? "Keywords the machine missed" : "Keywords missing";
   return [
     h("li", {}, h("strong", { class: "answer-score" }, `Score ${score(answer.score, answer.maxScore)}`),
       answer.feedbackType ? ` · ${label(answer.feedbackType)}` : "",
-      answer.evaluatorType ? ` · graded by ${answer.evaluatorType === "manual" ? "an examiner" : label(answer.evaluatorType)}` : ""),
-    answer.feedback ? h("li", {}, `Feedback: ${answer.feedback}`) : null,
-    answer.matched?.length ? h("li", {}, `Keywords heard: ${answer.matched.join(", ")}`) : null,
-    answer.missing?.length ? h("li", {}, `Keywords missing: ${answer.missing.join(", ")}`) : null,
+      answer.evaluatorType ? ` · graded by ${examiner ? "an examiner" : label(answer.evaluatorType)}` : ""),
+    ...lines.map((line) => h("li", { class: `mark-${line.kind.replaceAll("_", "-")}` },
+      line.kind === "feedback" ? `Feedback: ${line.text}` : line.text)),
+    answer.matched?.length ? h("li", {}, `${keywords}: ${answer.matched.join(", ")}`) : null,
+    answer.missing?.length ? h("li", {}, `${missing}: ${answer.missing.join(", ")}`) : null,
     answer.confidence !== undefined && answer.confidence !== null
       ? h("li", {}, `Speech recognition confidence: ${number(answer.confidence, 2)}`) : null,
-    reasons,
-    answer.reviewedAt ? h("li", {}, `Reviewed ${when(answer.reviewedAt)}${answer.reviewComment ? `: ${answer.reviewComment}` : ""}`) : null,
   ];
 }
 
 /**
  * An ``<article>`` for ``answer`` = {answerId, heading, questionText, transcript, score, maxScore,
- * feedback, feedbackType, evaluatorType, reviewReasons, confidence, matched, missing, audioUrl,
- * reviewedAt}.
+ * feedback, feedbackType, evaluatorType, mark (the API's ``mark``), confidence, matched, missing,
+ * audioUrl}.
  * ``onOverride(response)`` gets the API's {evaluation, result} after a saved override.
  */
 export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } = {}) {
@@ -74,9 +79,7 @@ export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } 
         feedback: response.evaluation.feedback,
         feedbackType: response.evaluation.feedback_type,
         evaluatorType: response.evaluation.evaluator_type,
-        reviewReasons: [],
-        reviewedAt: response.evaluation.reviewed_at,
-        reviewComment: response.evaluation.review_comment,
+        mark: response.evaluation.mark,
       });
       grade.replaceChildren(...gradeLines(answer).filter(Boolean));
       comment.value = "";

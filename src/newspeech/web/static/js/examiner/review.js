@@ -61,10 +61,9 @@ export async function renderReviewAnswers(ctx, container, questionId) {
         maxScore: a.max_score,
         feedbackType: a.feedback_type,
         evaluatorType: a.evaluator_type,
-        reviewReasons: a.review_reasons ?? [],
+        mark: a.mark,
         confidence: a.asr_confidence,
         audioUrl: a.audio_url,
-        reviewedAt: a.reviewed_at,
       }, {
         allowFlag: false,
         onOverride: (response) => ctx.ui.status(response.result

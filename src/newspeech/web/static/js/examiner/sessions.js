@@ -119,6 +119,7 @@ export async function renderSession(ctx, container, id) {
     feedback: a.evaluation?.feedback,
     feedbackType: a.evaluation?.feedback_type,
     evaluatorType: a.evaluation?.evaluator_type,
+    mark: a.evaluation?.mark,
     matched: (a.evaluation?.matched_keywords ?? []).map(String),
     missing: (a.evaluation?.missing_keywords ?? []).map(String),
     confidence: a.confidence_score,

@@ -74,6 +74,7 @@ function renderAll(stats, keep) {
   const items = stats.questions;
   const passRates = stats.pass_rates;
   const bins = exam.distribution;
+  const withheld = items.filter((i) => i.discrimination_note);
 
   const hist = chartCanvas("histogram-chart", "Score distribution (candidates per band of the percentage)",
     `Histogram of candidates' percentages: ${bins.map((b) => `${binLabel(b)}: ${b.count}`).join(", ")}`);
@@ -93,14 +94,22 @@ function renderAll(stats, keep) {
         h("dt", {}, "Mean total"), h("dd", { id: "stat-mean" }, number(exam.mean)),
         h("dt", {}, "Median total"), h("dd", { id: "stat-median" }, number(exam.median)),
         h("dt", {}, "Standard deviation"), h("dd", {}, number(exam.std_dev)),
-        h("dt", {}, "Cronbach's alpha"), h("dd", { id: "stat-alpha" }, number(exam.cronbach_alpha, 2))),
+        h("dt", {}, "Cronbach's alpha"), h("dd", { id: "stat-alpha" }, exam.cronbach_alpha_note
+          ? `not given: too few candidates (${exam.candidates}; at least ${exam.min_candidates} needed)`
+          : number(exam.cronbach_alpha, 2)),
+        h("dt", {}, "Terminated sittings"), h("dd", { id: "stat-terminated" },
+          `${exam.terminated_excluded} left out of these numbers (the pass rate counts them)`)),
       hist.figure),
     h("section", { class: "card", "aria-labelledby": "items-title" },
       h("h2", { id: "items-title" }, "Questions"),
       h("div", { class: "chart-pair" }, facility.figure, discrimination.figure),
+      withheld.length ? h("p", { id: "discrimination-note", class: "hint" },
+        `Discrimination is not given for ${withheld.length === items.length ? "any question" : `${withheld.length} questions`}: `
+        + `a question needs answers from at least ${exam.min_candidates} candidates before its correlation with the rest `
+        + "of the test means anything.") : null,
       table("Item statistics", ["Question", "Text", "Answers", "Mean", "Facility", "SD", "Discrimination"], items.map((i) => [
         itemLabel(i), i.question_text, String(i.attempts), number(i.mean), number(i.facility, 2), number(i.std_dev, 2),
-        number(i.discrimination, 2),
+        i.discrimination_note ? "too few candidates" : number(i.discrimination, 2),
       ]), { id: "items-table" })),
     h("section", { class: "card", "aria-labelledby": "pass-title" },
       h("h2", { id: "pass-title" }, "Pass rate over time"), pass.figure,
