@@ -155,13 +155,6 @@ class Settings(BaseSettings):
         description="max silence fallback: a pause the turn model calls unfinished ends the turn "
         "after this long anyway",
     )
-    turn_continuation_seconds: float = Field(
-        default=2.0,
-        ge=0,
-        le=30,
-        description="speech starting this soon after a turn ended extends the same answer, even "
-        "over the next question (over the feedback it always does)",
-    )
     barge_in_min_ms: int = Field(
         default=300,
         ge=0,

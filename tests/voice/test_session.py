@@ -379,3 +379,26 @@ async def test_continue_with_no_answer_to_go_on_with_is_refused(engines: Session
     assert error["error"] == "nothing_to_continue"
     assert exam.session.stats.continuations == 0
     await exam.close()
+
+
+async def test_speech_over_the_next_question_is_the_last_answer_going_on(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """The feedback is over and question 2 is being read when the candidate goes on: question
+    2 was not heard, so this is no answer to it — it is answer 1 going on; question 2 is read
+    again, in full, after the whole answer's feedback."""
+    conversation = ScriptedConversation(QUESTIONS[1:])
+    exam = start_exam(engines, conversation, LoopSettings(turn_incomplete_stop_seconds=1.0))
+    await _declared_then_feedback(exam, at(jfk, 3.0, 7.8))
+    await exam.wait_for_event("question", 2)  # sent as question 2 starts to be spoken
+    await exam.play(at(jfk, 7.8))
+    await listening(exam, 3)
+
+    (whole,) = conversation.answers
+    assert conversation.amended == [whole]
+    assert said(whole.transcript.text).endswith("ask what you can do for your country")
+    assert conversation.interruptions == []
+    assert exam.session.stats.barge_ins == 0
+    spoken = [e["kind"] for e in exam.wire.events("speaking")]
+    assert spoken[-2:] == ["feedback", "question"]  # read again after the whole answer
+    await exam.close()

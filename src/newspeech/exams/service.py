@@ -123,6 +123,7 @@ class ExamConversation:
         self._ungraded = ungraded or []
         self._heard: collections.deque[HeardAnswer] = collections.deque(maxlen=4)
         self._measure_answer_id: int | None = None
+        self._last_turn: ExaminerTurn | None = None
         self._last_answer_id: int | None = None
         """The answer stored by the last :meth:`answer` / :meth:`amend`: what an amend replaces."""
         self._grading_questions: dict[int, GradingQuestion] = {}
@@ -258,6 +259,10 @@ class ExamConversation:
         return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
 
     async def amend(self, heard: HeardAnswer) -> ExaminerTurn:
+        if self.finished and self._last_turn is not None:
+            # The answer that ended the sitting went on while the result was being stored:
+            # the result stands; say it again.
+            return self._last_turn
         replacing, self._last_answer_id = self._last_answer_id, None
         self._measure_answer_id = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
@@ -334,13 +339,14 @@ class ExamConversation:
         if step.finished:
             self.end_reason = None if step.end_reason is None else step.end_reason.value
             self._stop_preparing()
-        return ExaminerTurn(
+        self._last_turn = ExaminerTurn(
             utterances=tuple(utterances),
             events=tuple(events),
             listen=step.listen and not step.finished,
             finished=step.finished,
             end_reason=self.end_reason,
         )
+        return self._last_turn
 
     async def _record(self, record: Record) -> None:
         now = self._deps.wall_clock()

@@ -9,13 +9,15 @@ in real time in ≤ 40 ms chunks. One TaskGroup per connection holds the receive
 Calls into the conversation store answers; a barge-in or a disconnect never cuts one short
 (they run shielded and are awaited before the loop ends). Only speech is cancelled.
 
-A fair turn (``ARCHITECTURE.md``): a declared turn is not closed at once. Until the examiner's
-reply has got past its feedback (and for at least ``continuation_seconds``), the ear keeps the
-answer's audio, pause included; speech that resumes then — while the examiner thinks or speaks
-the feedback — is the same answer going on: the reply is cancelled, and once the answer ends
-again the whole of it, from its first word, is transcribed and given to
-:meth:`Conversation.amend` in the first part's place. A question cut short that way was not
-heard, so it is asked again. ``continue`` ("I haven't finished") does the same on request.
+A fair turn (``ARCHITECTURE.md``): an answer belongs to the question the candidate heard, and
+the next question counts as asked only once it has been spoken in full. So a declared turn is
+not closed at once: until the examiner's reply has been spoken and the microphone opens for the
+next answer, the ear keeps the answer's audio, pause included, and speech that resumes — while
+the examiner thinks, gives feedback, presents a case or reads the next question — is the same
+answer going on: the reply is cancelled, and once the answer ends again the whole of it, from
+its first word, is transcribed and given to :meth:`Conversation.amend` in the first part's place.
+The question cut short was not heard, so it is asked again. ``continue`` ("I haven't finished")
+does the same on request. A reply that ends the sitting cannot be reopened.
 """
 
 from __future__ import annotations
@@ -88,9 +90,6 @@ class LoopSettings:
     lead_seconds: float = 0.12
     """Examiner audio is sent this far ahead of real time (the client's jitter buffer)."""
     tick_seconds: float = 0.1
-    continuation_seconds: float = 2.0
-    """After a turn is declared, speech that starts within this long extends the answer even
-    if the examiner has moved on from its feedback (over feedback it always does)."""
     continuation_min_seconds: float = 0.5
     """Speech this long (voiced) over the reply is the answer going on; shorter — a cough,
     "mm" — is a backchannel, kept in the audio in case more follows."""
@@ -108,7 +107,6 @@ class LoopSettings:
             turn_incomplete_stop_seconds=settings.turn_incomplete_stop_seconds,
             barge_in_min_seconds=settings.barge_in_min_ms / 1000.0,
             lead_seconds=settings.tts_lead_seconds,
-            continuation_seconds=settings.turn_continuation_seconds,
         )
 
 
@@ -167,7 +165,6 @@ class _Reply:
 
     answer: _Answer
     declared: float
-    past_feedback: bool = False
 
 
 class ExamSession:
@@ -257,8 +254,6 @@ class ExamSession:
     async def _hear(self, frame: PCM16) -> None:
         probability = await self._engines.frame_pool.run(self._vad.probability, frame)
         now = self._clock.now()
-        if self._reply is not None and not self._may_go_on(self._reply, now):
-            self._close_reply()
         heard = self._ear.hear(frame, probability)
         if heard is Heard.SPEECH_STARTED:
             await self._out.send_event({"type": "vad", "speech": True})
@@ -325,9 +320,6 @@ class ExamSession:
         """The answer's audio from its first word: anything reopened, then the ear's buffer."""
         heard = self._ear.audio()
         return heard if answer.prefix is None else np.concatenate([answer.prefix, heard])
-
-    def _may_go_on(self, reply: _Reply, now: float) -> bool:
-        return not reply.past_feedback or now - reply.declared < self._settings.continuation_seconds
 
     def _close_reply(self) -> None:
         """The reply has moved on: what is said from now on is not the last answer."""
@@ -459,6 +451,9 @@ class ExamSession:
             call = self._conversation.amend(heard)
         answer.stored = self._begin_store(call)
         turn = await asyncio.shield(answer.stored)
+        if turn.finished or not turn.listen:
+            self._close_reply()  # the sitting is concluded: its last answer cannot go on
+            self._amendable = None
         timings = dataclasses.replace(timings, grade_ready=self._clock.now())
         await self._perform(turn, None, timings)
 
@@ -515,8 +510,6 @@ class ExamSession:
             }
         )
         self._speaking = speaking
-        if self._reply is not None and utterance.kind is not UtteranceKind.FEEDBACK:
-            self._reply.past_feedback = True
         lead = self._settings.lead_seconds
         async with contextlib.aclosing(self._engines.speaker.chunks(utterance)) as chunks:
             async for chunk in chunks:
