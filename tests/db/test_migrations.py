@@ -16,7 +16,7 @@ from newspeech.db.migrations import (
     include_object,
     upgrade,
 )
-from newspeech.models import Evaluation
+from newspeech.models import Answer, Evaluation, ExamSession, User
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
 
 REVIEW_STATE_REVISION = "211c97026998"
@@ -124,3 +124,32 @@ async def test_review_state_revision_downgrades_and_upgrades_over_stored_evaluat
             False,
             None,
         )
+
+
+FORM_REVISION = "cea640681fbb"
+
+
+async def test_attempts_revision_keeps_every_answer_and_numbers_earlier_sittings(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        first = await make_session(db)
+        second = await make_session(db, await db.get(User, first.user_id))
+        [question, *_] = await make_questions(db, scenarios=1, per_scenario=1)
+        answer, _evaluation = await answer_and_evaluate(db, first, question, 1, 7)
+        await db.commit()
+    await downgrade(engine, FORM_REVISION + "-1")
+    try:
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("sessions")}
+            )
+        assert "attempt_number" not in columns
+    finally:
+        await upgrade(engine)
+    async with sessionmaker() as db:
+        assert await db.get(Answer, answer.id) is not None  # no sitting was copied away
+        numbers = [
+            (await db.get(ExamSession, s.id, populate_existing=True)) for s in (first, second)
+        ]
+        assert [(s.attempt_number, s.exam_form) for s in numbers if s] == [(1, None), (2, None)]
