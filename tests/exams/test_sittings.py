@@ -15,7 +15,7 @@ from newspeech.attempts.service import AttemptService
 from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.auth.scope import load_scope, set_assigned_colleges
 from newspeech.configuration.repository import ConfigurationRepository
-from newspeech.errors import AttemptLimitReached
+from newspeech.errors import AttemptLimitReached, Conflict
 from newspeech.exams.repository import AnswerRepository, EvaluationRepository
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import KeywordGrader
@@ -304,3 +304,22 @@ async def test_with_as_many_questions_as_total_questions_the_form_is_the_bank_in
     assert ids == [q.id for q in bank]
     assert candidate.conversation.total_questions == 12
     assert await db.scalar(select(func.count(ExamSession.id))) == 1
+
+
+async def test_a_question_on_an_unfinished_sitting_s_form_cannot_be_deleted(
+    exam_deps: ExamDependencies, student: User, db: AsyncSession
+) -> None:
+    candidate = await confirmed(exam_deps, student)
+    last = (await QuestionRepository(db).for_college("medical"))[-1]
+    admin = await make_user(db, role=UserRole.ADMIN, college_type=None)
+    editor = QuestionService(db, Auditor(db, ClientInfo()), await load_scope(db, admin))
+    await db.commit()
+    with pytest.raises(Conflict, match="has not finished"):
+        await editor.delete(admin, last.id)  # refused before it changes anything
+    await db.commit()
+
+    await candidate.conversation.control(Control.END)
+    await db.commit()
+    await editor.delete(admin, last.id)  # never answered, and no sitting will ask it now
+    await db.commit()
+    assert await QuestionRepository(db).get(last.id) is None

@@ -20,6 +20,14 @@ from newspeech.models import Question
 FORM_VERSION = 1
 
 
+def form_question_ids(data: Mapping[str, Any]) -> set[int]:
+    """The ``question_banks`` ids a stored form asks (an unreadable form asks none)."""
+    try:
+        return {int(q["question_id"]) for s in data["scenarios"] for q in s["questions"]}
+    except (KeyError, TypeError, ValueError):
+        return set()
+
+
 @dataclass(frozen=True)
 class FormQuestion:
     """One question as it was when the form was chosen (what grading needs of it, too)."""
