@@ -16,7 +16,11 @@ from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.auth.scope import load_scope, set_assigned_colleges
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import AttemptLimitReached, Conflict
-from newspeech.exams.repository import AnswerRepository, EvaluationRepository
+from newspeech.exams.repository import (
+    AnswerRepository,
+    EvaluationRepository,
+    ExamSessionRepository,
+)
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
@@ -285,8 +289,9 @@ async def test_a_new_sitting_takes_total_questions_from_a_bank_grown_by_an_impor
     assert candidate.conversation.total_questions == 12
     [sitting] = await sittings(db, student)
     assert sitting.total_questions == 12
-    assert sitting.exam_form is not None
-    form = sitting.exam_form["scenarios"]
+    stored_form = await ExamSessionRepository(db).form_of(sitting.id)
+    assert stored_form is not None
+    form = stored_form["scenarios"]
     assert sum(len(s["questions"]) for s in form) == 12
     ids = [q["question_id"] for s in form for q in s["questions"]]
     assert len(set(ids)) == 12
@@ -299,8 +304,9 @@ async def test_with_as_many_questions_as_total_questions_the_form_is_the_bank_in
     candidate = await begin(exam_deps, student)
     bank = await QuestionRepository(db).for_college("medical")
     [sitting] = await sittings(db, student)
-    assert sitting.exam_form is not None
-    ids = [q["question_id"] for s in sitting.exam_form["scenarios"] for q in s["questions"]]
+    stored_form = await ExamSessionRepository(db).form_of(sitting.id)
+    assert stored_form is not None
+    ids = [q["question_id"] for s in stored_form["scenarios"] for q in s["questions"]]
     assert ids == [q.id for q in bank]
     assert candidate.conversation.total_questions == 12
     assert await db.scalar(select(func.count(ExamSession.id))) == 1

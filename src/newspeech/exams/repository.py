@@ -113,6 +113,24 @@ class ExamSessionRepository:
         )
         return int(await self.db.scalar(query) or 0)
 
+    async def form_of(self, exam_session_id: int) -> dict[str, Any] | None:
+        """The sitting's stored exam form (``None``: created before forms were stored)."""
+        query = select(ExamSession.exam_form).where(ExamSession.id == exam_session_id)
+        form: dict[str, Any] | None = await self.db.scalar(query)
+        return form
+
+    async def unfinished_forms(self, college_type: str) -> list[tuple[str, dict[str, Any] | None]]:
+        """``(session_code, exam_form)`` of the college's pending and in-progress sittings."""
+        query = (
+            select(ExamSession.session_code, ExamSession.exam_form)
+            .where(
+                ExamSession.college_type == college_type,
+                ExamSession.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(ExamSession.id)
+        )
+        return [(row[0], row[1]) for row in await self.db.execute(query)]
+
     async def set_form(self, exam_session_id: int, exam_form: dict[str, Any]) -> None:
         """Store the form of a sitting created before forms were stored."""
         await self._update(exam_session_id, {"exam_form": exam_form})

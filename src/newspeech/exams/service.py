@@ -112,10 +112,12 @@ async def _choose_form(
 async def _form_of(db: AsyncSession, exam_session: ExamSession, rng: random.Random) -> ExamForm:
     """The sitting's stored form. A sitting created before forms were stored was planned on
     the whole bank: it gets that, stored now, so it does not change again."""
-    if exam_session.exam_form is not None:
-        return ExamForm.from_json(exam_session.exam_form)
+    sittings = ExamSessionRepository(db)
+    stored = await sittings.form_of(exam_session.id)
+    if stored is not None:
+        return ExamForm.from_json(stored)
     form = await _choose_form(db, exam_session.college_type, None, rng)
-    await ExamSessionRepository(db).set_form(exam_session.id, form.to_json())
+    await sittings.set_form(exam_session.id, form.to_json())
     return form
 
 

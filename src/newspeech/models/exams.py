@@ -72,7 +72,11 @@ class ExamSession(Timestamps, Base):
     )
     # The exam form chosen when the sitting was created (newspeech.exams.form): its cases and
     # questions as they stood then. Asking, resuming and grading read this, never the live bank.
-    exam_form: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Deferred (tens of kilobytes, needed only to open a sitting): read it with
+    # ExamSessionRepository.form_of; touching the attribute on a loaded row raises.
+    exam_form: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, deferred=True, deferred_raiseload=True
+    )
 
     user: Mapped[User] = relationship(back_populates="exam_sessions")
     answers: Mapped[list[Answer]] = relationship(

@@ -123,12 +123,11 @@ class QuestionService:
         """An unfinished sitting will still ask the questions of its form (a sitting from before
         forms were stored asks the whole bank), so none of them may go until it ends."""
         sittings = ExamSessionRepository(self.db)
-        for sitting in await sittings.list_active(college_type=question.college_type):
-            form = sitting.exam_form
+        for code, form in await sittings.unfinished_forms(question.college_type):
             if form is None or question.id in form_question_ids(form):
                 raise Conflict(
-                    f"question {question.id} is on the exam form of sitting "
-                    f"{sitting.session_code}, which has not finished; delete it after that"
+                    f"question {question.id} is on the exam form of sitting {code}, "
+                    "which has not finished; delete it after that"
                 )
 
     async def _audit(
