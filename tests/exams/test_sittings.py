@@ -4,6 +4,7 @@ the exam form chosen when it started, whatever happens to the bank meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 
@@ -329,3 +330,22 @@ async def test_a_question_on_an_unfinished_sitting_s_form_cannot_be_deleted(
     await editor.delete(admin, last.id)  # never answered, and no sitting will ask it now
     await db.commit()
     assert await QuestionRepository(db).get(last.id) is None
+
+
+async def test_two_starts_at_once_make_one_sitting(
+    exam_deps: ExamDependencies, student: User, db: AsyncSession
+) -> None:
+    outcomes = await asyncio.gather(
+        begin(exam_deps, student), begin(exam_deps, student), return_exceptions=True
+    )
+    [sitting] = await sittings(db, student)
+    opened = [o for o in outcomes if isinstance(o, Candidate)]
+    assert opened, outcomes
+    assert {o.conversation.session_code for o in opened} == {sitting.session_code}
+    # The loser of a true race is refused (4409), and may start again: it resumes.
+    assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, Candidate))
+    again = await begin(exam_deps, student)
+    assert (again.conversation.resumed, again.conversation.session_code) == (
+        True,
+        sitting.session_code,
+    )

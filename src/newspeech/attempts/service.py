@@ -62,12 +62,13 @@ async def standing(db: AsyncSession, user_id: int, college_type: str) -> Standin
     )
 
 
-async def ensure_may_start(db: AsyncSession, user_id: int, college_type: str) -> int:
-    """Raise ``AttemptLimitReached`` unless the candidate may start a new sitting; return the
-    attempts they are allowed."""
+async def ensure_may_start(db: AsyncSession, user_id: int, college_type: str) -> Standing:
+    """Raise ``AttemptLimitReached`` unless the candidate may start a new sitting. The new
+    sitting is attempt ``used + 1``: two starts racing past this check create the same
+    attempt, and the unique (user, college, attempt) index lets only one of them through."""
     found = await standing(db, user_id, college_type)
     if found.used < found.allowed:
-        return found.allowed
+        return found
     college = await CollegeTypeRepository(db).get(college_type)
     name = college.name if college is not None else college_type
     used = "your attempt" if found.allowed == 1 else f"all {found.allowed} of your attempts"

@@ -39,21 +39,24 @@ class ExamSessionRepository:
         college_type: str,
         total_questions: int = 12,
         exam_form: dict[str, Any] | None = None,
+        attempt_number: int | None = None,
     ) -> ExamSession:
-        """A pending sitting, numbered as the candidate's next attempt at the college. Two
-        creations racing for the same attempt number: one raises ``Conflict``."""
-        last = await self.db.scalar(
-            select(func.max(ExamSession.attempt_number)).where(
-                ExamSession.user_id == user_id, ExamSession.college_type == college_type
+        """A pending sitting as the candidate's ``attempt_number`` at the college (default: the
+        one after their last). Two creations of the same attempt: one raises ``Conflict``."""
+        if attempt_number is None:
+            last = await self.db.scalar(
+                select(func.max(ExamSession.attempt_number)).where(
+                    ExamSession.user_id == user_id, ExamSession.college_type == college_type
+                )
             )
-        )
+            attempt_number = (last or 0) + 1
         exam_session = ExamSession(
             user_id=user_id,
             college_type=college_type,
             session_code=new_session_code(),
             status=SessionStatus.PENDING,
             total_questions=total_questions,
-            attempt_number=(last or 0) + 1,
+            attempt_number=attempt_number,
             exam_form=exam_form,
         )
         self.db.add(exam_session)

@@ -193,7 +193,7 @@ class ExamConversation:
                 unfinished = await sittings.unfinished_for(user.id, college_type)
                 if unfinished is not None:
                     return await cls._reopen(deps, db, unfinished, user)
-                allowed = await ensure_may_start(db, user.id, college_type)
+                attempts = await ensure_may_start(db, user.id, college_type)
                 values = await ConfigurationRepository(db).values()
                 total = int(values.get("total_questions", ResultPolicy.total_questions))
                 form = await _choose_form(db, college_type, total, deps.rng)
@@ -203,6 +203,7 @@ class ExamConversation:
                     college_type=college_type,
                     total_questions=len(setting.plan.questions),
                     exam_form=form.to_json(),
+                    attempt_number=attempts.used + 1,
                 )
                 recorder = ExamRecorder(
                     deps.sessionmaker,
@@ -216,7 +217,7 @@ class ExamConversation:
                     {
                         "college_type": college_type,
                         "attempt": exam_session.attempt_number,
-                        "attempts_allowed": allowed,
+                        "attempts_allowed": attempts.allowed,
                         "questions": [q.question_id for q in setting.plan.questions],
                     },
                 )
