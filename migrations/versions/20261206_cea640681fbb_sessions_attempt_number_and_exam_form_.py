@@ -117,8 +117,6 @@ def downgrade() -> None:
     op.drop_column("sessions", "exam_form")
     op.drop_column("sessions", "attempt_number")
 
-    with op.batch_alter_table("attempt_grants", schema=None) as batch_op:
-        batch_op.drop_index("ix_attempt_grants_user_id_college_type")
-
+    # The table's indexes go with it (MariaDB refuses to drop one a foreign key still uses).
     op.drop_table("attempt_grants")
     # ### end Alembic commands ###
