@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.attempts.service import ensure_may_start
 from newspeech.audits.repository import AuditLogRepository
-from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import utcnow
 from newspeech.db.engine import unit_of_work
@@ -38,13 +37,11 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
-from newspeech.exams.form import ExamForm, FormQuestion
-from newspeech.exams.plan import ExamPlan, ExamRules
 from newspeech.exams.recorder import ExamRecorder, HeardSpan, is_resumable, result_event, summary_of
 from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
+from newspeech.exams.setting import Setting, choose_form, form_of
 from newspeech.grading import AsyncGrader, Grade, GradingQuestion
 from newspeech.models import Answer, ExamSession, SessionStatus, User, UserStatus
-from newspeech.questions.repository import QuestionRepository
 from newspeech.results.rules import ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.conversation import (
@@ -77,50 +74,6 @@ class ExamDependencies:
     """Chooses each sitting's cases when the bank holds more than ``total_questions``."""
 
 
-@dataclass(frozen=True)
-class _Setting:
-    """What start and resume load from the database before the first word is said."""
-
-    plan: ExamPlan
-    questions: dict[int, FormQuestion]
-    """The form's questions by ``question_banks`` id: what each answer is stored and graded
-    against."""
-    rules: ExamRules
-    policy: ResultPolicy
-
-    @classmethod
-    def of(cls, form: ExamForm, values: Mapping[str, Any]) -> _Setting:
-        return cls(
-            plan=form.plan(),
-            questions=form.by_id(),
-            rules=ExamRules.from_config(values),
-            policy=ResultPolicy.from_config(values),
-        )
-
-
-async def _choose_form(
-    db: AsyncSession, college_type: str, total: int | None, rng: random.Random
-) -> ExamForm:
-    """A form from the live bank: ``total`` questions (``None``: the whole bank)."""
-    college = await CollegeTypeRepository(db).get(college_type)
-    rows = await QuestionRepository(db).for_college(college_type)
-    if college is None or not rows:
-        raise NotFound(f"college type {college_type!r} does not exist or has no questions")
-    return ExamForm.choose(college.name, rows, len(rows) if total is None else total, rng)
-
-
-async def _form_of(db: AsyncSession, exam_session: ExamSession, rng: random.Random) -> ExamForm:
-    """The sitting's stored form. A sitting created before forms were stored was planned on
-    the whole bank: it gets that, stored now, so it does not change again."""
-    sittings = ExamSessionRepository(db)
-    stored = await sittings.form_of(exam_session.id)
-    if stored is not None:
-        return ExamForm.from_json(stored)
-    form = await _choose_form(db, exam_session.college_type, None, rng)
-    await sittings.set_form(exam_session.id, form.to_json())
-    return form
-
-
 def _candidate_name(user: User) -> str:
     return user.full_name or user.username
 
@@ -146,7 +99,7 @@ class ExamConversation:
         *,
         session_code: str,
         college_type: str,
-        setting: _Setting,
+        setting: Setting,
         engine: ExamEngine,
         recorder: ExamRecorder,
         ungraded: list[Answer] | None = None,
@@ -196,8 +149,8 @@ class ExamConversation:
                 attempts = await ensure_may_start(db, user.id, college_type)
                 values = await ConfigurationRepository(db).values()
                 total = int(values.get("total_questions", ResultPolicy.total_questions))
-                form = await _choose_form(db, college_type, total, deps.rng)
-                setting = _Setting.of(form, values)
+                form = await choose_form(db, college_type, total, deps.rng)
+                setting = Setting.of(form, values)
                 exam_session = await sittings.create(
                     user_id=user.id,
                     college_type=college_type,
@@ -259,8 +212,8 @@ class ExamConversation:
                 f"exam session {code} is {exam_session.status.value}; "
                 "only a pending or in-progress sitting can be resumed"
             )
-        form = await _form_of(db, exam_session, deps.rng)
-        setting = _Setting.of(form, await ConfigurationRepository(db).values())
+        form = await form_of(db, exam_session, deps.rng)
+        setting = Setting.of(form, await ConfigurationRepository(db).values())
         answers = await AnswerRepository(db).for_session(exam_session.id)
         unevaluated = await AnswerRepository(db).unevaluated(exam_session.id)
         recorder = ExamRecorder(
