@@ -20,6 +20,7 @@ from newspeech import __version__
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.attempts import endpoints as attempts
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth import endpoints as auth
@@ -92,6 +93,7 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         colleges,
         questions,
         exams,
+        attempts,
         results,
         answer_audio,
         configuration,

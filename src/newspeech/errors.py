@@ -45,6 +45,12 @@ class InvalidState(NewSpeechError):
     http_status = 409
 
 
+class AttemptLimitReached(Conflict):
+    """The candidate has used every attempt at a college's exam they are allowed."""
+
+    code = "attempt_limit_reached"
+
+
 class PermissionDenied(NewSpeechError):
     code = "permission_denied"
     http_status = 403

@@ -332,6 +332,24 @@ RULES: dict[tuple[str, str], Rule] = {
         "hidden",
     ),
     ("GET", "/api/v1/answers/{answer_id}/audio"): Rule("user", 200, _answer_audio, "hidden"),
+    # A sitting that can't be gamed (issue 11): the attempt policy.
+    ("GET", "/api/v1/attempts/{college_type}/{user_id}"): Rule(
+        "user",
+        200,
+        by_owner("/attempts/medical/{w.student.id}", "/attempts/law/{w.other_student.id}"),
+        "hidden",
+    ),
+    ("POST", "/api/v1/attempts/{college_type}/{user_id}/grants"): Rule(
+        "examiner",
+        201,
+        by_owner(
+            "/attempts/medical/{w.student.id}/grants",
+            "/attempts/law/{w.other_student.id}/grants",
+            json={"reason": "the fire alarm went off"},
+        ),
+        "hidden",
+        audit="attempt.grant",
+    ),
     ("GET", "/api/v1/results"): Rule("user", 200, fixed("/results")),
     ("GET", "/api/v1/results/statistics/{college_type}"): Rule(
         "examiner",

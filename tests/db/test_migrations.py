@@ -18,7 +18,7 @@ from newspeech.db.migrations import (
     upgrade,
 )
 from newspeech.exams.repository import ExamSessionRepository
-from newspeech.models import Evaluation, EvaluatorType, Result
+from newspeech.models import Answer, Evaluation, EvaluatorType, ExamSession, Result, User
 from newspeech.results.rules import ResultPolicy
 from newspeech.results.service import calculate_result
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
@@ -189,3 +189,30 @@ async def test_a_stored_pass_graded_f_takes_the_lowest_passing_band(
     assert (stored[ids[0]].result_json or {})["grade"] == "E"
     assert stored[ids[0]].certificate_path is None
     assert (stored[ids[1]].grade, stored[ids[1]].pass_status) == ("F", False)
+
+
+FORM_REVISION = "cea640681fbb"
+
+
+async def test_attempts_revision_keeps_every_answer_and_numbers_earlier_sittings(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        first = await make_session(db)
+        await make_session(db, await db.get(User, first.user_id))  # the second attempt
+        [question, *_] = await make_questions(db, scenarios=1, per_scenario=1)
+        answer, _evaluation = await answer_and_evaluate(db, first, question, 1, 7)
+        await db.commit()
+    await downgrade(engine, FORM_REVISION + "-1")
+    try:
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("sessions")}
+            )
+        assert "attempt_number" not in columns
+    finally:
+        await upgrade(engine)
+    async with sessionmaker() as db:
+        assert await db.get(Answer, answer.id) is not None  # no sitting was copied away
+        query = select(ExamSession.attempt_number, ExamSession.exam_form).order_by(ExamSession.id)
+        assert [tuple(row) for row in await db.execute(query)] == [(1, None), (2, None)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+from newspeech.exams.form import ExamForm
 from newspeech.exams.plan import ExamPlan
 from newspeech.models import Question
 from newspeech.questions.banks import BANKS_DIR, load_bank
@@ -13,7 +16,8 @@ def bank_questions(college: str = "medical") -> list[Question]:
 
 
 def bank_plan(college: str = "medical") -> ExamPlan:
-    return ExamPlan.from_questions(college.title(), bank_questions(college))
+    rows = bank_questions(college)
+    return ExamForm.choose(college.title(), rows, len(rows), random.Random(0)).plan()
 
 
 class FakeClock:

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app, exam_dependencies
 from newspeech.config import Settings
+from newspeech.exams.repository import ExamSessionRepository
 from newspeech.exams.service import ExamConversation
 from newspeech.kit.passwords import hash_password
 from newspeech.models import (
@@ -293,3 +294,41 @@ async def test_resuming_another_students_sitting_closes_with_4403(
     assert ws.close_code == 4403
     rows = await stored(world, code)
     assert rows["session"].status is SessionStatus.PENDING
+
+
+async def test_a_start_with_a_sitting_unfinished_resumes_it(
+    server: RealServer, world: async_sessionmaker[AsyncSession]
+) -> None:
+    carol = await student(server, world, "Carol")
+    async with connect(server.url) as ws:
+        await send_json(ws, type="start", token=carol.token, college_type="medical")
+        first = await next_event(ws)
+    assert (first["type"], first["resumed"]) == ("session_started", False)
+    async with connect(server.url) as ws:
+        await send_json(ws, type="start", token=carol.token, college_type="medical")
+        again = await next_event(ws)
+    assert (again["type"], again["resumed"]) == ("session_started", True)
+    assert again["session_code"] == first["session_code"]
+    assert again["total_questions"] == 12
+
+
+async def test_a_start_after_the_only_attempt_closes_with_4409_and_says_why(
+    server: RealServer, world: async_sessionmaker[AsyncSession]
+) -> None:
+    dave = await student(server, world, "Dave")
+    async with connect(server.url) as ws:
+        await send_json(ws, type="start", token=dave.token, college_type="medical")
+        code = (await next_event(ws))["session_code"]
+    async with world() as db:
+        exam_session = await ExamSessionRepository(db).get_by_code(code)
+        assert exam_session is not None
+        await ExamSessionRepository(db).terminate(exam_session.id)
+        await db.commit()
+    async with connect(server.url) as ws:
+        await send_json(ws, type="start", token=dave.token, college_type="medical")
+        refused = await next_event(ws)
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert ws.close_code == 4409
+    assert refused["error"] == "attempt_limit_reached"
+    assert "ask your examiner to allow another attempt" in refused["detail"]

@@ -71,6 +71,11 @@ class ExamScript:
     identity: bool = False
     """Begin as the real examiner does: welcome, ask "are you ...?" and listen, sending no
     question; the sitting stays there until the page ends it (no result is sent)."""
+    refuse: tuple[int, str, str] | None = None
+    """Refuse the start with (close code, error code, detail), as a server does when the
+    candidate has no attempts left."""
+    resumed: bool = False
+    """``session_started`` says the sitting existed already (a start that resumed it)."""
     next_question: str | None = None
     """Asked (as question 2) after the first answer's feedback; the script then listens until
     the page ends the exam."""
@@ -269,6 +274,8 @@ class ScriptedExam:
             college = first.get("college_type")
         if college not in colleges:
             return await self.reject(4404, "not_found", "Unknown session or college type.")
+        if script.refuse is not None:
+            return await self.reject(*script.refuse)
         self.sittings[script.session_code or ""] = college
         audio = {"encoding": "pcm_s16le", "channels": 1}
         await self.send_event(
@@ -277,6 +284,7 @@ class ScriptedExam:
                 "session_code": script.session_code,
                 "college_type": college,
                 "total_questions": 12,
+                "resumed": script.resumed,
                 "output_audio": {"sample_rate": script.output_sample_rate, **audio},
                 "input_audio": {"sample_rate": INPUT_SAMPLE_RATE, **audio},
             }

@@ -378,6 +378,48 @@ async def test_a_dropped_sitting_is_resumed_with_its_session_code(
     ]
 
 
+async def test_signing_in_with_a_sitting_unfinished_continues_it_and_says_so(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    script = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0, resumed=True))
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await expect(page.locator("#status")).to_contain_text(
+            "Your exam continues where it stopped"
+        )
+        await expect(page.locator("#status")).to_contain_text(script.session_code or "?")
+        await expect(page.locator("#exam")).to_be_visible()
+        (started,) = await received(page, "session_started")
+        assert started["resumed"] is True
+        await end_exam(page)
+    assert script.first_messages[0]["type"] == "start"
+
+
+async def test_a_start_refused_for_a_used_attempt_says_what_to_do_next(
+    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+) -> None:
+    detail = (
+        "You have already used your attempt at the Medical exam, so a new sitting cannot "
+        "start. If you should sit it again, ask your examiner to allow another attempt."
+    )
+    script = exam_server.expect(
+        ExamScript(token=TOKEN, refuse=(4409, "attempt_limit_reached", detail))
+    )
+    async with launch_browser(Microphone(answer_wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, exam_server)
+        await page.wait_for_function("window.newspeechExam.diagnostics().lastClose !== null")
+        assert (await diagnostics(page))["lastClose"]["code"] == 4409
+        # The close does not replace the reason with the generic "cannot be started".
+        await expect(page.get_by_role("alert")).to_have_text(detail)
+        await expect(page.locator("#setup")).to_be_visible()
+        await expect(page.locator("#exam")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Resume my exam")).to_be_hidden()
+    assert script.close_code == 4409
+    assert script.frame_sizes == []
+
+
 async def test_unknown_events_are_ignored_and_malformed_ones_reported(
     launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
 ) -> None:

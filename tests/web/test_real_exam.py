@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from newspeech.app import create_app
 from newspeech.config import Settings
+from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
 from newspeech.models import Question
@@ -68,6 +69,10 @@ async def real_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     try:
         await upgrade(engine)
         await seed(sessionmaker)
+        async with sessionmaker() as db:
+            # One student sits every test here, each a sitting of its own.
+            await ConfigurationRepository(db).set("max_attempts", 100)
+            await db.commit()
         app = create_app(settings)
         async with web.serving(app) as url:
             student = await make_student(sessionmaker, url, "dana", "Dana Walker")

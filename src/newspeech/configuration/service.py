@@ -29,6 +29,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "llm_temperature": (0, 2),
     "pass_percentage": (0, 100),
     "total_questions": (1, 100),
+    "max_attempts": (1, 100),
     "points_per_question": (1, 100),
     "statistics_min_candidates": (2, 100_000),
 }

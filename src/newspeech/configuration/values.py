@@ -122,7 +122,19 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
         "Lowest percentage for each passing grade; a band below the pass mark starts at it, a "
         "gap above it becomes the next letter (E), and below the pass mark is F",
     ),
-    ConfigDefault("total_questions", "12", ConfigValueType.INTEGER, "Questions in one sitting"),
+    ConfigDefault(
+        "total_questions",
+        "12",
+        ConfigValueType.INTEGER,
+        "Questions in one sitting: each sitting's exam form takes this many from the bank",
+    ),
+    ConfigDefault(
+        "max_attempts",
+        "1",
+        ConfigValueType.INTEGER,
+        "Sittings of a college's exam each candidate may start (finished or ended early, each "
+        "counts); examiners can allow a candidate more",
+    ),
     ConfigDefault(
         "points_per_question", "10", ConfigValueType.INTEGER, "Maximum score of one question"
     ),

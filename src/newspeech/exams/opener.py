@@ -31,4 +31,5 @@ class ServiceOpener:
             session_code=conversation.session_code,
             college_type=conversation.college_type,
             total_questions=conversation.total_questions,
+            resumed=conversation.resumed,
         )

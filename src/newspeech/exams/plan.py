@@ -1,17 +1,16 @@
 """What one sitting is made of (its cases and questions) and the clock rules it runs under.
 
-Plain data, built once per sitting from the question bank and the configuration table; the
-engine reads it and never changes it.
+Plain data, built once per sitting from its exam form (newspeech.exams.form) and the
+configuration table; the engine reads it and never changes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from newspeech.errors import ConfigurationError, ValidationFailed
-from newspeech.models import Question
+from newspeech.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -47,35 +46,6 @@ class ExamPlan:
 
     def scenario_of(self, question: PlannedQuestion) -> PlannedScenario:
         return self.scenarios[question.scenario_index - 1]
-
-    @classmethod
-    def from_questions(cls, college_name: str, rows: Sequence[Question]) -> ExamPlan:
-        """Cases in scenario order, each with its questions in order, numbered 1..N overall."""
-        if not rows:
-            raise ValidationFailed(f"the {college_name} question bank is empty")
-        by_scenario: dict[int, list[Question]] = {}
-        for row in sorted(rows, key=lambda r: (r.scenario_id, r.question_number)):
-            by_scenario.setdefault(row.scenario_id, []).append(row)
-        scenarios, number = [], 0
-        for index, (scenario_id, questions) in enumerate(by_scenario.items(), start=1):
-            planned = []
-            for row in questions:
-                number += 1
-                terms = tuple(str(k) for k in row.expected_keywords or ())
-                planned.append(
-                    PlannedQuestion(number, index, scenario_id, row.question_text, row.id, terms)
-                )
-            first = questions[0]
-            scenarios.append(
-                PlannedScenario(
-                    index=index,
-                    scenario_id=scenario_id,
-                    name=first.scenario_name,
-                    case=first.scenario_description or first.scenario_name,
-                    questions=tuple(planned),
-                )
-            )
-        return cls(college_name=college_name, scenarios=tuple(scenarios))
 
 
 @dataclass(frozen=True)

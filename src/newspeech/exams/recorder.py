@@ -19,12 +19,13 @@ from newspeech.errors import InvalidState, NotFound
 from newspeech.exams.repository import (
     AnswerInput,
     AnswerRepository,
+    AskedQuestion,
     EvaluationInput,
     EvaluationRepository,
     ExamSessionRepository,
 )
 from newspeech.grading import Grade
-from newspeech.models import Answer, ExamSession, Question, Result, SessionStatus
+from newspeech.models import Answer, ExamSession, Result, SessionStatus
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache, calculate_result
 from newspeech.review.record import AnswerMark, answer_mark
@@ -94,7 +95,7 @@ class ExamRecorder:
             await ExamSessionRepository(db).start(self.exam_session_id, at=at)
             await self.audit_in(db, "exam.started", {"identity_confirmed": True})
 
-    async def answer(self, question: Question, number: int, heard: HeardSpan) -> Answer:
+    async def answer(self, question: AskedQuestion, number: int, heard: HeardSpan) -> Answer:
         async with unit_of_work(self._sessionmaker) as db:
             answer = await AnswerRepository(db).store(
                 await self._session(db),
@@ -147,7 +148,7 @@ class ExamRecorder:
         return answer
 
     async def no_answer(
-        self, question: Question, number: int, reason: str, at: dt.datetime
+        self, question: AskedQuestion, number: int, reason: str, at: dt.datetime
     ) -> Answer:
         """A row for a question passed without an answer (``is_complete`` false, no
         transcript, no evaluation), so a resumed sitting does not ask it again."""

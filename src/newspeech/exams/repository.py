@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,6 @@ from newspeech.models import (
     EvaluatorType,
     ExamSession,
     FeedbackType,
-    Question,
     SessionStatus,
 )
 
@@ -34,14 +33,31 @@ class ExamSessionRepository:
         self.db = db
 
     async def create(
-        self, *, user_id: int, college_type: str, total_questions: int = 12
+        self,
+        *,
+        user_id: int,
+        college_type: str,
+        total_questions: int = 12,
+        exam_form: dict[str, Any] | None = None,
+        attempt_number: int | None = None,
     ) -> ExamSession:
+        """A pending sitting as the candidate's ``attempt_number`` at the college (default: the
+        one after their last). Two creations of the same attempt: one raises ``Conflict``."""
+        if attempt_number is None:
+            last = await self.db.scalar(
+                select(func.max(ExamSession.attempt_number)).where(
+                    ExamSession.user_id == user_id, ExamSession.college_type == college_type
+                )
+            )
+            attempt_number = (last or 0) + 1
         exam_session = ExamSession(
             user_id=user_id,
             college_type=college_type,
             session_code=new_session_code(),
             status=SessionStatus.PENDING,
             total_questions=total_questions,
+            attempt_number=attempt_number,
+            exam_form=exam_form,
         )
         self.db.add(exam_session)
         async with integrity_as_conflict("cannot create exam session"):
@@ -78,6 +94,49 @@ class ExamSessionRepository:
         if college_type is not None:
             query = query.where(ExamSession.college_type == college_type)
         return list(await self.db.scalars(query))
+
+    async def unfinished_for(self, user_id: int, college_type: str) -> ExamSession | None:
+        """The candidate's latest pending or in-progress sitting of the college, if any."""
+        query = (
+            select(ExamSession)
+            .where(
+                ExamSession.user_id == user_id,
+                ExamSession.college_type == college_type,
+                ExamSession.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(ExamSession.created_at.desc(), ExamSession.id.desc())
+            .limit(1)
+        )
+        return (await self.db.scalars(query)).first()
+
+    async def count_for(self, user_id: int, college_type: str) -> int:
+        """How many sittings of the college the candidate has (every status)."""
+        query = select(func.count(ExamSession.id)).where(
+            ExamSession.user_id == user_id, ExamSession.college_type == college_type
+        )
+        return int(await self.db.scalar(query) or 0)
+
+    async def form_of(self, exam_session_id: int) -> dict[str, Any] | None:
+        """The sitting's stored exam form (``None``: created before forms were stored)."""
+        query = select(ExamSession.exam_form).where(ExamSession.id == exam_session_id)
+        form: dict[str, Any] | None = await self.db.scalar(query)
+        return form
+
+    async def unfinished_forms(self, college_type: str) -> list[tuple[str, dict[str, Any] | None]]:
+        """``(session_code, exam_form)`` of the college's pending and in-progress sittings."""
+        query = (
+            select(ExamSession.session_code, ExamSession.exam_form)
+            .where(
+                ExamSession.college_type == college_type,
+                ExamSession.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(ExamSession.id)
+        )
+        return [(row[0], row[1]) for row in await self.db.execute(query)]
+
+    async def set_form(self, exam_session_id: int, exam_form: dict[str, Any]) -> None:
+        """Store the form of a sitting created before forms were stored."""
+        await self._update(exam_session_id, {"exam_form": exam_form})
 
     async def recent_for_user(self, user_id: int, *, limit: int = 10) -> list[ExamSession]:
         query = (
@@ -173,6 +232,16 @@ class ExamSessionRepository:
             raise NotFound(f"exam session {exam_session_id} does not exist")
 
 
+class AskedQuestion(Protocol):
+    """What an answer keeps of its question: a bank row, or a sitting's form question."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def question_text(self) -> str: ...
+
+
 @dataclass
 class AnswerInput:
     """What the exam loop knows about one answer when it stores it.
@@ -180,7 +249,7 @@ class AnswerInput:
     ``question_number`` is the question's position in the sitting (1..12), not in its scenario.
     """
 
-    question: Question
+    question: AskedQuestion
     question_number: int
     answer_text: str | None = None
     transcribed_text: str | None = None

@@ -29,6 +29,8 @@ class ExamSessionRead(BaseModel):
     """Who sat it (the examiner's session list shows the candidate)."""
     college_type: str
     session_code: str
+    attempt_number: int
+    """The candidate's attempt at this college: 1, 2, ..."""
     status: SessionStatus
     start_time: dt.datetime | None
     end_time: dt.datetime | None

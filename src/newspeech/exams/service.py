@@ -12,19 +12,21 @@ import asyncio
 import collections
 import datetime as dt
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.answers.audio.service import AnswerAudioRecorder
-from newspeech.colleges.repository import CollegeTypeRepository
+from newspeech.attempts.service import ensure_may_start
+from newspeech.audits.repository import AuditLogRepository
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import utcnow
 from newspeech.db.engine import unit_of_work
-from newspeech.errors import InvalidState, NotFound, PermissionDenied
+from newspeech.errors import AttemptLimitReached, InvalidState, NotFound, PermissionDenied
 from newspeech.exams.engine import (
     Conclude,
     ExamEngine,
@@ -35,12 +37,11 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
-from newspeech.exams.plan import ExamPlan, ExamRules
 from newspeech.exams.recorder import ExamRecorder, HeardSpan, is_resumable, result_event, summary_of
 from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
+from newspeech.exams.setting import Setting, choose_form, form_of
 from newspeech.grading import AsyncGrader, Grade, GradingQuestion
-from newspeech.models import Answer, Question, SessionStatus, User, UserStatus
-from newspeech.questions.repository import QuestionRepository
+from newspeech.models import Answer, ExamSession, SessionStatus, User, UserStatus
 from newspeech.results.rules import ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.conversation import (
@@ -69,34 +70,24 @@ class ExamDependencies:
     """Keeps each answer's recording (none: recordings are not kept)."""
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], dt.datetime] = utcnow
-
-
-@dataclass(frozen=True)
-class _Setting:
-    """What start and resume load from the database before the first word is said."""
-
-    plan: ExamPlan
-    questions: dict[int, Question]
-    rules: ExamRules
-    policy: ResultPolicy
-
-
-async def _load(db: AsyncSession, college_type: str) -> _Setting:
-    college = await CollegeTypeRepository(db).get(college_type)
-    rows = await QuestionRepository(db).for_college(college_type)
-    if college is None or not rows:
-        raise NotFound(f"college type {college_type!r} does not exist or has no questions")
-    values = await ConfigurationRepository(db).values()
-    return _Setting(
-        plan=ExamPlan.from_questions(college.name, rows),
-        questions={row.id: row for row in rows},
-        rules=ExamRules.from_config(values),
-        policy=ResultPolicy.from_config(values),
-    )
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    """Chooses each sitting's cases when the bank holds more than ``total_questions``."""
 
 
 def _candidate_name(user: User) -> str:
     return user.full_name or user.username
+
+
+async def _audit_refused(deps: ExamDependencies, user: User, college_type: str) -> None:
+    if not deps.audit_enabled:
+        return
+    async with unit_of_work(deps.sessionmaker) as db:
+        await AuditLogRepository(db).log(
+            "exam.start_refused",
+            user_id=user.id,
+            status="failure",
+            details={"college_type": college_type, "reason": AttemptLimitReached.code},
+        )
 
 
 class ExamConversation:
@@ -108,12 +99,15 @@ class ExamConversation:
         *,
         session_code: str,
         college_type: str,
-        setting: _Setting,
+        setting: Setting,
         engine: ExamEngine,
         recorder: ExamRecorder,
         ungraded: list[Answer] | None = None,
+        resumed: bool = False,
     ) -> None:
         self._deps = deps
+        self.resumed = resumed
+        """Opened on a sitting that already existed (a resume, or a start that resumed)."""
         self.session_code = session_code
         self.college_type = college_type
         self.total_questions = len(setting.plan.questions)
@@ -142,23 +136,48 @@ class ExamConversation:
 
     @classmethod
     async def start(cls, deps: ExamDependencies, user: User, college_type: str) -> ExamConversation:
-        """A new sitting for ``user`` (pending until they confirm who they are)."""
+        """The candidate's sitting of the college: their unfinished one, resumed (``resumed``
+        is set), or a new one (pending until they confirm who they are) with its exam form,
+        if the attempt policy allows another (``AttemptLimitReached`` if not)."""
         if user.status is not UserStatus.ACTIVE:
             raise PermissionDenied(f"user {user.username} is {user.status.value}")
-        async with unit_of_work(deps.sessionmaker) as db:
-            setting = await _load(db, college_type)
-            exam_session = await ExamSessionRepository(db).create(
-                user_id=user.id,
-                college_type=college_type,
-                total_questions=len(setting.plan.questions),
-            )
-            recorder = ExamRecorder(
-                deps.sessionmaker,
-                exam_session.id,
-                user_id=user.id,
-                audit_enabled=deps.audit_enabled,
-            )
-            await recorder.audit_in(db, "exam.created", {"college_type": college_type})
+        try:
+            async with unit_of_work(deps.sessionmaker) as db:
+                sittings = ExamSessionRepository(db)
+                unfinished = await sittings.unfinished_for(user.id, college_type)
+                if unfinished is not None:
+                    return await cls._reopen(deps, db, unfinished, user)
+                attempts = await ensure_may_start(db, user.id, college_type)
+                values = await ConfigurationRepository(db).values()
+                total = int(values.get("total_questions", ResultPolicy.total_questions))
+                form = await choose_form(db, college_type, total, deps.rng)
+                setting = Setting.of(form, values)
+                exam_session = await sittings.create(
+                    user_id=user.id,
+                    college_type=college_type,
+                    total_questions=len(setting.plan.questions),
+                    exam_form=form.to_json(),
+                    attempt_number=attempts.used + 1,
+                )
+                recorder = ExamRecorder(
+                    deps.sessionmaker,
+                    exam_session.id,
+                    user_id=user.id,
+                    audit_enabled=deps.audit_enabled,
+                )
+                await recorder.audit_in(
+                    db,
+                    "exam.created",
+                    {
+                        "college_type": college_type,
+                        "attempt": exam_session.attempt_number,
+                        "attempts_allowed": attempts.allowed,
+                        "questions": [q.question_id for q in setting.plan.questions],
+                    },
+                )
+        except AttemptLimitReached:
+            await _audit_refused(deps, user, college_type)
+            raise
         engine = ExamEngine(setting.plan, setting.rules, _candidate_name(user), deps.clock)
         return cls(
             deps,
@@ -173,34 +192,40 @@ class ExamConversation:
     async def resume(
         cls, deps: ExamDependencies, session_code: str, user: User
     ) -> ExamConversation:
-        """Pick up an interrupted sitting where the database says it stopped: questions
-        already answered or passed are not asked again; stored answers never graded are graded
-        before the examiner speaks."""
+        """Pick up an interrupted sitting where the database says it stopped."""
         async with unit_of_work(deps.sessionmaker) as db:
             exam_session = await ExamSessionRepository(db).get_by_code(session_code)
             if exam_session is None:
                 raise NotFound(f"exam session {session_code} does not exist")
             if exam_session.user_id != user.id:
                 raise PermissionDenied(f"exam session {session_code} belongs to another user")
-            if not is_resumable(exam_session.status):
-                raise InvalidState(
-                    f"exam session {session_code} is {exam_session.status.value}; "
-                    "only a pending or in-progress sitting can be resumed"
-                )
-            setting = await _load(db, exam_session.college_type)
-            answers = await AnswerRepository(db).for_session(exam_session.id)
-            recorder = ExamRecorder(
-                deps.sessionmaker,
-                exam_session.id,
-                user_id=user.id,
-                audit_enabled=deps.audit_enabled,
+            return await cls._reopen(deps, db, exam_session, user)
+
+    @classmethod
+    async def _reopen(
+        cls, deps: ExamDependencies, db: AsyncSession, exam_session: ExamSession, user: User
+    ) -> ExamConversation:
+        """Resume with the sitting's own form: questions already answered or passed are not
+        asked again; stored answers never graded are graded before the examiner speaks."""
+        code = exam_session.session_code
+        if not is_resumable(exam_session.status):
+            raise InvalidState(
+                f"exam session {code} is {exam_session.status.value}; "
+                "only a pending or in-progress sitting can be resumed"
             )
-            confirmed = exam_session.status is SessionStatus.IN_PROGRESS
-            start = exam_session.start_time
-            elapsed = (deps.wall_clock() - start).total_seconds() if start and confirmed else 0.0
-            await recorder.audit_in(
-                db, "exam.resumed", {"answers": len(answers), "elapsed_seconds": round(elapsed)}
-            )
+        form = await form_of(db, exam_session, deps.rng)
+        setting = Setting.of(form, await ConfigurationRepository(db).values())
+        answers = await AnswerRepository(db).for_session(exam_session.id)
+        unevaluated = await AnswerRepository(db).unevaluated(exam_session.id)
+        recorder = ExamRecorder(
+            deps.sessionmaker, exam_session.id, user_id=user.id, audit_enabled=deps.audit_enabled
+        )
+        confirmed = exam_session.status is SessionStatus.IN_PROGRESS
+        start = exam_session.start_time
+        elapsed = (deps.wall_clock() - start).total_seconds() if start and confirmed else 0.0
+        await recorder.audit_in(
+            db, "exam.resumed", {"answers": len(answers), "elapsed_seconds": round(elapsed)}
+        )
         engine = ExamEngine(
             setting.plan,
             setting.rules,
@@ -212,12 +237,13 @@ class ExamConversation:
         )
         return cls(
             deps,
-            session_code=session_code,
+            session_code=code,
             college_type=exam_session.college_type,
             setting=setting,
             engine=engine,
             recorder=recorder,
-            ungraded=await recorder.unevaluated(),
+            ungraded=[a for a in unevaluated if a.is_complete and a.transcribed_text is not None],
+            resumed=True,
         )
 
     # -- the Conversation protocol ---------------------------------------------------------

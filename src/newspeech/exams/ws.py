@@ -73,13 +73,17 @@ class OpenedExam:
     session_code: str
     college_type: str
     total_questions: int
+    resumed: bool = False
+    """The sitting existed already: a ``resume``, or a ``start`` while it was unfinished."""
 
 
 class ConversationOpener(Protocol):
-    """Authenticates the first message's token and starts or resumes the sitting.
+    """Authenticates the first message's token and starts or resumes the sitting (a start
+    while the candidate's sitting of that college is unfinished resumes it).
 
     Raises ``Unauthenticated`` (bad token), ``PermissionDenied`` (not the owner), ``NotFound``
-    (unknown session code or college type) or ``InvalidState`` (cannot start / resume now).
+    (unknown session code or college type), ``InvalidState`` (cannot resume now) or
+    ``AttemptLimitReached`` (a ``Conflict``: no attempts left for a new sitting).
     """
 
     async def open(self, request: StartExam | ResumeExam) -> OpenedExam: ...
@@ -231,6 +235,7 @@ def _session_started(opened: OpenedExam, engines: SessionEngines) -> dict[str, A
         "session_code": opened.session_code,
         "college_type": opened.college_type,
         "total_questions": opened.total_questions,
+        "resumed": opened.resumed,
         "output_audio": audio(engines.speaker.sample_rate),
         "input_audio": audio(SAMPLE_RATE),
     }

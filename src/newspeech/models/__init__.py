@@ -20,13 +20,14 @@ from newspeech.models.enums import (
     UserRole,
     UserStatus,
 )
-from newspeech.models.exams import Answer, Evaluation, ExamSession
+from newspeech.models.exams import Answer, AttemptGrant, Evaluation, ExamSession
 from newspeech.models.questions import Question
 from newspeech.models.results import Result
 from newspeech.models.users import User
 
 __all__ = [
     "Answer",
+    "AttemptGrant",
     "AuditLog",
     "AuthSession",
     "CollegeType",

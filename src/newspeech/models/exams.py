@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,6 +35,14 @@ class ExamSession(Timestamps, Base):
         Index("ix_sessions_status", "status"),
         Index("ix_sessions_created_at", "created_at"),
         Index("ix_sessions_college_type", "college_type"),
+        # One sitting per attempt: two starts racing for the same attempt cannot both succeed.
+        Index(
+            "ix_sessions_user_id_college_type_attempt_number",
+            "user_id",
+            "college_type",
+            "attempt_number",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -57,6 +66,17 @@ class ExamSession(Timestamps, Base):
     voice_detected_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     avg_latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
     max_latency_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    # The candidate's attempt at this college: 1 for the first sitting, 2 for the next ...
+    attempt_number: Mapped[int] = mapped_column(
+        Integer, default=1, server_default=text("1"), nullable=False
+    )
+    # The exam form chosen when the sitting was created (newspeech.exams.form): its cases and
+    # questions as they stood then. Asking, resuming and grading read this, never the live bank.
+    # Deferred (tens of kilobytes, needed only to open a sitting): read it with
+    # ExamSessionRepository.form_of; touching the attribute on a loaded row raises.
+    exam_form: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, deferred=True, deferred_raiseload=True
+    )
 
     user: Mapped[User] = relationship(back_populates="exam_sessions")
     answers: Mapped[list[Answer]] = relationship(
@@ -67,6 +87,24 @@ class ExamSession(Timestamps, Base):
     result: Mapped[Result | None] = relationship(
         back_populates="exam_session", uselist=False, passive_deletes=True
     )
+
+
+class AttemptGrant(CreatedAt, Base):
+    """One more attempt at a college's exam for one candidate, allowed by an examiner or admin
+    (on top of the configured ``max_attempts``)."""
+
+    __tablename__ = "attempt_grants"
+    __table_args__ = (Index("ix_attempt_grants_user_id_college_type", "user_id", "college_type"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    college_type: Mapped[str] = mapped_column(
+        String(50),
+        ForeignKey("college_types.code", onupdate="CASCADE", ondelete="CASCADE"),
+        nullable=False,
+    )
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Answer(CreatedAt, Base):

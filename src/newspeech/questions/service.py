@@ -12,6 +12,8 @@ from newspeech.audits.service import Auditor
 from newspeech.auth.scope import Scope
 from newspeech.db.errors import integrity_as_conflict
 from newspeech.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from newspeech.exams.form import form_question_ids
+from newspeech.exams.repository import ExamSessionRepository
 from newspeech.kit.pagination import PageRequest, fetch_page, order_by
 from newspeech.models import Answer, Difficulty, Question, User
 from newspeech.questions.repository import QuestionRepository, ScenarioSummary
@@ -111,10 +113,22 @@ class QuestionService:
         )
         if answered is not None:
             raise Conflict(f"question {question_id} has answers; edit it instead of deleting")
+        await self._ensure_on_no_unfinished_form(question)
         await self._audit("question.delete", actor, question)
         await self.db.delete(question)
         async with integrity_as_conflict(f"cannot delete question {question_id}"):
             await self.db.flush()
+
+    async def _ensure_on_no_unfinished_form(self, question: Question) -> None:
+        """An unfinished sitting will still ask the questions of its form (a sitting from before
+        forms were stored asks the whole bank), so none of them may go until it ends."""
+        sittings = ExamSessionRepository(self.db)
+        for code, form in await sittings.unfinished_forms(question.college_type):
+            if form is None or question.id in form_question_ids(form):
+                raise Conflict(
+                    f"question {question.id} is on the exam form of sitting {code}, "
+                    "which has not finished; delete it after that"
+                )
 
     async def _audit(
         self, action: str, actor: User, question: Question, extra: dict[str, Any] | None = None

@@ -2,7 +2,7 @@
 // DOM. Protocol details live in protocol.js, audio in audio.js, the report in report.js.
 
 import { Microphone, Player, describeMicrophoneError, openAudio } from "./audio.js";
-import { END_REASONS, ExamSocket, RESUMABLE_CLOSE_CODES } from "./protocol.js";
+import { END_REASONS, ExamSocket, RESUMABLE_CLOSE_CODES, describeRefusal } from "./protocol.js";
 import { renderEvaluation, renderReport } from "./report.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,7 +24,7 @@ const page = {
   questionNumber: 0, totalQuestions: 0, reported: false, level: 0, answering: false,
   currentUtterance: null, flushedUtterance: null,
   framesCaptured: 0, maxLevel: 0, framesSent: 0, bytesSent: 0, lastClose: null, events: {}, log: [],
-  latencies: [],
+  latencies: [], refusal: null,
 };
 
 function setStatus(text) { $("status").textContent = text; }
@@ -174,6 +174,7 @@ async function start(event, sessionCode = null) {
   }
   page.player = new Player(page.context);
   page.finished = false;
+  page.refusal = null;
   page.socket = new ExamSocket();
   wire(page.socket);
   setStatus("Connecting to the examiner…");
@@ -201,7 +202,10 @@ function wire(socket) {
     $("ended").hidden = true;
     $("exam").hidden = false;
     $("exam-title").focus();
-    setStatus(`Exam started. Your session code is ${e.sessionCode}.`);
+    // Signing in again while a sitting is unfinished opens that sitting, never a new one.
+    setStatus(e.resumed
+      ? `Your exam continues where it stopped (session code ${e.sessionCode}). Questions you have already answered are not asked again.`
+      : `Exam started. Your session code is ${e.sessionCode}.`);
   });
   on("scenario", (e) => { $("scenario").textContent = `Case ${e.index}: ${e.description}`; });
   on("question", (e) => {
@@ -283,14 +287,19 @@ function wire(socket) {
       $("ended-title").focus();
     }
   });
-  on("serverError", (e) => { showError(`${e.detail} (${e.code})`); });
+  on("serverError", (e) => {
+    const refusal = page.active ? null : describeRefusal(e);
+    if (refusal) page.refusal = refusal;
+    showError(refusal ?? `${e.detail} (${e.code})`);
+  });
   on("pong", () => {});
   on("closed", (e) => {
     page.lastClose = { code: e.code, reason: e.reason };
     const wasFinished = page.finished;
     teardown();
     if (!wasFinished) {
-      showError(`${e.message} (close code ${e.code}${e.reason ? `: ${e.reason}` : ""})`);
+      // A refused start keeps the server's reason: it says what to do next.
+      showError(page.refusal ?? `${e.message} (close code ${e.code}${e.reason ? `: ${e.reason}` : ""})`);
       setStatus("");
       $("exam").hidden = true;
       $("setup").hidden = false;

@@ -18,6 +18,7 @@ const SERVER_EVENTS = {
     collegeType: m.college_type,
     totalQuestions: m.total_questions,
     outputSampleRate: m.output_audio.sample_rate,
+    resumed: m.resumed === true,
   })],
   scenario: ["scenario", (m) => ({ index: m.index, description: m.description })],
   question: ["question", (m) => ({ number: m.number, total: m.total, text: m.text })],
@@ -67,6 +68,18 @@ export const END_REASONS = {
   disconnected: "The exam ended because the connection dropped.",
   identity_not_confirmed: "The exam did not start: your identity was not confirmed, so nothing was scored.",
 };
+
+/** Errors that refuse a sitting before it opens, in the student's words (the server's own
+ *  sentence is used when it sends one). */
+export const REFUSALS = {
+  attempt_limit_reached: "You have already used your attempt at this exam, so a new sitting cannot start. If you should sit it again, ask your examiner to allow another attempt.",
+};
+
+/** What to tell the student when the server refused to open the sitting with `error`. */
+export function describeRefusal(error) {
+  if (!error || !Object.hasOwn(REFUSALS, error.code)) return null;
+  return error.detail || REFUSALS[error.code];
+}
 
 /** Close codes after which the same sitting can be resumed with its session code. */
 export const RESUMABLE_CLOSE_CODES = new Set([1006, 1011]);

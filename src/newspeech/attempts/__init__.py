@@ -1,0 +1,1 @@
+"""Attempts at a college's exam: the policy (``max_attempts``) and examiners' extra attempts."""
