@@ -8,7 +8,8 @@ The set (tests/fixtures/turn_set.py): real recordings with sentence and thinking
 (../shared/audio), model answers from all six banks in the Piper and espeak candidate voices
 with 0.3-2.5 s pauses spliced in at sentence ends and commas, keyword lists read with commas,
 one-word answers. Each item is one sitting through the real session loop (Silero VAD, Smart
-Turn v3.2, whisper tiny.en, Piper) on the virtual-clock harness with the scripted exam; the
+Turn v3.2, whisper tiny.en, the examiner's Piper voice with its noise off) on the
+virtual-clock harness with the scripted exam; the
 loop's settings come from NEWSPEECH_* as in production, and the listen plan's minimum answer
 length is the exam's default (ExamRules). Counted per answer (tests/voice/turn_sitting.py):
 
@@ -43,14 +44,13 @@ from typing import Any
 import numpy as np
 from tests.fixtures.turn_set import turn_set
 from tests.fixtures.voices import CandidateVoices
-from tests.voice.turn_sitting import AnswerOutcome, ItemOutcome, sit
+from tests.voice.turn_sitting import AnswerOutcome, ItemOutcome, sit, steady_engines
 
 from newspeech import __version__
 from newspeech.config import Settings
 from newspeech.exams.plan import ExamRules
 from newspeech.voice.engines import load_speech_engines
-from newspeech.voice.session import LoopSettings, SessionEngines
-from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.session import LoopSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT.parent / "shared" / "audio"
@@ -145,8 +145,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     min_answer_seconds = ExamRules().min_answer_seconds
     speech = await load_speech_engines(settings)
     await speech.warm_up()
-    speaker = Speaker(speech.tts, PhraseCache(), speech.fallback_tts)
-    engines = SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
+    engines = steady_engines(speech)
     builders = turn_set(AUDIO, CandidateVoices())
     names = [n for n in builders if any(fnmatch.fnmatch(n, p) for p in args.items)]
     outcomes = []

@@ -16,10 +16,9 @@ from newspeech.config import Settings
 from newspeech.exams.plan import ExamRules
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
-from newspeech.voice.speaker import PhraseCache, Speaker
 from tests.fixtures.turn_set import TurnItem, turn_set
 from tests.fixtures.voices import CandidateVoices
-from tests.voice.turn_sitting import ItemOutcome, sit
+from tests.voice.turn_sitting import ItemOutcome, sit, steady_engines
 from tests.voice.wer import normalize
 
 
@@ -34,8 +33,7 @@ async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Spee
 
 @pytest.fixture(scope="module")
 def engines(speech: SpeechEngines) -> SessionEngines:
-    speaker = Speaker(speech.tts, PhraseCache(), speech.fallback_tts)
-    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
+    return steady_engines(speech)
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from newspeech.voice.conversation import ExaminerTurn, HeardAnswer
+from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.protocols import SAMPLE_RATE
 from newspeech.voice.session import LoopSettings, SessionEngines
+from newspeech.voice.speaker import PhraseCache, Speaker
 from tests.fixtures.scripted_conversation import ScriptedConversation, ScriptedQuestion
 from tests.fixtures.turn_set import Pause, SpokenAnswer, TurnItem
+from tests.fixtures.voices import SteadyExaminerVoice
 from tests.voice.session_harness import FRAME_SECONDS, Exam, start_exam
 
 FILLER = ScriptedQuestion("Please answer the next question.", ())
@@ -29,6 +32,14 @@ TOLERANCE = 0.3
 VAD's onset, a fading last syllable) and still count as holding all of them."""
 OVERLAP = 0.1
 """Seconds of an answer's words a stored answer must hold to count as holding some of them."""
+
+
+def steady_engines(speech: SpeechEngines) -> SessionEngines:
+    """The process's engines, the examiner speaking with its noise off: whether an answer that
+    goes on is still over the feedback depends on how long the feedback is, so it must be the
+    same on every run for the set's counts to be."""
+    speaker = Speaker(SteadyExaminerVoice(speech.pool), PhraseCache())
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
 
 
 @dataclass
