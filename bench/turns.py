@@ -3,6 +3,7 @@
     scripts/bench turns                       # table + bench/results/turns.json
     scripts/bench turns --items 'piper-*'     # a part of the set (fnmatch on item names)
     NEWSPEECH_TURN_COMPLETE_THRESHOLD=0.7 scripts/bench turns --out /tmp/turns-0.7.json
+    scripts/bench turns --min-answer-seconds 0 --out /tmp/turns-min0.json
 
 The set (tests/fixtures/turn_set.py): real recordings with sentence and thinking pauses
 (../shared/audio), model answers from all six banks in the Piper and espeak candidate voices
@@ -142,7 +143,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     settings = Settings(environment="test", data_dir=Path(tempfile.mkdtemp(prefix="turns-")))
     loop_settings = LoopSettings.from_settings(settings)
-    min_answer_seconds = ExamRules().min_answer_seconds
+    min_answer_seconds = (
+        ExamRules().min_answer_seconds
+        if args.min_answer_seconds is None
+        else args.min_answer_seconds
+    )
     speech = await load_speech_engines(settings)
     await speech.warm_up()
     engines = steady_engines(speech)
@@ -230,6 +235,13 @@ def main() -> None:
         nargs="+",
         default=["*"],
         help="item name patterns (fnmatch), default all",
+    )
+    parser.add_argument(
+        "--min-answer-seconds",
+        type=float,
+        default=None,
+        help="the listen plan's minimum answer length (default: the exam's, ExamRules); "
+        "a pause before this much speech ends the turn only by the silence fallback",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "turns.json")
     args = parser.parse_args()
