@@ -184,7 +184,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "vad_stop_seconds": settings.vad_stop_seconds,
             "turn_complete_threshold": settings.turn_complete_threshold,
             "turn_incomplete_stop_seconds": settings.turn_incomplete_stop_seconds,
-            "turn_continuation_seconds": settings.turn_continuation_seconds,
             "continuation_min_seconds": loop_settings.continuation_min_seconds,
             "min_answer_seconds": min_answer_seconds,
         },
