@@ -7,7 +7,7 @@ pool; everything is checked in the database afterwards.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -34,7 +34,6 @@ from newspeech.models.enums import EvaluatorType as Evaluator
 from newspeech.questions.banks import BANKS_DIR, load_bank
 from newspeech.results.rules import ResultPolicy
 from newspeech.review.rules import review_reasons
-from newspeech.seed import seed_reference_data
 from newspeech.voice.conversation import (
     Control,
     ExaminerTurn,
@@ -49,22 +48,6 @@ from tests.fixtures.factories import make_user
 
 MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
 MODEL_ANSWERS = [q.model_answer for s in MEDICAL.scenarios for q in s.questions]
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[InferencePool]:
-    pool = InferencePool(workers=1)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-async def student(db: AsyncSession) -> User:
-    await seed_reference_data(db, banks=[MEDICAL])
-    user = await make_user(db, college_type="medical")
-    user.full_name = "Jane Doe"
-    await db.commit()
-    return user
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -32,7 +31,6 @@ from newspeech.questions.interchange import ImportFormat, parse_questions
 from newspeech.questions.repository import QuestionRepository
 from newspeech.questions.schemas import QuestionUpdate
 from newspeech.questions.service import QuestionService
-from newspeech.seed import seed_reference_data
 from newspeech.voice.conversation import Control
 from newspeech.voice.pool import InferencePool
 from tests.exams.plans import FakeClock
@@ -56,22 +54,6 @@ $CATEGORY: $course$/medical/6. Falls clinic
 
 ::F3:: Which bone protection would you offer? {}
 """
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[InferencePool]:
-    pool = InferencePool(workers=1)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-async def student(db: AsyncSession) -> User:
-    await seed_reference_data(db, banks=[MEDICAL])
-    user = await make_user(db, college_type="medical")
-    user.full_name = "Jane Doe"
-    await db.commit()
-    return user
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
-"""The Whisper engines the speech-to-text tests share: each test module loads them once."""
+"""The engines the voice tests share: each test module loads them once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from newspeech.config import Settings
+from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.stt import WhisperSpeechToText
 
@@ -30,3 +31,13 @@ def base(pool: InferencePool, tmp_path_factory: pytest.TempPathFactory) -> Whisp
         environment="test", data_dir=tmp_path_factory.mktemp("base"), whisper_model="base"
     )
     return WhisperSpeechToText.from_settings(settings, pool=pool)
+
+
+@pytest.fixture(scope="module")
+async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpeechEngines]:
+    """All the offline engines, loaded and warmed once per module (the session loop's tests)."""
+    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("speech"))
+    engines = await load_speech_engines(settings)
+    await engines.warm_up()
+    yield engines
+    await engines.aclose()

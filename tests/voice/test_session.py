@@ -6,7 +6,6 @@ the exam is the scripted conversation. No assertion is about how long anything t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 from newspeech.config import Settings
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.conversation import Control, UtteranceKind
-from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import PhraseCache, Speaker
@@ -33,15 +32,6 @@ QUESTIONS = (
     ScriptedQuestion("What did the president ask of his fellow Americans?", ("country",)),
     ScriptedQuestion("Name a chamber of the heart.", ("ventricle",)),
 )
-
-
-@pytest.fixture(scope="module")
-async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpeechEngines]:
-    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("speech"))
-    engines = await load_speech_engines(settings)
-    await engines.warm_up()
-    yield engines
-    await engines.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -7,28 +7,18 @@ gives the same turns out on every run. No assertion is about how long anything t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from newspeech.config import Settings
 from newspeech.exams.plan import ExamRules
-from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.session import LoopSettings, SessionEngines
 from tests.fixtures.turn_set import TurnItem, turn_set
 from tests.fixtures.voices import CandidateVoices
 from tests.voice.turn_sitting import ItemOutcome, sit, steady_engines
 from tests.voice.wer import normalize
-
-
-@pytest.fixture(scope="module")
-async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpeechEngines]:
-    settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("speech"))
-    engines = await load_speech_engines(settings)
-    await engines.warm_up()
-    yield engines
-    await engines.aclose()
 
 
 @pytest.fixture(scope="module")
