@@ -556,3 +556,37 @@ async def test_going_on_after_a_request_is_heard_as_a_new_turn(candidate: Candid
     turn = await conversation.amend(candidate.heard(MODEL_ANSWERS[0], seconds=10.0))
     assert event(turn, "evaluation")["question_number"] == 1
     assert question_numbers(turn) == [2]
+
+
+async def test_the_last_answer_can_go_on_over_the_closing_words_and_the_result_is_re_summed(
+    candidate: Candidate, db: AsyncSession
+) -> None:
+    """The 12th answer was taken at a pause, which ended the sitting and stored its result;
+    the candidate went on over the feedback and result: the whole answer replaces the first
+    part and the stored result is re-summed (not a second result)."""
+    conversation = candidate.conversation
+    await confirm(candidate)
+    for text in MODEL_ANSWERS[:11]:
+        await candidate.say(text, seconds=12.0)
+    last = await candidate.say("I would give controlled oxygen,", seconds=4.0)
+    assert last.finished
+    first_total = event(last, "result")["total_score"]
+
+    turn = await conversation.amend(candidate.heard(MODEL_ANSWERS[11], seconds=14.0))
+
+    assert turn.finished
+    assert turn.end_reason == "completed"
+    assert event(turn, "evaluation")["question_number"] == 12
+    assert event(turn, "result")["total_score"] > first_total
+    exam_session = await stored(db, conversation.session_code)
+    [result] = (await db.scalars(select(Result).where(Result.session_id == exam_session.id))).all()
+    assert result.total_score == event(turn, "result")["total_score"]
+    [answer] = (
+        await db.scalars(
+            select(Answer).where(Answer.session_id == exam_session.id, Answer.question_number == 12)
+        )
+    ).all()
+    assert answer.transcribed_text == MODEL_ANSWERS[11]
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.result_recalculated") == 1
+    assert actions.count("exam.completed") == 1

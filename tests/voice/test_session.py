@@ -392,3 +392,22 @@ async def test_speech_over_the_next_question_is_the_last_answer_going_on(
     spoken = [e["kind"] for e in exam.wire.events("speaking")]
     assert spoken[-2:] == ["feedback", "question"]  # read again after the whole answer
     await exam.close()
+
+
+async def test_the_last_answer_can_go_on_over_the_closing_words(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """The only question's answer is taken at a pause, which ends the exam; the candidate goes
+    on over the feedback: the whole answer is graded and the exam ends once, after it."""
+    conversation = ScriptedConversation(QUESTIONS[1:2])
+    exam = start_exam(engines, conversation, LoopSettings(turn_incomplete_stop_seconds=1.0))
+    await _declared_then_feedback(exam, at(jfk, 3.0, 7.8))
+    await exam.play(at(jfk, 7.8))
+    await exam.wait_until(exam.task.done)
+
+    assert await exam.task == "completed"
+    (whole,) = conversation.answers
+    assert conversation.amended == [whole]
+    assert said(whole.transcript.text).endswith("ask what you can do for your country")
+    assert exam.wire.types().count("ended") == 1
+    assert exam.wire.events("result")[-1]["answers"][0]["transcript"] == whole.transcript.text

@@ -90,6 +90,9 @@ class Conclude:
 
     reason: EndReason
     scored: bool
+    again: bool = False
+    """The sitting was already concluded: its last answer went on and was graded again, so
+    the stored result is re-summed, not created."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class ExamEngine:
         self._last_scenario: int | None = None
         self._end_reason: EndReason | None = None
         self._before_answer: _Position | None = None
+        self._concluded_once = False
 
     # -- the clock -------------------------------------------------------------------------
 
@@ -227,10 +231,14 @@ class ExamEngine:
         was heard, or "I haven't finished"): ``text`` is the whole answer. The sitting goes
         back to where it stood before that answer was taken — a question asked since then was
         not heard and counts as not asked — and takes the whole answer in its place."""
-        self._ensure_open()
         position = self._before_answer
         if position is None:
             raise InvalidState("there is no answer to go on with")
+        if self.phase in (Phase.CONCLUDING, Phase.FINISHED):
+            # The last answer ended the sitting: it may go on while the result is spoken.
+            if self._end_reason is not EndReason.COMPLETED:
+                raise InvalidState(f"the sitting is {self.phase.value}; it takes no more input")
+            self._concluded_once = True
         self.phase = Phase.ANSWERING
         self.current = position.current
         self.done = set(position.done)
@@ -428,7 +436,7 @@ class ExamEngine:
         kind = UtteranceKind.PROMPT if scored else UtteranceKind.GOODBYE
         return Step(
             utterances=(Utterance(text, kind, cacheable=goodbye is None),),
-            pending=Conclude(reason, scored),
+            pending=Conclude(reason, scored, again=self._concluded_once),
         )
 
     def _say(

@@ -26,8 +26,9 @@ from newspeech.exams.repository import (
 )
 from newspeech.grading import Grade
 from newspeech.models import Answer, ExamSession, Result, SessionStatus
+from newspeech.results.repository import ResultRepository
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
-from newspeech.results.service import StatisticsCache, calculate_result
+from newspeech.results.service import StatisticsCache, calculate_result, recompute_results
 from newspeech.review.record import AnswerMark, answer_mark
 from newspeech.review.rules import review_reasons
 
@@ -257,6 +258,26 @@ class ExamRecorder:
             detailed = await repo.get_detailed(self.exam_session_id)
             if detailed is None:
                 raise InvalidState(f"exam session {self.exam_session_id} vanished while finishing")
+        return result, detailed
+
+    async def refinish(
+        self, *, policy: ResultPolicy, cache: StatisticsCache | None = None
+    ) -> tuple[Result, ExamSession]:
+        """The completed sitting's last answer went on and was graded again: re-sum its
+        stored result (as an examiner's override does)."""
+        async with unit_of_work(self._sessionmaker) as db:
+            [change] = await recompute_results(
+                db, [self.exam_session_id], policy=policy, cache=cache
+            )
+            await self.audit_in(
+                db,
+                "exam.result_recalculated",
+                {"reason": "last_answer_extended", "total_score": change.new_total},
+            )
+            result = await ResultRepository(db).by_session(self.exam_session_id)
+            detailed = await ExamSessionRepository(db).get_detailed(self.exam_session_id)
+            if result is None or detailed is None:
+                raise InvalidState(f"exam session {self.exam_session_id} has no result to re-sum")
         return result, detailed
 
 

@@ -285,16 +285,15 @@ class ExamConversation:
         return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
 
     async def amend(self, heard: HeardAnswer) -> ExaminerTurn:
-        if self.finished and self._last_turn is not None:
-            # The answer that ended the sitting went on while the result was being stored:
-            # the result stands; say it again.
-            return self._last_turn
         replacing, self._last_answer_id = self._last_answer_id, None
         self._measure_answer_id = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
         try:
             step = self.engine.amend(heard.transcript.text, speech)
-        except InvalidState:  # what came before was no answer (a request): hear it afresh
+        except InvalidState:
+            if self.finished and self._last_turn is not None:
+                return self._last_turn  # ended otherwise (time limit): the result stands
+            # What came before was no answer (a request): hear it afresh.
             self._heard.append(heard)
             return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
         if self._heard:
@@ -492,6 +491,12 @@ class ExamConversation:
             for answer in await self._recorder.unevaluated():  # one more try for failed grades
                 _grade, event = await self._grade_stored(answer, latency_ms=0.0)
                 events.append(event)
+        if pending.again:  # the last answer went on after the sitting was concluded
+            again, concluded = await self._recorder.refinish(
+                policy=self._setting.policy, cache=self._deps.result_cache
+            )
+            events.append(result_event(again, concluded))
+            return events, summary_of(again)
         result, exam_session = await self._recorder.finish(
             completed=pending.reason.value == "completed",
             reason=pending.reason.value,

@@ -17,7 +17,8 @@ the examiner thinks, gives feedback, presents a case or reads the next question 
 answer going on: the reply is cancelled, and once the answer ends again the whole of it, from
 its first word, is transcribed and given to :meth:`Conversation.amend` in the first part's place.
 The question cut short was not heard, so it is asked again. ``continue`` ("I haven't finished")
-does the same on request. A reply that ends the sitting cannot be reopened.
+does the same on request; the last answer can go on over the closing words too (its result is
+then re-summed).
 """
 
 from __future__ import annotations
@@ -451,9 +452,6 @@ class ExamSession:
             call = self._conversation.amend(heard)
         answer.stored = self._begin_store(call)
         turn = await asyncio.shield(answer.stored)
-        if turn.finished or not turn.listen:
-            self._close_reply()  # the sitting is concluded: its last answer cannot go on
-            self._amendable = None
         timings = dataclasses.replace(timings, grade_ready=self._clock.now())
         await self._perform(turn, None, timings)
 
