@@ -207,6 +207,35 @@ async def test_the_same_answers_are_heard_and_graded_the_same_every_time(
     assert durations[0] == durations[1]
 
 
+async def test_yes_over_the_welcome_then_an_answer_over_the_case_answers_question_one(
+    server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
+) -> None:
+    """The candidate says "yes" over the welcome and answers over the instructions, as the
+    browser test's candidate does: the "yes" is an identity reply (a yes or no that does not
+    go on), so the answer barges in as question 1's answer — question 1 is shown, and the
+    answer is not heard as more of the "yes"."""
+    exam = await virtual_sitting(server, world, "Gita")
+    await exam.wait_until(lambda: len([x for x in exam.wire.log if x[1] == "audio"]) > 40)
+    await exam.play(voices.piper("Yes."))
+    await exam.wait_until(
+        lambda: any(e["kind"] == "prompt" for e in exam.wire.events("speaking")),
+        max_seconds=SPOKEN_SECONDS,
+    )
+    answer_text = "This is an acute inferior ST-elevation myocardial infarction."
+    await exam.play(voices.piper(answer_text))
+    evaluation = await exam.wait_for_event("evaluation", max_seconds=SPOKEN_SECONDS)
+    await exam.control(Control.END)
+    await exam.wait_until(exam.task.done, max_seconds=SPOKEN_SECONDS)
+
+    assert exam.session.stats.barge_ins == 2  # the welcome, then the instructions
+    assert exam.session.stats.continuations == 0
+    assert evaluation["question_number"] == 1
+    assert [e["number"] for e in exam.wire.events("question")][:1] == [1]
+    finals = [e["text"] for e in exam.wire.events("transcript") if e["final"]]
+    assert "yes" in finals[0].lower()
+    assert word_error_rate(answer_text, finals[1]) <= 0.25
+
+
 def listening_for(exam: Exam[ExamConversation], number: int) -> bool:
     """Question ``number`` has been asked (spoken) and the examiner listens for its answer."""
     events = exam.wire.events()

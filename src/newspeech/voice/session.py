@@ -197,7 +197,7 @@ class ExamSession:
         self._deferred: Control | None = None
         self._interruptible = False
         self._listening = False
-        self._plan = ListenPlan(prompt=None)
+        self._plan = ListenPlan(prompt=None, continuable=False)
         self._quiet_since = clock.now()
         self._answer: _Answer | None = None
         self._reply: _Reply | None = None
@@ -583,6 +583,8 @@ class ExamSession:
         if self._answer is None:
             self._answer = _Answer(self._clock.now() - self._ear.segment_seconds, self._plan)
             self._amendable = None
+        else:  # begun over the examiner: it answers what the examiner now listens for
+            self._answer.plan = self._plan
 
     async def _control(self, command: Control) -> None:
         if command is Control.CONTINUE:
