@@ -85,6 +85,12 @@ async def next_event(ws: ClientConnection, kind: str | None = None) -> dict[str,
             return message
 
 
+def started(event: dict[str, Any]) -> dict[str, Any]:
+    """``event``, which must be ``session_started`` (else the failure shows what came)."""
+    assert event["type"] == "session_started", event
+    return event
+
+
 async def send_json(ws: ClientConnection, **message: Any) -> None:
     await ws.send(json.dumps(message))
 

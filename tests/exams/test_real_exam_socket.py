@@ -36,6 +36,7 @@ from tests.exams.real_exam import (
     next_event,
     seed,
     send_json,
+    started,
     stored,
     stored_audio_key,
     student,
@@ -133,7 +134,7 @@ async def test_a_dropped_sitting_resumes_after_the_answered_question(
     carol = await student(socket_server, world, "Carol")
     async with connect(url, max_size=None) as ws:
         await send_json(ws, type="start", token=carol.token, college_type="medical")
-        code = (await next_event(ws))["session_code"]
+        code = started(await next_event(ws))["session_code"]
         sitting = Sitting(ws, world, voices, barge_in=True)
         streaming = asyncio.create_task(sitting.microphone.run())
         try:
