@@ -160,14 +160,6 @@ class _Answer:
     """The conversation call that took this answer, once made: going on amends it."""
 
 
-@dataclass
-class _Reply:
-    """The examiner's reply to a declared answer, while that answer may still go on."""
-
-    answer: _Answer
-    declared: float
-
-
 class ExamSession:
     """One connection's loop. ``await run(inbox)`` until the exam ends or the client leaves."""
 
@@ -200,7 +192,9 @@ class ExamSession:
         self._plan = ListenPlan(prompt=None, continuable=False)
         self._quiet_since = clock.now()
         self._answer: _Answer | None = None
-        self._reply: _Reply | None = None
+        self._reply: _Answer | None = None
+        """A declared answer whose reply is still being given: speech now is that answer going
+        on (the ear still holds its audio)."""
         self._amendable: _Answer | None = None
         """The last declared answer, until the next one starts: what ``continue`` reopens."""
         self._question_number: int | None = None
@@ -271,7 +265,7 @@ class ExamSession:
         speaking = self._ear.state is EarState.SPEAKING
         if self._reply is not None:
             if speaking and self._ear.segment_seconds >= self._settings.continuation_min_seconds:
-                await self._go_on(self._reply.answer)
+                await self._go_on(self._reply)
             return
         if self._speaking is not None and speaking:
             if (
@@ -377,7 +371,7 @@ class ExamSession:
             answer.decode = self._tasks().create_task(self._decode(answer.audio))
         self._listening = False
         if answer.plan.continuable and not at_limit:
-            self._reply = _Reply(answer, declared)  # the ear keeps listening to this answer
+            self._reply = answer  # the ear keeps listening to this answer
         else:
             self._ear.reset()
         self._amendable = answer if answer.plan.continuable else None
@@ -605,7 +599,7 @@ class ExamSession:
 
     async def _continue_on_request(self) -> None:
         """ "I haven't finished": reopen the answer just given, if the next has not begun."""
-        answer = self._reply.answer if self._reply is not None else self._amendable
+        answer = self._reply if self._reply is not None else self._amendable
         if answer is None or self._answer is not None:
             await self._out.send_event(
                 {
