@@ -8,20 +8,17 @@ coat before you go out." came back as "men").
 
 from __future__ import annotations
 
-import subprocess
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-from piper import PiperVoice, SynthesisConfig
 
-from newspeech.voice import models
-from newspeech.voice.audio import decode_audio, resample_pcm16
+from newspeech.voice.audio import decode_audio
 from newspeech.voice.coverage import covers_too_little, spoken_letters, voiced_frames
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Word
 from newspeech.voice.stt import WhisperSpeechToText
+from tests.fixtures.voices import CandidateVoices
 from tests.voice.wer import normalize, word_error_rate
 
 MICROPHONE_LEVEL = 0.1
@@ -48,32 +45,6 @@ JFK_CLAUSES = (
 MAX_WER = 0.4
 """Whole, if not perfect: both models hear "The birch canoe" as "The birch can use" (3 of 8
 words); a cut transcript misses more than half."""
-
-
-@cache
-def piper_voice() -> PiperVoice:
-    return PiperVoice.load(
-        models.locate(models.PIPER_JOE), config_path=models.locate(models.PIPER_JOE_CONFIG)
-    )
-
-
-def piper(text: str) -> PCM16:
-    """``text`` said by Piper without its random variation, at 16 kHz."""
-    config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    chunks = list(piper_voice().synthesize(text, syn_config=config))
-    pcm = np.concatenate([chunk.audio_int16_array for chunk in chunks])
-    return resample_pcm16(pcm, chunks[0].sample_rate)
-
-
-def espeak(text: str) -> PCM16:
-    """``text`` said by espeak-ng's default American voice, at 16 kHz."""
-    wav = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "--stdout"],
-        input=text.encode(),
-        capture_output=True,
-        check=True,
-    ).stdout
-    return decode_audio(wav, max_seconds=60)
 
 
 def jfk(shared_dir: Path, start: float, end: float) -> PCM16:
@@ -108,10 +79,11 @@ async def test_short_voiced_sentences_are_heard_whole(
     sentence: str,
     level: float,
     pool: InferencePool,
+    voices: CandidateVoices,
     request: pytest.FixtureRequest,
 ) -> None:
     stt = fresh(request.getfixturevalue(model), pool)
-    pcm = at_level(piper(sentence) if voice == "piper" else espeak(sentence), level)
+    pcm = at_level(voices.piper(sentence) if voice == "piper" else voices.espeak(sentence), level)
 
     transcript = await stt.transcribe(pcm)
 
@@ -143,12 +115,12 @@ async def test_short_real_sentences_are_heard_whole(
 
 
 async def test_a_cut_short_decode_is_decoded_again_with_the_full_window(
-    base: WhisperSpeechToText, pool: InferencePool
+    base: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices
 ) -> None:
     stt = fresh(base, pool)
     sentence = "Mend the coat before you go out."
 
-    transcript = await stt.transcribe(at_level(piper(sentence), MICROPHONE_LEVEL))
+    transcript = await stt.transcribe(at_level(voices.piper(sentence), MICROPHONE_LEVEL))
 
     # The short window heard "men"; the full 30 s hears the sentence.
     assert stt.decode_counts.coverage_retry == 1
@@ -156,8 +128,10 @@ async def test_a_cut_short_decode_is_decoded_again_with_the_full_window(
     assert_whole(sentence, transcript.text)
 
 
-def test_coverage_check_fires_on_cut_decodes_and_not_on_whole_ones() -> None:
-    audio = at_level(piper("Mend the coat before you go out."), MICROPHONE_LEVEL)
+def test_coverage_check_fires_on_cut_decodes_and_not_on_whole_ones(
+    voices: CandidateVoices,
+) -> None:
+    audio = at_level(voices.piper("Mend the coat before you go out."), MICROPHONE_LEVEL)
     samples = audio.astype(np.float32) / 32768.0
     # What whisper base's short window made of it: one word, aligned to its first 0.16 s.
     cut = [Word(text="men", start=0.0, end=0.16, probability=0.15)]
@@ -176,16 +150,18 @@ def test_coverage_check_fires_on_cut_decodes_and_not_on_whole_ones() -> None:
     assert not covers_too_little(samples, "Mend the coat before you go out.", whole)
 
 
-def test_one_word_answers_and_spoken_digits_are_enough_text() -> None:
-    yes = piper("Yes.").astype(np.float32) / 32768.0
+def test_one_word_answers_and_spoken_digits_are_enough_text(voices: CandidateVoices) -> None:
+    yes = voices.piper("Yes.").astype(np.float32) / 32768.0
     assert not covers_too_little(yes, "Yes.", [Word("Yes.", 0.0, yes.size / SAMPLE_RATE, 0.9)])
     assert spoken_letters("1, 2, 3.") == spoken_letters("one two three") - 2
 
 
-def test_voice_is_measured_above_the_floor_not_in_hiss_or_silence() -> None:
+def test_voice_is_measured_above_the_floor_not_in_hiss_or_silence(
+    voices: CandidateVoices,
+) -> None:
     silence = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
     hiss = np.random.default_rng(3).normal(0.0, 300.0 / 32768.0, 3 * SAMPLE_RATE)
-    sentence = piper("The juice of lemons makes fine punch.")
+    sentence = voices.piper("The juice of lemons makes fine punch.")
 
     voiced = voiced_frames(sentence.astype(np.float32) / 32768.0)
 
@@ -205,14 +181,14 @@ TWO_CLAUSES = (
 @pytest.mark.parametrize("pause", [0.6, 1.5, 2.5])
 @pytest.mark.parametrize("model", ["tiny", "base"])
 async def test_an_answer_with_a_pause_after_a_full_stop_is_heard_to_its_end(
-    model: str, pause: float, request: pytest.FixtureRequest
+    model: str, pause: float, voices: CandidateVoices, request: pytest.FixtureRequest
 ) -> None:
     """Without timestamps Whisper closed its text at "... primary PCI." and never reached the
     clause after the pause (both windows alike); the voice after the last word is decoded on
     its own and appended, in the answer's time."""
     stt: WhisperSpeechToText = request.getfixturevalue(model)
     gap = np.zeros(round(pause * SAMPLE_RATE), dtype=np.int16)
-    pcm = np.concatenate([piper(TWO_CLAUSES[0]), gap, piper(TWO_CLAUSES[1])])
+    pcm = np.concatenate([voices.piper(TWO_CLAUSES[0]), gap, voices.piper(TWO_CLAUSES[1])])
     rests = stt.decode_counts.rest
     prompt = "Outline your immediate management, and explain why you would be cautious."
     transcript = await stt.transcribe(pcm, prompt=prompt, hotwords=["aspirin", "nitrates"])
