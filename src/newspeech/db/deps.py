@@ -23,7 +23,11 @@ def get_engine(request: Request) -> AsyncEngine:
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session: committed when the handler returns, rolled back if it raises."""
+    """The request's session: committed when the handler returns, rolled back if it raises,
+    always before the response is sent (``scope="function"`` below). With FastAPI's default
+    scope the commit ran after the response: a client could be told "created" and then not
+    find the row (a token from sign-in refused as unknown), or see success for a commit that
+    then failed."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with unit_of_work(sessionmaker) as db:
         yield db
@@ -31,4 +35,4 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
-DbSession = Annotated[AsyncSession, Depends(get_db)]
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
