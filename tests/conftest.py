@@ -24,6 +24,7 @@ from newspeech.db.base import Base
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
 from tests.fixtures.databases import BACKENDS, fresh_database_url
+from tests.fixtures.served_apps import end_running_exams
 from tests.fixtures.voices import CandidateVoices
 
 # Separate names let two checkouts run their suites against the same servers at once.
@@ -68,10 +69,12 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture(autouse=True)
 async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """After a test that used the database, delete every row (children before parents)."""
+    """After a test that used the database, end the exam loops it left running on a served
+    app, then delete every row (children before parents)."""
     yield
     if "engine" not in request.fixturenames:
         return
+    await end_running_exams()
     engine: AsyncEngine = request.getfixturevalue("engine")
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):

@@ -34,6 +34,7 @@ from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
+from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
 from newspeech.exams.service import ExamDependencies
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
@@ -142,6 +143,7 @@ def create_app(
         app.state.grader = None
         app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
+        app.state.live_sittings = LiveSittings()
         app.state.audio_store = audio_store_from_settings(settings)
         app.state.answer_audio = None
         purge = _start_audio_purge(app.state)
@@ -165,6 +167,7 @@ def create_app(
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
+            await _hang_up_sittings(app.state.live_sittings)
             if purge is not None:
                 purge.cancel()
                 await asyncio.gather(purge, return_exceptions=True)
@@ -231,7 +234,21 @@ def service_opener(state: Any) -> ConversationOpener:
         async with unit_of_work(state.sessionmaker) as db:
             return await authenticate_access_token(db, settings, token, now=clock())
 
-    return ServiceOpener(deps, authenticate)
+    return ServiceOpener(deps, authenticate, state.live_sittings)
+
+
+async def _hang_up_sittings(live: LiveSittings) -> None:
+    """Shutdown: end every running exam loop (each stores what it heard and records the
+    disconnect; the candidate resumes on another node or after the restart) before the
+    database closes."""
+    if len(live):
+        logger.info("shutting down: ending %d running exam(s)", len(live))
+        live.hang_up_all()
+        try:
+            async with asyncio.timeout(30.0):
+                await live.wait_idle()
+        except TimeoutError:
+            logger.warning("shutting down: %d exam loop(s) did not end in 30 s", len(live))
 
 
 def _start_audio_purge(state: Any) -> asyncio.Task[None] | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app, exam_dependencies
@@ -362,3 +362,35 @@ async def test_a_start_after_the_only_attempt_closes_with_4409_and_says_why(
     assert ws.close_code == 4409
     assert refused["error"] == "attempt_limit_reached"
     assert "ask your examiner to allow another attempt" in refused["detail"]
+
+
+async def closed(ws: ClientConnection) -> None:
+    """Read (and drop) what is left until the server closes ``ws``."""
+    try:
+        async for _ in ws:
+            pass
+    except ConnectionClosed:  # closed with an error code (4xxx)
+        return
+
+
+async def test_opening_the_exam_again_takes_the_sitting_over_from_the_older_connection(
+    server: RealServer, world: async_sessionmaker[AsyncSession]
+) -> None:
+    """A second tab (or a reload before the server noticed the first had gone): the older
+    connection is told and closed with 4000, its loop finishes, and only then is the sitting
+    read for the newer one, which resumes it. Never two loops on one sitting."""
+    erin = await student(server, world, "Erin")
+    async with connect(server.url) as first:
+        await send_json(first, type="start", token=erin.token, college_type="medical")
+        code = started(await next_event(first))["session_code"]
+        async with connect(server.url) as second:
+            await send_json(second, type="start", token=erin.token, college_type="medical")
+            again = started(await next_event(second))
+            told = await next_event(first, "error")
+            await closed(first)
+    assert first.close_code == 4000
+    assert told["error"] == "taken_over"
+    assert (again["session_code"], again["resumed"]) == (code, True)
+    audits = (await stored(world, code))["audits"]
+    # the older loop had finished (its disconnect recorded) before the sitting was read again
+    assert audits.index("exam.disconnected") < audits.index("exam.resumed")

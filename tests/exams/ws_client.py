@@ -11,6 +11,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from tests.fixtures.served_apps import served
+
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
@@ -25,7 +27,8 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
                 raise RuntimeError("the server stopped during start-up")
             await asyncio.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"ws://127.0.0.1:{port}/ws/exam"
+        with served(app):
+            yield f"ws://127.0.0.1:{port}/ws/exam"
     finally:
         server.should_exit = True
         await task

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Playwright
 
 from newspeech.voice.audio import decode_audio, encode_wav
 from newspeech.voice.protocols import SAMPLE_RATE
+from tests.fixtures.served_apps import served
 
 CHROMIUM = Path(os.environ.get("NEWSPEECH_CHROMIUM", "/usr/bin/chromium"))
 BASE_ARGS = (
@@ -83,7 +84,8 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        yield f"http://127.0.0.1:{port}"
+        with served(app):
+            yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task

@@ -27,6 +27,7 @@ from newspeech.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from newspeech.exams.live import LiveSittings
 from newspeech.voice.clock import MonotonicClock
 from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import SAMPLE_RATE
@@ -42,6 +43,7 @@ FIRST_MESSAGE_SECONDS = 30.0
 CLOSE_NORMAL = 1000
 CLOSE_SERVER_ERROR = 1011
 CLOSE_BAD_FIRST_MESSAGE = 4400
+CLOSE_TAKEN_OVER = 4000
 _CLOSE_CODES: tuple[tuple[type[NewSpeechError], int], ...] = (
     (Unauthenticated, 4401),
     (PermissionDenied, 4403),
@@ -75,6 +77,10 @@ class OpenedExam:
     total_questions: int
     resumed: bool = False
     """The sitting existed already: a ``resume``, or a ``start`` while it was unfinished."""
+    candidate: int | None = None
+    """The candidate's user id, when the opener read the sitting inside
+    :meth:`LiveSittings.opening` (their older connection, if any, has ended): the edge takes
+    their seat before its next ``await``."""
 
 
 class ConversationOpener(Protocol):
@@ -87,6 +93,12 @@ class ConversationOpener(Protocol):
     """
 
     async def open(self, request: StartExam | ResumeExam) -> OpenedExam: ...
+
+
+TAKEN_OVER = (
+    "this exam was opened again in another window or device; it goes on there, "
+    "and what you said here is kept"
+)
 
 
 OpenerFactory = Callable[[Any], ConversationOpener]
@@ -213,16 +225,24 @@ async def exam_socket(websocket: WebSocket) -> None:
         await edge.error(exc.code, exc.detail)
         await _close(websocket, close_code(exc))
         return
-    await edge.send_event(_session_started(opened, engines))
-    session = ExamSession(opened.conversation, engines, state.loop_settings, MonotonicClock(), edge)
-    try:
-        reason = await session.run(edge)
-    except Exception:
-        logger.exception("exam %s: the session loop failed", opened.session_code)
-        await edge.error("server_error", "the exam stopped on a server error; resume it")
-        await _close(websocket, CLOSE_SERVER_ERROR)
-        return
-    if reason != "disconnected":
+    live: LiveSittings = state.live_sittings
+    with live.seat(opened.candidate) as seat:
+        session = ExamSession(
+            opened.conversation, engines, state.loop_settings, MonotonicClock(), edge
+        )
+        seat.session = session
+        await edge.send_event(_session_started(opened, engines))
+        try:
+            reason = await session.run(edge)
+        except Exception:
+            logger.exception("exam %s: the session loop failed", opened.session_code)
+            await edge.error("server_error", "the exam stopped on a server error; resume it")
+            await _close(websocket, CLOSE_SERVER_ERROR)
+            return
+    if seat.taken_over:
+        await edge.error("taken_over", TAKEN_OVER)
+        await _close(websocket, CLOSE_TAKEN_OVER)
+    elif reason != "disconnected":
         await _close(websocket, CLOSE_NORMAL)
 
 

@@ -209,6 +209,11 @@ class ExamSession:
         floor. (A virtual-clock harness waits for it to sleep on the clock before moving time.)"""
         return self._examiner
 
+    def hang_up(self) -> None:
+        """End the loop as if the connection had gone: stores under way finish, the
+        conversation hears ``disconnected``, and :meth:`run` returns."""
+        self._done.set()
+
     async def run(self, inbox: Inbox) -> str:
         """Run the exam; returns why it ended (``completed``, ``disconnected`` …)."""
         try:
@@ -296,17 +301,10 @@ class ExamSession:
         answer = self._answer
         answer.speech_ended = now - self._ear.pause_seconds
         answer.audio = self._audio_of(answer)
-        too_short = self._ear.speech_seconds < self._plan.min_answer_seconds
         # The turn model is asked first: its 50 ms must not wait behind the decode.
-        verdict = (
-            None
-            if too_short
-            else asyncio.ensure_future(self._engines.turn.completion_probability(answer.audio))
-        )
+        verdict = asyncio.ensure_future(self._engines.turn.completion_probability(answer.audio))
         answer.decode = self._tasks().create_task(self._decode(answer.audio))
         self.stats.speculative_decodes += 1
-        if verdict is None:
-            return  # too short to be the whole answer: only the silence fallback ends it
         probability = await verdict
         if probability >= self._settings.turn_complete_threshold and self._answer is answer:
             await self._declare_turn()
