@@ -3,16 +3,14 @@
     scripts/bench turns                       # table + bench/results/turns.json
     scripts/bench turns --items 'piper-*'     # a part of the set (fnmatch on item names)
     NEWSPEECH_TURN_COMPLETE_THRESHOLD=0.7 scripts/bench turns --out /tmp/turns-0.7.json
-    scripts/bench turns --min-answer-seconds 0 --out /tmp/turns-min0.json
 
 The set (tests/fixtures/turn_set.py): real recordings with sentence and thinking pauses
 (../shared/audio), model answers from all six banks in the Piper and espeak candidate voices
 with 0.3-2.5 s pauses spliced in at sentence ends and commas, keyword lists read with commas,
 one-word answers. Each item is one sitting through the real session loop (Silero VAD, Smart
 Turn v3.2, whisper tiny.en, the examiner's Piper voice with its noise off) on the
-virtual-clock harness with the scripted exam; the
-loop's settings come from NEWSPEECH_* as in production, and the listen plan's minimum answer
-length is the exam's default (ExamRules). Counted per answer (tests/voice/turn_sitting.py):
+virtual-clock harness with the scripted exam; the loop's settings come from NEWSPEECH_* as
+in production. Counted per answer (tests/voice/turn_sitting.py):
 
   cut        a turn was declared at a pause before the answer's last word
   healed     ... and the answer went on and was amended: all of it stored under its question
@@ -49,7 +47,6 @@ from tests.voice.turn_sitting import AnswerOutcome, ItemOutcome, sit, steady_eng
 
 from newspeech import __version__
 from newspeech.config import Settings
-from newspeech.exams.plan import ExamRules
 from newspeech.voice.engines import load_speech_engines
 from newspeech.voice.session import LoopSettings
 
@@ -143,11 +140,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     settings = Settings(environment="test", data_dir=Path(tempfile.mkdtemp(prefix="turns-")))
     loop_settings = LoopSettings.from_settings(settings)
-    min_answer_seconds = (
-        ExamRules().min_answer_seconds
-        if args.min_answer_seconds is None
-        else args.min_answer_seconds
-    )
     speech = await load_speech_engines(settings)
     await speech.warm_up()
     engines = steady_engines(speech)
@@ -156,9 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     outcomes = []
     try:
         for name in names:
-            outcome = await sit(
-                engines, builders[name](), loop_settings, min_answer_seconds=min_answer_seconds
-            )
+            outcome = await sit(engines, builders[name](), loop_settings)
             outcomes.append(outcome)
             bad = sum(a.premature or a.shifted for a in outcome.answers)
             print(f"  {name:<34} {len(outcome.answers)} answers, {bad} not whole on its question")
@@ -185,7 +175,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "turn_complete_threshold": settings.turn_complete_threshold,
             "turn_incomplete_stop_seconds": settings.turn_incomplete_stop_seconds,
             "continuation_min_seconds": loop_settings.continuation_min_seconds,
-            "min_answer_seconds": min_answer_seconds,
         },
         "items_selected": args.items,
         "total": summary(answers),
@@ -234,13 +223,6 @@ def main() -> None:
         nargs="+",
         default=["*"],
         help="item name patterns (fnmatch), default all",
-    )
-    parser.add_argument(
-        "--min-answer-seconds",
-        type=float,
-        default=None,
-        help="the listen plan's minimum answer length (default: the exam's, ExamRules); "
-        "a pause before this much speech ends the turn only by the silence fallback",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "turns.json")
     args = parser.parse_args()

@@ -106,17 +106,22 @@ async def test_an_answer_ends_the_turn_is_transcribed_graded_and_measured(
     assert exam.conversation.disconnects == 1
 
 
-async def test_a_pause_the_turn_model_calls_final_is_not_the_end_of_a_too_short_answer(
+async def test_counting_with_pauses_is_one_answer_even_where_a_pause_ended_the_turn(
     engines: SessionEngines, one_two_three: PCM16
 ) -> None:
-    """Counting "one … two … three" (pauses of half a second): Smart Turn hears "One." as a
-    finished sentence; the plan's minimum answer length keeps the turn open."""
-    exam = start_exam(engines, ScriptedConversation(QUESTIONS, min_answer_seconds=1.5))
+    """Counting "one … two … three" (pauses of half a second): Smart Turn may hear "One." as a
+    finished sentence and end the turn, but the counting goes on before the reply is over, so
+    the answer is reopened: one answer, all of it, under the first question."""
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS))
     await listening(exam)
     await exam.play(one_two_three)
-    await exam.wait_for_event("evaluation")
-    (heard,) = exam.conversation.answers
+    answers = exam.conversation.answers
+    await exam.wait_until(
+        lambda: bool(answers) and said(answers[-1].transcript.text)[-5:] == "three"
+    )
+    (heard,) = answers
     assert said(heard.transcript.text) == "one two three"
+    assert exam.wire.events("evaluation")[-1]["question_number"] == 1
     await exam.close()
 
 

@@ -1,7 +1,7 @@
 """A part of the end-of-turn set (``scripts/bench turns`` runs all of it): each answer heard whole
 and stored under the question it answers.
 
-Real engines on the virtual-clock harness, the exam's default listen plan; the same audio in
+Real engines on the virtual-clock harness, the product's loop settings; the same audio in
 gives the same turns out on every run. No assertion is about how long anything took.
 """
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from newspeech.exams.plan import ExamRules
 from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.session import LoopSettings, SessionEngines
 from tests.fixtures.turn_set import TurnItem, turn_set
@@ -44,10 +43,8 @@ SUBSET = (
 
 
 async def sit_out(engines: SessionEngines, item: TurnItem) -> ItemOutcome:
-    """``item`` with the product's default loop settings and the exam's listen plan."""
-    return await sit(
-        engines, item, LoopSettings(), min_answer_seconds=ExamRules().min_answer_seconds
-    )
+    """``item`` with the product's default loop settings."""
+    return await sit(engines, item, LoopSettings())
 
 
 @pytest.mark.parametrize("name", SUBSET)

@@ -131,13 +131,11 @@ async def sit(
     engines: SessionEngines,
     item: TurnItem,
     settings: LoopSettings,
-    *,
-    min_answer_seconds: float,
 ) -> ItemOutcome:
     """Give ``item``'s answers in one sitting; judge each."""
     questions = [ScriptedQuestion(a.question, a.keywords) for a in item.answers]
     questions += [FILLER] * (2 * len(item.answers) + 4)  # room for answers split in parts
-    conversation = FilingConversation(questions, min_answer_seconds=min_answer_seconds)
+    conversation = FilingConversation(questions)
     exam = start_exam(engines, conversation, settings)
     played: list[tuple[int, float]] = []
     since = 0

@@ -187,7 +187,6 @@ class ExamEngine:
             prompt=self.current.text,
             hotwords=self.current.hotwords,
             max_answer_seconds=max(1.0, min(self.rules.max_answer_seconds, remaining)),
-            min_answer_seconds=self.rules.min_answer_seconds,
             silence_prompt_seconds=self.rules.silence_prompt_seconds,
         )
 

@@ -55,6 +55,9 @@ class ExamRules:
 
     max_answer_seconds: float = 120.0
     min_answer_seconds: float = 3.0
+    """A first answer with less speech than this gets "could you say a little more?" (once).
+    It does not hold the turn open: the turn model ends it, and speech that goes on after
+    the turn was declared extends the same answer."""
     session_limit_seconds: float = 45 * 60.0
     silence_prompt_seconds: float = 8.0
     identity_attempts: int = 3

@@ -67,7 +67,6 @@ class ListenPlan:
     prompt: str | None
     hotwords: Sequence[str] = ()
     max_answer_seconds: float = 120.0
-    min_answer_seconds: float = 0.0
     silence_prompt_seconds: float = 8.0
     continuable: bool = True
     """Speech that resumes soon after the turn was declared extends this answer (see
