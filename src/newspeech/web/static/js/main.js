@@ -288,7 +288,8 @@ function wire(socket) {
     }
   });
   on("serverError", (e) => {
-    const refusal = page.active ? null : describeRefusal(e);
+    // A refusal to open, or the sitting taken over by a newer tab: the page says what to do.
+    const refusal = page.active && e.code !== "taken_over" ? null : describeRefusal(e);
     if (refusal) page.refusal = refusal;
     showError(refusal ?? `${e.detail} (${e.code})`);
   });

@@ -72,6 +72,7 @@ export const END_REASONS = {
 /** Errors that refuse a sitting before it opens, in the student's words (the server's own
  *  sentence is used when it sends one). */
 export const REFUSALS = {
+  taken_over: "This exam was opened again in another window or on another device, and it goes on there. What you said here is saved.",
   attempt_limit_reached: "You have already used your attempt at this exam, so a new sitting cannot start. If you should sit it again, ask your examiner to allow another attempt.",
 };
 
@@ -88,6 +89,7 @@ export const CLOSE_MESSAGES = {
   1000: "The exam has finished.",
   1006: "The connection to the exam server was lost.",
   1011: "The exam server had a problem. Your answers so far are saved; you can resume the exam.",
+  4000: "This exam was opened again in another window or on another device, and it goes on there. What you said here is saved.",
   4400: "The exam server did not understand how the exam was started.",
   4401: "Your sign-in was refused: the token is missing, invalid or expired. Sign in again.",
   4403: "This exam sitting belongs to someone else.",
