@@ -216,3 +216,89 @@ async def test_ending_before_identity_is_confirmed_leaves_a_way_back_on_the_real
         assert await received(page, "result") == []
         await page.get_by_role("button", name="Back to the start").click()
         await expect(page.locator("#setup")).to_be_visible()
+
+
+TWO_CLAUSES = (
+    "The most likely diagnosis is an inferior heart attack,",
+    "because there is ST elevation in the inferior leads with reciprocal changes.",
+)
+"""One answer to question 1, read with a thinking pause at its comma."""
+
+
+async def two_clause_wav(path: Path, voices: CandidateVoices, *, pause: float) -> Path:
+    parts = [silence(INTO_THE_WELCOME), voices.piper("Yes."), silence(6.0)]
+    parts += [voices.piper(TWO_CLAUSES[0]), silence(pause), voices.piper(TWO_CLAUSES[1])]
+    parts += [silence(12.0)]
+    await asyncio.to_thread(path.write_bytes, encode_wav(np.concatenate(parts)))
+    return path
+
+
+async def until_question_two_is_spoken_and_listened_for(page: Page) -> None:
+    """Question 2 has been read in full and the examiner listens for its answer."""
+    await page.wait_for_function(
+        """() => {
+          const log = window.newspeechExam.diagnostics().log;
+          const asked = log.findIndex((e) => e.type === "question" && e.number === 2);
+          return asked >= 0 && log.slice(asked).some((e) => e.type === "listening");
+        }""",
+        timeout=120_000,
+    )
+
+
+async def test_an_answer_with_a_pause_at_its_comma_stays_whole_under_question_one(
+    launch_browser: LaunchBrowser,
+    real_server: RealServer,
+    voices: CandidateVoices,
+    tmp_path: Path,
+) -> None:
+    """A 2 s thinking pause after the comma: whether or not the turn was declared there, the
+    rest of the answer is heard as the same answer (never as question 2's), and question 2
+    is read in full before the examiner listens for its answer."""
+    wav = await two_clause_wav(tmp_path / "two-clauses.wav", voices, pause=2.0)
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        await until_question_two_is_spoken_and_listened_for(page)
+
+        evaluations = await received(page, "evaluation")
+        assert {e["question_number"] for e in evaluations} == {1}
+        await expect(page.locator("#evaluations li")).to_have_count(1)
+        await end_exam(page)
+        await expect(page.locator("#report")).to_be_visible(timeout=30_000)
+        (result,) = await received(page, "result")
+        heard = {a["number"]: a["transcript"] or "" for a in result["answers"]}
+        assert not heard.get(2, "").strip(), "nothing was said after question 2"
+        spoken = len(" ".join(TWO_CLAUSES).split())
+        # Both clauses are in question 1's transcript (allowing for a misheard word or two
+        # through echo cancellation; one clause alone is under half of it).
+        assert len(heard[1].split()) >= 0.7 * spoken, heard[1]
+
+
+async def test_i_have_not_finished_takes_back_the_reply_and_listens_for_the_rest(
+    launch_browser: LaunchBrowser,
+    real_server: RealServer,
+    voices: CandidateVoices,
+    tmp_path: Path,
+) -> None:
+    """The candidate presses "I haven't finished" once their answer was taken: the examiner's
+    reply stops, the page says it is listening to the rest, and question 1 keeps one mark."""
+    wav = await microphone_wav(tmp_path / "answer.wav", real_server, voices, answer=True)
+    async with launch_browser(Microphone(wav)) as browser:
+        page = await browser.new_page()
+        await start_exam(page, real_server)
+        go_on = page.get_by_role("button", name="I haven't finished")
+        await expect(go_on).to_be_enabled(timeout=90_000)  # question 1's answer was taken
+        identity = (await received(page, "listening"))[0]
+        assert identity["continuable"] is False  # "yes" to "are you ...?" cannot go on
+        assert (await received(page, "question"))[0]["number"] == 1
+        await go_on.click()
+        await expect(page.locator("#turn")).to_have_text(
+            re.compile("listening to the rest of your answer"), timeout=30_000
+        )
+        resumed = [e for e in await received(page, "listening") if e.get("resumed")]
+        assert len(resumed) == 1  # the reply (being thought out or spoken) was withdrawn
+        await expect(go_on).to_be_disabled()
+        await until_question_two_is_spoken_and_listened_for(page)
+        evaluations = await received(page, "evaluation")
+        assert {e["question_number"] for e in evaluations} == {1}
+        await expect(page.locator("#evaluations li")).to_have_count(1)

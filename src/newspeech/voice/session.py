@@ -341,7 +341,12 @@ class ExamSession:
         self._interruptible = False
         self._quiet_since = self._clock.now()
         await self._out.send_event(
-            {"type": "listening", "max_seconds": answer.plan.max_answer_seconds, "resumed": True}
+            {
+                "type": "listening",
+                "max_seconds": answer.plan.max_answer_seconds,
+                "resumed": True,
+                "continuable": True,
+            }
         )
 
     def _discard_decode(self) -> None:
@@ -534,7 +539,11 @@ class ExamSession:
         self._quiet_since = self._clock.now()
         self._tasks().create_task(
             self._out.send_event(
-                {"type": "listening", "max_seconds": self._plan.max_answer_seconds}
+                {
+                    "type": "listening",
+                    "max_seconds": self._plan.max_answer_seconds,
+                    "continuable": self._plan.continuable,
+                }
             )
         )
 

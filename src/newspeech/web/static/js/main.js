@@ -230,6 +230,7 @@ function wire(socket) {
       ? "Go on, the examiner is listening to the rest of your answer…"
       : `Listening… answer when you are ready (up to ${Math.round(e.maxSeconds)} seconds)`;
     if (e.resumed) $("go-on").disabled = true;
+    page.continuable = e.continuable !== false; // a yes / no (identity) cannot be reopened
   });
   on("voice", (e) => {
     if (e.speech && !page.answering) {
@@ -244,7 +245,8 @@ function wire(socket) {
   on("transcript", (e) => {
     if (e.final) {
       page.answering = false;
-      $("go-on").disabled = false; // the answer was taken: the student may add to it
+      // The answer was taken: the student may add to it (not to a yes / no).
+      $("go-on").disabled = !page.continuable;
     }
     $("student-caption").textContent = e.text;
     $("student-caption").classList.toggle("partial", !e.final);

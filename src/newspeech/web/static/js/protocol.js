@@ -24,7 +24,11 @@ const SERVER_EVENTS = {
   question: ["question", (m) => ({ number: m.number, total: m.total, text: m.text })],
   speaking: ["speaking", (m) => ({ utteranceId: m.utterance_id, kind: m.kind, text: m.text })],
   speaking_done: ["spoken", (m) => ({ utteranceId: m.utterance_id })],
-  listening: ["listening", (m) => ({ maxSeconds: m.max_seconds, resumed: m.resumed === true })],
+  listening: ["listening", (m) => ({
+    maxSeconds: m.max_seconds,
+    resumed: m.resumed === true,
+    continuable: m.continuable !== false,
+  })],
   vad: ["voice", (m) => ({ speech: Boolean(m.speech) })],
   transcript: ["transcript", (m) => ({ final: Boolean(m.final), text: m.text ?? "" })],
   evaluation: ["evaluation", (m) => ({
