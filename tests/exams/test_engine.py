@@ -338,3 +338,22 @@ def test_rules_come_from_the_configuration_values() -> None:
     assert ExamRules.from_config({}) == ExamRules()
     with pytest.raises(ConfigurationError):
         ExamRules.from_config({"min_answer_duration_seconds": 200})
+
+
+@pytest.mark.parametrize("command", [Control.REPEAT, Control.SKIP])
+def test_repeat_or_skip_before_the_identity_is_confirmed_asks_again_and_never_ends_it(
+    command: Control,
+) -> None:
+    """Pressing Repeat or Skip during "Am I speaking with ...?" is not an unclear reply: any
+    number of presses leaves the sitting waiting for the yes, which then starts it."""
+    engine = new_engine()
+    engine.begin()
+    for _ in range(5):
+        step = engine.control(command)
+        assert step.listen
+        assert not step.finished
+        assert step.pending is None
+        assert "Am I speaking with Jane Doe?" in step.utterances[0].text
+    assert engine.hear("Could you repeat that?", 1.0).listen
+    started = engine.hear("Yes, that's me.", 1.0)
+    assert started.records == (IdentityConfirmed(),)

@@ -416,3 +416,25 @@ async def test_the_last_answer_can_go_on_over_the_closing_words(
     assert said(whole.transcript.text).endswith("ask what you can do for your country")
     assert exam.wire.types().count("ended") == 1
     assert exam.wire.events("result")[-1]["answers"][0]["transcript"] == whole.transcript.text
+
+
+@pytest.mark.parametrize("command", [Control.SKIP, Control.REPEAT, Control.END])
+async def test_a_button_pressed_while_the_examiner_says_goodbye_is_told_the_exam_is_over(
+    engines: SessionEngines, command: Control
+) -> None:
+    """After "end exam" the result and goodbye are spoken out; a press meanwhile gets an
+    ``exam_over`` error (never a server error), and the sitting ends as it was ending."""
+    exam = start_exam(engines, ScriptedConversation(QUESTIONS))
+    await listening(exam)
+    await exam.control(Control.END)
+    await exam.wait_until(lambda: any(e["kind"] == "goodbye" for e in exam.wire.events("speaking")))
+    await exam.control(command)
+    await exam.wait_for_event("ended")
+    (error,) = exam.wire.events("error")
+    assert error["error"] == "exam_over"
+    assert exam.wire.events("ended")[0]["reason"] == "ended_by_student"
+    goodbye = next(e for e in exam.wire.events("speaking") if e["kind"] == "goodbye")
+    done = [e["utterance_id"] for e in exam.wire.events("speaking_done")]
+    assert goodbye["utterance_id"] in done  # said to its end
+    assert exam.conversation.controls == [Control.END]
+    assert await exam.close() == "ended_by_student"

@@ -300,8 +300,11 @@ class ExamEngine:
     # -- identity --------------------------------------------------------------------------
 
     def _hear_identity(self, text: str) -> Step:
-        if detect_intent(text) is Intent.END:
+        intent = detect_intent(text)
+        if intent is Intent.END:
             return self._conclude(EndReason.IDENTITY_NOT_CONFIRMED, goodbye=phrases.NOT_STARTED)
+        if intent is Intent.REPEAT:
+            return self._identity_request(intent)
         reply = yes_or_no(text)
         if reply is Reply.NO:
             return self._conclude(
@@ -316,6 +319,16 @@ class ExamEngine:
         intro = Utterance(phrases.instructions(self.candidate_name), UtteranceKind.PROMPT)
         step = self._ask(self.current, lead=(intro,), present_case=True)
         return _with_records(step, IdentityConfirmed())
+
+    def _identity_request(self, intent: Intent) -> Step:
+        """Repeat or skip asked for before the identity is confirmed: the question is asked
+        again, and the request does not count as an unclear reply (only END ends here)."""
+        if intent is Intent.END:
+            return self._conclude(EndReason.IDENTITY_NOT_CONFIRMED, goodbye=phrases.NOT_STARTED)
+        lead = phrases.ASK_AGAIN if intent is Intent.REPEAT else phrases.IDENTITY_FIRST
+        return self._say(
+            f"{lead} {phrases.ask_identity(self.candidate_name)}", kind=UtteranceKind.PROMPT
+        )
 
     def _identity_unclear(self, *, silent: bool) -> Step:
         self._identity_tries += 1
@@ -333,11 +346,7 @@ class ExamEngine:
         number = self.current.number if self.current else None
         record = RequestMade(intent, number, spoken)
         if self.phase is Phase.IDENTITY:
-            step = (
-                self._conclude(EndReason.IDENTITY_NOT_CONFIRMED, goodbye=phrases.NOT_STARTED)
-                if intent is Intent.END
-                else self._identity_unclear(silent=False)
-            )
+            step = self._identity_request(intent)
         elif self._overtime():
             step = self._conclude(EndReason.TIME_LIMIT)
         elif intent is Intent.END:

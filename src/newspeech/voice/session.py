@@ -188,6 +188,8 @@ class ExamSession:
         self._in_flight: set[asyncio.Future[Any]] = set()
         self._deferred: Control | None = None
         self._interruptible = False
+        self._closing = False
+        """The turn being performed ends the sitting (its closing words are being said)."""
         self._listening = False
         self._plan = ListenPlan(prompt=None, continuable=False)
         self._quiet_since = clock.now()
@@ -457,10 +459,14 @@ class ExamSession:
     ) -> None:
         while self._deferred is not None:  # a control arrived while the examiner was thinking
             command, self._deferred = self._deferred, None
+            if turn.finished:  # ... and the sitting ended meanwhile: nothing left to control
+                await self._exam_over()
+                break
             await self._send_events(turn)
             reason = "ended_by_student" if command is Control.END else None
             turn, timings = await self._store(self._conversation.control(command)), None
         self._listening = False
+        self._closing = turn.finished
         # The student may talk over a turn that then listens; the closing words are heard out.
         self._interruptible = turn.listen and not turn.finished
         await self._send_events(turn, hold=True)
@@ -588,6 +594,11 @@ class ExamSession:
             self._answer.plan = self._plan
 
     async def _control(self, command: Control) -> None:
+        if self._closing and not (command is Control.CONTINUE and self._reply is not None):
+            # The sitting is over and the examiner says its last words: a button pressed now
+            # changes nothing (and must not cut the goodbye short or reopen the sitting).
+            await self._exam_over()
+            return
         if command is Control.CONTINUE:
             await self._continue_on_request()
             return
@@ -603,6 +614,15 @@ class ExamSession:
         self._listening = False
         reason = "ended_by_student" if command is Control.END else None
         self._start_examiner(self._conversation.control(command), reason=reason)
+
+    async def _exam_over(self) -> None:
+        await self._out.send_event(
+            {
+                "type": "error",
+                "error": "exam_over",
+                "detail": "the exam has ended; the examiner is saying goodbye",
+            }
+        )
 
     async def _continue_on_request(self) -> None:
         """ "I haven't finished": reopen the answer just given, if the next has not begun."""
