@@ -25,7 +25,7 @@ from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth import endpoints as auth
 from newspeech.auth.limits import RateLimitMiddleware
-from newspeech.auth.service import authenticate_access_token
+from newspeech.auth.service import Authenticated, authenticate, sign_in_ended
 from newspeech.certificates import endpoints as certificates
 from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
@@ -47,7 +47,6 @@ from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
-from newspeech.models import User
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
@@ -230,11 +229,15 @@ def service_opener(state: Any) -> ConversationOpener:
     clock: Clock = state.clock
     deps = exam_dependencies(state)
 
-    async def authenticate(token: str) -> User:
+    async def signed_in(token: str) -> Authenticated:
         async with unit_of_work(state.sessionmaker) as db:
-            return await authenticate_access_token(db, settings, token, now=clock())
+            return await authenticate(db, settings, token, now=clock())
 
-    return ServiceOpener(deps, authenticate, state.live_sittings)
+    async def ended(user_id: int, auth_session_id: int) -> str | None:
+        async with state.sessionmaker() as db:
+            return await sign_in_ended(db, user_id, auth_session_id)
+
+    return ServiceOpener(deps, signed_in, state.live_sittings, ended)
 
 
 async def _hang_up_sittings(live: LiveSittings) -> None:

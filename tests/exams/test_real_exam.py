@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ from newspeech.models import (
     SessionStatus,
     User,
     UserRole,
+    UserStatus,
 )
 from newspeech.storage.local import LocalAudioStore
 from newspeech.users.repository import UserRepository
@@ -40,6 +42,7 @@ from tests.exams.real_exam import (
     IDENTITY_ANSWER,
     PASSWORD,
     RealServer,
+    http_url,
     model_answer_opening,
     next_event,
     seed,
@@ -394,3 +397,32 @@ async def test_opening_the_exam_again_takes_the_sitting_over_from_the_older_conn
     audits = (await stored(world, code))["audits"]
     # the older loop had finished (its disconnect recorded) before the sitting was read again
     assert audits.index("exam.disconnected") < audits.index("exam.resumed")
+
+
+@pytest.mark.parametrize("how", ["signed out", "deactivated"])
+async def test_an_open_exam_closes_with_4401_soon_after_its_sign_in_ends(
+    server: RealServer, world: async_sessionmaker[AsyncSession], how: str
+) -> None:
+    """Signing out (elsewhere) or an administrator deactivating the account ends the live
+    socket within seconds (the sitting stays as it was: resumable after signing in again)."""
+    fay = await student(server, world, "Fay")
+    async with connect(server.url) as ws:
+        await send_json(ws, type="start", token=fay.token, college_type="medical")
+        code = started(await next_event(ws))["session_code"]
+        if how == "signed out":
+            async with httpx.AsyncClient(base_url=http_url(server.url)) as client:
+                out = await client.post(
+                    "/api/v1/auth/logout", headers={"Authorization": f"Bearer {fay.token}"}
+                )
+            assert out.status_code == 204
+        else:
+            async with world() as db:
+                user = await UserRepository(db).get_by_username("fay")
+                assert user is not None
+                user.status = UserStatus.INACTIVE
+                await db.commit()
+        told = await next_event(ws, "error")
+        await closed(ws)
+    assert ws.close_code == 4401
+    assert told["error"] == "unauthenticated"
+    assert (await stored(world, code))["session"].status is SessionStatus.PENDING

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from newspeech.app import create_app
 from newspeech.cli import main
 from newspeech.config import Settings
+from newspeech.exams.ws import OpenedExam, ResumeExam, StartExam
 from newspeech.voice.audio import decode_audio, encode_wav
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from tests.exams.ws_client import parse, serve
@@ -249,6 +250,26 @@ async def test_a_node_without_exams_says_so(tmp_path: Path) -> None:
         with pytest.raises(ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 1011
+
+
+class BrokenOpener:
+    """An opener that fails in a way nobody planned for (a bug, a dropped driver)."""
+
+    async def open(self, request: StartExam | ResumeExam) -> OpenedExam:
+        raise RuntimeError(f"unexpected failure opening {request.type}")
+
+
+async def test_an_unexpected_failure_while_opening_says_server_error_and_closes_1011(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(environment="test", data_dir=tmp_path, inference_workers=1)
+    app = create_app(settings, exam_opener=lambda _state: BrokenOpener())
+    async with serve(app) as url, connect(url) as ws:
+        told = await start(ws)
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert told["error"] == "server_error"
+    assert ws.close_code == 1011
 
 
 async def test_the_cli_candidate_takes_an_exam_from_audio_files(

@@ -79,6 +79,21 @@ async def authenticate(
     return Authenticated(user, auth_session.id)
 
 
+async def sign_in_ended(db: AsyncSession, user_id: int, auth_session_id: int) -> str | None:
+    """Why a sign-in that was accepted no longer stands (signed out, password changed, account
+    deactivated), or ``None``. The access token's expiry is not checked: a live exam that
+    was opened with a valid token may outlast it."""
+    found = await AuthSessionRepository(db).user_with_session(user_id, auth_session_id)
+    if found is None:
+        return "the account no longer exists"
+    user, auth_session = found
+    if auth_session.revoked_at is not None:
+        return "the sign-in session has ended; sign in again"
+    if user.status is not UserStatus.ACTIVE:
+        return f"account is {user.status.value}"
+    return None
+
+
 async def authenticate_access_token(
     db: AsyncSession, settings: Settings, token: str, *, now: dt.datetime | None = None
 ) -> User:

@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
+from newspeech.auth.service import Authenticated
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.exams.ws import OpenedExam, ResumeExam, StartExam
-from newspeech.models import User
 
-Authenticate = Callable[[str], Awaitable[User]]
-"""Turns the first message's access token into the signed-in user or raises
-``Unauthenticated``."""
+Authenticate = Callable[[str], Awaitable[Authenticated]]
+"""Turns the first message's access token into the signed-in user (and their sign-in
+session) or raises ``Unauthenticated``."""
+
+SignInEnded = Callable[[int, int], Awaitable[str | None]]
+"""``(user id, sign-in session id)`` -> why that sign-in no longer stands, or ``None``."""
 
 
 class ServiceOpener:
     """The production :class:`~newspeech.exams.ws.ConversationOpener`."""
 
     def __init__(
-        self, deps: ExamDependencies, authenticate: Authenticate, live: LiveSittings
+        self,
+        deps: ExamDependencies,
+        authenticate: Authenticate,
+        live: LiveSittings,
+        sign_in_ended: SignInEnded,
     ) -> None:
         self._deps = deps
         self._authenticate = authenticate
         self._live = live
+        self._sign_in_ended = sign_in_ended
 
     async def open(self, request: StartExam | ResumeExam) -> OpenedExam:
-        user = await self._authenticate(request.token)
+        signed_in = await self._authenticate(request.token)
+        user = signed_in.user
         async with self._live.opening(user.id):  # the candidate's older connection has ended
             if isinstance(request, StartExam):
                 conversation = await ExamConversation.start(self._deps, user, request.college_type)
@@ -38,4 +48,5 @@ class ServiceOpener:
             total_questions=conversation.total_questions,
             resumed=conversation.resumed,
             candidate=user.id,
+            sign_in_ended=partial(self._sign_in_ended, user.id, signed_in.auth_session_id),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
@@ -39,6 +39,8 @@ router = APIRouter()
 MAX_AUDIO_BYTES = 2 * SAMPLE_RATE
 """One second of 16 kHz PCM16: the largest audio message accepted."""
 FIRST_MESSAGE_SECONDS = 30.0
+SIGN_IN_CHECK_SECONDS = 5.0
+"""How often a running exam checks that its candidate is still signed in and active."""
 
 CLOSE_NORMAL = 1000
 CLOSE_SERVER_ERROR = 1011
@@ -81,6 +83,9 @@ class OpenedExam:
     """The candidate's user id, when the opener read the sitting inside
     :meth:`LiveSittings.opening` (their older connection, if any, has ended): the edge takes
     their seat before its next ``await``."""
+    sign_in_ended: Callable[[], Awaitable[str | None]] | None = None
+    """Why the candidate's sign-in no longer stands (signed out, deactivated), or ``None``:
+    asked every few seconds while the exam runs; a reason closes the socket with 4401."""
 
 
 class ConversationOpener(Protocol):
@@ -225,6 +230,13 @@ async def exam_socket(websocket: WebSocket) -> None:
         await edge.error(exc.code, exc.detail)
         await _close(websocket, close_code(exc))
         return
+    except Exception:
+        logger.exception("the exam could not be opened")
+        await edge.error(
+            "server_error", "the exam could not be opened on a server error; try again"
+        )
+        await _close(websocket, CLOSE_SERVER_ERROR)
+        return
     live: LiveSittings = state.live_sittings
     with live.seat(opened.candidate) as seat:
         session = ExamSession(
@@ -232,6 +244,11 @@ async def exam_socket(websocket: WebSocket) -> None:
         )
         seat.session = session
         await edge.send_event(_session_started(opened, engines))
+        watch = (
+            asyncio.create_task(_watch_sign_in(opened.sign_in_ended, session))
+            if opened.sign_in_ended is not None
+            else None
+        )
         try:
             reason = await session.run(edge)
         except Exception:
@@ -239,11 +256,46 @@ async def exam_socket(websocket: WebSocket) -> None:
             await edge.error("server_error", "the exam stopped on a server error; resume it")
             await _close(websocket, CLOSE_SERVER_ERROR)
             return
-    if seat.taken_over:
+        finally:
+            signed_out = await _stopped(watch)
+    if signed_out is not None:
+        await edge.error("unauthenticated", signed_out)
+        await _close(websocket, 4401)
+    elif seat.taken_over:
         await edge.error("taken_over", TAKEN_OVER)
         await _close(websocket, CLOSE_TAKEN_OVER)
     elif reason != "disconnected":
         await _close(websocket, CLOSE_NORMAL)
+
+
+async def _watch_sign_in(
+    sign_in_ended: Callable[[], Awaitable[str | None]], session: ExamSession
+) -> str | None:
+    """Hang up when the candidate's sign-in ends (signed out, deactivated) while the exam runs.
+    A failed check (the database away for a moment) changes nothing."""
+    while True:
+        await asyncio.sleep(SIGN_IN_CHECK_SECONDS)
+        try:
+            reason = await sign_in_ended()
+        except Exception:
+            logger.warning(
+                "could not check the candidate's sign-in; the exam goes on", exc_info=True
+            )
+            continue
+        if reason is not None:
+            session.hang_up()
+            return reason
+
+
+async def _stopped(watch: asyncio.Task[str | None] | None) -> str | None:
+    """The watch's verdict if it hung up, else ``None`` (and it stops watching)."""
+    if watch is None:
+        return None
+    if watch.done():
+        return watch.result()
+    watch.cancel()
+    await asyncio.gather(watch, return_exceptions=True)
+    return None
 
 
 def _session_started(opened: OpenedExam, engines: SessionEngines) -> dict[str, Any]:
