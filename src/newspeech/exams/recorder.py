@@ -7,10 +7,12 @@ committed, and any process can pick the sitting up again from the database.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.audits.repository import AuditLogRepository
@@ -31,6 +33,8 @@ from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache, calculate_result, recompute_results
 from newspeech.review.record import AnswerMark, answer_mark
 from newspeech.review.rules import review_reasons
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,20 @@ class ExamRecorder:
             )
 
     async def turn_latency(
+        self, answer_id: int | None, latency: dict[str, float], response_ms: float | None
+    ) -> None:
+        """Store a turn's timings. Not essential: with the database away they are skipped (a
+        warning in the log), never a reason to stop the exam."""
+        try:
+            await self._store_turn_latency(answer_id, latency, response_ms)
+        except (SQLAlchemyError, OSError):
+            logger.warning(
+                "sitting %s: the turn's latency was not stored (database unavailable)",
+                self.exam_session_id,
+                exc_info=True,
+            )
+
+    async def _store_turn_latency(
         self, answer_id: int | None, latency: dict[str, float], response_ms: float | None
     ) -> None:
         async with unit_of_work(self._sessionmaker) as db:
