@@ -32,6 +32,7 @@ from newspeech.config import Settings
 from newspeech.configuration import endpoints as configuration
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
+from newspeech.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
 from newspeech.exams.live import LiveSittings
@@ -336,6 +337,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            logger.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+            return JSONResponse(
+                status_code=503,
+                content={
+                    "error": "database_unavailable",
+                    "detail": "the database cannot be reached just now; try again shortly",
+                },
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
             status_code=500, content={"error": "internal_error", "detail": "internal server error"}
