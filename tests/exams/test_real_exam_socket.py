@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -201,3 +202,44 @@ async def test_the_simulated_candidate_confirms_identity_from_its_identity_answe
     assert 0 <= report.turns[1].score <= 10
     assert report.result is not None
     assert [a["number"] for a in report.result["answers"]][:1] == [1]
+
+
+async def test_an_answer_with_a_thinking_pause_stays_whole_and_question_two_gets_its_own(
+    socket_server: RealServer,
+    world: async_sessionmaker[AsyncSession],
+    voices: CandidateVoices,
+    tmp_path: Path,
+) -> None:
+    """Question 1 answered in two clauses with a 2 s thinking pause at the comma, question 2
+    answered next: in real time the turn may or may not be declared at the pause, but the
+    stored answer to question 1 holds both clauses and question 2's holds only its own.
+
+    Real time (asserted: which words are stored under which question, allowing for a misheard
+    word; not the marks)."""
+    frank = await student(socket_server, world, "Frank")
+    pause = np.zeros(2 * 16_000, dtype=np.int16)
+    clauses = (
+        "The most likely diagnosis is an inferior heart attack,",
+        "because there is ST elevation in the inferior leads with reciprocal changes.",
+    )
+    second = "I would record a right sided ECG and send a troponin without delaying treatment."
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    (folder / "identity.wav").write_bytes(encode_wav(voices.piper(IDENTITY_ANSWER)))
+    one = np.concatenate([voices.piper(clauses[0]), pause, voices.piper(clauses[1])])
+    (folder / "1.wav").write_bytes(encode_wav(one))
+    (folder / "2.wav").write_bytes(encode_wav(voices.piper(second)))
+
+    report = await Candidate(
+        socket_server.url, frank.token, "medical", load_answers(folder), end_after=2
+    ).run()
+
+    assert report.ended == "ended_by_student"
+    rows = await stored(world, report.session_code)
+    heard = {a.question_number: (a.transcribed_text or "").lower() for a in rows["answers"]}
+    assert sorted(heard) == [1, 2]
+    # By word counts, so a misheard word does not matter: the first clause alone would be
+    # under half of question 1's words, and the second clause filed under question 2 would
+    # nearly double question 2's.
+    assert len(heard[1].split()) >= 0.7 * len(" ".join(clauses).split()), heard
+    assert len(heard[2].split()) <= 1.4 * len(second.split()), heard
