@@ -186,6 +186,7 @@ def create_app(
         docs_url=None,  # served by install_docs from local assets, not a CDN
         redoc_url=None,
     )
+    _announce_token_secret(settings)
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
 
@@ -196,6 +197,24 @@ def create_app(
     install_docs(app)
     app.include_router(exam_socket_router)
     return app
+
+
+def _announce_token_secret(settings: Settings) -> None:
+    """Load (or create) the token secret now, not on the first request, and say where it lives."""
+    settings.token_secret()
+    origin = settings.token_secret_origin
+    if settings.secret_key is not None:
+        logger.info(
+            "access tokens are signed with %s; rotate by changing it and restarting", origin
+        )
+        return
+    logger.info(
+        "access tokens are signed with the %s secret in %s (mode 0600); rotate it by deleting "
+        "that file and restarting (signed-in users refresh their tokens), or set "
+        "NEWSPEECH_SECRET_KEY",
+        "newly generated" if settings.token_secret_created else "stored",
+        origin,
+    )
 
 
 def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngines:
