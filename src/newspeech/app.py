@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -54,6 +54,7 @@ from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.system.endpoints import router as system_router
+from newspeech.system.input_contract import BodyLimitMiddleware, refuse_control_characters
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
@@ -108,8 +109,13 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
 
 
 def api_router() -> APIRouter:
-    # Any API route may refuse an unreadable body (400), bad input (422) or a flood (429).
-    router = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 422, 429))
+    # Any API route may refuse an unreadable body (400), an oversized one (413), bad input (422)
+    # or a flood (429); text with control characters never reaches a route.
+    router = APIRouter(
+        prefix=API_PREFIX,
+        responses=error_responses(400, 413, 422, 429),
+        dependencies=[Depends(refuse_control_characters)],
+    )
     for child in API_ROUTERS:
         router.include_router(child)
     return router
@@ -189,6 +195,7 @@ def create_app(
     _announce_token_secret(settings)
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered
 
     app.include_router(system_router)
     app.include_router(api_router())

@@ -11,7 +11,8 @@ from newspeech.audits.service import Auditor
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
-from newspeech.errors import NotFound, ValidationFailed
+from newspeech.errors import ConfigurationError, NotFound, ValidationFailed
+from newspeech.grading import GradingThresholds
 from newspeech.models import ConfigEntry, ConfigValueType, User
 from newspeech.results.rules import ResultPolicy
 
@@ -37,6 +38,8 @@ RANGES: dict[str, tuple[float, float]] = {
 RESULT_KEYS = frozenset(
     ["pass_percentage", "grade_thresholds", "total_questions", "points_per_question"]
 )
+# Keys the graders read (every sitting builds its thresholds from them).
+GRADING_KEYS = frozenset(GradingThresholds.CONFIG_KEYS)
 
 
 def to_read(entry: ConfigEntry) -> ConfigEntryRead:
@@ -63,6 +66,28 @@ def _check_value(key: str, value: Any, value_type: ConfigValueType) -> None:
     bounds = RANGES.get(key)
     if bounds and numeric and not bounds[0] <= value <= bounds[1]:
         raise ValidationFailed(f"configuration {key!r} must be within {bounds[0]}..{bounds[1]}")
+    if key == "grade_thresholds":
+        _check_grade_thresholds(value)
+
+
+def _check_grade_thresholds(value: Any) -> None:
+    """An object of one-letter grades (not F) to their lowest percentage, a number in 0..100;
+    no two grades share a floor."""
+    if not isinstance(value, dict):
+        raise ValidationFailed(
+            'configuration \'grade_thresholds\' takes an object like {"A": 90, "B": 80}'
+        )
+    for grade, floor in value.items():
+        if not (len(grade) == 1 and grade.isascii() and grade.isalpha()):
+            raise ValidationFailed(f"grade {grade!r} must be one letter A-Z")
+        if isinstance(floor, bool) or not isinstance(floor, int | float):
+            raise ValidationFailed(f"grade {grade!r} needs a number (a percentage), not {floor!r}")
+        if not (math.isfinite(floor) and 0 <= floor <= 100):
+            raise ValidationFailed(f"grade {grade!r} must start within 0..100 %, not {floor}")
+    if len({grade.upper() for grade in value}) != len(value):
+        raise ValidationFailed("each grade may appear once")
+    if len(set(value.values())) != len(value):
+        raise ValidationFailed("two grades may not start at the same percentage")
 
 
 def _check_result_policy(values: dict[str, Any]) -> None:
@@ -71,6 +96,14 @@ def _check_result_policy(values: dict[str, Any]) -> None:
         ResultPolicy.from_config(values)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValidationFailed(f"the result rules would not hold: {exc}") from exc
+
+
+def _check_grading_thresholds(values: dict[str, Any]) -> None:
+    """Refuse grading bands every sitting would fail to build (partial at or above correct)."""
+    try:
+        GradingThresholds.from_config(values)
+    except ConfigurationError as exc:
+        raise ValidationFailed(exc.detail) from exc
 
 
 class ConfigurationService:
@@ -102,8 +135,12 @@ class ConfigurationService:
         if data.is_active is not None:
             entry.is_active = data.is_active
             await self.db.flush()
+        # Checked against the stored values with this change flushed; a refusal rolls the
+        # request's transaction back, so nothing stored changes.
         if key in RESULT_KEYS:
             _check_result_policy(await self.entries.values())
+        if key in GRADING_KEYS:
+            _check_grading_thresholds(await self.entries.values())
         await self.auditor.record(
             "configuration.write",
             actor_id=actor.id,

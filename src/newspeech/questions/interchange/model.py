@@ -21,13 +21,30 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from newspeech.kit.ids import MAX_INT32
+from newspeech.kit.text import check_plain_text, forbidden_character
 from newspeech.models import Difficulty
 from newspeech.questions.banks import KeywordSpec
 
 COLLEGE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _RESERVED = re.compile(r"[;=|()]")
+_TEXT_FIELDS = (
+    "scenario_name",
+    "scenario_description",
+    "question_text",
+    "category",
+    "model_answer",
+    "guidelines",
+)
 _WEIGHT = re.compile(r"^(?P<term>.*?)\s*\((?P<weight>\d+)\)$")
 
 
@@ -35,6 +52,15 @@ class ImportFormat(StrEnum):
     GIFT = "gift"
     MOODLE_XML = "moodle-xml"
     CSV = "csv"
+
+
+def check_keyword_text(text: str) -> str:
+    """A keyword term or synonym as every write path takes it: one line of plain text without
+    the characters the one-line keyword form uses (``; = | ( )``)."""
+    if _RESERVED.search(text):
+        raise ValueError(f"keyword {text!r} may not contain any of ; = | ( )")
+    check_plain_text(text)
+    return text
 
 
 def _clean(value: str | None) -> str | None:
@@ -50,10 +76,10 @@ class BankQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     college_type: str = Field(pattern=COLLEGE_CODE.pattern)
-    scenario_id: int | None = Field(default=None, ge=1)
+    scenario_id: int | None = Field(default=None, ge=1, le=MAX_INT32)
     scenario_name: str = Field(min_length=1, max_length=255)
     scenario_description: str | None = None
-    question_number: int | None = Field(default=None, ge=1)
+    question_number: int | None = Field(default=None, ge=1, le=MAX_INT32)
     question_text: str = Field(min_length=1)
     category: str | None = Field(default=None, max_length=100)
     difficulty: Difficulty = Difficulty.MEDIUM
@@ -79,9 +105,16 @@ class BankQuestion(BaseModel):
     def _plain_keywords(cls, value: tuple[KeywordSpec, ...]) -> tuple[KeywordSpec, ...]:
         for keyword in value:
             for text in (keyword.term, *keyword.synonyms):
-                if _RESERVED.search(text):
-                    raise ValueError(f"keyword {text!r} may not contain any of ; = | ( )")
+                check_keyword_text(text)
         return value
+
+    @model_validator(mode="after")
+    def _plain_text(self) -> BankQuestion:
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and (problem := forbidden_character(value)) is not None:
+                raise ValueError(f"{name} {problem}")
+        return self
 
     @property
     def key(self) -> tuple[str, int | None, int | None]:
