@@ -44,6 +44,7 @@ from newspeech.grading.factory import PooledGrader, build_grader, llm_client_fro
 from newspeech.invitations import endpoints as invitations
 from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
 from newspeech.models import User
@@ -176,6 +177,7 @@ def create_app(
                 await asyncio.gather(purge, return_exceptions=True)
             if app.state.answer_audio is not None:
                 await app.state.answer_audio.drain(wait_seconds=10.0)
+            await asyncio.to_thread(app.state.import_pool.close)
             await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
                 await app.state.llm_client.aclose()
@@ -193,6 +195,8 @@ def create_app(
         redoc_url=None,
     )
     _announce_token_secret(settings)
+    # Question imports parse and plan in a worker process, started on the first import.
+    app.state.import_pool = ProcessPool()
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered

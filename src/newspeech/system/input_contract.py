@@ -29,6 +29,7 @@ MIB = 1024 * KIB
 JSON_LIMIT = 1 * MIB
 # A multipart upload: a question bank file (at most 5 MiB) and the form around it.
 UPLOAD_LIMIT = 5 * MIB + 64 * KIB
+_CHUNK = 64 * KIB
 
 
 class BodyLimitMiddleware:
@@ -80,14 +81,19 @@ async def _read_body(receive: Receive, limit: int) -> bytes | Message | None:
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+    """The buffered body again, in chunks the size a server delivers (a 5 MiB upload in one
+    piece would be parsed in one go, holding up the event loop)."""
+    offset = 0
+    done = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if sent:
+        nonlocal offset, done
+        if done:
             return await receive()  # what comes after the body: a disconnect
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        chunk = body[offset : offset + _CHUNK]
+        offset += len(chunk)
+        done = offset >= len(body)
+        return {"type": "http.request", "body": chunk, "more_body": not done}
 
     return replay
 

@@ -110,9 +110,12 @@ class BankQuestion(BaseModel):
 
     @model_validator(mode="after")
     def _plain_text(self) -> BankQuestion:
-        for name in _TEXT_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, str) and (problem := forbidden_character(value)) is not None:
+        texts = [(name, getattr(self, name)) for name in _TEXT_FIELDS]
+        # One search over all the text (the usual, clean case), then the field to blame.
+        if forbidden_character("\n".join(value for _name, value in texts if value)) is None:
+            return self
+        for name, value in texts:
+            if value and (problem := forbidden_character(value)) is not None:
                 raise ValueError(f"{name} {problem}")
         return self
 
@@ -124,12 +127,16 @@ class BankQuestion(BaseModel):
         """Values for the ``question_banks`` table (numbers must have been assigned)."""
         if self.scenario_id is None or self.question_number is None:
             raise ValueError("scenario_id and question_number must be assigned before storing")
+        return self.row_at(self.scenario_id, self.question_number)
+
+    def row_at(self, scenario_id: int, question_number: int) -> dict[str, Any]:
+        """Values for the ``question_banks`` table, placed at the scenario and number given."""
         return {
             "college_type": self.college_type,
-            "scenario_id": self.scenario_id,
+            "scenario_id": scenario_id,
             "scenario_name": self.scenario_name,
             "scenario_description": self.scenario_description,
-            "question_number": self.question_number,
+            "question_number": question_number,
             "question_text": self.question_text,
             "category": self.category,
             "difficulty_level": self.difficulty,
