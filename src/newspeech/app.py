@@ -47,6 +47,7 @@ from newspeech.kit.clock import Clock, system_clock
 from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
+from newspeech.kit.text import printable
 from newspeech.models import User
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
@@ -367,7 +368,8 @@ async def _audit_failure(request: Request, code: str) -> None:
             "request.refused",
             user_id=getattr(request.state, "user_id", None),
             status=code,
-            details={"method": request.method, "path": request.url.path[:500]},
+            # The path may be the refused input itself (a NUL in it, say): stored printable.
+            details={"method": request.method, "path": printable(request.url.path[:500])},
             ip_address=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.kit.http_range import parse_range
-from newspeech.models import ConfigEntry, Question
+from newspeech.models import AuditLog, ConfigEntry, Question
 from newspeech.system.input_contract import JSON_LIMIT, UPLOAD_LIMIT
 from tests.api.conftest import Api
 from tests.api.world import PASSWORD, World, build_world
@@ -121,6 +121,22 @@ async def test_control_characters_anywhere_in_a_request_are_422(api: Api) -> Non
         _refused(response, 422, "validation_failed")
     async with api.sessionmaker() as db:
         assert await db.scalar(select(Question).where(Question.scenario_id == 7)) is None
+
+
+async def test_a_refused_change_with_a_nul_in_its_path_is_audited_printably(api: Api) -> None:
+    world = await _world(api)
+    response = await api.client().put(
+        "/configuration/pass%00percentage",
+        json={"value": 60},
+        headers=await api.headers_for(world.admin.id),
+    )
+    _refused(response, 422, "validation_failed")
+    async with api.sessionmaker() as db:
+        refused = await db.scalar(
+            select(AuditLog).where(AuditLog.action == "request.refused").order_by(AuditLog.id)
+        )
+    assert refused is not None
+    assert refused.details["path"] == "/api/v1/configuration/pass\ufffdpercentage"
 
 
 async def test_text_with_tabs_and_newlines_is_kept(api: Api) -> None:

@@ -25,6 +25,11 @@ def forbidden_character(text: str) -> str | None:
     return f"contains the control character U+{ord(match.group()):04X} at position {match.start()}"
 
 
+def printable(text: str) -> str:
+    """``text`` with every forbidden character replaced by U+FFFD, for logging refused input."""
+    return _FORBIDDEN.sub("\ufffd", text)
+
+
 def check_plain_text(text: str) -> str:
     """``text`` itself, or ``ValueError`` naming the first forbidden character (a pydantic
     ``AfterValidator``)."""
