@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.db.base import utcnow
-from newspeech.errors import NotFound
+from newspeech.errors import InvalidState, NotFound
 from newspeech.models import Question
 from newspeech.questions.import_plan import SNAPSHOT_COLUMNS, ParsedFile, Plan, plan_import
 from newspeech.questions.interchange import (
@@ -32,6 +33,7 @@ from newspeech.questions.interchange import (
     ParseResult,
     export_questions,
 )
+from newspeech.questions.interchange.model import describe_validation
 from newspeech.questions.repository import QuestionRepository
 
 
@@ -129,4 +131,13 @@ async def export_college(db: AsyncSession, college_type: str, fmt: ImportFormat)
 
 
 def _export(stored: list[Question], fmt: ImportFormat) -> bytes:
-    return export_questions([BankQuestion.from_row(q) for q in stored], fmt)
+    questions = []
+    for question in stored:
+        try:
+            questions.append(BankQuestion.from_row(question))
+        except ValidationError as exc:  # stored before the API validated keywords like this
+            raise InvalidState(
+                f"question {question.id} cannot be exported until it is corrected: "
+                f"{describe_validation(exc)}"
+            ) from exc
+    return export_questions(questions, fmt)
