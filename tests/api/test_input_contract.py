@@ -252,6 +252,26 @@ async def test_grading_thresholds_must_stay_ordered(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("min_answer_duration_seconds", 500),  # not below max_question_duration_seconds (120)
+        ("silence_prompt_seconds", 0),
+        ("session_time_limit_minutes", -5),
+    ],
+)
+async def test_exam_clock_rules_every_sitting_would_refuse_are_422(
+    api: Api, key: str, value: float
+) -> None:
+    world = await _world(api)
+    response = await api.client().put(
+        f"/configuration/{key}",
+        json={"value": value},
+        headers=await api.headers_for(world.admin.id),
+    )
+    _refused(response, 422, "validation_failed")
+
+
+@pytest.mark.parametrize(
     "keyword",
     [
         {"term": "st; elevation"},

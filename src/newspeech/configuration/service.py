@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
 from newspeech.errors import ConfigurationError, NotFound, ValidationFailed
+from newspeech.exams.plan import ExamRules
 from newspeech.grading import GradingThresholds
 from newspeech.models import ConfigEntry, ConfigValueType, User
 from newspeech.results.rules import ResultPolicy
@@ -33,6 +35,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_attempts": (1, 100),
     "points_per_question": (1, 100),
     "statistics_min_candidates": (2, 100_000),
+    "session_time_limit_minutes": (1, 24 * 60),
+    "silence_prompt_seconds": (1, 600),
 }
 # Keys the result rules read: a change is checked against the others as they stand.
 RESULT_KEYS = frozenset(
@@ -40,6 +44,15 @@ RESULT_KEYS = frozenset(
 )
 # Keys the graders read (every sitting builds its thresholds from them).
 GRADING_KEYS = frozenset(GradingThresholds.CONFIG_KEYS)
+# Keys of a sitting's clock rules, checked together (the shortest answer below the longest).
+EXAM_KEYS = frozenset(
+    [
+        "max_question_duration_seconds",
+        "min_answer_duration_seconds",
+        "session_time_limit_minutes",
+        "silence_prompt_seconds",
+    ]
+)
 
 
 def to_read(entry: ConfigEntry) -> ConfigEntryRead:
@@ -98,10 +111,11 @@ def _check_result_policy(values: dict[str, Any]) -> None:
         raise ValidationFailed(f"the result rules would not hold: {exc}") from exc
 
 
-def _check_grading_thresholds(values: dict[str, Any]) -> None:
-    """Refuse grading bands every sitting would fail to build (partial at or above correct)."""
+def _check_buildable(build: Callable[[dict[str, Any]], object], values: dict[str, Any]) -> None:
+    """Refuse values every sitting would fail to build its rules from (partial grading band at
+    or above correct, the shortest answer not below the longest ...)."""
     try:
-        GradingThresholds.from_config(values)
+        build(values)
     except ConfigurationError as exc:
         raise ValidationFailed(exc.detail) from exc
 
@@ -140,7 +154,9 @@ class ConfigurationService:
         if key in RESULT_KEYS:
             _check_result_policy(await self.entries.values())
         if key in GRADING_KEYS:
-            _check_grading_thresholds(await self.entries.values())
+            _check_buildable(GradingThresholds.from_config, await self.entries.values())
+        if key in EXAM_KEYS:
+            _check_buildable(ExamRules.from_config, await self.entries.values())
         await self.auditor.record(
             "configuration.write",
             actor_id=actor.id,
