@@ -10,11 +10,12 @@ worker was replaced in between, ``plan_import`` parses the file again: slower, n
 from __future__ import annotations
 
 import json
+import pickle
 import secrets
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from newspeech.kit.ids import MAX_INT32
 from newspeech.questions.interchange import (
@@ -47,6 +48,9 @@ SNAPSHOT_COLUMNS = (
     *dict.fromkeys(column for columns in COLUMNS.values() for column in columns),
 )
 JSON_COLUMNS = ("keywords", "expected_keywords")
+# Rows per batch written (and per pickled chunk sent back from a worker).
+BATCH = 1000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,37 @@ class ParsedFile:
 @dataclass
 class Plan:
     new: int = 0
+    updated: int = 0
     unchanged: int = 0
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (id, changes)
     issues: list[ImportIssue] = field(default_factory=list)
+    # Rows and updates pickled in batches for the trip back from a worker process: one
+    # unpickling of 25,000 rows holds the GIL (and so the event loop) for a second or more.
+    packed_rows: list[bytes] = field(default_factory=list)
+    packed_updates: list[bytes] = field(default_factory=list)
+
+    def pack(self, size: int = BATCH) -> None:
+        self.packed_rows = _packed(self.new_rows, size)
+        self.packed_updates = _packed(self.updates, size)
+        self.new_rows, self.updates = [], []
+
+    def row_batches(self, size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+        return _batches(self.new_rows, self.packed_rows, size)
+
+    def update_batches(self, size: int = BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        return _batches(self.updates, self.packed_updates, size)
+
+
+def _packed(items: Sequence[Any], size: int) -> list[bytes]:
+    return [pickle.dumps(list(items[i : i + size]), protocol=5) for i in range(0, len(items), size)]
+
+
+def _batches(items: list[T], packed: list[bytes], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+    for chunk in packed:
+        yield pickle.loads(chunk)  # our own worker's pickle
 
 
 # Parsed files waiting for their plan, in this worker process (a few imports at once at most).
@@ -87,12 +118,13 @@ def parse_file(data: bytes, fmt: ImportFormat, college: str | None) -> ParsedFil
 
 def plan_import(
     source: ParseResult | ParsedFile,
-    stored: Mapping[str, Sequence[tuple[Any, ...]]],
+    stored: Mapping[str, Sequence[bytes]],
     *,
     rows: bool = True,
 ) -> Plan:
-    """The plan for every known college in ``stored`` (rows in ``SNAPSHOT_COLUMNS`` order);
-    items of other colleges are errors. ``rows=False`` (a dry run) leaves out the rows to write."""
+    """The plan for every known college in ``stored`` (pickled batches of rows in
+    ``SNAPSHOT_COLUMNS`` order); items of other colleges are errors. ``rows=False`` (a dry run)
+    leaves out the rows to write."""
     if isinstance(source, ParsedFile):
         parsed = _WAITING.pop(source.token, None) or parse_questions(
             source.data, source.fmt, college=source.college
@@ -110,8 +142,10 @@ def plan_import(
                 for i in items
             ]
             continue
-        existing = [_snapshot(row) for row in stored[college]]
+        existing = [_snapshot(row) for chunk in stored[college] for row in pickle.loads(chunk)]
         _plan_college(items, existing, plan, rows=rows)
+    if isinstance(source, ParsedFile):
+        plan.pack()  # going back to the server process
     return plan
 
 
@@ -163,6 +197,7 @@ def _plan_college(
             continue
         changes = _changes(question, question.row_at(scenario_id, number), current)
         if changes:
+            plan.updated += 1
             plan.updates.append((current["id"], changes))
         else:
             plan.unchanged += 1

@@ -12,6 +12,7 @@ so a large file never holds up the event loop.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +72,6 @@ class ImportReport:
 Runner = Callable[..., Awaitable[Any]]
 """Runs ``fn(*args, **kwargs)`` off the event loop: ``asyncio.to_thread`` or a process pool."""
 
-# Rows per INSERT or UPDATE statement: between batches the event loop serves other requests.
-_BATCH = 1000
-
 
 async def import_questions(
     db: AsyncSession,
@@ -93,24 +91,28 @@ async def import_questions(
         else {item.question.college_type for item in parsed.questions}
     )
     questions = QuestionRepository(db)
-    stored = {
-        college: await questions.snapshots(college, SNAPSHOT_COLUMNS)
-        for college in sorted(colleges)
-        if await CollegeTypeRepository(db).get(college) is not None
-    }
+    stored: dict[str, list[bytes]] = {}
+    for college in sorted(colleges):
+        if await CollegeTypeRepository(db).get(college) is not None:
+            # Pickled batch by batch here, between reads, rather than in one piece on the way
+            # to the worker (one pickling call holds the GIL, and so the event loop, throughout).
+            stored[college] = [
+                pickle.dumps(rows, protocol=5)
+                async for rows in questions.snapshots(college, SNAPSHOT_COLUMNS)
+            ]
     plan: Plan = await run(plan_import, parsed, stored, rows=not dry_run)
     report.issues += plan.issues
-    report.new, report.updated, report.unchanged = plan.new, len(plan.updates), plan.unchanged
+    report.new, report.updated, report.unchanged = plan.new, plan.updated, plan.unchanged
     if report.errors or dry_run:
         return report
     now = utcnow()
-    for start in range(0, len(plan.updates), _BATCH):
-        batch = plan.updates[start : start + _BATCH]
+    # In batches: between them the event loop serves other requests.
+    for updates in plan.update_batches():
         await questions.update_many(
-            [{"id": id_, "updated_at": now, **changes} for id_, changes in batch]
+            [{"id": id_, "updated_at": now, **changes} for id_, changes in updates]
         )
-    for start in range(0, len(plan.new_rows), _BATCH):
-        await questions.bulk_insert(plan.new_rows[start : start + _BATCH])
+    for rows in plan.row_batches():
+        await questions.bulk_insert(rows)
     report.applied = True
     if audits is not None:
         await audits.log(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,20 +45,18 @@ class QuestionRepository:
 
     async def snapshots(
         self, college_type: str, columns: Sequence[str], *, batch: int = 1000
-    ) -> list[tuple[Any, ...]]:
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
         """``columns`` of every question of the college as plain tuples, JSON columns as their
         text (no ORM objects, no JSON decoding: an import plans against 25,000 of them in
-        another process). Fetched ``batch`` rows at a time, so other requests run in between."""
+        another process), ``batch`` rows at a time so other requests run in between."""
         selected = [
             type_coerce(column, Text) if isinstance(column.type, JSON) else column
             for column in (getattr(Question, name) for name in columns)
         ]
         query = select(*selected).where(Question.college_type == college_type)
-        rows: list[tuple[Any, ...]] = []
         result = await self.db.stream(query.execution_options(yield_per=batch))
         async for partition in result.partitions():
-            rows += [tuple(row) for row in partition]
-        return rows
+            yield [tuple(row) for row in partition]
 
     async def update_many(self, changes: Sequence[dict[str, Any]]) -> None:
         """Update questions by id, each with its own columns (``{"id": ..., column: value}``)."""
