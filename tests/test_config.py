@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 
 import pytest
 
+from newspeech.app import create_app
 from newspeech.config import load_settings, normalize_database_url
 from newspeech.errors import ConfigurationError
+from newspeech.kit.signing_key import SigningKeyError
 
 ALL_NAMES = (
     "DATABASE_URL",
@@ -92,3 +96,41 @@ def test_invalid_settings_give_one_clear_message(monkeypatch: pytest.MonkeyPatch
     message = caught.value.detail
     assert "NEWSPEECH_DB_POOL_SIZE" in message
     assert "unsupported database scheme 'oracle'" in message
+
+
+def test_a_secret_is_generated_once_in_the_data_dir_and_reused(tmp_path: Path) -> None:
+    first = load_settings(data_dir=tmp_path / "data")
+    secret = first.token_secret()
+    assert first.token_secret_created
+    stored = tmp_path / "data" / "secret_key"
+    assert stored.read_text().strip() == secret
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert len(secret) >= 64
+    second = load_settings(data_dir=tmp_path / "data")  # the next start
+    assert second.token_secret() == secret
+    assert not second.token_secret_created
+    assert load_settings(data_dir=tmp_path / "other").token_secret() != secret
+
+
+def test_a_stored_secret_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    load_settings(data_dir=tmp_path).token_secret()
+    stored = tmp_path / "secret_key"
+    stored.chmod(0o644)
+    load_settings(data_dir=tmp_path).token_secret()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
+def test_a_truncated_stored_secret_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("short\n")
+    with pytest.raises(SigningKeyError, match="shorter than 32"):
+        load_settings(data_dir=tmp_path).token_secret()
+
+
+def test_start_up_says_where_the_secret_lives(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="newspeech")
+    create_app(load_settings(data_dir=tmp_path, speech_enabled=False))
+    line = next(r.getMessage() for r in caplog.records if "signed with" in r.getMessage())
+    assert str(tmp_path / "secret_key") in line
+    assert "rotate" in line

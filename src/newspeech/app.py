@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -46,8 +46,10 @@ from newspeech.grading.factory import PooledGrader, build_grader, llm_client_fro
 from newspeech.invitations import endpoints as invitations
 from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
+from newspeech.kit.text import printable
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
@@ -55,6 +57,7 @@ from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.system.endpoints import router as system_router
+from newspeech.system.input_contract import BodyLimitMiddleware, refuse_control_characters
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
@@ -109,8 +112,13 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
 
 
 def api_router() -> APIRouter:
-    # Any API route may refuse an unreadable body (400), bad input (422) or a flood (429).
-    router = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 422, 429))
+    # Any API route may refuse an unreadable body (400), an oversized one (413), bad input (422)
+    # or a flood (429); text with control characters never reaches a route.
+    router = APIRouter(
+        prefix=API_PREFIX,
+        responses=error_responses(400, 413, 422, 429),
+        dependencies=[Depends(refuse_control_characters)],
+    )
     for child in API_ROUTERS:
         router.include_router(child)
     return router
@@ -173,6 +181,7 @@ def create_app(
                 await asyncio.gather(purge, return_exceptions=True)
             if app.state.answer_audio is not None:
                 await app.state.answer_audio.drain(wait_seconds=10.0)
+            await asyncio.to_thread(app.state.import_pool.close)
             await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
                 await app.state.llm_client.aclose()
@@ -189,8 +198,12 @@ def create_app(
         docs_url=None,  # served by install_docs from local assets, not a CDN
         redoc_url=None,
     )
+    _announce_token_secret(settings)
+    # Question imports parse and plan in a worker process, started on the first import.
+    app.state.import_pool = ProcessPool()
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered
 
     app.include_router(system_router)
     app.include_router(api_router())
@@ -199,6 +212,24 @@ def create_app(
     install_docs(app)
     app.include_router(exam_socket_router)
     return app
+
+
+def _announce_token_secret(settings: Settings) -> None:
+    """Load (or create) the token secret now, not on the first request, and say where it lives."""
+    settings.token_secret()
+    origin = settings.token_secret_origin
+    if settings.secret_key is not None:
+        logger.info(
+            "access tokens are signed with %s; rotate by changing it and restarting", origin
+        )
+        return
+    logger.info(
+        "access tokens are signed with the %s secret in %s (mode 0600); rotate it by deleting "
+        "that file and restarting (signed-in users refresh their tokens), or set "
+        "NEWSPEECH_SECRET_KEY",
+        "newly generated" if settings.token_secret_created else "stored",
+        origin,
+    )
 
 
 def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngines:
@@ -370,7 +401,8 @@ async def _audit_failure(request: Request, code: str) -> None:
             "request.refused",
             user_id=getattr(request.state, "user_id", None),
             status=code,
-            details={"method": request.method, "path": request.url.path[:500]},
+            # The path may be the refused input itself (a NUL in it, say): stored printable.
+            details={"method": request.method, "path": printable(request.url.path[:500])},
             ip_address=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -240,12 +241,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if settings.speech_enabled:
         # Fail here with one line naming the package, not inside the server's start-up.
         check_model_files(settings)
+    _log_to_console()
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level="info",
     )
+
+
+def _log_to_console() -> None:
+    """NewSpeech's own start-up lines (where the token secret lives, engines warm ...) on the
+    console next to uvicorn's; other libraries keep their defaults."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    newspeech_logger = logging.getLogger("newspeech")
+    newspeech_logger.addHandler(handler)
+    newspeech_logger.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

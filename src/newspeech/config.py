@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import (
     AliasChoices,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -21,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newspeech.errors import ConfigurationError
+from newspeech.kit import signing_key
 
 _DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -42,8 +44,8 @@ _DRIVERS = {
 
 Backend = Literal["sqlite", "postgresql", "mysql"]
 
-# Signs tokens on a development machine only: a production start refuses it.
-DEVELOPMENT_SECRET = "newspeech-development-secret-do-not-use-in-production"
+# Secrets that were once published (a development default); refused wherever they are configured.
+_PUBLIC_SECRETS = frozenset({"newspeech-development-secret-do-not-use-in-production"})
 
 
 def normalize_database_url(url: str) -> str:
@@ -176,9 +178,10 @@ class Settings(BaseSettings):
     )
 
     # Authentication (API tokens, sign-in throttling, passwords, invitations).
-    secret_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_SECRET),
-        description="signs access tokens (HS256); at least 32 characters in production",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs access tokens (HS256), at least 32 characters; unset = a random secret "
+        "generated on first start and kept in <data dir>/secret_key",
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
@@ -230,6 +233,9 @@ class Settings(BaseSettings):
         default=365, ge=0, le=36_500, description="delete answer audio older than this; 0 = keep"
     )
 
+    _token_secret: str | None = PrivateAttr(default=None)
+    _token_secret_created: bool = PrivateAttr(default=False)
+
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
@@ -256,16 +262,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _production_needs_a_real_secret(self) -> Settings:
-        if self.environment == "production":
-            secret = self.secret_key.get_secret_value()
-            if secret == DEVELOPMENT_SECRET:
-                raise ValueError(
-                    "NEWSPEECH_SECRET_KEY is the development default; set a random secret "
-                    "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-                )
-            if len(secret) < 32:
-                raise ValueError("NEWSPEECH_SECRET_KEY must be at least 32 characters")
+    def _a_configured_secret_is_strong(self) -> Settings:
+        if self.secret_key is None:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret in _PUBLIC_SECRETS:
+            raise ValueError(
+                "NEWSPEECH_SECRET_KEY is a published development secret anyone can sign tokens "
+                "with; unset it (a random one is generated in the data directory) or set a random "
+                "secret (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if len(secret) < signing_key.MIN_LENGTH:
+            raise ValueError(
+                f"NEWSPEECH_SECRET_KEY must be at least {signing_key.MIN_LENGTH} characters"
+            )
         return self
 
     @model_validator(mode="after")
@@ -296,6 +306,30 @@ class Settings(BaseSettings):
                 f"NEWSPEECH_AUDIO_S3_PREFIX {prefix!r} must be empty or like 'answer-audio/'"
             )
         return self
+
+    def token_secret(self) -> str:
+        """The secret access tokens are signed with: ``NEWSPEECH_SECRET_KEY``, else the one kept in
+        the data directory (created on first use, then reused by every start)."""
+        if self._token_secret is None:
+            if self.secret_key is not None:
+                self._token_secret = self.secret_key.get_secret_value()
+            else:
+                self._token_secret, self._token_secret_created = signing_key.load_or_create(
+                    self.data_dir
+                )
+        return self._token_secret
+
+    @property
+    def token_secret_created(self) -> bool:
+        """Whether ``token_secret()`` generated a new secret in this process."""
+        return self._token_secret_created
+
+    @property
+    def token_secret_origin(self) -> str:
+        """Where the token secret comes from, for the start-up log (never the secret itself)."""
+        if self.secret_key is not None:
+            return "NEWSPEECH_SECRET_KEY"
+        return str((self.data_dir / signing_key.FILE_NAME).resolve())
 
     @property
     def audio_folder(self) -> Path:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import jwt
 import pytest
 from sqlalchemy import select
 
@@ -71,6 +74,54 @@ async def test_tampered_or_missing_tokens_are_401(api: Api) -> None:
     assert (await client.get("/auth/me")).status_code == 401
     refresh_as_access = {"Authorization": f"Bearer {tokens['refresh_token']}"}
     assert (await client.get("/auth/me", headers=refresh_as_access)).status_code == 401
+
+
+# The development default every earlier install signed its tokens with; it is public.
+OLD_PUBLIC_SECRET = "newspeech-development-secret-do-not-use-in-production"
+
+
+async def test_a_token_forged_with_the_old_public_secret_is_refused(api: Api) -> None:
+    world = await _world(api)
+    client = api.client()
+    tokens = (await _login(client, world.admin.username)).json()
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    forged = jwt.encode(claims, OLD_PUBLIC_SECRET, algorithm="HS256")
+    refused = await client.get("/users", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"exp": 10**20},
+        {"exp": float("inf")},
+        {"exp": "tomorrow"},
+        {"iat": -(10**20)},
+        {"sub": str(10**30)},
+        {"sub": "١٢"},  # Arabic-Indic digits: int() would accept them
+        {"sid": 10**30},
+        {"sid": True},
+        {"sid": 0},
+    ],
+    ids=lambda bad: next(iter(bad)) + "=" + repr(next(iter(bad.values())))[:12],
+)
+async def test_signed_tokens_with_out_of_range_claims_are_401(
+    api: Api, bad: dict[str, object]
+) -> None:
+    world = await _world(api)
+    claims = {
+        "sub": str(world.admin.id),
+        "sid": 1,
+        "role": "admin",
+        "typ": "access",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+    } | bad
+    token = jwt.encode(claims, api.settings.token_secret(), algorithm="HS256")
+    refused = await api.client().get("/users", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "unauthenticated"
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_the_session(api: Api) -> None:

@@ -291,10 +291,13 @@ async def test_every_failure_has_the_one_error_shape(api: Api) -> None:
     assert broken.json()["error"] == "validation_failed"
 
 
-def test_production_refuses_the_development_secret(tmp_path: object) -> None:
-    with pytest.raises(ConfigurationError, match="NEWSPEECH_SECRET_KEY"):
-        load_settings(environment="production", speech_enabled=False)
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_every_environment_refuses_a_public_or_short_secret(environment: str) -> None:
+    public = "newspeech-development-secret-do-not-use-in-production"
+    with pytest.raises(ConfigurationError, match="published development secret"):
+        load_settings(environment=environment, secret_key=public)
     with pytest.raises(ConfigurationError, match="at least 32"):
-        load_settings(environment="production", secret_key="short")
-    settings = load_settings(environment="production", secret_key="x" * 40)
+        load_settings(environment=environment, secret_key="short")
+    settings = load_settings(environment=environment, secret_key="x" * 40)
     assert isinstance(settings, Settings)
+    assert settings.token_secret() == "x" * 40

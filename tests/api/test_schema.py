@@ -17,6 +17,7 @@ import uvicorn
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -29,8 +30,22 @@ from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from tests.api.world import build_world, issue_token
 
-SCHEMA = schemathesis.openapi.from_dict(
-    create_app(Settings(environment="test", speech_enabled=False)).openapi()
+# The schema only: a fixed secret, so building it writes nothing to a data directory.
+OPENAPI = create_app(
+    Settings(environment="test", speech_enabled=False, secret_key="schema-only-" + "x" * 32)
+).openapi()
+SCHEMA = schemathesis.openapi.from_dict(OPENAPI)
+# Negative data (wrong types, out-of-range numbers, missing fields, strings with NUL ...) from
+# the coverage phase's boundary cases and fuzzing; a bounded number per operation keeps a
+# backend's run near a minute.
+NEGATIVE = schemathesis.openapi.from_dict(
+    OPENAPI,
+    config=SchemathesisConfig.from_dict(
+        {
+            "generation": {"mode": "negative", "max-examples": 8},
+            "phases": {"coverage": {"enabled": True}, "fuzzing": {"enabled": True}},
+        }
+    ),
 )
 CHECKS = [
     not_a_server_error,
@@ -103,3 +118,22 @@ def test_api_conforms_to_its_schema(
 ) -> None:
     url, headers = server
     case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+
+
+@NEGATIVE.parametrize()
+@hypothesis_settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_bad_input_never_gets_a_server_error(
+    case: schemathesis.Case, server: tuple[str, dict[str, str]]
+) -> None:
+    """Every malformed request is refused with a 4xx (never a 5xx) and the usual error body."""
+    url, headers = server
+    response = case.call(base_url=url, headers=headers)
+    case.validate_response(response, checks=[not_a_server_error])
+    media = (response.headers.get("content-type") or [""])[0]
+    if response.status_code >= 400 and media.startswith("application/json"):
+        assert set(response.json()) == {"error", "detail"}

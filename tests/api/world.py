@@ -100,7 +100,7 @@ async def issue_token(db: AsyncSession, settings: Settings, user_id: int, now: d
     claims = AccessClaims(
         user_id, auth_session.id, user.role.value, now, now + dt.timedelta(minutes=15)
     )
-    return encode_access_token(claims, settings.secret_key.get_secret_value())
+    return encode_access_token(claims, settings.token_secret())
 
 
 async def make_invitation(

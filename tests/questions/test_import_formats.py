@@ -253,6 +253,46 @@ def test_doctype_and_external_entities_are_refused() -> None:
     assert "DOCTYPE is not allowed" in result.errors[0].message
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "utf-32", "utf-32-le"])
+def test_a_doctype_is_refused_in_every_encoding(encoding: str) -> None:
+    bomb = (
+        f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
+        '<!DOCTYPE quiz [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
+        '<quiz><question type="essay"><name><text>&b;</text></name>'
+        "<questiontext><text>Why?</text></questiontext></question></quiz>"
+    )
+    result = parse_questions(bomb.encode(encoding), ImportFormat.MOODLE_XML, college="medical")
+    assert result.questions == []
+    assert "DOCTYPE is not allowed" in result.errors[0].message
+    bare = b'<?xml version="1.0"?><!DOCTYPE quiz><quiz></quiz>'.decode().encode("utf-16")
+    assert parse_questions(bare, ImportFormat.MOODLE_XML).errors
+
+
+CSV_HEADER = "college,scenario_id,scenario_name,question_number,question,keywords\r\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (f"medical,{2**31},Chest pain,1,Why?,ecg\r\n", "scenario_id"),
+        (f"medical,1,Chest pain,{2**31},Why?,ecg\r\n", "question_number"),
+        ("medical,1,Chest\x00pain,1,Why?,ecg\r\n", "U+0000"),
+        ("medical,1,Chest pain,1,Why\x1b?,ecg\r\n", "U+001B"),
+        ("medical,1,Chest pain,1,Why?,ecg \x07\r\n", "U+0007"),
+        ("medical,1,Chest pain,1," + "x" * 140_000 + ",ecg\r\n", "field larger than"),
+    ],
+)
+def test_csv_rows_the_database_cannot_hold_are_errors_with_their_line(
+    row: str, message: str
+) -> None:
+    data = (CSV_HEADER + row).encode()
+    result = parse_questions(data, ImportFormat.CSV)
+    assert result.questions == []
+    [error] = result.errors
+    assert error.line == 2
+    assert message in error.message
+
+
 def test_broken_xml_reports_the_line() -> None:
     result = parse_questions(b"<quiz>\n<question>\n</quiz>", ImportFormat.MOODLE_XML)
     [error] = result.errors

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.config import Settings
-from newspeech.errors import NotFound
+from newspeech.errors import InvalidState, NotFound
 from newspeech.models import AuditLog, Question
 from newspeech.questions.importer import export_college, import_questions
 from newspeech.questions.interchange import ImportFormat, parse_questions
@@ -151,6 +151,17 @@ async def test_applied_import_writes_an_audit_row(db: AsyncSession) -> None:
 async def test_export_of_an_unknown_college_is_not_found(db: AsyncSession) -> None:
     with pytest.raises(NotFound, match="astrology"):
         await export_college(db, "astrology", ImportFormat.GIFT)
+
+
+async def test_a_stored_keyword_no_file_can_hold_is_a_clear_refusal_not_a_500(
+    db: AsyncSession,
+) -> None:
+    question = (await make_questions(db, "medical", scenarios=1, per_scenario=1))[0]
+    # Written before the API validated keywords as the importer does.
+    question.keywords = [{"term": "st; elevation", "synonyms": [], "weight": 1}]
+    await db.flush()
+    with pytest.raises(InvalidState, match=f"question {question.id} cannot be exported"):
+        await export_college(db, "medical", ImportFormat.CSV)
 
 
 async def test_cli_imports_dry_run_then_for_real_and_exports(

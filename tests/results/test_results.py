@@ -52,6 +52,18 @@ async def test_result_uses_the_configured_pass_mark(db: AsyncSession) -> None:
     assert (result.grade, result.pass_status) == ("F", False)
 
 
+async def test_rules_stored_before_validation_existed_fall_back_to_the_seed(
+    db: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    await seed_reference_data(db, banks=[])
+    # What an unvalidated write could store: a grade band that is not a number.
+    await ConfigurationRepository(db).set("grade_thresholds", {"A": "ninety"})
+    exam_session = await finished_session(db, [10] * 12)
+    result = await calculate_result(db, exam_session)
+    assert (result.grade, result.pass_status) == ("A", True)
+    assert "stored result rules are invalid" in caplog.text
+
+
 async def test_refuses_result_for_running_session_or_twice(db: AsyncSession) -> None:
     running = await make_session(db)
     with pytest.raises(InvalidState, match="completed or terminated"):

@@ -107,3 +107,17 @@ def test_the_seed_configuration_grades_fifty_to_fifty_nine_as_e() -> None:
 def test_refuses_bands_that_would_print_a_pass_as_f(bands: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="grade"):
         ResultPolicy.from_config({"pass_percentage": 50, "grade_thresholds": bands})
+
+
+def test_more_questions_than_the_policy_counts_never_score_over_100_percent() -> None:
+    summary = summarise(scores(*[10] * 13), ResultPolicy())  # 13 answered, 12 configured
+    assert summary.percentage == 100.0
+    assert summary.max_score == 130
+    assert summary.grade == "A"
+
+
+def test_questions_worth_more_than_points_per_question_never_score_over_100_percent() -> None:
+    heavy = [QuestionScore(n, 20, max_score=40) for n in range(1, 13)]
+    summary = summarise(heavy, ResultPolicy())
+    assert summary.max_score == 480
+    assert summary.percentage == 50.0

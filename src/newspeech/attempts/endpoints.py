@@ -8,6 +8,7 @@ from newspeech.attempts.schemas import AttemptGrantCreate, AttemptGrantRead, Att
 from newspeech.attempts.service import AttemptService, Standing
 from newspeech.auth.deps import AuditorDep, ExaminerUser, ScopeDep
 from newspeech.db.deps import DbSession
+from newspeech.kit.ids import Id
 from newspeech.kit.responses import COMMON_ERRORS
 
 router = APIRouter(prefix="/attempts", tags=["attempts"], responses=COMMON_ERRORS)
@@ -37,9 +38,7 @@ def _read(found: Standing) -> AttemptsRead:
 
 
 @router.get("/{college_type}/{user_id}")
-async def get_attempts(
-    college_type: CollegePath, user_id: int, service: ServiceDep
-) -> AttemptsRead:
+async def get_attempts(college_type: CollegePath, user_id: Id, service: ServiceDep) -> AttemptsRead:
     """A candidate's attempts at a college's exam: students their own, examiners those of
     their colleges, admins all."""
     return _read(await service.get(user_id, college_type))
@@ -48,7 +47,7 @@ async def get_attempts(
 @router.post("/{college_type}/{user_id}/grants", status_code=status.HTTP_201_CREATED)
 async def grant_attempt(
     college_type: CollegePath,
-    user_id: int,
+    user_id: Id,
     body: AttemptGrantCreate,
     examiner: ExaminerUser,
     service: ServiceDep,

@@ -9,6 +9,7 @@ from newspeech.audits.schemas import AuditLogRead
 from newspeech.audits.service import AuditFilter, list_audit_logs
 from newspeech.auth.deps import AdminUser, utc
 from newspeech.db.deps import DbSession
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 
@@ -20,10 +21,10 @@ async def list_audit_log(
     _admin: AdminUser,
     db: DbSession,
     page: Annotated[PageRequest, Query()],
-    user_id: int | None = None,
+    user_id: Id | None = None,
     action: Annotated[str | None, Query(max_length=255)] = None,
     resource_type: Annotated[str | None, Query(max_length=100)] = None,
-    resource_id: int | None = None,
+    resource_id: Id | None = None,
     status: Annotated[str | None, Query(max_length=50)] = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,

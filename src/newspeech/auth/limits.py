@@ -59,7 +59,7 @@ class RateLimitMiddleware:
             await limiter.hit(f"addr:{address}", settings.rate_limit_per_address, WINDOW_SECONDS)
         ]
         token = _bearer(scope)
-        subject = peek_subject(token, settings.secret_key.get_secret_value()) if token else None
+        subject = peek_subject(token, settings.token_secret()) if token else None
         if subject is not None:
             waits.append(
                 await limiter.hit(f"user:{subject}", settings.rate_limit_per_user, WINDOW_SECONDS)

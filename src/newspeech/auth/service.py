@@ -63,7 +63,7 @@ async def authenticate(
 ) -> Authenticated:
     """The active user behind an access token whose sign-in session is still open."""
     try:
-        claims = decode_access_token(token, settings.secret_key.get_secret_value(), now)
+        claims = decode_access_token(token, settings.token_secret(), now)
     except InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
     found = await AuthSessionRepository(db).user_with_session(
@@ -273,7 +273,7 @@ class AuthService:
     def _access_token(self, user: User, auth_session_id: int, now: dt.datetime) -> tuple[str, int]:
         lifetime = dt.timedelta(minutes=self.settings.access_token_minutes)
         claims = AccessClaims(user.id, auth_session_id, user.role.value, now, now + lifetime)
-        token = encode_access_token(claims, self.settings.secret_key.get_secret_value())
+        token = encode_access_token(claims, self.settings.token_secret())
         return token, int(lifetime.total_seconds())
 
     async def _new_refresh_token(self, auth_session: AuthSession, now: dt.datetime) -> str:

@@ -23,6 +23,7 @@ from newspeech.certificates.service import (
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.errors import InvalidState, NotFound
 from newspeech.exams.repository import ExamSessionRepository
+from newspeech.kit.ids import Id
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.results.repository import ResultRepository
 
@@ -43,7 +44,7 @@ def _runner(request: Request) -> BlockingRunner | None:
 
 @router.get("/results/{result_id}/certificate", response_class=FileResponse, responses=PDF)
 async def download_certificate(
-    result_id: int, db: DbSession, scope: ScopeDep, settings: SettingsDep, request: Request
+    result_id: Id, db: DbSession, scope: ScopeDep, settings: SettingsDep, request: Request
 ) -> FileResponse:
     """The certificate of a passed sitting, rendered now if it has none yet (or its result
     changed since); 409 when the sitting did not pass."""
@@ -72,7 +73,7 @@ async def download_certificate(
 
 @router.get("/exam-sessions/{exam_session_id}/report", response_class=FileResponse, responses=PDF)
 async def download_report(
-    exam_session_id: int, db: DbSession, scope: ScopeDep, settings: SettingsDep, request: Request
+    exam_session_id: Id, db: DbSession, scope: ScopeDep, settings: SettingsDep, request: Request
 ) -> FileResponse:
     """The session report (every question, transcript, score and the result) of a scored
     sitting, rendered from the stored rows as they are now; 409 before it is scored."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,9 @@ from newspeech.audits.service import Auditor
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
-from newspeech.errors import NotFound, ValidationFailed
+from newspeech.errors import ConfigurationError, NotFound, ValidationFailed
+from newspeech.exams.plan import ExamRules
+from newspeech.grading import GradingThresholds
 from newspeech.models import ConfigEntry, ConfigValueType, User
 from newspeech.results.rules import ResultPolicy
 
@@ -32,10 +35,23 @@ RANGES: dict[str, tuple[float, float]] = {
     "max_attempts": (1, 100),
     "points_per_question": (1, 100),
     "statistics_min_candidates": (2, 100_000),
+    "session_time_limit_minutes": (1, 24 * 60),
+    "silence_prompt_seconds": (1, 600),
 }
 # Keys the result rules read: a change is checked against the others as they stand.
 RESULT_KEYS = frozenset(
     ["pass_percentage", "grade_thresholds", "total_questions", "points_per_question"]
+)
+# Keys the graders read (every sitting builds its thresholds from them).
+GRADING_KEYS = frozenset(GradingThresholds.CONFIG_KEYS)
+# Keys of a sitting's clock rules, checked together (the shortest answer below the longest).
+EXAM_KEYS = frozenset(
+    [
+        "max_question_duration_seconds",
+        "min_answer_duration_seconds",
+        "session_time_limit_minutes",
+        "silence_prompt_seconds",
+    ]
 )
 
 
@@ -63,6 +79,28 @@ def _check_value(key: str, value: Any, value_type: ConfigValueType) -> None:
     bounds = RANGES.get(key)
     if bounds and numeric and not bounds[0] <= value <= bounds[1]:
         raise ValidationFailed(f"configuration {key!r} must be within {bounds[0]}..{bounds[1]}")
+    if key == "grade_thresholds":
+        _check_grade_thresholds(value)
+
+
+def _check_grade_thresholds(value: Any) -> None:
+    """An object of one-letter grades (not F) to their lowest percentage, a number in 0..100;
+    no two grades share a floor."""
+    if not isinstance(value, dict):
+        raise ValidationFailed(
+            'configuration \'grade_thresholds\' takes an object like {"A": 90, "B": 80}'
+        )
+    for grade, floor in value.items():
+        if not (len(grade) == 1 and grade.isascii() and grade.isalpha()):
+            raise ValidationFailed(f"grade {grade!r} must be one letter A-Z")
+        if isinstance(floor, bool) or not isinstance(floor, int | float):
+            raise ValidationFailed(f"grade {grade!r} needs a number (a percentage), not {floor!r}")
+        if not (math.isfinite(floor) and 0 <= floor <= 100):
+            raise ValidationFailed(f"grade {grade!r} must start within 0..100 %, not {floor}")
+    if len({grade.upper() for grade in value}) != len(value):
+        raise ValidationFailed("each grade may appear once")
+    if len(set(value.values())) != len(value):
+        raise ValidationFailed("two grades may not start at the same percentage")
 
 
 def _check_result_policy(values: dict[str, Any]) -> None:
@@ -71,6 +109,15 @@ def _check_result_policy(values: dict[str, Any]) -> None:
         ResultPolicy.from_config(values)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValidationFailed(f"the result rules would not hold: {exc}") from exc
+
+
+def _check_buildable(build: Callable[[dict[str, Any]], object], values: dict[str, Any]) -> None:
+    """Refuse values every sitting would fail to build its rules from (partial grading band at
+    or above correct, the shortest answer not below the longest ...)."""
+    try:
+        build(values)
+    except ConfigurationError as exc:
+        raise ValidationFailed(exc.detail) from exc
 
 
 class ConfigurationService:
@@ -102,8 +149,14 @@ class ConfigurationService:
         if data.is_active is not None:
             entry.is_active = data.is_active
             await self.db.flush()
+        # Checked against the stored values with this change flushed; a refusal rolls the
+        # request's transaction back, so nothing stored changes.
         if key in RESULT_KEYS:
             _check_result_policy(await self.entries.values())
+        if key in GRADING_KEYS:
+            _check_buildable(GradingThresholds.from_config, await self.entries.values())
+        if key in EXAM_KEYS:
+            _check_buildable(ExamRules.from_config, await self.entries.values())
         await self.auditor.record(
             "configuration.write",
             actor_id=actor.id,

@@ -42,8 +42,8 @@ def render_value(key: str, value: Any, value_type: ConfigValueType) -> str:
     """Validate ``value`` against ``value_type`` and return the text to store."""
     if value_type is ConfigValueType.JSON:
         try:
-            return json.dumps(value, sort_keys=True)
-        except TypeError as exc:
+            return json.dumps(value, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
             raise ValidationFailed(f"configuration {key!r}: value is not JSON ({exc})") from exc
     if value_type is ConfigValueType.BOOLEAN and isinstance(value, bool):
         text = "true" if value else "false"

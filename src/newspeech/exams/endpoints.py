@@ -9,6 +9,7 @@ from newspeech.auth.deps import ScopeDep, utc
 from newspeech.db.deps import DbSession
 from newspeech.exams import queries
 from newspeech.exams.schemas import ExamSessionDetail, ExamSessionRead
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.models import SessionStatus
@@ -24,7 +25,7 @@ async def list_exam_sessions(
     page: Annotated[PageRequest, Query()],
     college_type: Annotated[str | None, Query(max_length=50)] = None,
     status: SessionStatus | None = None,
-    user_id: int | None = None,
+    user_id: Id | None = None,
     created_from: dt.datetime | None = None,
     created_to: dt.datetime | None = None,
 ) -> Page[ExamSessionRead]:
@@ -42,7 +43,7 @@ async def list_exam_sessions(
 
 @router.get("/{exam_session_id}")
 async def get_exam_session(
-    exam_session_id: int, db: DbSession, scope: ScopeDep
+    exam_session_id: Id, db: DbSession, scope: ScopeDep
 ) -> ExamSessionDetail:
     """The sitting with each answer (as asked), its evaluation, and the result."""
     exam_session = await queries.session_detail(db, scope, exam_session_id)
@@ -51,6 +52,6 @@ async def get_exam_session(
 
 @router.get("/{exam_session_id}/result")
 async def get_exam_session_result(
-    exam_session_id: int, db: DbSession, scope: ScopeDep
+    exam_session_id: Id, db: DbSession, scope: ScopeDep
 ) -> ResultRead:
     return ResultRead.model_validate(await queries.result_of_session(db, scope, exam_session_id))

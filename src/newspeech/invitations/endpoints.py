@@ -13,6 +13,7 @@ from newspeech.invitations.schemas import (
     InvitationRedeem,
 )
 from newspeech.invitations.service import InvitationService
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.users.deps import UserServiceDep
@@ -64,7 +65,7 @@ async def list_invitations(
 
 @router.delete("/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_invitation(
-    invitation_id: int, user: ExaminerUser, scope: ScopeDep, service: InvitationServiceDep
+    invitation_id: Id, user: ExaminerUser, scope: ScopeDep, service: InvitationServiceDep
 ) -> None:
     await service.revoke(user, scope, invitation_id)
 

@@ -12,6 +12,9 @@ import jwt
 
 ALGORITHM = "HS256"
 ACCESS = "access"
+# Ids are 64-bit columns; timestamps must be datetimes Python can hold (years 1..9999).
+_MAX_ID = 2**63 - 1
+_MAX_TIMESTAMP = int(dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp())
 
 
 class InvalidToken(Exception):
@@ -49,11 +52,11 @@ def decode_access_token(token: str, secret: str, now: dt.datetime) -> AccessClai
             options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "sid"]},
         )
         claims = AccessClaims(
-            user_id=int(payload["sub"]),
-            auth_session_id=int(payload["sid"]),
+            user_id=_id(payload["sub"]),
+            auth_session_id=_id(payload["sid"]),
             role=str(payload.get("role", "")),
-            issued_at=dt.datetime.fromtimestamp(int(payload.get("iat", 0)), dt.UTC),
-            expires_at=dt.datetime.fromtimestamp(int(payload["exp"]), dt.UTC),
+            issued_at=_timestamp(payload.get("iat", 0)),
+            expires_at=_timestamp(payload["exp"]),
         )
     except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise InvalidToken("invalid access token") from exc
@@ -62,6 +65,27 @@ def decode_access_token(token: str, secret: str, now: dt.datetime) -> AccessClai
     if now >= claims.expires_at:
         raise InvalidToken("access token expired")
     return claims
+
+
+def _id(value: object) -> int:
+    """A claim naming a row: a positive 64-bit integer (or its decimal string), nothing else."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("an id claim must be an integer")
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 19):
+        raise ValueError("an id claim must be decimal digits")
+    number = int(value)
+    if not 1 <= number <= _MAX_ID:
+        raise ValueError("an id claim is out of range")
+    return number
+
+
+def _timestamp(value: object) -> dt.datetime:
+    """A NumericDate claim (RFC 7519), bounded so it converts without overflow."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a time claim must be a number")
+    if not 0 <= value <= _MAX_TIMESTAMP:  # also refuses NaN
+        raise ValueError("a time claim is out of range")
+    return dt.datetime.fromtimestamp(int(value), dt.UTC)
 
 
 def peek_subject(token: str, secret: str) -> str | None:

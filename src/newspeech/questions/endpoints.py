@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from newspeech.auth.deps import AuditorDep, ExaminerUser, ScopeDep
 from newspeech.db.deps import DbSession
+from newspeech.kit.ids import Id, ScenarioId
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.models import Difficulty
@@ -47,7 +48,7 @@ async def list_questions(
     service: ServiceDep,
     page: Annotated[PageRequest, Query()],
     college_type: Annotated[str | None, Query(max_length=50)] = None,
-    scenario_id: int | None = None,
+    scenario_id: ScenarioId | None = None,
     difficulty: Difficulty | None = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[QuestionRead]:
@@ -71,19 +72,19 @@ async def create_question(
 
 
 @router.get("/questions/{question_id}")
-async def get_question(question_id: int, service: ServiceDep) -> QuestionRead:
+async def get_question(question_id: Id, service: ServiceDep) -> QuestionRead:
     return QuestionRead.model_validate(await service.get(question_id))
 
 
 @router.patch("/questions/{question_id}")
 async def update_question(
-    question_id: int, body: QuestionUpdate, user: ExaminerUser, service: ServiceDep
+    question_id: Id, body: QuestionUpdate, user: ExaminerUser, service: ServiceDep
 ) -> QuestionRead:
     """Answers already given keep the question text they were given with."""
     return QuestionRead.model_validate(await service.update(user, question_id, body))
 
 
 @router.delete("/questions/{question_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_question(question_id: int, user: ExaminerUser, service: ServiceDep) -> None:
+async def delete_question(question_id: Id, user: ExaminerUser, service: ServiceDep) -> None:
     """Only questions nobody has answered (409 otherwise)."""
     await service.delete(user, question_id)

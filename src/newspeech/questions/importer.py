@@ -5,43 +5,37 @@ with the same place) nothing is written, and the report lists every problem with
 run reports the same counts without writing. Questions are matched on (college, scenario,
 question number); items without numbers are placed by scenario name and question text, so
 importing the same file twice changes nothing the second time. Fields a file leaves empty keep
-their stored values.
+their stored values. Planning (and exporting) runs in a worker thread, in one pass over the rows,
+so a large file never holds up the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import pickle
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.colleges.repository import CollegeTypeRepository
-from newspeech.errors import NotFound
+from newspeech.db.base import utcnow
+from newspeech.errors import InvalidState, NotFound
 from newspeech.models import Question
+from newspeech.questions.import_plan import SNAPSHOT_COLUMNS, ParsedFile, Plan, plan_import
 from newspeech.questions.interchange import (
     BankQuestion,
     ImportFormat,
     ImportIssue,
     IssueKind,
-    ParsedQuestion,
     ParseResult,
     export_questions,
 )
+from newspeech.questions.interchange.model import describe_validation
 from newspeech.questions.repository import QuestionRepository
-
-# Model field -> question_banks columns it sets.
-_COLUMNS: dict[str, tuple[str, ...]] = {
-    "scenario_name": ("scenario_name",),
-    "scenario_description": ("scenario_description",),
-    "question_text": ("question_text",),
-    "category": ("category",),
-    "difficulty": ("difficulty_level",),
-    "keywords": ("keywords", "expected_keywords"),
-    "model_answer": ("model_answer",),
-    "guidelines": ("answer_guidelines",),
-    "max_score": ("max_score",),
-}
 
 
 @dataclass
@@ -75,114 +69,59 @@ class ImportReport:
         )
 
 
-@dataclass
-class _Plan:
-    new_rows: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[tuple[Question, dict[str, Any]]] = field(default_factory=list)
-    unchanged: int = 0
+Runner = Callable[..., Awaitable[Any]]
+"""Runs ``fn(*args, **kwargs)`` off the event loop: ``asyncio.to_thread`` or a process pool."""
 
 
 async def import_questions(
     db: AsyncSession,
-    parsed: ParseResult,
+    parsed: ParseResult | ParsedFile,
     *,
     dry_run: bool = False,
     audits: AuditLogRepository | None = None,
     user_id: int | None = None,
+    run: Runner = asyncio.to_thread,
 ) -> ImportReport:
-    """Write ``parsed`` into the bank (flushes; the caller commits). See the module docstring."""
+    """Write ``parsed`` into the bank (flushes; the caller commits). See the module docstring.
+    Planning runs through ``run``: a worker thread by default, a worker process from the API."""
     report = ImportReport(dry_run=dry_run, issues=list(parsed.issues))
-    plan = _Plan()
-    by_college: dict[str, list[ParsedQuestion]] = {}
-    for item in parsed.questions:
-        by_college.setdefault(item.question.college_type, []).append(item)
-    questions = QuestionRepository(db)
-    for college, items in by_college.items():
-        if await CollegeTypeRepository(db).get(college) is None:
-            report.issues += [
-                ImportIssue(i.line, IssueKind.ERROR, f"unknown college type {college!r}")
-                for i in items
-            ]
-            continue
-        existing = await questions.for_college(college)
-        _plan_college(items, existing, plan, report)
-    report.new, report.updated, report.unchanged = (
-        len(plan.new_rows),
-        len(plan.updates),
-        plan.unchanged,
+    colleges = (
+        parsed.colleges
+        if isinstance(parsed, ParsedFile)
+        else {item.question.college_type for item in parsed.questions}
     )
+    questions = QuestionRepository(db)
+    stored: dict[str, list[bytes]] = {}
+    for college in sorted(colleges):
+        if await CollegeTypeRepository(db).get(college) is not None:
+            # Pickled batch by batch here, between reads, rather than in one piece on the way
+            # to the worker (one pickling call holds the GIL, and so the event loop, throughout).
+            stored[college] = [
+                pickle.dumps(rows, protocol=5)
+                async for rows in questions.snapshots(college, SNAPSHOT_COLUMNS)
+            ]
+    plan: Plan = await run(plan_import, parsed, stored, rows=not dry_run)
+    report.issues += plan.issues
+    report.new, report.updated, report.unchanged = plan.new, plan.updated, plan.unchanged
     if report.errors or dry_run:
         return report
-    for question, changes in plan.updates:
-        for column, value in changes.items():
-            setattr(question, column, value)
-    await db.flush()
-    await questions.bulk_insert(plan.new_rows)
+    now = utcnow()
+    # In batches: between them the event loop serves other requests.
+    for updates in plan.update_batches():
+        await questions.update_many(
+            [{"id": id_, "updated_at": now, **changes} for id_, changes in updates]
+        )
+    for rows in plan.row_batches():
+        await questions.bulk_insert(rows)
     report.applied = True
     if audits is not None:
         await audits.log(
             "questions.import",
             user_id=user_id,
             resource_type="question_banks",
-            details={"new": report.new, "updated": report.updated, "colleges": sorted(by_college)},
+            details={"new": report.new, "updated": report.updated, "colleges": sorted(colleges)},
         )
     return report
-
-
-def _plan_college(
-    items: list[ParsedQuestion], existing: list[Question], plan: _Plan, report: ImportReport
-) -> None:
-    scenario_ids = {q.scenario_name: q.scenario_id for q in existing}
-    stored = {(q.scenario_id, q.question_number): q for q in existing}
-    by_text = {(q.scenario_id, q.question_text): q.question_number for q in existing}
-    taken = set(stored)
-    placed: dict[tuple[int, int], int] = {}
-    for item in items:
-        question = item.question
-        scenario_id = question.scenario_id or scenario_ids.get(question.scenario_name)
-        if scenario_id is None:
-            scenario_id = max((s for s, _n in taken), default=0) + 1
-        scenario_ids.setdefault(question.scenario_name, scenario_id)
-        number = question.question_number or by_text.get((scenario_id, question.question_text))
-        if number is None:
-            number = max((n for s, n in taken if s == scenario_id), default=0) + 1
-        key = (scenario_id, number)
-        if key in placed:
-            report.issues.append(
-                ImportIssue(
-                    item.line,
-                    IssueKind.ERROR,
-                    f"scenario {scenario_id} question {number} is also on line {placed[key]}",
-                )
-            )
-            continue
-        placed[key] = item.line
-        taken.add(key)
-        placed_question = question.model_copy(
-            update={"scenario_id": scenario_id, "question_number": number}
-        )
-        current = stored.get(key)
-        if current is None:
-            plan.new_rows.append(placed_question.row())
-            continue
-        changes = _changes(question, placed_question.row(), current)
-        if changes:
-            plan.updates.append((current, changes))
-        else:
-            plan.unchanged += 1
-
-
-def _changes(question: BankQuestion, row: dict[str, Any], current: Question) -> dict[str, Any]:
-    """Columns the item sets to a new value; fields it left empty keep the stored value."""
-    changes: dict[str, Any] = {}
-    for name, columns in _COLUMNS.items():
-        value = getattr(question, name)
-        if name not in question.model_fields_set or value is None or value == ():
-            continue
-        for column in columns:
-            if getattr(current, column) != row[column]:
-                changes[column] = row[column]
-    return changes
 
 
 async def export_college(db: AsyncSession, college_type: str, fmt: ImportFormat) -> bytes:
@@ -190,4 +129,17 @@ async def export_college(db: AsyncSession, college_type: str, fmt: ImportFormat)
     if await CollegeTypeRepository(db).get(college_type) is None:
         raise NotFound(f"college type {college_type!r} does not exist")
     stored = await QuestionRepository(db).for_college(college_type)
-    return export_questions([BankQuestion.from_row(q) for q in stored], fmt)
+    return await asyncio.to_thread(_export, stored, fmt)
+
+
+def _export(stored: list[Question], fmt: ImportFormat) -> bytes:
+    questions = []
+    for question in stored:
+        try:
+            questions.append(BankQuestion.from_row(question))
+        except ValidationError as exc:  # stored before the API validated keywords like this
+            raise InvalidState(
+                f"question {question.id} cannot be exported until it is corrected: "
+                f"{describe_validation(exc)}"
+            ) from exc
+    return export_questions(questions, fmt)

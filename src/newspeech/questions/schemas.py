@@ -3,20 +3,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from newspeech.models import Difficulty
+from newspeech.questions.interchange.model import check_keyword_text
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-Term = Annotated[str, Field(min_length=1, max_length=200)]
+# The importer's rule (``BankQuestion``): what the API stores, every export can write back.
+Term = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_keyword_text)]
 
 
 class Keyword(BaseModel):
+    """A keyword as the API writes it, validated exactly as an imported file's keywords are."""
+
     model_config = ConfigDict(extra="forbid")
 
     term: Term
     synonyms: list[Term] = Field(default_factory=list, max_length=50)
-    weight: float = Field(default=1.0, gt=0, le=10)
+    weight: int = Field(default=1, ge=1, le=3)
 
 
 class QuestionRead(BaseModel):

@@ -8,6 +8,7 @@ from newspeech.auth.deps import ExaminerUser, ScopeDep
 from newspeech.db.deps import DbSession
 from newspeech.errors import NotFound
 from newspeech.exams import queries
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.results.schemas import CollegeStatisticsRead, ResultRead
@@ -21,7 +22,7 @@ async def list_results(
     db: DbSession,
     scope: ScopeDep,
     page: Annotated[PageRequest, Query()],
-    user_id: int | None = None,
+    user_id: Id | None = None,
     college_type: Annotated[str | None, Query(max_length=50)] = None,
     pass_status: bool | None = None,
 ) -> Page[ResultRead]:
@@ -54,5 +55,5 @@ async def get_college_statistics(
 
 
 @router.get("/{result_id}")
-async def get_result(result_id: int, db: DbSession, scope: ScopeDep) -> ResultRead:
+async def get_result(result_id: Id, db: DbSession, scope: ScopeDep) -> ResultRead:
     return ResultRead.model_validate(await queries.get_result(db, scope, result_id))

@@ -135,12 +135,19 @@ class ResultSummary:
 
 
 def summarise(scores: Sequence[QuestionScore], policy: ResultPolicy) -> ResultSummary:
-    """Total, percentage of the policy's maximum (unanswered questions count as 0), grade, pass."""
+    """Total, percentage of the maximum (unanswered questions count as 0), grade, pass.
+
+    The maximum is the policy's (``total_questions`` x ``points_per_question``), or what the
+    answered questions were worth when that is more (more questions than the policy counts, say
+    after ``total_questions`` was lowered mid-sitting, or questions worth more than
+    ``points_per_question``): a score is never over 100 %.
+    """
     total = sum(score.score for score in scores)
-    percentage = round(100.0 * total / policy.max_score, 2)
+    maximum = max(policy.max_score, sum(score.max_score for score in scores))
+    percentage = min(100.0, round(100.0 * total / maximum, 2))
     return ResultSummary(
         total_score=total,
-        max_score=policy.max_score,
+        max_score=maximum,
         percentage=percentage,
         grade=policy.grade_for(percentage),
         passed=percentage >= policy.pass_percentage,

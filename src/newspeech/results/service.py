@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,22 @@ from newspeech.models import Answer, Evaluation, ExamSession, Result, SessionSta
 from newspeech.results.repository import CollegeStatistics, ResultRepository
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary, summarise
 
+logger = logging.getLogger(__name__)
+
 
 async def load_policy(db: AsyncSession) -> ResultPolicy:
-    """The result rules as an admin has configured them (seed defaults where unset)."""
-    return ResultPolicy.from_config(await ConfigurationRepository(db).values())
+    """The result rules as an admin has configured them (seed defaults where unset).
+
+    Writes are validated (``ConfigurationService``), but a value stored before that check
+    existed may still contradict itself: then the seed's rules apply and the log says why,
+    rather than every result and override failing until an admin notices.
+    """
+    values = await ConfigurationRepository(db).values()
+    try:
+        return ResultPolicy.from_config(values)
+    except (ValueError, TypeError, AttributeError) as exc:
+        logger.error("stored result rules are invalid (%s); using the seed's rules", exc)
+        return ResultPolicy()
 
 
 StatisticsCache = TTLCache[str, CollegeStatistics]

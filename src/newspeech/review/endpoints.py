@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from newspeech.auth.deps import ExaminerUser
 from newspeech.exams.schemas import MarkRead
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import MAX_PAGE_SIZE
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.results.schemas import ResultRead
@@ -59,7 +60,7 @@ def _read(item: ReviewItem) -> ReviewAnswerRead:
 
 @router.get("/review/questions/{question_id}/answers")
 async def review_answers(
-    question_id: int,
+    question_id: Id,
     user: ExaminerUser,
     service: ReviewServiceDep,
     seed: Annotated[int | None, Query(ge=0, le=2**32 - 1)] = None,
@@ -83,7 +84,7 @@ async def review_answers(
 
 @router.post("/answers/{answer_id}/flag")
 async def flag_answer(
-    answer_id: int, body: FlagCreate, user: ExaminerUser, service: ReviewServiceDep
+    answer_id: Id, body: FlagCreate, user: ExaminerUser, service: ReviewServiceDep
 ) -> ReviewedEvaluationRead:
     """Put any graded answer in the review queue, with a reason."""
     evaluation = await service.flag(user, answer_id, body.reason)
@@ -92,7 +93,7 @@ async def flag_answer(
 
 @router.post("/answers/{answer_id}/override")
 async def override_answer(
-    answer_id: int, body: OverrideCreate, user: ExaminerUser, service: ReviewServiceDep
+    answer_id: Id, body: OverrideCreate, user: ExaminerUser, service: ReviewServiceDep
 ) -> OverrideRead:
     """Change the score by hand (mandatory comment). The machine's first grade is kept in
     ``machine_grade``; the sitting's result is re-summed in the same transaction. 409 when the
@@ -106,7 +107,7 @@ async def override_answer(
 
 @router.post("/questions/{question_id}/regrade")
 async def regrade(
-    question_id: int,
+    question_id: Id,
     body: RegradeRequest,
     user: ExaminerUser,
     service: ReviewServiceDep,

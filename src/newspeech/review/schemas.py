@@ -52,7 +52,7 @@ class FlagCreate(BaseModel):
 
 
 class OverrideCreate(BaseModel):
-    score: int = Field(ge=0, description="0..the evaluation's max_score")
+    score: int = Field(ge=0, le=1000, description="0..the evaluation's max_score")
     comment: Annotated[NonBlank, StringConstraints(max_length=2000)] = Field(
         description="why the score changes (mandatory)"
     )

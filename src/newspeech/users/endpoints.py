@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from newspeech.auth.deps import AdminUser, CurrentUser
+from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.models import UserRole, UserStatus
@@ -61,13 +62,13 @@ async def update_my_profile(
 
 
 @router.get("/{user_id}")
-async def get_user(user_id: int, _admin: AdminUser, service: UserServiceDep) -> UserRead:
+async def get_user(user_id: Id, _admin: AdminUser, service: UserServiceDep) -> UserRead:
     return UserRead.model_validate(await service.get(user_id))
 
 
 @router.patch("/{user_id}")
 async def update_user(
-    user_id: int, body: UserUpdate, admin: AdminUser, service: UserServiceDep
+    user_id: Id, body: UserUpdate, admin: AdminUser, service: UserServiceDep
 ) -> UserRead:
     """Change role, status, name or college. A status other than active ends the account's
     sign-in sessions."""
@@ -75,21 +76,21 @@ async def update_user(
 
 
 @router.delete("/{user_id}")
-async def deactivate_user(user_id: int, admin: AdminUser, service: UserServiceDep) -> UserRead:
+async def deactivate_user(user_id: Id, admin: AdminUser, service: UserServiceDep) -> UserRead:
     """Deactivate (never delete: results and audit rows keep their owner)."""
     return UserRead.model_validate(await service.deactivate(admin, user_id))
 
 
 @router.get("/{user_id}/colleges")
 async def get_user_colleges(
-    user_id: int, _admin: AdminUser, service: UserServiceDep
+    user_id: Id, _admin: AdminUser, service: UserServiceDep
 ) -> CollegeAssignmentRead:
     return CollegeAssignmentRead(user_id=user_id, colleges=await service.colleges(user_id))
 
 
 @router.put("/{user_id}/colleges")
 async def assign_user_colleges(
-    user_id: int, body: CollegeAssignment, admin: AdminUser, service: UserServiceDep
+    user_id: Id, body: CollegeAssignment, admin: AdminUser, service: UserServiceDep
 ) -> CollegeAssignmentRead:
     """The colleges an examiner may see (replaces the previous assignment)."""
     colleges = await service.assign_colleges(admin, user_id, body.colleges)
@@ -97,6 +98,6 @@ async def assign_user_colleges(
 
 
 @router.post("/{user_id}/unlock", status_code=status.HTTP_204_NO_CONTENT)
-async def unlock_user(user_id: int, admin: AdminUser, service: UserServiceDep) -> None:
+async def unlock_user(user_id: Id, admin: AdminUser, service: UserServiceDep) -> None:
     """Lift a sign-in lockout of the account."""
     await service.unlock(admin, user_id)

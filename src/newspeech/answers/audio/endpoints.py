@@ -12,6 +12,7 @@ from newspeech.answers.audio.service import CONTENT_TYPE, audio_key_for, audio_s
 from newspeech.auth.deps import ScopeDep
 from newspeech.db.deps import DbSession
 from newspeech.kit.http_range import RangeNotSatisfiable, parse_range
+from newspeech.kit.ids import Id
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
 
 router = APIRouter(prefix="/answers", tags=["answers"], responses=COMMON_ERRORS)
@@ -29,7 +30,7 @@ _AUDIO: dict[str, Any] = {"content": {CONTENT_TYPE: {"schema": {"type": "string"
     },
 )
 async def get_answer_audio(
-    answer_id: int,
+    answer_id: Id,
     db: DbSession,
     scope: ScopeDep,
     store: AudioStoreDep,

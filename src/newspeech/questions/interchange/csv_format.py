@@ -55,7 +55,11 @@ def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
     """Parse CSV text; ``college`` fills rows whose ``college`` cell is empty."""
     result = ParseResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = [name.strip() for name in reader.fieldnames or []]
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as exc:
+        result.error(1, f"unreadable CSV header: {exc}")
+        return result
     unknown = [name for name in header if name not in COLUMNS]
     missing = [name for name in REQUIRED if name not in header]
     if not header or unknown or missing:
@@ -65,12 +69,17 @@ def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
         return result
     reader.fieldnames = header
     start = reader.line_num + 1
-    for row in reader:
-        if None in row:
-            result.error(start, f"{len(header) + len(row[None])} cells, header has {len(header)}")
-        elif any((cell or "").strip() for cell in row.values()):
-            _row(row, start, college, result)
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if None in row:
+                result.error(
+                    start, f"{len(header) + len(row[None])} cells, header has {len(header)}"
+                )
+            elif any((cell or "").strip() for cell in row.values()):
+                _row(row, start, college, result)
+            start = reader.line_num + 1
+    except csv.Error as exc:  # a cell past the csv module's limit, or a NUL in the file
+        result.error(start, f"unreadable CSV from here on: {exc}")
     return result
 
 

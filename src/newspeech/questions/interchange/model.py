@@ -21,13 +21,30 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from newspeech.kit.ids import MAX_INT32
+from newspeech.kit.text import check_plain_text, forbidden_character
 from newspeech.models import Difficulty
 from newspeech.questions.banks import KeywordSpec
 
 COLLEGE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _RESERVED = re.compile(r"[;=|()]")
+_TEXT_FIELDS = (
+    "scenario_name",
+    "scenario_description",
+    "question_text",
+    "category",
+    "model_answer",
+    "guidelines",
+)
 _WEIGHT = re.compile(r"^(?P<term>.*?)\s*\((?P<weight>\d+)\)$")
 
 
@@ -35,6 +52,15 @@ class ImportFormat(StrEnum):
     GIFT = "gift"
     MOODLE_XML = "moodle-xml"
     CSV = "csv"
+
+
+def check_keyword_text(text: str) -> str:
+    """A keyword term or synonym as every write path takes it: one line of plain text without
+    the characters the one-line keyword form uses (``; = | ( )``)."""
+    if _RESERVED.search(text):
+        raise ValueError(f"keyword {text!r} may not contain any of ; = | ( )")
+    check_plain_text(text)
+    return text
 
 
 def _clean(value: str | None) -> str | None:
@@ -50,10 +76,10 @@ class BankQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     college_type: str = Field(pattern=COLLEGE_CODE.pattern)
-    scenario_id: int | None = Field(default=None, ge=1)
+    scenario_id: int | None = Field(default=None, ge=1, le=MAX_INT32)
     scenario_name: str = Field(min_length=1, max_length=255)
     scenario_description: str | None = None
-    question_number: int | None = Field(default=None, ge=1)
+    question_number: int | None = Field(default=None, ge=1, le=MAX_INT32)
     question_text: str = Field(min_length=1)
     category: str | None = Field(default=None, max_length=100)
     difficulty: Difficulty = Difficulty.MEDIUM
@@ -79,9 +105,19 @@ class BankQuestion(BaseModel):
     def _plain_keywords(cls, value: tuple[KeywordSpec, ...]) -> tuple[KeywordSpec, ...]:
         for keyword in value:
             for text in (keyword.term, *keyword.synonyms):
-                if _RESERVED.search(text):
-                    raise ValueError(f"keyword {text!r} may not contain any of ; = | ( )")
+                check_keyword_text(text)
         return value
+
+    @model_validator(mode="after")
+    def _plain_text(self) -> BankQuestion:
+        texts = [(name, getattr(self, name)) for name in _TEXT_FIELDS]
+        # One search over all the text (the usual, clean case), then the field to blame.
+        if forbidden_character("\n".join(value for _name, value in texts if value)) is None:
+            return self
+        for name, value in texts:
+            if value and (problem := forbidden_character(value)) is not None:
+                raise ValueError(f"{name} {problem}")
+        return self
 
     @property
     def key(self) -> tuple[str, int | None, int | None]:
@@ -91,12 +127,16 @@ class BankQuestion(BaseModel):
         """Values for the ``question_banks`` table (numbers must have been assigned)."""
         if self.scenario_id is None or self.question_number is None:
             raise ValueError("scenario_id and question_number must be assigned before storing")
+        return self.row_at(self.scenario_id, self.question_number)
+
+    def row_at(self, scenario_id: int, question_number: int) -> dict[str, Any]:
+        """Values for the ``question_banks`` table, placed at the scenario and number given."""
         return {
             "college_type": self.college_type,
-            "scenario_id": self.scenario_id,
+            "scenario_id": scenario_id,
             "scenario_name": self.scenario_name,
             "scenario_description": self.scenario_description,
-            "question_number": self.question_number,
+            "question_number": question_number,
             "question_text": self.question_text,
             "category": self.category,
             "difficulty_level": self.difficulty,

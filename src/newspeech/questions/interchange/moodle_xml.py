@@ -1,7 +1,8 @@
 """Moodle XML: short-answer and essay questions in, essay questions out.
 
-Parsed with lxml, with entity expansion, DTD loading and network access off; a document that
-declares a DOCTYPE is refused before parsing, so neither XXE nor entity bombs get a chance.
+Parsed with lxml, with entity expansion, DTD loading and network access off, so neither XXE nor
+entity bombs get a chance; a document that declares a DOCTYPE is then refused as the parser saw it
+(whatever its encoding: UTF-8, UTF-16 or UTF-32), not by searching its bytes.
 Grader information carries the keywords on a line ``Keywords: ...``; everything else in it is the
 marking guidelines. Tags ``difficulty:<level>`` and ``topic:<name>`` carry difficulty and topic.
 """
@@ -30,7 +31,6 @@ from newspeech.questions.interchange.model import (
 )
 
 _TAG = re.compile(r"<[^>]+>")
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _KEYWORDS_LINE = re.compile(r"^\s*keywords\s*:(?P<value>.*)$", re.IGNORECASE | re.MULTILINE)
 _IMPORTED = {"shortanswer", "essay"}
 
@@ -62,13 +62,15 @@ def _text(element: etree._Element | None, path: str = "text") -> str:
 
 def parse_moodle_xml(data: bytes, *, college: str | None = None) -> ParseResult:
     result = ParseResult()
-    if _DOCTYPE.search(data):
-        result.error(1, "a DOCTYPE is not allowed in a Moodle XML file (refused for safety)")
-        return result
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         result.error(exc.lineno or 1, f"not well-formed XML: {exc.msg}")
+        return result
+    docinfo = root.getroottree().docinfo
+    # libxml2 records any DOCTYPE, with or without an internal subset, as the internal DTD.
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        result.error(1, "a DOCTYPE is not allowed in a Moodle XML file (refused for safety)")
         return result
     if root.tag != "quiz":
         result.error(_line(root), f"root element is <{root.tag}>, expected <quiz>")

@@ -1,0 +1,227 @@
+"""Planning an import: pure functions over plain data, so they run in a worker process.
+
+``parse_file`` parses a file in the worker and keeps the parsed questions there, handing back
+only the file's colleges and issues (25,000 parsed questions cost more to send between processes
+than to parse); ``plan_import`` then places each question against snapshots of the stored ones
+and sorts it into new, changed or unchanged, in one pass with dictionary lookups (O(n)). If the
+worker was replaced in between, ``plan_import`` parses the file again: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from newspeech.kit.ids import MAX_INT32
+from newspeech.questions.interchange import (
+    BankQuestion,
+    ImportFormat,
+    ImportIssue,
+    IssueKind,
+    ParsedQuestion,
+    ParseResult,
+    parse_questions,
+)
+
+# Model field -> question_banks columns it sets.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "scenario_name": ("scenario_name",),
+    "scenario_description": ("scenario_description",),
+    "question_text": ("question_text",),
+    "category": ("category",),
+    "difficulty": ("difficulty_level",),
+    "keywords": ("keywords", "expected_keywords"),
+    "model_answer": ("model_answer",),
+    "guidelines": ("answer_guidelines",),
+    "max_score": ("max_score",),
+}
+# What a snapshot of a stored question holds, in this order.
+SNAPSHOT_COLUMNS = (
+    "id",
+    "scenario_id",
+    "question_number",
+    *dict.fromkeys(column for columns in COLUMNS.values() for column in columns),
+)
+JSON_COLUMNS = ("keywords", "expected_keywords")
+# Rows per batch written (and per pickled chunk sent back from a worker).
+BATCH = 1000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file parsed in a worker: its colleges and issues; the questions stay in the worker."""
+
+    token: str
+    colleges: frozenset[str]
+    issues: tuple[ImportIssue, ...]
+    data: bytes
+    fmt: ImportFormat
+    college: str | None
+
+
+@dataclass
+class Plan:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (id, changes)
+    issues: list[ImportIssue] = field(default_factory=list)
+    # Rows and updates pickled in batches for the trip back from a worker process: one
+    # unpickling of 25,000 rows holds the GIL (and so the event loop) for a second or more.
+    packed_rows: list[bytes] = field(default_factory=list)
+    packed_updates: list[bytes] = field(default_factory=list)
+
+    def pack(self, size: int = BATCH) -> None:
+        self.packed_rows = _packed(self.new_rows, size)
+        self.packed_updates = _packed(self.updates, size)
+        self.new_rows, self.updates = [], []
+
+    def row_batches(self, size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+        return _batches(self.new_rows, self.packed_rows, size)
+
+    def update_batches(self, size: int = BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        return _batches(self.updates, self.packed_updates, size)
+
+
+def _packed(items: Sequence[Any], size: int) -> list[bytes]:
+    return [pickle.dumps(list(items[i : i + size]), protocol=5) for i in range(0, len(items), size)]
+
+
+def _batches(items: list[T], packed: list[bytes], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+    for chunk in packed:
+        yield pickle.loads(chunk)  # our own worker's pickle
+
+
+# Parsed files waiting for their plan, in this worker process (a few imports at once at most).
+_WAITING: OrderedDict[str, ParseResult] = OrderedDict()
+_MAX_WAITING = 4
+
+
+def parse_file(data: bytes, fmt: ImportFormat, college: str | None) -> ParsedFile:
+    parsed = parse_questions(data, fmt, college=college)
+    token = secrets.token_hex(16)
+    _WAITING[token] = parsed
+    while len(_WAITING) > _MAX_WAITING:
+        _WAITING.popitem(last=False)
+    colleges = frozenset(item.question.college_type for item in parsed.questions)
+    return ParsedFile(token, colleges, tuple(parsed.issues), data, fmt, college)
+
+
+def plan_import(
+    source: ParseResult | ParsedFile,
+    stored: Mapping[str, Sequence[bytes]],
+    *,
+    rows: bool = True,
+) -> Plan:
+    """The plan for every known college in ``stored`` (pickled batches of rows in
+    ``SNAPSHOT_COLUMNS`` order); items of other colleges are errors. ``rows=False`` (a dry run)
+    leaves out the rows to write."""
+    if isinstance(source, ParsedFile):
+        parsed = _WAITING.pop(source.token, None) or parse_questions(
+            source.data, source.fmt, college=source.college
+        )
+    else:
+        parsed = source
+    by_college: dict[str, list[ParsedQuestion]] = {}
+    for item in parsed.questions:
+        by_college.setdefault(item.question.college_type, []).append(item)
+    plan = Plan()
+    for college, items in by_college.items():
+        if college not in stored:
+            plan.issues += [
+                ImportIssue(i.line, IssueKind.ERROR, f"unknown college type {college!r}")
+                for i in items
+            ]
+            continue
+        existing = [_snapshot(row) for chunk in stored[college] for row in pickle.loads(chunk)]
+        _plan_college(items, existing, plan, rows=rows)
+    if isinstance(source, ParsedFile):
+        plan.pack()  # going back to the server process
+    return plan
+
+
+def _snapshot(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored question by column name, its JSON columns decoded (they travel as text)."""
+    values = dict(zip(SNAPSHOT_COLUMNS, row, strict=True))
+    for column in JSON_COLUMNS:
+        if isinstance(values[column], str):
+            values[column] = json.loads(values[column])
+    return values
+
+
+def _plan_college(
+    items: list[ParsedQuestion], existing: list[dict[str, Any]], plan: Plan, *, rows: bool
+) -> None:
+    """Place each item (new scenario and question numbers continue after the highest taken)
+    and sort it into new, changed or unchanged."""
+    scenario_ids = {q["scenario_name"]: q["scenario_id"] for q in existing}
+    stored = {(q["scenario_id"], q["question_number"]): q for q in existing}
+    by_text = {(q["scenario_id"], q["question_text"]): q["question_number"] for q in existing}
+    last_scenario = max((q["scenario_id"] for q in existing), default=0)
+    last_number: dict[int, int] = {}
+    for q in existing:
+        scenario = q["scenario_id"]
+        last_number[scenario] = max(last_number.get(scenario, 0), q["question_number"])
+    placed: dict[tuple[int, int], int] = {}
+    for item in items:
+        question = item.question
+        scenario_id = question.scenario_id or scenario_ids.get(question.scenario_name)
+        if scenario_id is None:
+            scenario_id = last_scenario + 1
+        scenario_ids.setdefault(question.scenario_name, scenario_id)
+        number = question.question_number or by_text.get((scenario_id, question.question_text))
+        if number is None:
+            number = last_number.get(scenario_id, 0) + 1
+        key = (scenario_id, number)
+        problem = _placement_problem(key, placed)
+        if problem is not None:
+            plan.issues.append(ImportIssue(item.line, IssueKind.ERROR, problem))
+            continue
+        placed[key] = item.line
+        last_scenario = max(last_scenario, scenario_id)
+        last_number[scenario_id] = max(last_number.get(scenario_id, 0), number)
+        current = stored.get(key)
+        if current is None:
+            plan.new += 1
+            if rows:
+                plan.new_rows.append(question.row_at(scenario_id, number))
+            continue
+        changes = _changes(question, question.row_at(scenario_id, number), current)
+        if changes:
+            plan.updated += 1
+            plan.updates.append((current["id"], changes))
+        else:
+            plan.unchanged += 1
+
+
+def _placement_problem(key: tuple[int, int], placed: Mapping[tuple[int, int], int]) -> str | None:
+    scenario_id, number = key
+    if max(key) > MAX_INT32:  # placed after a scenario or question numbered at the limit
+        return f"no number left after scenario {scenario_id} question {number - 1}; number it"
+    if key in placed:
+        return f"scenario {scenario_id} question {number} is also on line {placed[key]}"
+    return None
+
+
+def _changes(
+    question: BankQuestion, row: dict[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Columns the item sets to a new value; fields it left empty keep the stored value."""
+    changes: dict[str, Any] = {}
+    for name, columns in COLUMNS.items():
+        value = getattr(question, name)
+        if name not in question.model_fields_set or value is None or value == ():
+            continue
+        for column in columns:
+            if current[column] != row[column]:
+                changes[column] = row[column]
+    return changes
