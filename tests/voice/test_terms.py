@@ -149,8 +149,9 @@ def test_bias_puts_every_term_before_the_synonyms() -> None:
 # Misheard by tiny.en in the product's decoding (the question as prompt, its terms and then
 # synonyms as hotwords) and heard after correction: sentences of `scripts/bench terms`.
 MISHEARD = [
-    ("piper", "My answer includes oxygen, salbutamol, as well as ipratropium bromide.",
-     "ipratropium bromide"),
+    ("piper", "I think the key points are pyelonephritis, organ failure and low blood pressure.",
+     "pyelonephritis"),
+    ("piper", "I think the key point is Goodman.", "Goodman"),
     ("piper", "In this case I would mention anaesthetist.", "anaesthetist"),
     ("espeak", "In this case I would mention full table scan.", "full table scan"),
     ("espeak", "I think the key points are diabetic ketoacidosis, ketonaemia and metabolic "

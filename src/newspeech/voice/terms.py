@@ -15,12 +15,23 @@ Two keys are compared by normalised Levenshtein similarity (rapidfuzz).
 A correction has to clear every guard, each from a false correction measured on other
 questions' answers (``scripts/bench terms``):
 
+- the decoder was unsure of the words that differ (probability below :data:`CONFIDENT`), or
+  they sound exactly like a long term ("anesthetist", "full tables can"); without the
+  decoder's probabilities only the latter is corrected;
 - only the words that differ from the term are judged (a shared "elevation" does not carry
-  "left" to "right"), and they must sound alike on their own (:data:`MIN_SIMILARITY`);
+  "left" to "right"); they must sound alike on their own (:data:`MIN_SIMILARITY`, and at most
+  :func:`allowed_distance` edits), and be as many words as the term's or more ("boiling" is
+  not "blue line");
 - terms with a short key (``MI``, ``RCA``), numbers, and words differing in a contrastive
   prefix (hypo-/hyper- ...) are never corrected: their near neighbours are other real words;
 - a word that is itself one of the question's words (its terms, synonyms, text or model
-  answer) is taken as said, not as a mishearing of another term.
+  answer) is taken as said, not as a mishearing of another term; the run does not start or
+  end on a function word ("ticket growl is"), except a negation cue split off a term ("no
+  adrenaline").
+
+On the whole term set (3193 key terms said, both voices) this raised recall from 92.3 % to
+93.7 % after biasing, with 0 corrections to a term that was not said on the answers' own
+questions and 4 on the same transcripts corrected towards another college's question.
 
 The raw transcript is never changed: :class:`CorrectedTranscript` keeps it beside the corrected
 text and the list of corrections, for the examiner to see.
@@ -47,10 +58,12 @@ MIN_SIMILARITY = 0.8
 """Least similarity of the differing words' keys to the term's (0..1)."""
 MIN_KEY_LENGTH = 5
 """Terms whose folded key is shorter are never corrected to: too many words sound like them."""
-CONFIDENT = 0.7
+CONFIDENT = 0.6
 """Words the decoder wrote with at least this probability are taken as heard right: whisper
-writes a term it misheard as words it was unsure of ("Katanemia" 0.3), while a real word in
-another answer ("boiling", "protection") comes out near 1."""
+writes a term it misheard as words it was unsure of ("post-bone" 0.13, "catinemia" 0.6), while
+a real word in another answer ("boiling", "protection") mostly comes out near 1. At 0.7 two
+real words ("oxygen" 0.68, "taken" 0.67) were corrected to a term; at 0.6 two fewer terms were
+heard on the whole set and none of those."""
 SAME_SOUND_KEY_LENGTH = 6
 """Words that sound exactly like a term with a key this long are read as the term even when
 heard with confidence."""
