@@ -22,7 +22,8 @@ decoding condition, and its transcript is corrected towards the question's terms
 
   hotwords  the question as prompt, its keyword terms as hotwords: what the product did before;
   biased    newspeech.voice.bias.decoder_bias: the question as prompt, every keyword's term
-            and then every synonym as hotwords (what the product does now).
+            and then every synonym as hotwords, each with a comma (what the product does now;
+            without the commas, measured at c38d91f: 92.3 % raw, 93.7 % corrected).
 
 Counted:
   recall        a spoken form is heard when the normalised transcript contains it, or another

@@ -141,8 +141,8 @@ def test_bias_puts_every_term_before_the_synonyms() -> None:
     prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])
     assert prompt == question.text
     terms = [k.term for k in question.keywords]
-    assert list(hotwords[: len(terms)]) == terms
-    assert set(hotwords) <= set(_forms(question))
+    assert list(hotwords[: len(terms)]) == [f"{term}," for term in terms]
+    assert {h.rstrip(",") for h in hotwords} == set(_forms(question))
     assert bias_terms([["ECG", "ecg"], ["x"]]) == ("ECG", "x")
 
 
@@ -152,12 +152,11 @@ MISHEARD = [
     ("piper", "I think the key points are pyelonephritis, organ failure and low blood pressure.",
      "pyelonephritis"),
     ("piper", "I think the key point is Goodman.", "Goodman"),
-    ("piper", "In this case I would mention anaesthetist.", "anaesthetist"),
+    ("piper", "I think the key point is hypercapnia.", "hypercapnia"),
     ("espeak", "In this case I would mention full table scan.", "full table scan"),
-    ("espeak", "I think the key points are diabetic ketoacidosis, ketonaemia and metabolic "
-     "acidosis.", "ketonaemia"),
-    ("espeak", "I think the key points are stakeholder, postpone and root cause analysis.",
-     "postpone"),
+    ("espeak", "In this case I would mention coolant pump.", "coolant pump"),
+    ("espeak", "I think the key point is hypercapnia.", "hypercapnia"),
+    ("espeak", "In this case I would mention acidaemia.", "acidaemia"),
     ("espeak", "In this case I would mention fractography, material testing, and also reversed "
      "bending.", "fractography"),
 ]  # fmt: skip

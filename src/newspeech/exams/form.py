@@ -16,7 +16,7 @@ from typing import Any
 from newspeech.errors import InvalidState, ValidationFailed
 from newspeech.exams.plan import ExamPlan, PlannedQuestion, PlannedScenario
 from newspeech.models import Question
-from newspeech.voice.bias import bias_terms
+from newspeech.voice.bias import hotwords
 
 FORM_VERSION = 1
 
@@ -140,7 +140,7 @@ class ExamForm:
             planned = []
             for question in scenario.questions:
                 number += 1
-                terms = bias_terms(question.keyword_forms())
+                terms = hotwords(question.keyword_forms())
                 planned.append(
                     PlannedQuestion(
                         number,

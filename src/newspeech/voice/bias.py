@@ -4,7 +4,10 @@ Measured with ``scripts/bench terms`` (whisper tiny.en, Piper noise-off and espe
 every keyword and synonym of every bank and every model answer, 3193 key terms said): with
 the question as the prompt and only each keyword's term as hotwords, 83.3 % of the key terms
 were heard; naming every synonym too, terms first, 92.3 % (Piper 88.9 -> 95.0 %, espeak 77.5
--> 89.5 %)."""
+-> 89.5 %); and writing that list with a comma after each form, 93.7 % (Piper 96.1 %, espeak
+91.3 %). Whisper copies the style of the text before it: after a bare list of words its
+transcripts lose their punctuation too, and without the comma between two concepts a negation
+reaches the wrong one ("possibly without warning and tailplane icing")."""
 
 from __future__ import annotations
 
@@ -25,7 +28,12 @@ def bias_terms(forms: Iterable[Sequence[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def hotwords(forms: Iterable[Sequence[str]]) -> tuple[str, ...]:
+    """The hotwords for keywords of these forms: :func:`bias_terms`, each with a comma."""
+    return tuple(f"{term}," for term in bias_terms(forms))
+
+
 def decoder_bias(question: str, forms: Iterable[Sequence[str]]) -> tuple[str, tuple[str, ...]]:
     """The prompt and hotwords an answer to ``question`` is decoded with, from its keywords'
-    forms (term first, then synonyms): the question as the prompt, every form as hotwords."""
-    return question, bias_terms(forms)
+    forms (term first, then synonyms): the question as the prompt, :func:`hotwords`."""
+    return question, hotwords(forms)
