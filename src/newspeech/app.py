@@ -62,6 +62,7 @@ from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.terms import EspeakPhonetics, TermCorrector
 from newspeech.web import STATIC_DIR
 from newspeech.web.docs import install_docs
 from newspeech.web.endpoints import router as web_router
@@ -154,6 +155,7 @@ def create_app(
         app.state.live_sittings = LiveSittings()
         app.state.audio_store = audio_store_from_settings(settings)
         app.state.answer_audio = None
+        app.state.term_corrector = None
         purge = _start_audio_purge(app.state)
         try:
             await check_audio_store(app.state.audio_store)
@@ -163,6 +165,7 @@ def create_app(
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
                 app.state.voice = _session_engines(app.state.speech, settings)
+                app.state.term_corrector = TermCorrector(EspeakPhonetics())
                 app.state.answer_audio = AnswerAudioRecorder(
                     app.state.audio_store,
                     app.state.sessionmaker,
@@ -252,6 +255,7 @@ def exam_dependencies(
         result_cache=state.statistics_cache,
         audio=state.answer_audio,
         clock=loop_clock,
+        terms=getattr(state, "term_corrector", None),
     )
 
 

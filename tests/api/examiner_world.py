@@ -45,10 +45,12 @@ async def sit(
     *,
     reasons: dict[int, list[str]] | None = None,
     transcripts: list[str] | None = None,
+    corrected: dict[int, str] | None = None,
     finish: bool = True,
 ) -> Sitting:
     """One sitting answering ``questions`` in order with ``scores`` (review ``reasons`` by
-    question index), completed and scored with the stored result rules when ``finish``."""
+    question index), completed and scored with the stored result rules when ``finish``.
+    ``corrected`` gives, by question index, the text graded after term correction."""
     exam_session = await make_session(db, student)
     answers = []
     for index, (question, score) in enumerate(zip(questions, scores, strict=True)):
@@ -59,6 +61,7 @@ async def sit(
                 question=question,
                 question_number=index + 1,
                 transcribed_text=text,
+                answer_text=(corrected or {}).get(index),
                 confidence_score=0.9,
             ),
         )

@@ -267,3 +267,40 @@ async def test_reviewed_answers_leave_the_queue_and_flags_bring_them_in(api: Api
     assert (evaluation.flagged_by, evaluation.score_obtained) == (world.examiner.id, 9)
     [row] = await _audit_rows(api, "answer.flag")
     assert row.details == {"answer_id": quiet.answers[0].id, "reason": "sounds rehearsed"}
+
+
+async def test_answer_shows_what_was_heard_beside_the_corrected_text(api: Api) -> None:
+    world = await _world(api)
+    heard = "Give aspirin and ticket growl, and the ECG shows SD elevation."
+    corrected = "Give aspirin and ticagrelor, and the ECG shows st elevation."
+    async with api.sessionmaker() as db:
+        medical = await make_questions(db, "medical")
+        [student] = await students(db, 1)
+        sitting = await sit(
+            db,
+            student,
+            medical[:2],
+            [3, 3],
+            reasons={0: ["low asr confidence"], 1: ["low asr confidence"]},
+            transcripts=[heard, "Troponin and a chest X-ray."],
+            corrected={0: corrected},
+        )
+        await db.commit()
+    client = api.client()
+    headers = await api.headers_for(world.examiner.id)
+
+    page = await client.get(f"/review/questions/{medical[0].id}/answers", headers=headers)
+    assert page.status_code == 200, page.text
+    [item] = page.json()["items"]
+    assert (item["transcript"], item["corrected_transcript"]) == (heard, corrected)
+    plain = await client.get(f"/review/questions/{medical[1].id}/answers", headers=headers)
+    [item] = plain.json()["items"]
+    assert (item["transcript"], item["corrected_transcript"]) == (
+        "Troponin and a chest X-ray.",
+        None,
+    )
+
+    detail = await client.get(f"/exam-sessions/{sitting.exam_session.id}", headers=headers)
+    assert detail.status_code == 200, detail.text
+    first = detail.json()["answers"][0]
+    assert (first["transcribed_text"], first["answer_text"]) == (heard, corrected)

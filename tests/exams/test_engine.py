@@ -74,7 +74,7 @@ def test_yes_starts_the_sitting_with_the_first_case_and_question() -> None:
     }
     plan = engine.listen_plan()
     assert plan.prompt == PLAN.questions[0].text
-    assert "inferior stemi" in plan.hotwords
+    assert "inferior stemi," in plan.hotwords
     assert plan.max_answer_seconds == 120
 
 

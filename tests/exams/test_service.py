@@ -8,7 +8,7 @@ pool; everything is checked in the database afterwards.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from sqlalchemy import func, select
@@ -43,6 +43,7 @@ from newspeech.voice.conversation import (
 )
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import Transcript
+from newspeech.voice.terms import EspeakPhonetics, TermCorrector
 from tests.exams.plans import FakeClock
 from tests.fixtures.factories import make_user
 
@@ -590,3 +591,28 @@ async def test_the_last_answer_can_go_on_over_the_closing_words_and_the_result_i
     actions = await audit_actions(db, exam_session.id)
     assert actions.count("exam.result_recalculated") == 1
     assert actions.count("exam.completed") == 1
+
+
+async def test_a_misheard_term_is_read_back_in_and_graded_beside_the_raw_transcript(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    db: AsyncSession,
+) -> None:
+    """Speech recognition wrote "ST elevation" as "SD elevation": the stored answer keeps
+    what was heard, the question's term is read back in, and the corrected text is graded."""
+    clock = FakeClock()
+    with_terms = replace(deps(sessionmaker, pool, clock), terms=TermCorrector(EspeakPhonetics()))
+    conversation = await ExamConversation.start(with_terms, student, "medical")
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    heard = "An inferior STEMI, with SD elevation in leads two, three and aVF."
+    turn = await candidate.say(heard)
+    assert "st elevation" in event(turn, "evaluation")["matched"]  # type: ignore[operator]
+
+    exam_session = await stored(db, conversation.session_code)
+    [answer] = await AnswerRepository(db).for_session(exam_session.id)
+    assert answer.transcribed_text == heard
+    assert answer.answer_text == "An inferior STEMI, with st elevation in leads two, three and aVF."
+    [evaluation] = await EvaluationRepository(db).for_session(exam_session.id)
+    assert "st elevation" in (evaluation.matched_keywords or [])

@@ -281,3 +281,15 @@ def test_grades_the_same_from_many_threads() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda qa: grader.grade(*qa).score, answers))
     assert parallel == serial
+
+
+def test_a_cue_that_belongs_to_another_concept_denies_nothing_after_it() -> None:
+    """Speech recognition often drops the comma between two concepts: the "not" of
+    "interests not positions" (and the "no" of "no binding contract") is that concept's own
+    word, not a denial of the next one."""
+    conflict = bank_question("management", 2, 2)
+    heard = "bring them together to focus on interest not positions aiming for collaborating"
+    assert {"interests not positions", "collaborating"} <= matched(conflict, heard)
+    counter_offer = bank_question("law", 1, 3)
+    assert "new offer" in matched(counter_offer, "no binding contract fresh offer")
+    assert "collaborating" not in matched(conflict, "I would not aim for collaborating")

@@ -310,6 +310,26 @@ async def test_examiner_plays_an_answer_overrides_its_score_and_sees_the_result_
     await expect(page.locator("#session-grade")).to_be_visible()
 
 
+async def test_an_answer_card_shows_what_was_heard_beside_the_corrected_text(
+    page: Page, workspace: Workspace
+) -> None:
+    heard = "An inferior STEMI with SD elevation and reciprocal changes."
+    corrected = "An inferior STEMI with st elevation and reciprocal changes."
+    async with workspace.sessionmaker() as db:
+        first = await db.get(Answer, workspace.sitting.answer_ids[0])
+        assert first is not None
+        first.transcribed_text, first.answer_text = heard, corrected
+        await db.commit()
+    await open_sitting(page, workspace)
+    card = page.locator("article.answer").first
+    await expect(card.locator(".transcript.heard")).to_have_text(f"heard: {heard}")
+    await expect(card.locator(".transcript.corrected")).to_have_text(f"corrected: {corrected}")
+    # An answer heard right shows its transcript once.
+    second = page.locator("article.answer").nth(1)
+    await expect(second.locator(".transcript")).to_have_count(1)
+    await expect(second.locator(".transcript.corrected")).to_have_count(0)
+
+
 async def test_an_answer_added_to_the_review_queue_is_listed_there_for_marking(
     page: Page, workspace: Workspace
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from newspeech.errors import InvalidState, ValidationFailed
 from newspeech.exams.plan import ExamPlan, PlannedQuestion, PlannedScenario
 from newspeech.models import Question
+from newspeech.voice.bias import hotwords
 
 FORM_VERSION = 1
 
@@ -40,6 +41,16 @@ class FormQuestion:
     model_answer: str | None
     answer_guidelines: str | None
     max_score: int
+
+    def keyword_forms(self) -> list[list[str]]:
+        """Each key term's forms, the term first and then its synonyms (the flat
+        ``expected_keywords`` when the question has no structured ones)."""
+        forms = [
+            [str(k["term"]), *(str(s) for s in k.get("synonyms") or ())]
+            for k in self.keywords or ()
+            if isinstance(k, Mapping) and k.get("term")
+        ]
+        return forms or [[str(k)] for k in self.expected_keywords or ()]
 
     @classmethod
     def of(cls, row: Question) -> FormQuestion:
@@ -129,7 +140,7 @@ class ExamForm:
             planned = []
             for question in scenario.questions:
                 number += 1
-                terms = tuple(str(k) for k in question.expected_keywords or ())
+                terms = hotwords(question.keyword_forms())
                 planned.append(
                     PlannedQuestion(
                         number,

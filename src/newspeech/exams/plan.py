@@ -24,6 +24,9 @@ class PlannedQuestion:
     question_id: int
     """The ``question_banks`` row."""
     hotwords: tuple[str, ...] = ()
+    """The question's key terms and then their synonyms, each with a comma, which the decoder
+    is biased towards (newspeech.voice.bias.hotwords): measured by ``scripts/bench terms``, this
+    raised key-term recall with tiny.en from 83.3 % to 93.7 % (newspeech.voice.bias)."""
 
 
 @dataclass(frozen=True)

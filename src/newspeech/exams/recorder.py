@@ -46,6 +46,9 @@ class HeardSpan:
     audio_seconds: float
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
+    corrected: str | None = None
+    """``text`` with the question's misheard terms read back in (newspeech.voice.terms), when
+    that changed anything: what is graded. ``text`` stays as it was heard."""
 
 
 class ExamRecorder:
@@ -107,6 +110,7 @@ class ExamRecorder:
                 AnswerInput(
                     question=question,
                     question_number=number,
+                    answer_text=heard.corrected,
                     transcribed_text=heard.text,
                     audio_duration_seconds=round(heard.audio_seconds, 3),
                     confidence_score=heard.confidence,
@@ -117,7 +121,8 @@ class ExamRecorder:
             await self.audit_in(
                 db,
                 "exam.answer_stored",
-                {"question_number": number, "words": len(heard.text.split())},
+                {"question_number": number, "words": len(heard.text.split())}
+                | ({"terms_corrected": True} if heard.corrected is not None else {}),
                 resource=("answer", answer.id),
             )
         return answer
@@ -134,6 +139,7 @@ class ExamRecorder:
             answer = await answers.rehear(
                 answer_id,
                 transcribed_text=heard.text,
+                answer_text=heard.corrected,
                 audio_duration_seconds=round(heard.audio_seconds, 3),
                 confidence_score=heard.confidence,
                 started_at=heard.started_at,
@@ -336,6 +342,7 @@ def result_event(result: Result, exam_session: ExamSession) -> dict[str, Any]:
                 "number": answer.question_number,
                 "question": answer.question_text,
                 "transcript": answer.transcribed_text,
+                "answer_text": answer.answer_text,
                 "answered": answer.is_complete,
                 "score": None if mark is None else mark.score,
                 "max_score": None if mark is None else mark.max_score,

@@ -327,6 +327,7 @@ class AnswerRepository:
         answer_id: int,
         *,
         transcribed_text: str,
+        answer_text: str | None = None,
         audio_duration_seconds: float,
         confidence_score: float,
         started_at: dt.datetime | None,
@@ -337,7 +338,7 @@ class AnswerRepository:
             update(Answer)
             .where(Answer.id == answer_id)
             .values(
-                answer_text=transcribed_text,
+                answer_text=transcribed_text if answer_text is None else answer_text,
                 transcribed_text=transcribed_text,
                 audio_duration_seconds=audio_duration_seconds,
                 confidence_score=confidence_score,

@@ -145,8 +145,11 @@ class AnswerRead(BaseModel):
     question_bank_id: int
     question_number: int
     question_text: str | None
-    answer_text: str | None
-    transcribed_text: str | None
+    answer_text: str | None = Field(
+        description="what was graded: the transcript with the question's misheard terms read "
+        "back in (the same as transcribed_text when nothing was corrected)"
+    )
+    transcribed_text: str | None = Field(description="what speech recognition heard, unchanged")
     audio_duration_seconds: float
     confidence_score: float
     is_complete: bool

@@ -37,7 +37,14 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
-from newspeech.exams.recorder import ExamRecorder, HeardSpan, is_resumable, result_event, summary_of
+from newspeech.exams.plan import PlannedQuestion
+from newspeech.exams.recorder import (
+    ExamRecorder,
+    HeardSpan,
+    is_resumable,
+    result_event,
+    summary_of,
+)
 from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
 from newspeech.exams.setting import Setting, choose_form, form_of
 from newspeech.grading import AsyncGrader, Grade, GradingQuestion
@@ -53,6 +60,7 @@ from newspeech.voice.conversation import (
     TurnTimings,
     Utterance,
 )
+from newspeech.voice.terms import TermCorrector
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +80,9 @@ class ExamDependencies:
     wall_clock: Callable[[], dt.datetime] = utcnow
     rng: random.Random = field(default_factory=random.SystemRandom)
     """Chooses each sitting's cases when the bank holds more than ``total_questions``."""
+    terms: TermCorrector | None = None
+    """Reads the question's terms back into what was heard before it is graded (none: answers
+    are graded as heard). The raw transcript is stored beside the corrected one."""
 
 
 def _candidate_name(user: User) -> str:
@@ -398,6 +409,7 @@ class ExamConversation:
         parts = list(self._heard)[-pending.parts :] if pending.parts else []
         question = self._setting.questions[pending.question.question_id]
         span = self._span(pending.text, parts)
+        span = replace(span, corrected=self._corrected(pending.question, span.text, parts))
         if replacing is None:
             answer = await self._recorder.answer(question, pending.question.number, span)
         else:
@@ -425,6 +437,21 @@ class ExamConversation:
             ended_at=self._wall_at(parts[-1].timings.speech_ended),
         )
 
+    def _corrected(
+        self, planned: PlannedQuestion, text: str, parts: list[HeardAnswer]
+    ) -> str | None:
+        """``text`` with the question's misheard terms read back in, or None if unchanged."""
+        if self._deps.terms is None or not text:
+            return None
+        question = self._grading_question(planned.question_id)
+        fixed = self._deps.terms.correct(
+            text,
+            [form for keyword in question.keywords for form in keyword.forms],
+            vocabulary=(question.text, question.model_answer),
+            words=[word for part in parts for word in part.transcript.words],
+        )
+        return fixed.text if fixed.changed else None
+
     def _wall_at(self, monotonic: float) -> dt.datetime:
         return self._deps.wall_clock() - dt.timedelta(seconds=self._deps.clock() - monotonic)
 
@@ -436,7 +463,7 @@ class ExamConversation:
         question = self._grading_question(answer.question_bank_id)
         started = time.perf_counter()
         try:
-            grade = await self._grade(question, answer.transcribed_text or "", answer)
+            grade = await self._grade(question, answer.graded_text, answer)
         except Exception as exc:
             await self._recorder.grading_failed(answer, exc)
             return None, {

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -85,6 +85,8 @@ class Occurrence:
     similarity: float
     """1.0 when every word matched exactly; lower when an ASR slip was forgiven."""
     negated: bool
+    owns_cue: bool = False
+    """The form contains a negation cue, matched here ("interests not positions")."""
 
 
 @dataclass(frozen=True)
@@ -212,17 +214,17 @@ class ConceptMatcher:
         self, compiled: CompiledQuestion, tokens: Sequence[Token]
     ) -> tuple[ConceptMatch, ...]:
         candidates = _Index(tokens, compiled.fuzzy_vocabulary).candidates
-        return tuple(
-            ConceptMatch(
-                concept.keyword,
-                tuple(
-                    occurrence
-                    for pattern in concept.patterns
-                    for occurrence in _occurrences(pattern, tokens, candidates)
-                ),
-                concept.negation_allowed,
-            )
+        found = [
+            [
+                occurrence
+                for pattern in concept.patterns
+                for occurrence in _occurrences(pattern, tokens, candidates)
+            ]
             for concept in compiled.concepts
+        ]
+        return tuple(
+            ConceptMatch(concept.keyword, _cues_taken(n, found, tokens), concept.negation_allowed)
+            for n, (concept, occurrences) in enumerate(zip(compiled.concepts, found, strict=True))
         )
 
 
@@ -255,6 +257,29 @@ class _Index:
         return found
 
 
+def _cues_taken(
+    concept: int, found: Sequence[Sequence[Occurrence]], tokens: Sequence[Token]
+) -> tuple[Occurrence, ...]:
+    """The concept's occurrences, each denied only by a cue no other concept has taken: in
+    "no binding contract fresh offer" the "no" belongs to the form "no binding contract" and
+    does not reach "fresh offer" (speech recognition often leaves out the comma between)."""
+    taken = [
+        o.positions
+        for n, occurrences in enumerate(found)
+        if n != concept
+        for o in occurrences
+        if o.owns_cue
+    ]
+    kept = []
+    for occurrence in found[concept]:
+        if occurrence.negated:
+            cue = negation_cue(tokens, occurrence.positions[0])
+            if cue is not None and any(cue in positions for positions in taken):
+                occurrence = replace(occurrence, negated=False)
+        kept.append(occurrence)
+    return tuple(kept)
+
+
 def _fuzzy_eligible(stem: str) -> bool:
     return len(stem) >= 5 and stem.isalpha()
 
@@ -284,7 +309,7 @@ def _occurrences(
             continue
         positions, worst = chain
         negated = not pattern.negated and negation_cue(tokens, start) is not None
-        found.append(Occurrence(pattern.form, positions, worst, negated))
+        found.append(Occurrence(pattern.form, positions, worst, negated, pattern.negated))
         last_end = positions[-1]
     return found
 

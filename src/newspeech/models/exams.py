@@ -145,9 +145,28 @@ class Answer(CreatedAt, Base):
 
     exam_session: Mapped[ExamSession] = relationship(back_populates="answers")
     question: Mapped[Question] = relationship()
+
     evaluation: Mapped[Evaluation | None] = relationship(
         back_populates="answer", uselist=False, passive_deletes=True
     )
+
+    @property
+    def graded_text(self) -> str:
+        """What the answer is graded on: ``answer_text``, the transcript with the question's
+        misheard terms read back in (newspeech.voice.terms), or the transcript itself.
+        ``transcribed_text`` is what speech recognition heard and is never changed."""
+        if self.answer_text is not None:
+            return self.answer_text
+        return self.transcribed_text or ""
+
+    @property
+    def term_corrected(self) -> bool:
+        """Whether what is graded differs from what was heard."""
+        return (
+            self.answer_text is not None
+            and self.transcribed_text is not None
+            and self.answer_text != self.transcribed_text
+        )
 
 
 class Evaluation(Timestamps, Base):

@@ -46,6 +46,7 @@ def _read(item: ReviewItem) -> ReviewAnswerRead:
         session_code=item.exam_session.session_code,
         student_name=item.student.full_name or item.student.username,
         transcript=answer.transcribed_text,
+        corrected_transcript=answer.answer_text if answer.term_corrected else None,
         score=evaluation.score_obtained,
         max_score=evaluation.max_score,
         feedback_type=evaluation.feedback_type,

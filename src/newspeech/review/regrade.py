@@ -70,7 +70,7 @@ async def _grade_all(
         async with gate:
             return await grader.grade_async(
                 question,
-                answer.transcribed_text or answer.answer_text or "",
+                answer.graded_text,
                 asr_confidence=answer.confidence_score,
             )
 

@@ -27,7 +27,12 @@ class ReviewAnswerRead(BaseModel):
     session_id: int
     session_code: str
     student_name: str
-    transcript: str | None
+    transcript: str | None = Field(description="what speech recognition heard, unchanged")
+    corrected_transcript: str | None = Field(
+        default=None,
+        description="the transcript with the question's misheard terms read back in, which is "
+        "what was graded; null when nothing was corrected",
+    )
     score: int
     max_score: int
     feedback_type: FeedbackType

@@ -29,7 +29,23 @@ function gradeLines(answer) {
 }
 
 /**
- * An ``<article>`` for ``answer`` = {answerId, heading, questionText, transcript, score, maxScore,
+ * What was heard; when the question's terms were read back into it before grading, both:
+ * "heard: …" (the recording's raw transcript) and "corrected: …" (what was graded).
+ */
+function transcriptLines(answer) {
+  if (!answer.corrected || answer.corrected === answer.transcript) {
+    return [h("blockquote", { class: "transcript" }, answer.transcript || "(no answer)")];
+  }
+  return [
+    h("blockquote", { class: "transcript heard" }, h("strong", {}, "heard: "), answer.transcript || ""),
+    h("blockquote", { class: "transcript corrected" }, h("strong", {}, "corrected: "), answer.corrected),
+    h("p", { class: "hint" }, "Terms of the question that speech recognition misheard were read back in; the corrected text was graded."),
+  ];
+}
+
+/**
+ * An ``<article>`` for ``answer`` = {answerId, heading, questionText, transcript, corrected (the
+ * transcript with misheard terms read back in, what was graded; null when none), score, maxScore,
  * feedback, feedbackType, evaluatorType, mark (the API's ``mark``), confidence, matched, missing,
  * audioUrl}.
  * ``onOverride(response)`` gets the API's {evaluation, result} after a saved override.
@@ -110,7 +126,7 @@ export function answerCard(ctx, shelf, answer, { onOverride, allowFlag = true } 
     h("h3", {}, answer.heading),
     answer.questionText ? h("p", { class: "question" }, answer.questionText) : null,
     h("h4", {}, "Transcript"),
-    h("blockquote", { class: "transcript" }, answer.transcript || "(no answer)"),
+    ...transcriptLines(answer),
     grade,
     shelf.player(answer.audioUrl, answer.heading),
     // Closed by default: twelve open forms would bury the transcripts.

@@ -57,6 +57,7 @@ export async function renderReviewAnswers(ctx, container, questionId) {
         answerId: a.answer_id,
         heading: `Answer ${index + 1} of ${page.total}: ${a.student_name} (session ${a.session_code})`,
         transcript: a.transcript,
+        corrected: a.corrected_transcript,
         score: a.score,
         maxScore: a.max_score,
         feedbackType: a.feedback_type,

@@ -114,6 +114,7 @@ export async function renderSession(ctx, container, id) {
     heading: `Question ${a.question_number}`,
     questionText: a.question_text,
     transcript: a.transcribed_text ?? a.answer_text,
+    corrected: a.transcribed_text !== null && a.answer_text !== a.transcribed_text ? a.answer_text : null,
     score: a.evaluation?.score_obtained ?? null,
     maxScore: a.evaluation?.max_score ?? 10,
     feedback: a.evaluation?.feedback,

@@ -1,0 +1,205 @@
+"""A question's terms read back into what whisper tiny.en misheard (newspeech.voice.terms),
+on text and on the real engines with the two candidate voices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newspeech.grading.protocols import GradingQuestion, Keyword
+from newspeech.questions.banks import load_banks
+from newspeech.voice.audio import decode_audio
+from newspeech.voice.bias import bias_terms, decoder_bias
+from newspeech.voice.protocols import Word
+from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.terms import EspeakPhonetics, TermCorrector, fold
+from tests.fixtures.voices import CandidateVoices
+
+AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+JFK = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+
+
+def _questions() -> dict[str, GradingQuestion]:
+    return {
+        f"{bank.college_type}/{scenario.scenario_id}.{q.question_number}": GradingQuestion(
+            q.question,
+            tuple(Keyword(k.term, tuple(k.synonyms), k.weight) for k in q.keywords),
+            q.model_answer,
+        )
+        for bank in load_banks()
+        for scenario in bank.scenarios
+        for q in scenario.questions
+    }
+
+
+QUESTIONS = _questions()
+
+
+def _forms(question: GradingQuestion) -> list[str]:
+    return [form for keyword in question.keywords for form in keyword.forms]
+
+
+def _question_with(term: str) -> GradingQuestion:
+    return next(q for q in QUESTIONS.values() if term in _forms(q))
+
+
+@pytest.fixture(scope="module")
+def corrector() -> TermCorrector:
+    return TermCorrector(EspeakPhonetics())
+
+
+def _unsure(text: str, probability: float = 0.3) -> list[Word]:
+    """``text`` as decoder words it was unsure of (misheard terms come out so)."""
+    return [Word(w, 0.0, 0.0, probability) for w in text.split()]
+
+
+def _correct(corrector: TermCorrector, question: GradingQuestion, text: str) -> str:
+    fixed = corrector.correct(
+        text, _forms(question), vocabulary=(question.text,), words=_unsure(text)
+    )
+    assert fixed.raw == text
+    return fixed.text
+
+
+def test_folds_sounds_whisper_confuses_together() -> None:
+    assert fold("ɛsdiː") == fold("ɛstiː")  # "SD" / "ST"
+    assert fold("kætaɪniːmiə") == fold("kɛtəniːmiə")  # "catinemia" / "ketonaemia"
+
+
+@pytest.mark.parametrize(
+    ("heard", "term", "expected"),
+    [
+        ("Give aspirin and tick a griller now.", "ticagrelor", "Give aspirin and ticagrelor now."),
+        ("The ECG shows SD elevation.", "st elevation", "The ECG shows st elevation."),
+        ("There is Katanemia.", "ketonaemia", "There is ketonaemia."),
+        ("Start no adrenaline.", "noradrenaline", "Start noradrenaline."),
+    ],
+)
+def test_reads_a_misheard_term_back_in(
+    corrector: TermCorrector, heard: str, term: str, expected: str
+) -> None:
+    question = _question_with(term)
+    fixed = corrector.correct(
+        heard, _forms(question), vocabulary=(question.text,), words=_unsure(heard)
+    )
+    assert fixed.text == expected
+    assert fixed.raw == heard
+    assert [c.term for c in fixed.corrections] == [term]
+    assert (
+        heard[fixed.corrections[0].start : fixed.corrections[0].end] == fixed.corrections[0].heard
+    )
+
+
+def test_leaves_a_term_that_was_said_and_the_words_around_it(corrector: TermCorrector) -> None:
+    question = _question_with("ticagrelor")
+    for text in (
+        "Give aspirin and ticagrelor, then arrange primary PCI.",
+        "There is left ventricular failure.",
+        "Ticket growl is given.",
+    ):
+        assert _correct(corrector, question, text).split()[-1] == text.split()[-1]
+    assert _correct(corrector, question, "Give aspirin and ticagrelor.") == (
+        "Give aspirin and ticagrelor."
+    )
+
+
+def test_words_heard_with_confidence_stay_unless_they_sound_the_same(
+    corrector: TermCorrector,
+) -> None:
+    question = _question_with("ketonaemia")
+    sure = "There is Katanemia."
+    assert _correct(corrector, question, sure) == "There is ketonaemia."
+    fixed = corrector.correct(sure, _forms(question), words=_unsure(sure, 0.95))
+    assert fixed.text == "There is ketonaemia."  # sounds exactly like the term
+    near = "There is cantonemia."
+    assert corrector.correct(near, _forms(question), words=_unsure(near, 0.95)).text == near
+    assert corrector.correct(near, _forms(question)).text == near  # probabilities unknown
+
+
+def test_never_fires_on_answers_to_other_questions(corrector: TermCorrector) -> None:
+    """Every model answer, and a real speech, corrected towards another college's question
+    (as text, without the decoder's probabilities: ``scripts/bench terms`` measures false
+    corrections on real transcripts): nothing in them sounds exactly like its terms."""
+    keys = list(QUESTIONS)
+    for n, key in enumerate(keys):
+        other = QUESTIONS[keys[(n + len(keys) // 6) % len(keys)]]
+        answer = QUESTIONS[key].model_answer
+        fixed = corrector.correct(
+            answer, _forms(other), vocabulary=(other.text, other.model_answer)
+        )
+        assert fixed.corrections == (), (key, fixed.corrections)
+        jfk = corrector.correct(JFK, _forms(other), vocabulary=(other.text,))
+        assert jfk.corrections == ()
+
+
+def test_bias_puts_every_term_before_the_synonyms() -> None:
+    question = _question_with("ticagrelor")
+    prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])
+    assert prompt == question.text
+    terms = [k.term for k in question.keywords]
+    assert list(hotwords[: len(terms)]) == [f"{term}," for term in terms]
+    assert {h.rstrip(",") for h in hotwords} == set(_forms(question))
+    assert bias_terms([["ECG", "ecg"], ["x"]]) == ("ECG", "x")
+
+
+# Misheard by tiny.en in the product's decoding (the question as prompt, its terms and then
+# synonyms as hotwords) and heard after correction: sentences of `scripts/bench terms`.
+MISHEARD = [
+    ("piper", "I think the key points are pyelonephritis, organ failure and low blood pressure.",
+     "pyelonephritis"),
+    ("piper", "I think the key point is Goodman.", "Goodman"),
+    ("piper", "I think the key point is hypercapnia.", "hypercapnia"),
+    ("espeak", "In this case I would mention full table scan.", "full table scan"),
+    ("espeak", "In this case I would mention coolant pump.", "coolant pump"),
+    ("espeak", "I think the key point is hypercapnia.", "hypercapnia"),
+    ("espeak", "In this case I would mention acidaemia.", "acidaemia"),
+    ("espeak", "In this case I would mention fractography, material testing, and also reversed "
+     "bending.", "fractography"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("voice", "said", "term"), MISHEARD)
+async def test_a_misheard_term_is_heard_after_correction(
+    tiny: WhisperSpeechToText,
+    voices: CandidateVoices,
+    corrector: TermCorrector,
+    voice: str,
+    said: str,
+    term: str,
+) -> None:
+    question = _question_with(term)
+    pcm = voices.piper(said) if voice == "piper" else voices.espeak(said)
+    prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])
+    transcript = await tiny.transcribe(pcm, prompt=prompt, hotwords=hotwords)
+    fixed = corrector.correct(
+        transcript.text,
+        _forms(question),
+        vocabulary=(question.text, question.model_answer),
+        words=transcript.words,
+    )
+    assert term.lower() not in transcript.text.lower(), f"heard right: {transcript.text!r}"
+    assert term.lower() in fixed.text.lower(), (transcript.text, fixed.corrections)
+    assert [c.term for c in fixed.corrections] == [term]
+
+
+async def test_a_real_recording_is_left_as_heard(
+    tiny: WhisperSpeechToText, corrector: TermCorrector
+) -> None:
+    """Decoded as an answer to each question in turn (biased towards its terms), a speech
+    that says none of them keeps its words."""
+    pcm = decode_audio((AUDIO / "whisper_jfk.flac").read_bytes(), max_seconds=60)
+    for question in list(QUESTIONS.values())[::12]:
+        prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])
+        transcript = await tiny.transcribe(pcm, prompt=prompt, hotwords=hotwords)
+        fixed = corrector.correct(
+            transcript.text,
+            _forms(question),
+            vocabulary=(question.text, question.model_answer),
+            words=transcript.words,
+        )
+        assert fixed.corrections == (), (transcript.text, fixed.corrections)
+        assert "country" in transcript.text.lower()
