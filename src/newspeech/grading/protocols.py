@@ -162,13 +162,19 @@ class Grader(Protocol):
 
 @dataclass(frozen=True)
 class GradingThresholds:
-    """Bands of the seed: correct at or above ``correct``, partial above ``partial``.
+    """The one rule that turns a mark into a feedback type, shared by every grader, the review
+    desk and the results: correct at or above ``correct`` of the maximum, partial at or above
+    ``partial``, otherwise incorrect. The defaults are the seed documents' rule (correct >= 8,
+    partial >= 5 out of 10); the configuration keys of :attr:`CONFIG_KEYS` change them.
+
+    Graders band the *mark* they give (whole points over the maximum, :meth:`classify_mark`),
+    so the feedback type always agrees with the score the candidate sees.
 
     ``asr_review_below``: answers transcribed with less confidence than this go to review.
     """
 
-    correct: float = 0.6
-    partial: float = 0.3
+    correct: float = 0.8
+    partial: float = 0.5
     asr_review_below: float = 0.5
 
     CONFIG_KEYS: ClassVar[tuple[str, str, str]] = (
@@ -201,13 +207,17 @@ class GradingThresholds:
             raise ConfigurationError(f"invalid grading threshold: {exc}") from exc
 
     def classify(self, fraction: float) -> FeedbackType:
-        """The seed's bands: correct if ``fraction >= correct``, partial if above ``partial``."""
-        # The tolerance keeps 3/5 or 6/10 on the boundary whatever float rounding does.
+        """Correct if ``fraction >= correct``, partial if ``fraction >= partial``."""
+        # The tolerance keeps 8/10 or 4/5 on the boundary whatever float rounding does.
         if fraction >= self.correct - 1e-9:
             return FeedbackType.CORRECT
-        if fraction > self.partial + 1e-9:
+        if fraction >= self.partial - 1e-9:
             return FeedbackType.PARTIAL
         return FeedbackType.INCORRECT
+
+    def classify_mark(self, score: int, max_score: int) -> FeedbackType:
+        """The feedback type of a mark of ``score`` out of ``max_score`` whole points."""
+        return self.classify(score / max_score)
 
 
 class AsyncGrader(Protocol):
