@@ -66,7 +66,9 @@ class GradingQuestion:
         """Build from a bank row or a ``question_banks`` row turned into a mapping.
 
         Reads ``keywords`` (``[{"term", "synonyms", "weight"}]``) and falls back to the seed's
-        flat ``expected_keywords`` (weight 1, no synonyms) when a row has no structured ones.
+        flat ``expected_keywords`` (weight 1, no synonyms) when a row has no structured ones,
+        and derives them from the model answer when it has neither
+        (:func:`~newspeech.grading.derive.derive_keywords`).
         Accepts both spellings of the text fields (``question_text``/``question``,
         ``answer_guidelines``/``guidelines``).
         """
@@ -87,10 +89,16 @@ class GradingQuestion:
         text = data.get("question_text", data.get("question"))
         if not text:
             raise ValidationFailed("a grading question needs its text")
+        model_answer = str(data.get("model_answer") or "")
+        if not keywords and model_answer.strip():
+            # A row stored before keywords were derived on save: derive them now, as on save.
+            from newspeech.grading.derive import derive_keywords
+
+            keywords = derive_keywords(str(text), model_answer)
         return cls(
             text=str(text),
             keywords=keywords,
-            model_answer=str(data.get("model_answer") or ""),
+            model_answer=model_answer,
             guidelines=str(data.get("answer_guidelines", data.get("guidelines")) or ""),
             max_score=int(data.get("max_score") or 10),
         )

@@ -5,7 +5,9 @@ with the same place) nothing is written, and the report lists every problem with
 run reports the same counts without writing. Questions are matched on (college, scenario,
 question number); items without numbers are placed by scenario name and question text, so
 importing the same file twice changes nothing the second time. Fields a file leaves empty keep
-their stored values.
+their stored values; keywords derived from the model answer (for an item without keywords)
+never replace keywords an examiner wrote. An item with neither keywords nor a model answer is
+an error (on its line) unless it updates a stored question that has either.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from newspeech.questions.interchange import (
     ParseResult,
     export_questions,
 )
+from newspeech.questions.interchange.model import NOTHING_TO_GRADE_AGAINST
 from newspeech.questions.repository import QuestionRepository
 
 # Model field -> question_banks columns it sets.
@@ -162,6 +165,9 @@ def _plan_college(
             update={"scenario_id": scenario_id, "question_number": number}
         )
         current = stored.get(key)
+        if _nothing_to_grade_against(question, current):
+            report.issues.append(ImportIssue(item.line, IssueKind.ERROR, NOTHING_TO_GRADE_AGAINST))
+            continue
         if current is None:
             plan.new_rows.append(placed_question.row())
             continue
@@ -179,10 +185,24 @@ def _changes(question: BankQuestion, row: dict[str, Any], current: Question) -> 
         value = getattr(question, name)
         if name not in question.model_fields_set or value is None or value == ():
             continue
+        if name == "keywords" and _curated(current.keywords) and all(k.derived for k in value):
+            continue  # keywords derived for a file without any never replace an examiner's
         for column in columns:
             if getattr(current, column) != row[column]:
                 changes[column] = row[column]
     return changes
+
+
+def _nothing_to_grade_against(question: BankQuestion, current: Question | None) -> bool:
+    """Neither the item nor the stored question it updates has keywords or a model answer."""
+    if question.keywords or question.model_answer:
+        return False
+    return current is None or not (current.keywords or current.model_answer)
+
+
+def _curated(keywords: list[dict[str, Any]] | None) -> bool:
+    """Stored keywords that an examiner wrote or checked (not all derived)."""
+    return any(not k.get("derived") for k in keywords or ())
 
 
 async def export_college(db: AsyncSession, college_type: str, fmt: ImportFormat) -> bytes:

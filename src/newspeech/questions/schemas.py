@@ -17,6 +17,9 @@ class Keyword(BaseModel):
     term: Term
     synonyms: list[Term] = Field(default_factory=list, max_length=50)
     weight: float = Field(default=1.0, gt=0, le=10)
+    derived: bool = False
+    """Derived from the model answer, not (yet) checked by an examiner: the editor shows it so
+    and sends it back without the mark once the examiner has edited it."""
 
 
 class QuestionRead(BaseModel):
