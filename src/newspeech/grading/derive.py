@@ -46,5 +46,5 @@ def derive_keywords(
         key = f"not {token.stem}" if negated else token.stem
         if key not in keywords:
             term = f"not {token.text}" if negated else token.text
-            keywords[key] = Keyword(term)
+            keywords[key] = Keyword(term, derived=True)
     return tuple(keywords.values())

@@ -30,6 +30,8 @@ class Keyword:
     term: str
     synonyms: tuple[str, ...] = ()
     weight: int = 1
+    derived: bool = False
+    """Derived from the model answer (:mod:`newspeech.grading.derive`), not an examiner's."""
 
     def __post_init__(self) -> None:
         if not self.term.strip():
@@ -61,6 +63,11 @@ class GradingQuestion:
     def total_weight(self) -> int:
         return sum(keyword.weight for keyword in self.keywords)
 
+    @property
+    def curated(self) -> bool:
+        """Some keyword is an examiner's (not all derived from the model answer)."""
+        return any(not keyword.derived for keyword in self.keywords)
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> GradingQuestion:
         """Build from a bank row or a ``question_banks`` row turned into a mapping.
@@ -81,6 +88,7 @@ class GradingQuestion:
                     term=str(item["term"]),
                     synonyms=tuple(str(s) for s in item.get("synonyms") or ()),
                     weight=int(item.get("weight", 1)),
+                    derived=bool(item.get("derived", False)),
                 )
                 for item in raw_keywords
             )
