@@ -319,15 +319,16 @@ SECTIONS = ("saf", "semeval", "gaming", "latency")
 
 
 def build_graders(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> dict[str, Grader]:
-    # The default gets an embedder of its own, so its latencies are not cache hits; the
-    # semantic grader and the old hybrid share one (the old one's latencies are not reported).
+    # One embedder for all: the default goes first, so it embeds each answer itself and its
+    # latencies are real; the semantic grader and the old hybrid then hit the cache (their
+    # latencies are not reported). The latency section uses fresh embedders.
     shared = MiniLMEmbedder(cache_size=100_000)
     graders: dict[str, Grader] = {
         "seed": SeedKeywordGrader(),
         "keyword": KeywordGrader(),
+        "hybrid": HybridGrader(shared),
         "semantic": SemanticGrader(shared),
         "hybrid-old": TwoWayHybridGrader(shared),
-        "hybrid": HybridGrader(MiniLMEmbedder(cache_size=100_000)),
     }
     if args.llm_url:
         client = OpenAIChatClient(args.llm_url, model=args.llm_model, api_key=args.llm_key)

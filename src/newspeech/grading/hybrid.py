@@ -18,13 +18,14 @@ The mark is that share of the question's points, rounded half up; its feedback t
 the mark (:meth:`~newspeech.grading.protocols.GradingThresholds.classify_mark`).
 
 Keyword evidence still bounds the mark (:func:`bound_by_keywords`): no more than the keyword
-grader's fraction when that grader found stuffing, instructions to the grader (removed before
-any signal is computed) or denied key concepts ("it is not X"); and, for a question whose
-keywords an examiner wrote, when the answer states at most :data:`CURATED_EVIDENCE_LINE` of
-their weight (no credit from resemblance alone: padding and off-topic answers score what their
-concepts earn). Keywords derived from the model answer do not bound it that way: derived from a
-long model answer, good paraphrases hit few of them, and the cap gave them 0 (it did before
-the mark model).
+grader's fraction when that grader found stuffing or instructions to the grader (removed before
+any signal is computed); and, for a question whose keywords an examiner wrote, when the answer
+denies key concepts ("it is not X") or states at most :data:`CURATED_EVIDENCE_LINE` of their
+weight (no credit from resemblance alone: padding and off-topic answers score what their
+concepts earn). Keywords derived from the model answer do not bound it those two ways: every
+content word of a long model answer is one, so good paraphrases hit few of them (the cap gave
+them 0 before the mark model), and an honest paraphrase often says one with a negation nearby
+("the organs don't get enough oxygen" for "starved of oxygen").
 
 With an LLM score (see :mod:`newspeech.grading.llm`), the offline fraction and the LLM's are
 averaged with :data:`LLM_WEIGHT`. That weight is not fitted (no LLM is available offline to
@@ -200,7 +201,8 @@ def bound_by_keywords(fraction: float, keyword: Grade, *, curated: bool = True) 
     """``fraction``, capped at the keyword grader's when a gaming guard fired, the answer
     denied key concepts, or (``curated`` keywords only) it states too few of them (see the
     module docstring)."""
-    guarded = any(r in keyword.review_reasons for r in GUARDS) or keyword.details.get("denied")
+    denied = curated and bool(keyword.details.get("denied"))
+    guarded = denied or any(r in keyword.review_reasons for r in GUARDS)
     too_few = curated and keyword.fraction <= CURATED_EVIDENCE_LINE + 1e-9
     return min(fraction, keyword.fraction) if guarded or too_few else fraction
 
