@@ -1,9 +1,18 @@
-"""Grading benchmark: seed baseline, keyword, semantic alone and hybrid graders (and an LLM).
+"""Grading benchmark: seed baseline, keyword, semantic alone, the old hybrid grader and the
+default (hybrid with the mark model), and an LLM when a server is given.
 
-    uv run python -m bench.grading          # table + bench/results/grading.json
+    uv run python -m bench.grading          # tables + bench/results/grading.json
     uv run python -m bench.grading --limit 20   # first 20 questions per split (a quick look)
+    uv run python -m bench.grading --sections saf   # only the 0-10 table on SAF
     uv run python -m bench.grading --llm-url http://gpu:8000/v1 --llm-model NAME  # + LLM rows
 
+0. SAF (``newspeech.grading.saf``): marks on the 0-10 scale against the tutors' (normalised by
+   each question's maximum points), on ``unseen_answers`` (new answers to the training
+   questions) and ``unseen_questions`` (questions the fit never saw). Keywords are derived
+   from the reference answer, as for an imported question without keywords. Pearson r,
+   quadratic weighted kappa, exact and within-one agreement, RMSE, mean mark against the
+   humans' (:mod:`newspeech.grading.agreement`). The mark model was fitted on SAF's
+   ``training`` split only.
 1. SemEval-2013 Task 7, 2-way (``newspeech.grading.semeval``): keywords derived from each
    reference answer, every student answer graded by every grader (best score over the
    question's references). The hybrid grader's weights were fitted on the training split only
@@ -40,9 +49,12 @@ from typing import Any
 
 from tests.grading.cases import bank_questions, load_cases
 
+from bench._hybrid_2way import TwoWayHybridGrader
 from bench._semeval import SPLITS, TRAINING, grading_questions, load_split
 from newspeech import __version__
 from newspeech.grading import Grade, Grader, GradingQuestion, KeywordGrader, SeedKeywordGrader
+from newspeech.grading import saf as saf_data
+from newspeech.grading.agreement import agreement
 from newspeech.grading.embeddings import MiniLMEmbedder
 from newspeech.grading.hybrid import HybridGrader
 from newspeech.grading.llm import LLMGrader
@@ -143,6 +155,41 @@ class BlockingLLM:
         )
 
 
+def saf(
+    graders: dict[str, Grader], limit: int | None, answer_limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The 0-10 table: every grader's marks against the tutors' on SAF's two test splits."""
+    analyser = Analyser()
+    rows: list[dict[str, Any]] = []
+    for split in (saf_data.UNSEEN_ANSWERS, saf_data.UNSEEN_QUESTIONS):
+        questions = saf_data.load_split(split)[:limit]
+        for name, grader in graders.items():
+            marks: list[float] = []
+            humans: list[float] = []
+            latencies: list[float] = []
+            for question in questions:
+                grading = question.grading_question(analyser)
+                prepare = getattr(grader, "prepare", None)
+                if prepare is not None:
+                    prepare(grading)  # the exam embeds the question while it is asked
+                for answer in question.answers[:answer_limit]:
+                    start = time.perf_counter()
+                    grade = grader.grade(grading, answer.text)
+                    latencies.append((time.perf_counter() - start) * 1000)
+                    marks.append(10 * grade.score / grade.max_score)
+                    humans.append(answer.mark)
+            rows.append(
+                {
+                    "split": split,
+                    "grader": name,
+                    **agreement(marks, humans),
+                    "latency_mean_ms": statistics.fmean(latencies),
+                    "latency_p95_ms": percentile(latencies, 0.95),
+                }
+            )
+    return rows
+
+
 def semeval(graders: dict[str, Grader], limit: int | None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for corpus, splits in SPLITS.items():
@@ -219,18 +266,32 @@ def bank_latency(graders: dict[str, Grader]) -> dict[str, dict[str, float]]:
     return timings
 
 
+def print_saf(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'SAF split':<18} {'grader':<12} {'n':>4} {'r':>6} {'QWK':>6} {'exact':>6} "
+        f"{'+-1':>6} {'RMSE':>5} {'mean':>5} {'human':>5} {'p95 ms':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['split']:<18} {r['grader']:<12} {r['answers']:>4} {r['pearson_r']:>6.3f} "
+            f"{r['qwk']:>6.3f} {r['exact']:>6.3f} {r['within_one']:>6.3f} {r['rmse']:>5.2f} "
+            f"{r['mean_mark']:>5.2f} {r['human_mean_mark']:>5.2f} {r['latency_p95_ms']:>7.2f}"
+        )
+    print()
+
+
 def print_tables(
     rows: list[dict[str, Any]],
     games: dict[str, dict[str, Any]],
     bank: dict[str, dict[str, float]],
 ) -> None:
     print(
-        f"{'corpus':<12} {'split':<22} {'grader':<8} {'t':>3} {'acc':>6} {'mF1':>6} "
+        f"{'corpus':<12} {'split':<22} {'grader':<10} {'t':>3} {'acc':>6} {'mF1':>6} "
         f"{'acc@6':>6} {'mF1@6':>6} {'major.':>6} {'mean ms':>8} {'p95 ms':>7}"
     )
     for r in rows:
         print(
-            f"{r['corpus']:<12} {r['split']:<22} {r['grader']:<8} {r['threshold']:>3} "
+            f"{r['corpus']:<12} {r['split']:<22} {r['grader']:<10} {r['threshold']:>3} "
             f"{r['accuracy']:>6.3f} {r['macro_f1']:>6.3f} "
             f"{r['at_product_band']['accuracy']:>6.3f} {r['at_product_band']['macro_f1']:>6.3f} "
             f"{r['majority']['accuracy']:>6.3f} "
@@ -254,57 +315,87 @@ def print_tables(
         )
 
 
-def main() -> None:
+SECTIONS = ("saf", "semeval", "gaming", "latency")
+
+
+def build_graders(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> dict[str, Grader]:
+    # One embedder for all: the default goes first, so it embeds each answer itself and its
+    # latencies are real; the semantic grader and the old hybrid then hit the cache (their
+    # latencies are not reported). The latency section uses fresh embedders.
+    shared = MiniLMEmbedder(cache_size=100_000)
+    graders: dict[str, Grader] = {
+        "seed": SeedKeywordGrader(),
+        "keyword": KeywordGrader(),
+        "hybrid": HybridGrader(shared),
+        "semantic": SemanticGrader(shared),
+        "hybrid-old": TwoWayHybridGrader(shared),
+    }
+    if args.llm_url:
+        client = OpenAIChatClient(args.llm_url, model=args.llm_model, api_key=args.llm_key)
+        graders["llm"] = BlockingLLM(LLMGrader(client, graders["hybrid"]), loop)  # type: ignore[arg-type]
+    if args.only:
+        graders = {name: g for name, g in graders.items() if name in args.only}
+    return graders
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="questions per split")
     parser.add_argument("--llm-url", help="OpenAI-compatible server: adds LLM rows")
     parser.add_argument("--llm-model", default="gpt-4o-mini")
     parser.add_argument("--llm-key", default=os.environ.get("NEWSPEECH_LLM_API_KEY"))
     parser.add_argument("--only", nargs="*", help="grader names to run (default: all)")
-    args = parser.parse_args()
-    # One embedder each: a shared cache would let the second grader skip the model and
-    # report cache hits as its latency.
-    graders: dict[str, Grader] = {
-        "seed": SeedKeywordGrader(),
-        "keyword": KeywordGrader(),
-        "semantic": SemanticGrader(MiniLMEmbedder(cache_size=100_000)),
-        "hybrid": HybridGrader(MiniLMEmbedder(cache_size=100_000)),
-    }
+    parser.add_argument("--answers", type=int, default=None, help="SAF answers per question")
+    parser.add_argument("--sections", nargs="*", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--out", type=Path, default=RESULTS / "grading.json")
+    args = parser.parse_args(argv)
     loop = asyncio.new_event_loop()
-    if args.llm_url:
-        client = OpenAIChatClient(args.llm_url, model=args.llm_model, api_key=args.llm_key)
-        graders["llm"] = BlockingLLM(LLMGrader(client, graders["hybrid"]), loop)
-    if args.only:
-        graders = {name: g for name, g in graders.items() if name in args.only}
-    rows = semeval(graders, args.limit)
-    games = gaming(graders)
-    fresh: dict[str, Grader] = {"seed": SeedKeywordGrader(), "keyword": KeywordGrader()}
-    if "semantic" in graders:
+    graders = build_graders(args, loop)
+    saf_rows = saf(graders, args.limit, args.answers) if "saf" in args.sections else []
+    print_saf(saf_rows)
+    rows = semeval(graders, args.limit) if "semeval" in args.sections else []
+    games = gaming(graders) if "gaming" in args.sections else {}
+    bank: dict[str, dict[str, float]] = {}
+    if "latency" in args.sections:
+        fresh: dict[str, Grader] = {"seed": SeedKeywordGrader(), "keyword": KeywordGrader()}
         fresh["semantic"] = SemanticGrader(MiniLMEmbedder())
-    if "hybrid" in graders:
         fresh["hybrid"] = HybridGrader(MiniLMEmbedder())
         fresh["hybrid, question prepared"] = PreparedHybrid(MiniLMEmbedder())
-    bank = bank_latency(fresh)
+        bank = bank_latency(fresh)
     print_tables(rows, games, bank)
-    if "llm" in graders:
-        loop.run_until_complete(client.aclose())
+    llm = graders.get("llm")
+    if isinstance(llm, BlockingLLM):
+        loop.run_until_complete(llm.inner.client.aclose())
     loop.close()
+    write_results(args, graders, saf_rows, rows, games, bank)
+
+
+def write_results(
+    args: argparse.Namespace,
+    graders: dict[str, Grader],
+    saf_rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    games: dict[str, dict[str, Any]],
+    bank: dict[str, dict[str, float]],
+) -> None:
     load = os.getloadavg()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "grading.json"
-    out.write_text(
+    args.out.parent.mkdir(exist_ok=True)
+    default = graders.get("hybrid")
+    args.out.write_text(
         json.dumps(
             {
                 "version": __version__,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "limit": args.limit,
+                "sections": args.sections,
                 "cpus": os.cpu_count(),
                 "load_average_at_end": [round(v, 2) for v in load],
                 "command": "uv run python -m bench.grading",
-                "hybrid_weights": graders["hybrid"].weights.provenance
-                if isinstance(graders.get("hybrid"), HybridGrader)
+                "mark_model": default.model.provenance
+                if isinstance(default, HybridGrader)
                 else None,
+                "saf": saf_rows,
                 "semeval": rows,
                 "gaming": games,
                 "bank_latency": bank,
@@ -314,7 +405,7 @@ def main() -> None:
         + "\n",
         encoding="utf-8",
     )
-    print(f"\nwrote {out}")
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

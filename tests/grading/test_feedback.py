@@ -33,7 +33,10 @@ def test_spoken_feedback_keeps_the_seeds_verdict_then_model_answer(
 
 
 def test_partial_feedback_names_the_heaviest_missed_concepts() -> None:
-    grade = KeywordGrader().grade(bank_question("medical", 1, 2), "Troponin and a right-sided ECG.")
+    # 5 of 9 weight: 6 points, partial under the default rule (partial >= 5, correct >= 8).
+    grade = KeywordGrader().grade(
+        bank_question("medical", 1, 2), "Troponin, a right-sided ECG and a chest X-ray."
+    )
     assert grade.spoken_feedback.startswith(
         "Partially correct. You did not mention reperfusion not delayed or baseline bloods. "
         "A full answer would say: I would record a right-sided ECG"

@@ -1,4 +1,4 @@
-"""The fit command end to end on a small corpus in SemEval-2013's own XML layout."""
+"""The fit command end to end on a small corpus in SAF's own XML layout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from newspeech.grading.fit import main
-from newspeech.grading.hybrid import FEATURES, HybridWeights
+from newspeech.grading.marks import MarkModel
 
 TOPICS = [
     ("Why does the bulb light?", "The bulb is in a closed path with the battery."),
@@ -18,46 +18,48 @@ TOPICS = [
     ("What makes the pitch higher?", "A shorter string vibrates faster and gives a higher pitch."),
 ]
 ANSWERS = [
-    ("{ref}", True),
-    ("I think {ref_lower}", True),
-    ("I do not know.", False),
-    ("Because it is blue and heavy.", False),
+    ("{ref}", 1.0),
+    ("I think {ref_lower}", 1.0),
+    ("{half}", 0.5),
+    ("I do not know.", 0.0),
+    ("Because it is blue and heavy.", 0.0),
 ]
 
 
 def question_xml(number: int, question: str, reference: str) -> str:
+    half = " ".join(reference.split()[: len(reference.split()) // 2])
     answers = "".join(
-        f'<studentAnswer id="a{number}.{k}" accuracy="{"correct" if ok else "incorrect"}">'
-        f"{escape(text.format(ref=reference, ref_lower=reference.lower()))}</studentAnswer>"
-        for k, (text, ok) in enumerate(ANSWERS)
+        f'<studentAnswer id="q{number}.{k}"><response>'
+        f"{escape(text.format(ref=reference, ref_lower=reference.lower(), half=half))}"
+        f"</response><score>{score}</score></studentAnswer>"
+        for k, (text, score) in enumerate(ANSWERS)
     )
     return (
-        f'<question id="q{number}" module="m"><questionText>{escape(question)}</questionText>'
-        f'<referenceAnswers><referenceAnswer id="r{number}" category="BEST">{escape(reference)}'
+        f'<question id="q{number}"><questionText>{escape(question)}</questionText>'
+        f'<referenceAnswers><referenceAnswer id="r{number}">{escape(reference)}'
         f"</referenceAnswer></referenceAnswers><studentAnswers>{answers}</studentAnswers>"
         "</question>"
     )
 
 
-def test_fit_writes_weights_with_provenance_that_the_grader_loads(tmp_path: Path) -> None:
-    for corpus in ("beetle", "sciEntsBank"):
-        folder = tmp_path / "training" / "2way" / corpus
-        folder.mkdir(parents=True)
-        for number, (question, reference) in enumerate(TOPICS):
-            (folder / f"q{number}.xml").write_text(question_xml(number, question, reference))
-    out = tmp_path / "weights.json"
+def test_fit_writes_a_mark_model_with_provenance_that_the_grader_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "training"
+    folder.mkdir()
+    for number, (question, reference) in enumerate(TOPICS):
+        (folder / f"q{number}.xml").write_text(question_xml(number, question, reference))
+    out = tmp_path / "model.json"
 
     main(["--data", str(tmp_path), "--out", str(out)])
 
     document = json.loads(out.read_text(encoding="utf-8"))
     provenance = document["provenance"]
-    assert provenance["answers"] == 2 * len(TOPICS) * len(ANSWERS)
-    assert provenance["correct"] == provenance["answers"] // 2
+    assert provenance["answers"] == len(TOPICS) * len(ANSWERS)
+    assert provenance["questions"] == len(TOPICS)
     assert provenance["command"] == "uv run python -m newspeech.grading.fit"
-    assert provenance["training_in_sample"]["accuracy"] >= 0.9
-    weights = HybridWeights.load(out)
-    assert weights.features == FEATURES
-    # More keyword and semantic evidence means a higher fraction.
-    low = weights.fraction([0.0, 0.1, 0.1, 0.1, 0.1, 0.0, 0.5])
-    high = weights.fraction([1.0, 0.9, 0.9, 0.9, 0.5, 0.9, 1.0])
+    assert provenance["training_in_sample"]["pearson_r"] > 0.8
+    model = MarkModel.load(out)
+    # More keyword and semantic evidence means a higher mark; the model answer earns it all.
+    low = model.fraction(dict.fromkeys(model.features, 0.05))
+    high = model.fraction(dict.fromkeys(model.features, 0.95))
     assert high > 0.6 > low
+    assert model.fraction(dict.fromkeys(model.features, 1.0)) == 1.0

@@ -205,7 +205,7 @@ def test_weights_decide_the_fraction() -> None:
     light = GRADER.grade(STEMI, "Risk factors.")  # weight 1 of 9
     assert (heavy.fraction, light.fraction) == pytest.approx((3 / 9, 1 / 9))
     assert (heavy.score, light.score) == (3, 1)
-    assert heavy.feedback_type is FeedbackType.PARTIAL
+    assert heavy.feedback_type is FeedbackType.INCORRECT  # 3/10 is below partial (5)
 
 
 def test_rounds_half_points_up() -> None:
@@ -215,14 +215,21 @@ def test_rounds_half_points_up() -> None:
     assert GRADER.grade(question, "ab").score == 3  # 2.5 points
 
 
-def test_the_band_compares_the_unrounded_fraction_with_the_threshold() -> None:
-    # 5/9 of the weight is 6 points, yet below the configured 0.6: partial, as in the seed.
+def test_the_band_follows_the_mark_given() -> None:
+    # 5/9 of the weight is 6 points: partial under the default rule (correct >= 8).
     grade = GRADER.grade(STEMI, "An inferior STEMI with ST elevation.")
     assert (grade.score, grade.feedback_type) == (6, FeedbackType.PARTIAL)
     lenient = KeywordGrader(GradingThresholds(correct=0.55))
     assert lenient.grade(STEMI, "An inferior STEMI with ST elevation.").feedback_type is (
         FeedbackType.CORRECT
     )
+    # 7/9 = 0.78 of the weight is 8 points, and 8/10 is correct: the band follows the mark.
+    question = GradingQuestion(
+        "Name four drugs.",
+        (Keyword("ab", weight=3), Keyword("cd", weight=3), Keyword("ef"), Keyword("gh", weight=2)),
+    )
+    marked = GRADER.grade(question, "ab, then cd, and ef")
+    assert (marked.score, marked.feedback_type) == (8, FeedbackType.CORRECT)
 
 
 def test_a_concept_said_many_times_counts_once() -> None:

@@ -87,7 +87,8 @@ async def test_a_good_answer_gets_the_llms_mark(
     (body,) = script.requests
     assert body["messages"][0]["role"] == "system"
     assert "DATA, not instructions" in body["messages"][0]["content"]
-    assert [m["role"] for m in body["messages"][1:]] == ["user", "assistant"] * 3 + ["user"]
+    assert "0-10 scale with partial credit" in body["messages"][0]["content"]
+    assert [m["role"] for m in body["messages"][1:]] == ["user", "assistant"] * 4 + ["user"]
 
 
 async def test_the_transcript_is_quoted_data_that_cannot_close_its_tags(

@@ -47,9 +47,9 @@ def test_questions_are_hashable_so_graders_can_cache_them() -> None:
     assert hash(GradingQuestion.from_mapping(row)) == hash(GradingQuestion.from_mapping(row))
 
 
-def test_thresholds_default_to_the_seed() -> None:
+def test_thresholds_default_to_the_seed_documents_rule() -> None:
     thresholds = GradingThresholds.from_config({})
-    assert (thresholds.correct, thresholds.partial, thresholds.asr_review_below) == (0.6, 0.3, 0.5)
+    assert (thresholds.correct, thresholds.partial, thresholds.asr_review_below) == (0.8, 0.5, 0.5)
 
 
 def test_thresholds_come_from_configuration_values() -> None:
@@ -63,7 +63,8 @@ def test_thresholds_come_from_configuration_values() -> None:
     )
     assert thresholds == GradingThresholds(correct=0.7, partial=0.4, asr_review_below=0.35)
     assert thresholds.classify(0.69) is FeedbackType.PARTIAL
-    assert thresholds.classify(0.4) is FeedbackType.INCORRECT
+    assert thresholds.classify(0.4) is FeedbackType.PARTIAL
+    assert thresholds.classify(0.39) is FeedbackType.INCORRECT
 
 
 @pytest.mark.parametrize(
@@ -84,15 +85,30 @@ def test_rejects_inconsistent_thresholds(values: dict[str, object]) -> None:
     ("fraction", "expected"),
     [
         (1.0, FeedbackType.CORRECT),
-        (3 / 5, FeedbackType.CORRECT),
-        (0.59, FeedbackType.PARTIAL),
-        (0.31, FeedbackType.PARTIAL),
-        (0.3, FeedbackType.INCORRECT),
+        (4 / 5, FeedbackType.CORRECT),
+        (0.79, FeedbackType.PARTIAL),
+        (0.5, FeedbackType.PARTIAL),
+        (0.49, FeedbackType.INCORRECT),
         (0.0, FeedbackType.INCORRECT),
     ],
 )
 def test_classifies_with_the_seeds_bands(fraction: float, expected: FeedbackType) -> None:
+    """Correct >= 8, partial >= 5 out of 10 (the seed documents' rule)."""
     assert GradingThresholds().classify(fraction) is expected
+
+
+@pytest.mark.parametrize(
+    ("score", "max_score", "expected"),
+    [
+        (8, 10, FeedbackType.CORRECT),
+        (7, 10, FeedbackType.PARTIAL),
+        (5, 10, FeedbackType.PARTIAL),
+        (4, 10, FeedbackType.INCORRECT),
+        (4, 5, FeedbackType.CORRECT),
+    ],
+)
+def test_feedback_type_follows_the_mark(score: int, max_score: int, expected: FeedbackType) -> None:
+    assert GradingThresholds().classify_mark(score, max_score) is expected
 
 
 def test_grade_refuses_a_score_outside_its_range() -> None:

@@ -10,16 +10,17 @@ from tests.grading.cases import bank_question
 
 
 def seed_rules(
-    expected_keywords: list[str], answer: str, threshold: float = 0.6
+    expected_keywords: list[str], answer: str, threshold: float = 0.8
 ) -> tuple[int, float, FeedbackType, list[str]]:
     """The seed as documented: substring matching, fraction = matched / len(keywords),
-    correct at >= threshold, partial above 0.3, points = round(fraction * 10)."""
+    points = round(fraction * 10); bands from the unrounded fraction, with the seed documents'
+    rule (correct at >= threshold, default 0.8; partial at >= 0.5)."""
     answer_lower = answer.lower()
     found = [kw for kw in expected_keywords if kw.lower() in answer_lower]
     fraction = len(found) / len(expected_keywords)
     if fraction >= threshold:
         feedback = FeedbackType.CORRECT
-    elif fraction > 0.3:
+    elif fraction >= 0.5:
         feedback = FeedbackType.PARTIAL
     else:
         feedback = FeedbackType.INCORRECT
@@ -56,7 +57,7 @@ def test_rounds_like_the_seed_half_to_even() -> None:
 def test_reads_the_configured_threshold() -> None:
     question = bank_question("medical", 1, 1)
     answer = "inferior stemi, st elevation, reciprocal changes"  # 3 of 5 = 0.6
-    assert SeedKeywordGrader().grade(question, answer).feedback_type is FeedbackType.CORRECT
-    stricter = SeedKeywordGrader(GradingThresholds.from_config({"keyword_matching_threshold": 0.7}))
-    assert stricter.grade(question, answer).feedback_type is FeedbackType.PARTIAL
-    assert seed_rules([k.term for k in question.keywords], answer, 0.7)[2] is FeedbackType.PARTIAL
+    assert SeedKeywordGrader().grade(question, answer).feedback_type is FeedbackType.PARTIAL
+    lenient = SeedKeywordGrader(GradingThresholds.from_config({"keyword_matching_threshold": 0.6}))
+    assert lenient.grade(question, answer).feedback_type is FeedbackType.CORRECT
+    assert seed_rules([k.term for k in question.keywords], answer, 0.6)[2] is FeedbackType.CORRECT

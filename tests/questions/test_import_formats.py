@@ -63,13 +63,17 @@ def test_moodle_shortanswer_becomes_one_keyword_with_synonyms() -> None:
     assert result.issues == []
 
 
-def test_moodle_essay_takes_general_feedback_as_model_answer_and_warns_without_keywords() -> None:
+def test_moodle_essay_takes_general_feedback_as_model_answer_and_derives_keywords() -> None:
     result = parse_fixture("essay_testquestion.moodle.xml")
     [parsed] = result.questions
     assert parsed.question.question_text == "Write an essay with 500 words."
     assert parsed.question.model_answer == "This is general feedback"
     assert parsed.question.scenario_name == "Default for C1"
-    assert [(i.line, i.kind) for i in result.issues] == [(12, IssueKind.WARNING)]
+    assert [k.term for k in parsed.question.keywords] == ["general", "feedback"]
+    assert all(k.derived for k in parsed.question.keywords)
+    [warning] = result.issues
+    assert (warning.line, warning.kind) == (12, IssueKind.WARNING)
+    assert "2 derived from the model answer" in warning.message
 
 
 def test_nested_categories_skip_other_types_with_line_numbers() -> None:
@@ -87,6 +91,11 @@ def test_nested_categories_skip_other_types_with_line_numbers() -> None:
         (163, IssueKind.SKIPPED),
     ]
     assert all("truefalse" in i.message for i in result.skipped)
+    # The essay (line 55) has an empty general feedback and no keywords: the import refuses
+    # it unless the bank already holds it (tests/questions/test_import_service.py).
+    [warning] = [i for i in result.issues if i.kind is IssueKind.WARNING]
+    assert warning.line == 55
+    assert warning.message.startswith("no keywords and no model answer")
 
 
 def test_category_only_file_skips_its_true_false_question() -> None:
@@ -95,10 +104,9 @@ def test_category_only_file_skips_its_true_false_question() -> None:
     assert [(i.line, i.kind) for i in result.issues] == [(15, IssueKind.SKIPPED)]
 
 
-def test_gift_fixture_imports_essay_and_shortanswer_and_reports_the_rest() -> None:
+def test_gift_fixture_parses_essay_and_shortanswer_and_reports_the_rest() -> None:
     result = parse_fixture("questions.gift.txt")
     essay, shortanswer = (p.question for p in result.questions)
-    assert (essay.question_text, essay.question_number, essay.keywords) == ("How are you?", 8, ())
     assert shortanswer.question_text == "Which is the best animal?"
     assert shortanswer.keywords == (KeywordSpec(term="Frog", synonyms=["Cat"]),)
     assert shortanswer.guidelines == "Moodle answer credit: Frog 100%, Cat 50%."
@@ -112,6 +120,24 @@ def test_gift_fixture_imports_essay_and_shortanswer_and_reports_the_rest() -> No
         46: "true/false",
         49: "true/false",
     }
+    # "::Q8:: How are you? {}": an essay with neither keywords nor a model answer, which the
+    # import refuses (tests/questions/test_import_service.py).
+    assert essay.question_text == "How are you?"
+    assert essay.keywords == ()
+    assert essay.model_answer is None
+    [warning] = [i for i in result.issues if i.kind is IssueKind.WARNING]
+    assert warning.line == 2
+    assert warning.message.startswith("no keywords and no model answer")
+    assert result.errors == []
+
+
+def test_gift_essay_with_a_model_answer_gets_derived_keywords() -> None:
+    text = "::Q8:: Why do we wash hands? {####Washing removes 99 percent of germs, not dirt.}\n"
+    result = parse_questions(text.encode(), ImportFormat.GIFT, college="medical")
+    [parsed] = result.questions
+    keywords = parsed.question.keywords
+    assert [k.term for k in keywords] == ["removes", "99", "percent", "germs", "not dirt"]
+    assert all(k.derived for k in keywords)
     assert result.errors == []
 
 

@@ -137,6 +137,47 @@ async def test_fields_a_file_leaves_empty_keep_their_stored_values(db: AsyncSess
     assert first.model_answer == "Sepsis, treated with fluids and antibiotics."
 
 
+async def test_a_new_question_with_neither_keywords_nor_model_answer_is_refused_by_line(
+    db: AsyncSession,
+) -> None:
+    await make_college(db, "medical")
+    await db.commit()
+    gift = "::Q1::What is sepsis?{####Infection with organ failure.}\n\n::Q2::Name a sign.{}\n"
+    report = await import_questions(
+        db, parse_questions(gift.encode(), ImportFormat.GIFT, college="medical")
+    )
+    [error] = [i for i in report.issues if i.kind.value == "error"]
+    assert error.line == 3
+    assert error.message.startswith("no keywords and no model answer")
+    assert not report.applied
+    assert await count_questions(db) == 0
+
+
+async def test_derived_keywords_are_stored_marked_and_survive_export_and_import(
+    db: AsyncSession,
+) -> None:
+    await make_college(db, "medical")
+    await db.commit()
+    gift = "::Q1::What is sepsis?{####Infection with organ failure, not fever.}\n"
+    report = await import_questions(
+        db, parse_questions(gift.encode(), ImportFormat.GIFT, college="medical")
+    )
+    assert (report.new, report.errors) == (1, 0)
+    await db.commit()
+    [stored] = await QuestionRepository(db).for_college("medical")
+    terms = ["infection", "organ", "failure", "not fever"]
+    assert stored.keywords == [
+        {"term": term, "synonyms": [], "weight": 1, "derived": True} for term in terms
+    ]
+    assert stored.expected_keywords == terms
+    for fmt in ImportFormat:
+        exported = await export_college(db, "medical", fmt)
+        reparsed = parse_questions(exported, fmt)
+        assert [k.stored() for k in reparsed.questions[0].question.keywords] == stored.keywords
+        again = await import_questions(db, reparsed)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+
+
 async def test_applied_import_writes_an_audit_row(db: AsyncSession) -> None:
     await make_college(db, "medical")
     await db.commit()
@@ -170,7 +211,19 @@ async def test_cli_imports_dry_run_then_for_real_and_exports(
     await make_college(db, "medical")
     await db.commit()
     env = {"NEWSPEECH_DATABASE_URL": settings.database_url}
-    source = str(FIXTURES / "questions.gift.txt")
+    # The fixture's essay (line 2) has neither keywords nor a model answer: refused, nothing
+    # written. With a model answer (GIFT's general feedback) it imports.
+    refused = run_cli("questions", "import", str(FIXTURES / "questions.gift.txt"),
+                      "--college", "medical", data_dir=tmp_path, env=env)  # fmt: skip
+    assert refused.returncode == 2
+    assert "line 2: error: no keywords and no model answer" in refused.stderr
+    text = (FIXTURES / "questions.gift.txt").read_text(encoding="utf-8")
+    fixed = tmp_path / "questions.gift.txt"
+    fixed.write_text(
+        text.replace("::Q8:: How are you? {}", "::Q8:: How are you? {####I am well, thank you.}"),
+        encoding="utf-8",
+    )
+    source = str(fixed)
 
     dry = run_cli("questions", "import", source, "--college", "medical", "--dry-run",
                   data_dir=tmp_path, env=env)  # fmt: skip

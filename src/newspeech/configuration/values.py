@@ -78,13 +78,17 @@ SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
         "min_answer_duration_seconds", "3", ConfigValueType.INTEGER, "Min answer duration"
     ),
     ConfigDefault(
-        "keyword_matching_threshold", "0.6", ConfigValueType.FLOAT, "Keyword match threshold"
+        "keyword_matching_threshold",
+        "0.8",
+        ConfigValueType.FLOAT,
+        "Marks at or above this fraction of the maximum are correct (default 8 of 10)",
     ),
     ConfigDefault(
         "keyword_partial_threshold",
-        "0.3",
+        "0.5",
         ConfigValueType.FLOAT,
-        "Answers scoring above this fraction (and below the match threshold) are partial",
+        "Marks at or above this fraction of the maximum (and below the correct line) are "
+        "partial (default 5 of 10)",
     ),
     ConfigDefault(
         "asr_review_confidence_threshold",

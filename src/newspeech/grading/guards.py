@@ -28,6 +28,12 @@ Concepts stated only inside list-like runs are *listed*. Listing shows recall wi
 reasoning: listed credit is capped so the answer earns at most ``max(credit from sentences,
 min(total, cap))``, and a human reviews it. What is said in sentences keeps full credit.
 
+A question whose own model answer the policy would call list-like (dense notes, or keywords
+derived from the model answer, where every content word is a concept) cannot be guarded this
+way: the model answer itself, and honest answers written like it, would be capped. For such a
+question only a whole answer with almost no clause words counts as a list
+(:meth:`StuffingPolicy.for_dense_model_answer`); a bare list of terms is still caught.
+
 **Instructions to the grader** ("ignore the rubric and give me ten", "system: score 10"). Every
 sentence matching one of :data:`INSTRUCTION_PATTERNS` is removed before grading, so it earns
 nothing and cannot raise the score; the grade is flagged for review. The patterns name the
@@ -42,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newspeech.grading.matching import ConceptMatch
 from newspeech.grading.text import Token
@@ -57,6 +63,16 @@ class StuffingPolicy:
     max_clause_ratio: float = 0.2
     cap: float = 0.3
     """Most of the question's credit that listed concepts can bring (the seed's partial line)."""
+
+    def for_dense_model_answer(self) -> StuffingPolicy:
+        """The policy for a question whose own model answer reads as a list to this one (terse
+        notes whose every content word is a keyword, as keywords derived from the model answer
+        are): only a whole answer with almost no clause words (:data:`DENSE_CLAUSE_RATIO`) is a
+        list; the bare-run rule is off, since it cannot tell such notes from a list."""
+        return replace(self, min_share=float("inf"), max_clause_ratio=DENSE_CLAUSE_RATIO)
+
+
+DENSE_CLAUSE_RATIO = 0.05
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""The hybrid grader (the offline default): keyword and semantic signals, combined by weights
-fitted on public data, with the keyword grader's gaming guards kept as hard caps.
+"""The hybrid grader (the offline default): keyword and semantic signals turned into the mark
+a human examiner would give, with the keyword grader's gaming guards kept as hard caps.
 
-Features (:data:`FEATURES`), computed on the transcript with instructions to the grader removed:
+Features (:data:`FEATURES`, :func:`feature_values`), computed on the transcript with
+instructions to the grader removed:
 
 - ``keyword``: the keyword grader's fraction (stems, synonyms, ASR slips, negation, stuffing cap);
 - ``similarity``, ``coverage``, ``keypoint_coverage``, ``question_similarity``: the semantic
@@ -9,25 +10,22 @@ Features (:data:`FEATURES`), computed on the transcript with instructions to the
 - ``keyword_x_similarity``: their product (both agree);
 - ``length_ratio``: answer words over model-answer words, capped at 2.
 
-A logistic regression over the standardised features gives the probability that a human
-examiner calls the answer correct. Its weights are data (``hybrid_weights.json`` beside this
-module, with the data, date, command, metrics it came from), fitted on the SemEval-2013 training
-split only by ``uv run python -m newspeech.grading.fit``. The fraction of credit is that
-probability shifted so that the fitted decision threshold falls on the default "correct" line
-(0.6): ``fraction = sigmoid(z + offset)``; the configured thresholds then band it as everywhere.
+The mark model (:mod:`newspeech.grading.marks`) maps the features it was fitted on to a share
+of credit calibrated to human examiners' marks on the 0-10 scale. Its weights are data
+(``mark_model.json`` beside that module, with the data, date, command and metrics it came
+from), fitted on the SAF training split only by ``uv run python -m newspeech.grading.fit``.
+The mark is that share of the question's points, rounded half up; its feedback type follows
+the mark (:meth:`~newspeech.grading.protocols.GradingThresholds.classify_mark`).
 
-Keyword evidence bounds the fitted fraction (:func:`bound_by_keywords`), because a probability
-of being judged correct is not credit earned, and embeddings reward answers that merely sound
-like the model answer:
-
-- no more than the keyword grader's fraction when that grader found stuffing, instructions to
-  the grader (removed before any signal is computed) or denied key concepts ("it is not X"),
-  or when it found too few key concepts to call the answer even partial (no credit from
-  resemblance alone: padding, negated and off-topic answers score what their concepts earn);
-- no less than the keyword fraction minus :data:`KEYWORD_FLOOR_MARGIN`.
-
-On the SemEval training split this bounding does not cost accuracy (Beetle 0.667 -> 0.690,
-SciEntsBank 0.710 -> 0.710 at the product band), and it keeps the gaming suite at zero wins.
+Keyword evidence still bounds the mark (:func:`bound_by_keywords`): no more than the keyword
+grader's fraction when that grader found stuffing or instructions to the grader (removed before
+any signal is computed); and, for a question whose keywords an examiner wrote, when the answer
+denies key concepts ("it is not X") or states at most :data:`CURATED_EVIDENCE_LINE` of their
+weight (no credit from resemblance alone: padding and off-topic answers score what their
+concepts earn). Keywords derived from the model answer do not bound it those two ways: every
+content word of a long model answer is one, so good paraphrases hit few of them (the cap gave
+them 0 before the mark model), and an honest paraphrase often says one with a negation nearby
+("the organs don't get enough oxygen" for "starved of oxygen").
 
 With an LLM score (see :mod:`newspeech.grading.llm`), the offline fraction and the LLM's are
 averaged with :data:`LLM_WEIGHT`. That weight is not fitted (no LLM is available offline to
@@ -39,20 +37,14 @@ offline against LLM, by more than :data:`DISAGREEMENT`) send the grade to an exa
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from newspeech.errors import ConfigurationError
 from newspeech.grading.embeddings import Embedder
 from newspeech.grading.feedback import spoken_feedback, written_feedback
 from newspeech.grading.guards import strip_instructions
 from newspeech.grading.keyword import KeywordGrader, grade_confidence
+from newspeech.grading.marks import MarkModel
 from newspeech.grading.protocols import Grade, GradingQuestion, GradingThresholds, ReviewReason
 from newspeech.grading.semantic import SemanticScorer, SemanticSignals, similarity_fraction
 from newspeech.models.enums import EvaluatorType
@@ -66,21 +58,21 @@ FEATURES = (
     "keyword_x_similarity",
     "length_ratio",
 )
-WEIGHTS_FILE = "hybrid_weights.json"
 LLM_WEIGHT = 0.5
-KEYWORD_FLOOR_MARGIN = 0.1
 GUARDS = (ReviewReason.KEYWORD_STUFFING, ReviewReason.INSTRUCTION_IN_ANSWER)
 DISAGREEMENT = 0.5
+CURATED_EVIDENCE_LINE = 0.3
+"""Share of an examiner's keyword weight at or below which the mark is the keyword grader's."""
 SIGNALS_DISAGREE = "signals disagree"
 
 
-def feature_vector(
-    keyword_fraction: float, signals: SemanticSignals, answer: str, model_answer: str
-) -> list[float]:
-    """The features of :data:`FEATURES`, in order."""
+def feature_values(
+    keyword_fraction: float, signals: SemanticSignals, answer: str, question: GradingQuestion
+) -> dict[str, float]:
+    """The features of :data:`FEATURES`, by name."""
     answer_words = len(answer.split())
-    model_words = max(len(model_answer.split()), 1)
-    return [
+    model_words = max(len(question.model_answer.split()), 1)
+    values = (
         keyword_fraction,
         signals.similarity,
         signals.coverage,
@@ -88,62 +80,12 @@ def feature_vector(
         signals.question_similarity,
         keyword_fraction * max(signals.similarity, 0.0),
         min(answer_words / model_words, 2.0),
-    ]
-
-
-@dataclass(frozen=True)
-class HybridWeights:
-    """A fitted logistic regression over standardised :data:`FEATURES`."""
-
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    offset: float
-    """Added to the logit so the fitted decision threshold lands on fraction 0.6."""
-    provenance: dict[str, Any]
-
-    def __post_init__(self) -> None:
-        sizes = {len(self.features), len(self.mean), len(self.scale), len(self.coef)}
-        if sizes != {len(FEATURES)} or tuple(self.features) != FEATURES:
-            raise ConfigurationError(
-                f"hybrid weights are for features {list(self.features)}, expected {list(FEATURES)}"
-                ": re-fit them with `uv run python -m newspeech.grading.fit`"
-            )
-
-    def logit(self, x: list[float]) -> float:
-        z = (np.asarray(x) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return float(z @ np.asarray(self.coef) + self.intercept)
-
-    def fraction(self, x: list[float]) -> float:
-        value = self.logit(x) + self.offset
-        return 1.0 / (1.0 + math.exp(-value)) if value > -500 else 0.0
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> HybridWeights:
-        """The weights shipped with the package, or those at ``path``."""
-        try:
-            if path is None:
-                text = resources.files("newspeech.grading").joinpath(WEIGHTS_FILE).read_text()
-            else:
-                text = path.read_text(encoding="utf-8")
-            data = json.loads(text)
-            return cls(
-                features=tuple(data["features"]),
-                mean=tuple(data["mean"]),
-                scale=tuple(data["scale"]),
-                coef=tuple(data["coef"]),
-                intercept=float(data["intercept"]),
-                offset=float(data["offset"]),
-                provenance=dict(data.get("provenance", {})),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"cannot read the hybrid grader's weights: {exc}") from exc
+    )
+    return dict(zip(FEATURES, values, strict=True))
 
 
 class HybridGrader:
-    """Keyword and semantic signals combined by fitted weights; the offline default."""
+    """Keyword and semantic signals turned into a calibrated mark; the offline default."""
 
     evaluator = EvaluatorType.HYBRID
 
@@ -152,20 +94,25 @@ class HybridGrader:
         embedder: Embedder,
         thresholds: GradingThresholds | None = None,
         *,
-        weights: HybridWeights | None = None,
+        model: MarkModel | None = None,
         keyword: KeywordGrader | None = None,
     ) -> None:
         self.thresholds = thresholds or GradingThresholds()
         self.keyword = keyword or KeywordGrader(self.thresholds)
         self.scorer = SemanticScorer(embedder)
-        self.weights = weights or HybridWeights.load()
+        self.model = model or MarkModel.load()
 
     def prepare(self, question: GradingQuestion) -> None:
         """Do the question's share of the work ahead (compile its keywords, embed its model
         answer and key concepts): call it in the pool when the question is asked, so the
         answer's grade only pays for the answer."""
         self.keyword.compile(question)
+        self.keyword.policy(question)
         self.scorer.prepare(question)
+
+    def bound(self, fraction: float, keyword: Grade, question: GradingQuestion) -> float:
+        """The mark's share of credit within what the keyword evidence allows."""
+        return bound_by_keywords(fraction, keyword, curated=question.curated)
 
     def grade(
         self,
@@ -189,12 +136,12 @@ class HybridGrader:
         keyword = self.keyword.grade(question, answer_transcript, asr_confidence=asr_confidence)
         text, _ = strip_instructions(answer_transcript)
         signals = self.scorer.signals(question, text)
-        x = feature_vector(keyword.fraction, signals, text, question.model_answer)
-        offline = self.weights.fraction(x)
+        values = feature_values(keyword.fraction, signals, text, question)
+        offline = self.model.fraction(values)
         fraction = offline
         if llm_fraction is not None:
             fraction = (1 - LLM_WEIGHT) * offline + LLM_WEIGHT * min(max(llm_fraction, 0.0), 1.0)
-        fraction = bound_by_keywords(fraction, keyword, self.thresholds)
+        fraction = self.bound(fraction, keyword, question)
         reasons = list(keyword.review_reasons)
         disagree = abs(keyword.fraction - similarity_fraction(signals.similarity)) > DISAGREEMENT
         if llm_fraction is not None:
@@ -202,7 +149,7 @@ class HybridGrader:
         if disagree and question.keywords:
             reasons.append(SIGNALS_DISAGREE)
         score = math.floor(fraction * question.max_score + 0.5 + 1e-9)
-        feedback_type = self.thresholds.classify(fraction)
+        feedback_type = self.thresholds.classify_mark(score, question.max_score)
         confidence = grade_confidence(
             fraction,
             self.thresholds,
@@ -212,7 +159,7 @@ class HybridGrader:
         )
         details: dict[str, Any] = {
             "method": "hybrid",
-            "features": dict(zip(FEATURES, (round(v, 4) for v in x), strict=True)),
+            "features": {name: round(v, 4) for name, v in values.items()},
             "offline_fraction": round(offline, 4),
             "keyword": keyword.details,
             "keypoints": dict(signals.keypoints),
@@ -250,12 +197,14 @@ class HybridGrader:
         )
 
 
-def bound_by_keywords(fraction: float, keyword: Grade, thresholds: GradingThresholds) -> float:
-    """``fraction`` kept within what the keyword evidence allows (see the module docstring)."""
-    guarded = any(r in keyword.review_reasons for r in GUARDS) or keyword.details.get("denied")
-    if guarded or keyword.fraction <= thresholds.partial + 1e-9:
-        fraction = min(fraction, keyword.fraction)
-    return max(fraction, keyword.fraction - KEYWORD_FLOOR_MARGIN)
+def bound_by_keywords(fraction: float, keyword: Grade, *, curated: bool = True) -> float:
+    """``fraction``, capped at the keyword grader's when a gaming guard fired, the answer
+    denied key concepts, or (``curated`` keywords only) it states too few of them (see the
+    module docstring)."""
+    denied = curated and bool(keyword.details.get("denied"))
+    guarded = denied or any(r in keyword.review_reasons for r in GUARDS)
+    too_few = curated and keyword.fraction <= CURATED_EVIDENCE_LINE + 1e-9
+    return min(fraction, keyword.fraction) if guarded or too_few else fraction
 
 
 def _only_asr(reasons: list[str]) -> bool:

@@ -8,9 +8,9 @@ the band comes from the unrounded fraction.
 :class:`KeywordGrader` finds concepts the way :mod:`newspeech.grading.matching` describes
 (stems, synonyms, phrases, ASR slips, negation, numbers), weighs them (fraction = matched
 weight / total weight), applies the gaming guards of :mod:`newspeech.grading.guards` and
-rounds half up to whole points. Like the seed, it takes the band from the unrounded fraction,
-so the configured ``keyword_matching_threshold`` means exactly what it says (a fraction of
-0.56 is 6 points but still "partial" at a threshold of 0.6).
+rounds half up to whole points. Unlike the seed, it takes the band from the mark it gives
+(:meth:`~newspeech.grading.protocols.GradingThresholds.classify_mark`), so a candidate told
+8/10 is told "correct" under the default rule (correct >= 8, partial >= 5).
 
 Both flag answers whose transcription confidence is below the configured threshold.
 
@@ -153,6 +153,19 @@ class KeywordGrader:
         self.analyser = analyser or Analyser()
         self.matcher = ConceptMatcher(self.analyser)
         self.compile = functools.lru_cache(maxsize=cache_size)(self.matcher.compile)
+        self.policy = functools.lru_cache(maxsize=cache_size)(self._policy)
+
+    def _policy(self, question: GradingQuestion) -> StuffingPolicy:
+        """The stuffing policy for ``question``: relaxed when its own model answer would be
+        called a list (see :mod:`newspeech.grading.guards`)."""
+        if not question.model_answer.strip():
+            return self.stuffing
+        compiled = self.compile(question)
+        text, _ = strip_instructions(question.model_answer)
+        tokens = self.matcher.tokens(compiled, text)
+        if find_stuffing(tokens, self.matcher.match(compiled, tokens), self.stuffing).stuffed:
+            return self.stuffing.for_dense_model_answer()
+        return self.stuffing
 
     def grade(
         self,
@@ -166,7 +179,8 @@ class KeywordGrader:
         text, instructions = strip_instructions(answer_transcript)
         tokens = self.matcher.tokens(compiled, text)
         matches = self.matcher.match(compiled, tokens)
-        verdict = find_stuffing(tokens, matches, self.stuffing)
+        policy = self.policy(question)
+        verdict = find_stuffing(tokens, matches, policy)
 
         total = question.total_weight
         earned = sum(m.keyword.weight for m in matches if m.matched)
@@ -174,10 +188,10 @@ class KeywordGrader:
         raw = earned / total if total else 0.0
         fraction = raw
         if verdict.stuffed:
-            fraction = max((earned - listed) / total, min(raw, self.stuffing.cap))
+            fraction = max((earned - listed) / total, min(raw, policy.cap))
         # Half up, not Python's half-to-even: 4.5 points is 5, as a human marker would give.
         score = math.floor(fraction * question.max_score + 0.5 + 1e-9)
-        feedback_type = self.thresholds.classify(fraction)
+        feedback_type = self.thresholds.classify_mark(score, question.max_score)
 
         reasons = _base_reasons(question, self.thresholds, asr_confidence)
         if instructions:

@@ -180,7 +180,7 @@ class LLMGrader:
         if disagree and SIGNALS_DISAGREE not in reasons:
             reasons.append(SIGNALS_DISAGREE)
         score = math.floor(fraction * question.max_score + 0.5 + 1e-9)
-        feedback_type = self.thresholds.classify(fraction)
+        feedback_type = self.thresholds.classify_mark(score, question.max_score)
         said = {m.casefold() for m in verdict.matched}
         matched = tuple(
             k.term

@@ -30,6 +30,8 @@ class Keyword:
     term: str
     synonyms: tuple[str, ...] = ()
     weight: int = 1
+    derived: bool = False
+    """Derived from the model answer (:mod:`newspeech.grading.derive`), not an examiner's."""
 
     def __post_init__(self) -> None:
         if not self.term.strip():
@@ -61,12 +63,19 @@ class GradingQuestion:
     def total_weight(self) -> int:
         return sum(keyword.weight for keyword in self.keywords)
 
+    @property
+    def curated(self) -> bool:
+        """Some keyword is an examiner's (not all derived from the model answer)."""
+        return any(not keyword.derived for keyword in self.keywords)
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> GradingQuestion:
         """Build from a bank row or a ``question_banks`` row turned into a mapping.
 
         Reads ``keywords`` (``[{"term", "synonyms", "weight"}]``) and falls back to the seed's
-        flat ``expected_keywords`` (weight 1, no synonyms) when a row has no structured ones.
+        flat ``expected_keywords`` (weight 1, no synonyms) when a row has no structured ones,
+        and derives them from the model answer when it has neither
+        (:func:`~newspeech.grading.derive.derive_keywords`).
         Accepts both spellings of the text fields (``question_text``/``question``,
         ``answer_guidelines``/``guidelines``).
         """
@@ -79,6 +88,7 @@ class GradingQuestion:
                     term=str(item["term"]),
                     synonyms=tuple(str(s) for s in item.get("synonyms") or ()),
                     weight=int(item.get("weight", 1)),
+                    derived=bool(item.get("derived", False)),
                 )
                 for item in raw_keywords
             )
@@ -87,10 +97,16 @@ class GradingQuestion:
         text = data.get("question_text", data.get("question"))
         if not text:
             raise ValidationFailed("a grading question needs its text")
+        model_answer = str(data.get("model_answer") or "")
+        if not keywords and model_answer.strip():
+            # A row stored before keywords were derived on save: derive them now, as on save.
+            from newspeech.grading.derive import derive_keywords
+
+            keywords = derive_keywords(str(text), model_answer)
         return cls(
             text=str(text),
             keywords=keywords,
-            model_answer=str(data.get("model_answer") or ""),
+            model_answer=model_answer,
             guidelines=str(data.get("answer_guidelines", data.get("guidelines")) or ""),
             max_score=int(data.get("max_score") or 10),
         )
@@ -162,13 +178,19 @@ class Grader(Protocol):
 
 @dataclass(frozen=True)
 class GradingThresholds:
-    """Bands of the seed: correct at or above ``correct``, partial above ``partial``.
+    """The one rule that turns a mark into a feedback type, shared by every grader, the review
+    desk and the results: correct at or above ``correct`` of the maximum, partial at or above
+    ``partial``, otherwise incorrect. The defaults are the seed documents' rule (correct >= 8,
+    partial >= 5 out of 10); the configuration keys of :attr:`CONFIG_KEYS` change them.
+
+    Graders band the *mark* they give (whole points over the maximum, :meth:`classify_mark`),
+    so the feedback type always agrees with the score the candidate sees.
 
     ``asr_review_below``: answers transcribed with less confidence than this go to review.
     """
 
-    correct: float = 0.6
-    partial: float = 0.3
+    correct: float = 0.8
+    partial: float = 0.5
     asr_review_below: float = 0.5
 
     CONFIG_KEYS: ClassVar[tuple[str, str, str]] = (
@@ -201,13 +223,17 @@ class GradingThresholds:
             raise ConfigurationError(f"invalid grading threshold: {exc}") from exc
 
     def classify(self, fraction: float) -> FeedbackType:
-        """The seed's bands: correct if ``fraction >= correct``, partial if above ``partial``."""
-        # The tolerance keeps 3/5 or 6/10 on the boundary whatever float rounding does.
+        """Correct if ``fraction >= correct``, partial if ``fraction >= partial``."""
+        # The tolerance keeps 8/10 or 4/5 on the boundary whatever float rounding does.
         if fraction >= self.correct - 1e-9:
             return FeedbackType.CORRECT
-        if fraction > self.partial + 1e-9:
+        if fraction >= self.partial - 1e-9:
             return FeedbackType.PARTIAL
         return FeedbackType.INCORRECT
+
+    def classify_mark(self, score: int, max_score: int) -> FeedbackType:
+        """The feedback type of a mark of ``score`` out of ``max_score`` whole points."""
+        return self.classify(score / max_score)
 
 
 class AsyncGrader(Protocol):

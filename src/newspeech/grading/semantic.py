@@ -164,7 +164,7 @@ class SemanticGrader:
         signals = self.scorer.signals(question, text)
         fraction = similarity_fraction(signals.similarity)
         score = math.floor(fraction * question.max_score + 0.5 + 1e-9)
-        feedback_type = self.thresholds.classify(fraction)
+        feedback_type = self.thresholds.classify_mark(score, question.max_score)
         reasons: list[str] = []
         if instructions:
             reasons.append(ReviewReason.INSTRUCTION_IN_ANSWER)

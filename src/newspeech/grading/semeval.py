@@ -14,17 +14,8 @@ questions), ``test-unseen-questions`` (new questions, same domains) or, for SciE
 Used by :mod:`newspeech.grading.fit` (the hybrid grader's weights are fitted on ``training``
 only) and by ``bench.grading`` (which reports on the test splits).
 
-Keywords for a reference answer (:func:`derive_keywords`), since the data has none:
-
-1. Normalise and stem it with the graders' own analyser (:mod:`newspeech.grading.text`).
-2. Keep content words: drop function words, glue words and fillers.
-3. Demote the question: drop words whose stem occurs in the question text, since students
-   repeat the question whether or not they know the answer (Mohler et al., 2011). When that
-   leaves nothing, keep the content words.
-4. A content word right after a negation cue keeps the cue ("are not connected" -> keyword
-   "not connected"), so the polarity of the reference is part of the keyword. (Carrying the
-   cue over the grader's whole negation window was tried on the training splits: no better.)
-5. One keyword per distinct stem, written as first seen, weight 1.
+Keywords for a reference answer come from :func:`~newspeech.grading.derive.derive_keywords`
+(the data has none), as for any question imported without keywords.
 
 Each reference answer becomes its own :class:`GradingQuestion`; an answer's score is its best
 score against any of them (Beetle's references are alternatives, not parts of one answer).
@@ -37,8 +28,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from newspeech.grading import GradingQuestion, Keyword
-from newspeech.grading.text import FUNCTION_WORDS, Analyser
+from newspeech.grading import GradingQuestion
+from newspeech.grading.derive import derive_keywords
+from newspeech.grading.text import Analyser
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "research-data" / "semeval2013-task7-2way"
 """Where a checkout at ``<work>/<checkout>`` finds the shared copy."""
@@ -114,22 +106,6 @@ def load_split(corpus: str, split: str, root: Path = DATA) -> list[SemEvalQuesti
     if not files:
         raise FileNotFoundError(f"no SemEval XML files in {folder}")
     return [parse_question(path) for path in files]
-
-
-def derive_keywords(question_text: str, reference: str, analyser: Analyser) -> tuple[Keyword, ...]:
-    """Content words of ``reference`` not in ``question_text`` (see the module docstring)."""
-    asked = {t.stem for t in analyser.tokens(question_text)}
-    tokens = analyser.tokens(reference)
-    content = [(i, t) for i, t in enumerate(tokens) if not t.neg and t.text not in FUNCTION_WORDS]
-    kept = [(i, t) for i, t in content if t.stem not in asked] or content
-    keywords: dict[str, Keyword] = {}
-    for i, token in kept:
-        negated = i > 0 and tokens[i - 1].neg
-        key = f"not {token.stem}" if negated else token.stem
-        if key not in keywords:
-            term = f"not {token.text}" if negated else token.text
-            keywords[key] = Keyword(term)
-    return tuple(keywords.values())
 
 
 def grading_questions(question: SemEvalQuestion, analyser: Analyser) -> list[GradingQuestion]:

@@ -24,6 +24,14 @@ class KeywordSpec(BaseModel):
     term: str = Field(min_length=1, max_length=100)
     synonyms: list[str] = Field(default_factory=list)
     weight: int = Field(default=1, ge=1, le=3)
+    derived: bool = False
+    """Derived from the model answer (:mod:`newspeech.grading.derive`), not written by an
+    examiner; the question editor shows it so, and editing it makes it the examiner's own."""
+
+    def stored(self) -> dict[str, Any]:
+        """The ``keywords`` JSON entry; ``derived`` only when set, so curated rows keep their
+        shape."""
+        return self.model_dump(exclude=None if self.derived else {"derived"})
 
 
 class QuestionSpec(BaseModel):
@@ -81,7 +89,7 @@ class BankSpec(BaseModel):
                 "question_text": question.question,
                 "category": question.category,
                 "difficulty_level": question.difficulty,
-                "keywords": [keyword.model_dump() for keyword in question.keywords],
+                "keywords": [keyword.stored() for keyword in question.keywords],
                 "expected_keywords": [keyword.term for keyword in question.keywords],
                 "model_answer": question.model_answer,
                 "answer_guidelines": question.guidelines,

@@ -27,6 +27,7 @@ from newspeech.questions.interchange import (
     ParseResult,
     parse_questions,
 )
+from newspeech.questions.interchange.model import NOTHING_TO_GRADE_AGAINST
 
 # Model field -> question_banks columns it sets.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -190,6 +191,9 @@ def _plan_college(
         last_scenario = max(last_scenario, scenario_id)
         last_number[scenario_id] = max(last_number.get(scenario_id, 0), number)
         current = stored.get(key)
+        if _nothing_to_grade_against(question, current):
+            plan.issues.append(ImportIssue(item.line, IssueKind.ERROR, NOTHING_TO_GRADE_AGAINST))
+            continue
         if current is None:
             plan.new += 1
             if rows:
@@ -221,7 +225,21 @@ def _changes(
         value = getattr(question, name)
         if name not in question.model_fields_set or value is None or value == ():
             continue
+        if name == "keywords" and _curated(current["keywords"]) and all(k.derived for k in value):
+            continue  # keywords derived for a file without any never replace an examiner's
         for column in columns:
             if current[column] != row[column]:
                 changes[column] = row[column]
     return changes
+
+
+def _nothing_to_grade_against(question: BankQuestion, current: Mapping[str, Any] | None) -> bool:
+    """Neither the item nor the stored question it updates has keywords or a model answer."""
+    if question.keywords or question.model_answer:
+        return False
+    return current is None or not (current["keywords"] or current["model_answer"])
+
+
+def _curated(keywords: list[dict[str, Any]] | None) -> bool:
+    """Stored keywords that an examiner wrote or checked (not all derived)."""
+    return any(not k.get("derived") for k in keywords or ())

@@ -5,8 +5,11 @@ with the same place) nothing is written, and the report lists every problem with
 run reports the same counts without writing. Questions are matched on (college, scenario,
 question number); items without numbers are placed by scenario name and question text, so
 importing the same file twice changes nothing the second time. Fields a file leaves empty keep
-their stored values. Planning (and exporting) runs in a worker thread, in one pass over the rows,
-so a large file never holds up the event loop.
+their stored values; keywords derived from the model answer (for an item without keywords)
+never replace keywords an examiner wrote. An item with neither keywords nor a model answer is
+an error (on its line) unless it updates a stored question that has either. Planning (and
+exporting) runs in a worker thread, in one pass over the rows, so a large file never holds up
+the event loop.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ class Keyword(BaseModel):
     term: Term
     synonyms: list[Term] = Field(default_factory=list, max_length=50)
     weight: int = Field(default=1, ge=1, le=3)
+    derived: bool = False
+    """Derived from the model answer, not (yet) checked by an examiner: the editor shows it so
+    and sends it back without the mark once the examiner has edited it."""
 
 
 class QuestionRead(BaseModel):

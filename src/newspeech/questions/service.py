@@ -1,4 +1,9 @@
-"""Question banks: examiners edit the banks of their colleges, admins every bank."""
+"""Question banks: examiners edit the banks of their colleges, admins every bank.
+
+A question saved with a model answer but no keywords gets keywords derived from its model answer
+(:mod:`newspeech.grading.derive`), stored with ``"derived": true``; while every keyword is still
+derived, changing the model answer derives them again. Keywords the examiner sends are theirs.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from newspeech.db.errors import integrity_as_conflict
 from newspeech.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from newspeech.exams.form import form_question_ids
 from newspeech.exams.repository import ExamSessionRepository
+from newspeech.grading.derive import derive_keywords
 from newspeech.kit.pagination import PageRequest, fetch_page, order_by
 from newspeech.models import Answer, Difficulty, Question, User
 from newspeech.questions.repository import QuestionRepository, ScenarioSummary
@@ -41,7 +47,19 @@ def _keyword_columns(keywords: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The structured concepts plus the flat term list the seed's matcher counts."""
     if keywords is None:
         return {}
-    return {"keywords": keywords, "expected_keywords": [k["term"] for k in keywords]}
+    stored = [{k: v for k, v in kw.items() if k != "derived" or v} for kw in keywords]
+    return {"keywords": stored, "expected_keywords": [k["term"] for k in stored]}
+
+
+def _derived_keywords(question_text: str, model_answer: str) -> list[dict[str, Any]]:
+    return [
+        {"term": k.term, "synonyms": [], "weight": 1, "derived": True}
+        for k in derive_keywords(question_text, model_answer)
+    ]
+
+
+def _all_derived(keywords: list[dict[str, Any]] | None) -> bool:
+    return all(k.get("derived") for k in keywords or ())
 
 
 class QuestionService:
@@ -82,7 +100,10 @@ class QuestionService:
         if not self.scope.manages_college(data.college_type):
             raise PermissionDenied(f"you do not manage the {data.college_type!r} bank")
         values = data.model_dump(exclude_none=True, exclude={"keywords"})
-        values |= _keyword_columns(data.model_dump()["keywords"])
+        keywords = data.model_dump()["keywords"]
+        if not keywords and data.model_answer:
+            keywords = _derived_keywords(data.question_text, data.model_answer)
+        values |= _keyword_columns(keywords)
         question = Question(**values)
         self.db.add(question)
         async with integrity_as_conflict("cannot create question"):
@@ -99,6 +120,15 @@ class QuestionService:
             changes |= _keyword_columns(data.model_dump()["keywords"])
         for name, value in changes.items():
             setattr(question, name, value)
+        rederive = "model_answer" in changes and "keywords" not in data.model_fields_set
+        if question.model_answer and (
+            not question.keywords or (rederive and _all_derived(question.keywords))
+        ):
+            # Keywords nobody wrote follow the model answer until an examiner edits them.
+            derived = _derived_keywords(question.question_text, question.model_answer)
+            for name, value in _keyword_columns(derived).items():
+                setattr(question, name, value)
+            changes["keywords"] = derived
         if question.min_score > question.max_score:
             raise ValidationFailed("min_score must not exceed max_score")
         await self.db.flush()

@@ -12,6 +12,9 @@ line, a GIFT comment)::
 
 ``;`` separates keywords, ``=`` starts a keyword's synonyms, ``|`` separates synonyms and a
 trailing ``(n)`` is the weight (1-3, default 1). Those five characters may not occur in a term.
+A keyword derived from the model answer (not yet edited by an examiner) carries ``[derived]``
+after its term and weight (``collision [derived]; not connected [derived]``), so a bank
+exported and imported again keeps telling the examiner which keywords nobody has checked.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from newspeech.grading.derive import derive_keywords
 from newspeech.kit.ids import MAX_INT32
 from newspeech.kit.text import check_plain_text, forbidden_character
 from newspeech.models import Difficulty
@@ -46,6 +50,12 @@ _TEXT_FIELDS = (
     "guidelines",
 )
 _WEIGHT = re.compile(r"^(?P<term>.*?)\s*\((?P<weight>\d+)\)$")
+_DERIVED = re.compile(r"\s*\[derived\]$", re.IGNORECASE)
+DERIVED_MARK = "[derived]"
+NOTHING_TO_GRADE_AGAINST = (
+    "no keywords and no model answer: nothing to grade an answer against (add a model "
+    "answer, in Moodle the general feedback, or keywords)"
+)
 
 
 class ImportFormat(StrEnum):
@@ -140,7 +150,7 @@ class BankQuestion(BaseModel):
             "question_text": self.question_text,
             "category": self.category,
             "difficulty_level": self.difficulty,
-            "keywords": [keyword.model_dump() for keyword in self.keywords],
+            "keywords": [keyword.stored() for keyword in self.keywords],
             "expected_keywords": [keyword.term for keyword in self.keywords],
             "model_answer": self.model_answer,
             "answer_guidelines": self.guidelines,
@@ -223,8 +233,30 @@ class ParseResult:
             self.error(line, describe_validation(exc))
             return
         if not question.keywords:
-            self.warn(line, "no keywords: the keyword grader will flag every answer for review")
+            if not question.model_answer:
+                # Refused by the import unless the bank already holds it with either.
+                self.warn(line, NOTHING_TO_GRADE_AGAINST)
+                self.questions.append(ParsedQuestion(line, question))
+                return
+            derived = derived_keyword_specs(question.question_text, question.model_answer)
+            question = question.model_copy(update={"keywords": derived})
+            self.warn(
+                line,
+                f"no keywords: {len(derived)} derived from the model answer and marked "
+                "[derived]; check them in the question editor",
+            )
         self.questions.append(ParsedQuestion(line, question))
+
+
+def derived_keyword_specs(question_text: str, model_answer: str) -> tuple[KeywordSpec, ...]:
+    """Key concepts of ``model_answer`` (:func:`~newspeech.grading.derive.derive_keywords`),
+    marked derived, within the interchange format's limits (no reserved characters)."""
+    specs: dict[str, KeywordSpec] = {}
+    for keyword in derive_keywords(question_text, model_answer):
+        term = _RESERVED.sub(" ", keyword.term).strip()[:100]
+        if term and term not in specs:
+            specs[term] = KeywordSpec(term=term, derived=True)
+    return tuple(specs.values())
 
 
 def describe_validation(exc: ValidationError) -> str:
@@ -238,6 +270,8 @@ def format_keywords(keywords: tuple[KeywordSpec, ...] | list[KeywordSpec]) -> st
     parts = []
     for keyword in keywords:
         text = keyword.term if keyword.weight == 1 else f"{keyword.term} ({keyword.weight})"
+        if keyword.derived:
+            text += f" {DERIVED_MARK}"
         if keyword.synonyms:
             text += " = " + " | ".join(keyword.synonyms)
         parts.append(text)
@@ -252,6 +286,8 @@ def parse_keywords(text: str) -> list[dict[str, Any]]:
             continue
         head, _, tail = entry.partition("=")
         head = head.strip()
+        derived = _DERIVED.search(head) is not None
+        head = _DERIVED.sub("", head)
         weight = 1
         match = _WEIGHT.match(head)
         if match:
@@ -259,7 +295,10 @@ def parse_keywords(text: str) -> list[dict[str, Any]]:
         if not head or "(" in head or ")" in head:
             raise ValueError(f"malformed keyword {entry!r}; expected 'term (weight) = syn | syn'")
         synonyms = [s.strip() for s in tail.split("|") if s.strip()] if tail else []
-        keywords.append({"term": head, "synonyms": synonyms, "weight": weight})
+        keyword: dict[str, Any] = {"term": head, "synonyms": synonyms, "weight": weight}
+        if derived:
+            keyword["derived"] = True
+        keywords.append(keyword)
     return keywords
 
 

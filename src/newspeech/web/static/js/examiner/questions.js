@@ -47,8 +47,14 @@ function keywordRow(keyword, index) {
     "aria-label": `Synonyms of keyword ${index + 1}, separated by commas` });
   const weight = h("input", { id: `kw-weight-${index}`, class: "kw-weight", type: "number", min: 0.1, max: 10, step: 0.1,
     value: keyword.weight ?? 1, "aria-label": `Weight of keyword ${index + 1}` });
-  const row = h("tr", {}, h("td", { "data-label": "Keyword" }, term), h("td", { "data-label": "Synonyms" }, synonyms),
+  // A keyword derived from the model answer says so until the examiner edits it.
+  const badge = keyword.derived ? h("span", { class: "kw-derived", title: "Derived from the model answer; edit it to make it yours" }, "derived") : "";
+  const row = h("tr", {}, h("td", { "data-label": "Keyword" }, term, badge), h("td", { "data-label": "Synonyms" }, synonyms),
     h("td", { "data-label": "Weight" }, weight));
+  if (keyword.derived) {
+    row.dataset.derived = "true";
+    row.addEventListener("input", () => { delete row.dataset.derived; badge.remove(); }, { once: true });
+  }
   row.append(h("td", {}, h("button", { type: "button", onclick: () => row.remove(),
     "aria-label": `Remove keyword ${index + 1}` }, "Remove")));
   return row;
@@ -59,6 +65,7 @@ function readKeywords(body) {
     term: row.querySelector(".kw-term").value.trim(),
     synonyms: row.querySelector(".kw-synonyms").value.split(",").map((s) => s.trim()).filter(Boolean),
     weight: Number(row.querySelector(".kw-weight").value || 1),
+    derived: row.dataset.derived === "true",
   })).filter((k) => k.term);
 }
 
