@@ -95,3 +95,40 @@ def test_the_ear_segments_a_recording_with_pauses(jfk: PCM16) -> None:
     ear.reset()
     assert ear.state is EarState.QUIET
     assert ear.audio().size == 0
+
+
+def frames(value: int, count: int) -> list[PCM16]:
+    return [np.full(512, value, dtype=np.int16) for _ in range(count)]
+
+
+def test_speech_under_way_when_the_examiner_finishes_keeps_its_first_words() -> None:
+    """An earlier stretch (1s), a pause (2s), then speech going on (3s) as the mic reopens:
+    only the stretch under way is kept, from its start; nothing of it is lost."""
+    ear = Ear(EarSettings())
+    for frame in frames(1, 20):
+        ear.hear(frame, 0.9)
+    for frame in frames(2, 15):
+        ear.hear(frame, 0.0)
+    assert ear.state is EarState.PAUSED
+    outcomes = [ear.hear(frame, 0.9) for frame in frames(3, 6)]
+    assert Heard.RESUMED in outcomes
+    ear.keep_current_segment()
+    kept = set(ear.audio().tolist())
+    assert 1 not in kept  # the earlier stretch is gone
+    assert 3 in kept
+    assert int((ear.audio() == 3).sum()) == 6 * 512  # all of the stretch under way
+    assert ear.state is EarState.SPEAKING
+    for frame in frames(4, 3):
+        ear.hear(frame, 0.9)
+    assert int((ear.audio() == 4).sum()) == 3 * 512  # and it goes on
+
+
+def test_keeping_the_current_stretch_while_paused_forgets_everything() -> None:
+    ear = Ear(EarSettings())
+    for frame in frames(1, 20):
+        ear.hear(frame, 0.9)
+    for frame in frames(2, 15):
+        ear.hear(frame, 0.0)
+    ear.keep_current_segment()
+    assert ear.state is EarState.QUIET
+    assert ear.audio().size == 0

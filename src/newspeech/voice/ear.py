@@ -65,6 +65,8 @@ class Ear:
         self._silent_run = 0
         self._speech_frames = 0
         self._segment_frames = 0
+        self._segment_start = 0
+        """Index in the buffer of the frame where the current stretch of speech began."""
 
     @property
     def pause_seconds(self) -> float:
@@ -99,6 +101,19 @@ class Ear:
         self._samples = 0
         self._pre_roll.clear()
         self._voiced_run = self._silent_run = self._speech_frames = self._segment_frames = 0
+        self._segment_start = 0
+
+    def keep_current_segment(self) -> None:
+        """Forget what came before the stretch of speech now under way, keep that stretch
+        (speech already going on when the examiner finished: it starts the next answer and
+        must not lose its first words). Quiet or paused, this is :meth:`reset`."""
+        if self.state is not EarState.SPEAKING:
+            self.reset()
+            return
+        self._frames = self._frames[self._segment_start :]
+        self._samples = sum(f.size for f in self._frames)
+        self._speech_frames = len(self._frames)
+        self._silent_run = 0
 
     def hear(self, frame: PCM16, probability: float) -> Heard:
         threshold = self.settings.threshold
@@ -127,6 +142,8 @@ class Ear:
         if voiced:
             self.state = EarState.SPEAKING
             self._segment_frames = 1
+            # From a pre-roll's length before the first voiced frame, like a first start.
+            self._segment_start = max(0, len(self._frames) - (self._pre_roll.maxlen or 1))
             return Heard.RESUMED
         return Heard.NOTHING
 
@@ -139,4 +156,5 @@ class Ear:
         self._samples = sum(f.size for f in self._frames)
         self._pre_roll.clear()
         self._speech_frames = self._segment_frames = self._voiced_run
+        self._segment_start = 0
         return Heard.SPEECH_STARTED

@@ -539,10 +539,20 @@ class ExamSession:
         self._tasks().create_task(report())
 
     def _open_mic(self) -> None:
-        self._close_reply()
+        # Speech already under way as the examiner finishes (too short so far to take back
+        # the reply) is the start of the answer now listened for: keep its first words.
+        carried = self._ear.state is EarState.SPEAKING
+        if carried:
+            self._reply = None
+            self._ear.keep_current_segment()
+        else:
+            self._close_reply()
         self._listening = True
         self._plan = self._conversation.listen_plan()
         self._quiet_since = self._clock.now()
+        if carried:
+            self._answer = _Answer(self._quiet_since - self._ear.answer_seconds, self._plan)
+            self._amendable = None
         self._tasks().create_task(
             self._out.send_event(
                 {
