@@ -197,7 +197,10 @@ def _on_answer(action: str, body: dict[str, Any]) -> Builder:
 
 def _import_bank(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
     college = "medical" if owner == "own" else "law"
-    gift = f"$CATEGORY: $course$/{college}/7. Imported\n\n::Q{next(_n)}:: Name the rhythm. {{}}\n"
+    gift = (
+        f"$CATEGORY: $course$/{college}/7. Imported\n\n"
+        f"::Q{next(_n)}:: Name the rhythm. {{####Sinus rhythm.}}\n"  # general feedback: the model
+    )
 
     async def call() -> Call:
         return Call(

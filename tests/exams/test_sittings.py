@@ -42,17 +42,17 @@ MODEL_ANSWERS = [q.model_answer for s in MEDICAL.scenarios for q in s.questions]
 # Two more cases, five questions: a bank of 17 where total_questions is 12.
 EXTRA_CASES = b"""$CATEGORY: $course$/medical/5. Sepsis on the ward
 
-::S1:: Which bedside score screens for sepsis? {}
+::S1:: Which bedside score screens for sepsis? {####The qSOFA score.}
 
-::S2:: Which bundle do you start within the first hour? {}
+::S2:: Which bundle do you start within the first hour? {####The sepsis six.}
 
 $CATEGORY: $course$/medical/6. Falls clinic
 
-::F1:: Which medicines raise the risk of falls? {}
+::F1:: Which medicines raise the risk of falls? {####Sedatives and antihypertensives.}
 
-::F2:: Which test of gait would you use first? {}
+::F2:: Which test of gait would you use first? {####The timed up and go test.}
 
-::F3:: Which bone protection would you offer? {}
+::F3:: Which bone protection would you offer? {####A bisphosphonate with calcium and vitamin D.}
 """
 
 
