@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,8 +36,8 @@ from typing import Any
 
 import httpx
 
+from bench._provenance import Run
 from bench.api import free_port, wait_until_up
-from newspeech import __version__
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
@@ -179,6 +178,7 @@ async def step(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    provenance = Run("imports")
     data_dir = Path(tempfile.mkdtemp(prefix="newspeech-bench-imports-"))
     settings = Settings(
         environment="test",
@@ -212,11 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         server.terminate()
         server.wait(timeout=30)
     return {
-        "version": __version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        **provenance.header(),
         "backend": settings.backend,
         "rows": args.rows,
         "bytes": len(data),
@@ -233,7 +229,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(result: dict[str, Any]) -> None:
     print(
         f"{result['rows']} rows, {result['bytes'] / 1e6:.1f} MB CSV, {result['backend']}; "
-        f"load average {result['load_average']}"
+        f"commit {result['commit']}, load average {result['load_average_before']} → "
+        f"{result['load_average_after']}"
     )
     alone = result["in_process"]
     print(f"in process: parse {alone['parse_s']:.2f} s, plan {alone['plan_s']:.2f} s")

@@ -47,8 +47,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
-import platform
 import re
 import tempfile
 import time
@@ -60,8 +58,7 @@ from typing import Any
 import numpy as np
 from tests.fixtures.voices import CandidateVoices
 
-from bench.turns import commit
-from newspeech import __version__
+from bench._provenance import Run
 from newspeech.config import Settings
 from newspeech.grading.matching import ConceptMatcher
 from newspeech.grading.protocols import GradingQuestion, Keyword
@@ -429,8 +426,7 @@ def misses(items: list[Item], corrector: TermCorrector, condition: str) -> list[
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    load_before = os.getloadavg()
-    started = time.perf_counter()
+    provenance = Run("terms")
     items = build_set(args.voices, args.quick)
     pool = InferencePool()
     try:
@@ -442,14 +438,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     corrector = TermCorrector(EspeakPhonetics())
     evaluated = evaluate(items, corrector)
     return {
-        "benchmark": "terms",
-        "version": __version__,
-        "commit": commit(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        **provenance.header(),
         "model": "whisper tiny.en int8, greedy",
         "quick": args.quick,
         "voices": args.voices,

@@ -31,11 +31,7 @@ import asyncio
 import dataclasses
 import fnmatch
 import json
-import os
-import platform
-import subprocess
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -45,7 +41,7 @@ from tests.fixtures.turn_set import turn_set
 from tests.fixtures.voices import CandidateVoices
 from tests.voice.turn_sitting import AnswerOutcome, ItemOutcome, sit, steady_engines
 
-from newspeech import __version__
+from bench._provenance import Run
 from newspeech.config import Settings
 from newspeech.voice.engines import load_speech_engines
 from newspeech.voice.session import LoopSettings
@@ -54,16 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT.parent / "shared" / "audio"
 RESULTS = ROOT / "bench" / "results"
 DELAY_GOAL_MS = 600
-
-
-def commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return f"{head}+dirty" if git("status", "--porcelain", "--", "src", "tests", "bench") else head
 
 
 def ms(values: list[float], q: float) -> float | None:
@@ -136,8 +122,7 @@ def item_row(outcome: ItemOutcome) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    load_before = os.getloadavg()
-    started = time.perf_counter()
+    provenance = Run("turns")
     settings = Settings(environment="test", data_dir=Path(tempfile.mkdtemp(prefix="turns-")))
     loop_settings = LoopSettings.from_settings(settings)
     speech = await load_speech_engines(settings)
@@ -159,14 +144,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for a in answers:
         groups[f"{a.kind}/{a.voice}"].append(a)
     return {
-        "benchmark": "turns",
-        "version": __version__,
-        "commit": commit(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        **provenance.header(),
         "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium",
         "settings": {
             "vad_threshold": settings.vad_threshold,

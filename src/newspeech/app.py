@@ -282,12 +282,8 @@ async def _hang_up_sittings(live: LiveSittings) -> None:
     database closes."""
     if len(live):
         logger.info("shutting down: ending %d running exam(s)", len(live))
-        live.hang_up_all()
-        try:
-            async with asyncio.timeout(30.0):
-                await live.wait_idle()
-        except TimeoutError:
-            logger.warning("shutting down: %d exam loop(s) did not end in 30 s", len(live))
+        if still := await live.end_all(wait_seconds=30.0):
+            logger.warning("shutting down: %d exam loop(s) did not end in 30 s", still)
 
 
 def _start_audio_purge(state: Any) -> asyncio.Task[None] | None:

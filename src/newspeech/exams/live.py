@@ -85,11 +85,15 @@ class LiveSittings:
             if not self._seats:
                 self._idle.set()
 
-    def hang_up_all(self) -> None:
+    async def end_all(self, wait_seconds: float) -> int:
+        """Hang up every running connection and wait (at most ``wait_seconds``) until their
+        loops have finished storing what they heard; return how many still run."""
         for seat in list(self._seats.values()):
             if seat.session is not None:
                 seat.session.hang_up()
-
-    async def wait_idle(self) -> None:
-        """Wait until no connection runs."""
-        await self._idle.wait()
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            pass
+        return len(self._seats)
