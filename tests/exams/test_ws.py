@@ -174,16 +174,20 @@ async def test_malformed_messages_get_errors_and_the_socket_stays_open(
             b"\x00\x01\x02",  # half a sample
             bytes(32_002),  # more than a second
             "not json at all",
+            "[" * 2000 + "]" * 2000,  # too deep for the parser's recursion
+            "[" * 5000 + "]" * 5000,  # longer than any control
             "[1, 2, 3]",
             json.dumps({"type": "dance"}),
             json.dumps({"type": "start", "token": TOKEN, "college_type": "medical"}),
         ):
             await ws.send(message)
-        errors = [(await next_event(ws, "error"))["error"] for _ in range(6)]
+        errors = [(await next_event(ws, "error"))["error"] for _ in range(8)]
         assert errors == [
             "bad_audio",
             "audio_too_large",
             "bad_json",
+            "bad_json",
+            "message_too_large",
             "bad_message",
             "unknown_type",
             "already_started",

@@ -38,6 +38,8 @@ router = APIRouter()
 
 MAX_AUDIO_BYTES = 2 * SAMPLE_RATE
 """One second of 16 kHz PCM16: the largest audio message accepted."""
+MAX_CONTROL_CHARS = 4096
+"""The longest text message accepted once the exam runs (a control is a few dozen characters)."""
 FIRST_MESSAGE_SECONDS = 30.0
 SIGN_IN_CHECK_SECONDS = 5.0
 """How often a running exam checks that its candidate is still signed in and active."""
@@ -151,9 +153,14 @@ class SocketEdge:
         return None
 
     async def _control(self, text: str) -> Control | None:
+        if len(text) > MAX_CONTROL_CHARS:
+            await self.error(
+                "message_too_large", f"{len(text)} characters; at most {MAX_CONTROL_CHARS}"
+            )
+            return None
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             await self.error("bad_json", "a text message must be one JSON object")
             return None
         kind = message.get("type") if isinstance(message, dict) else None
