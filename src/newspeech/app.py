@@ -20,6 +20,7 @@ from newspeech import __version__
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.answers.audio.spool import AudioSpool
 from newspeech.attempts import endpoints as attempts
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
@@ -171,7 +172,9 @@ def create_app(
                     app.state.sessionmaker,
                     offload=app.state.speech.pool.run,
                     audit_enabled=settings.enable_audit_logs,
+                    spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
                 )
+                await _reconcile_spool(app.state.answer_audio)
                 if exam_opener is None:  # the exam service grades; tests may bring their own
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.grader = await _exam_grader(app.state)
@@ -284,6 +287,15 @@ async def _hang_up_sittings(live: LiveSittings) -> None:
         logger.info("shutting down: ending %d running exam(s)", len(live))
         if still := await live.end_all(wait_seconds=30.0):
             logger.warning("shutting down: %d exam loop(s) did not end in 30 s", still)
+
+
+async def _reconcile_spool(recorder: AnswerAudioRecorder) -> None:
+    """Store the recordings a crash or an outage left in the spool, before any sitting runs.
+    A failure here must not keep the exam from starting: the spool waits for the next start."""
+    try:
+        await recorder.reconcile()
+    except Exception:
+        logger.exception("answer audio spool: not reconciled; it is tried again at next start")
 
 
 def _start_audio_purge(state: Any) -> asyncio.Task[None] | None:

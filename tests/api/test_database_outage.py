@@ -3,7 +3,6 @@ clients and load balancers know to try again."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
@@ -11,12 +10,7 @@ import pytest
 
 from newspeech.app import create_app
 from newspeech.config import Settings
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.fixtures.databases import closed_port
 
 
 @pytest.mark.parametrize(

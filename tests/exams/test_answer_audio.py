@@ -9,9 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.answers.audio.service import AnswerAudioRecorder, audio_key
+from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer
+from newspeech.db.engine import create_sessionmaker
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
@@ -25,6 +32,7 @@ from newspeech.voice.conversation import HeardAnswer, TurnTimings
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript
 from tests.exams.plans import FakeClock
+from tests.fixtures.databases import closed_port
 from tests.fixtures.factories import make_user
 
 MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
@@ -158,3 +166,120 @@ async def test_a_failing_store_keeps_the_answer_and_audits_the_lost_recording(
     assert failure.status == "failure"
     assert failure.resource_id == answer.id
     assert "connection refused" in (failure.details or {})["error"]
+
+
+class FlakyStore(LocalAudioStore):
+    """A store whose first ``failures`` uploads fail (a store outage that ends)."""
+
+    name = "flaky"
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageFailed("S3 upload of the answer failed: timed out", retryable=True)
+        await super().put(key, data, content_type)
+
+
+def away_sessionmaker() -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """A database nothing answers for (refused at once)."""
+    away = create_async_engine(
+        f"postgresql+asyncpg://nobody@127.0.0.1:{closed_port()}/gone", connect_args={"timeout": 2}
+    )
+    return away, create_sessionmaker(away)
+
+
+async def test_a_recording_whose_key_could_not_be_saved_is_committed_at_the_next_start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """The database went away between the answer and its recording: the recording is in the
+    store and the spool, not lost; the next start commits its key and empties the spool."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    away, away_maker = away_sessionmaker()
+    try:
+        during = AnswerAudioRecorder(store, away_maker, offload=pool.run, spool=spool, retries=0)
+        conversation = await sit_question_one(sessionmaker, pool, student, during, speech)
+    finally:
+        await away.dispose()
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is None
+    (waiting,) = spool.entries()
+    assert waiting.answer_id == answer.id
+
+    after = AnswerAudioRecorder(store, sessionmaker, offload=pool.run, spool=spool)
+    report = await after.reconcile()
+
+    assert (report.stored, report.dropped, report.pending) == (1, 0, 0)
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path == audio_key(conversation.exam_session_id, answer.id)
+    assert (await store.get(answer.answer_audio_path))[:4] == b"OggS"
+    assert "answer.audio_stored" in actions
+    assert spool.entries() == []
+
+
+async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_dropped(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """A crash after the answer's commit, before its upload: only the spool has the audio. An
+    entry for an answer that no longer exists is dropped, not stored."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    # The process "dies" with the recording still in the spool (no retry, no upload).
+    never = AnswerAudioRecorder(
+        FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
+    )
+    conversation = await sit_question_one(sessionmaker, pool, student, never, speech)
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    spool.write(SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id), b"\0\0")
+    assert len(spool.entries()) == 2
+
+    report = await AnswerAudioRecorder(
+        store, sessionmaker, offload=pool.run, spool=spool
+    ).reconcile()
+
+    assert (report.stored, report.dropped, report.pending) == (1, 1, 0)
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is not None
+    decoded = decode_audio(await store.get(answer.answer_audio_path), max_seconds=60)
+    correlation = np.corrcoef(decoded[: speech.size].astype(float), speech.astype(float))[0, 1]
+    assert correlation > 0.8  # the candidate's own voice, from the spool
+    assert actions.count("answer.audio_failed") == 1
+    assert "answer.audio_stored" in actions
+    assert spool.entries() == []
+
+
+async def test_a_store_outage_that_ends_is_retried_until_the_recording_is_stored(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    store = FlakyStore(tmp_path / "answer-audio", failures=2)
+    spool = AudioSpool(tmp_path / "spool")
+    recorder = AnswerAudioRecorder(
+        store, sessionmaker, offload=pool.run, spool=spool, retry_seconds=0.05
+    )
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is not None
+    assert store.failures == 0
+    assert actions.count("answer.audio_failed") == 1  # once for the outage, not per retry
+    assert "answer.audio_stored" in actions
+    assert spool.entries() == []

@@ -4,20 +4,13 @@ raised: a sitting must never end because its latency figures could not be saved.
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from newspeech.db.engine import create_sessionmaker
 from newspeech.exams.recorder import ExamRecorder
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.fixtures.databases import closed_port
 
 
 async def test_turn_latency_is_skipped_with_a_warning_while_the_database_is_away(

@@ -2,14 +2,17 @@
 
 The live exam hands each stored answer's PCM to :class:`AnswerAudioRecorder`, which encodes and
 uploads it in the background (the examiner never waits for it) and then records the storage key
-in a short transaction of its own. A storage failure costs only the recording: the answer stays,
-its path stays NULL, and an audit row says why.
+in a short transaction of its own. The PCM waits in a local spool (newspeech.answers.audio.spool)
+until both are done, so a store or database outage, or a crash, costs no recording: it is tried
+again, and stored at the next start. Meanwhile the answer stays, its path stays NULL, and an
+audit row says why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,9 +21,11 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.answers.audio.repository import AnswerAudioRepository, AnswerAudioRow
+from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth.scope import Scope
 from newspeech.db.engine import unit_of_work
+from newspeech.db.outage import database_unavailable
 from newspeech.errors import NewSpeechError, NotFound
 from newspeech.storage import AudioStore, ObjectMissing
 from newspeech.voice.audio import OPUS_CONTENT_TYPE, encode_ogg_opus
@@ -50,8 +55,29 @@ async def _in_thread(call: Callable[[], bytes]) -> bytes:
     return await asyncio.to_thread(call)
 
 
+class _Outcome(enum.Enum):
+    STORED = "stored"
+    LOST = "lost"
+    """It can never be stored (the audio does not encode); audited."""
+    PENDING = "pending"
+    """The store or the database is away: kept in the spool, tried again."""
+
+
+@dataclass
+class ReconcileReport:
+    stored: int = 0
+    dropped: int = 0
+    """Recordings of answers that no longer exist, or that were stored already."""
+    pending: int = 0
+
+
 class AnswerAudioRecorder:
-    """Keeps each answer's recording; one per process, shared by every sitting."""
+    """Keeps each answer's recording; one per process, shared by every sitting.
+
+    With a ``spool``, the PCM is on local disk before anything else happens and stays there
+    until the recording is stored and its key committed: a store or database outage is tried
+    again every ``retry_seconds`` (``retries`` times), and what is left after that or after a
+    crash is stored by :meth:`reconcile` at the next start."""
 
     def __init__(
         self,
@@ -60,11 +86,17 @@ class AnswerAudioRecorder:
         *,
         offload: Offload = _in_thread,
         audit_enabled: bool = True,
+        spool: AudioSpool | None = None,
+        retry_seconds: float = 30.0,
+        retries: int = 10,
     ) -> None:
         self.store = store
+        self.spool = spool
         self._sessionmaker = sessionmaker
         self._offload = offload
         self._audit_enabled = audit_enabled
+        self._retry_seconds = retry_seconds
+        self._retries = retries
         self._tasks: set[asyncio.Task[str | None]] = set()
         self._latest: dict[int, asyncio.Task[str | None]] = {}
 
@@ -73,23 +105,37 @@ class AnswerAudioRecorder:
         went on with the answer), the newer recording is stored after the older one, so the
         stored audio is always the whole answer."""
         before = self._latest.get(answer_id)
-        task = asyncio.create_task(self._after(before, answer_id, exam_session_id, user_id, pcm))
+        entry = SpooledAnswer(answer_id, exam_session_id, user_id)
+        task = asyncio.create_task(self._after(before, entry, pcm))
         self._tasks.add(task)
         self._latest[answer_id] = task
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda done: self._forget(answer_id, done))
 
     async def _after(
-        self,
-        before: asyncio.Task[str | None] | None,
-        answer_id: int,
-        exam_session_id: int,
-        user_id: int,
-        pcm: bytes,
+        self, before: asyncio.Task[str | None] | None, entry: SpooledAnswer, pcm: bytes
     ) -> str | None:
-        if before is not None:
-            await asyncio.wait([before])
-        return await self.store_now(answer_id, exam_session_id, user_id, pcm)
+        try:
+            if self.spool is not None:
+                await asyncio.to_thread(self.spool.write, entry, pcm)
+            if before is not None:
+                await asyncio.wait([before])
+            outcome, key = await self._store(entry, pcm, audit_failure=True)
+            for _ in range(self._retries if self.spool is not None else 0):
+                if outcome is not _Outcome.PENDING or not self._is_latest(entry):
+                    break
+                await asyncio.sleep(self._retry_seconds)
+                outcome, key = await self._store(entry, pcm, audit_failure=False)
+            if outcome is not _Outcome.PENDING and self._is_latest(entry):
+                await self._unspool(entry)
+            return key
+        except Exception:  # a background task: nothing awaits it to see the error
+            logger.exception("answer %s: recording not stored", entry.answer_id)
+            return None
+
+    def _is_latest(self, entry: SpooledAnswer) -> bool:
+        """This task stores the newest take of its answer (an older one leaves the spool)."""
+        return self._latest.get(entry.answer_id) is asyncio.current_task()
 
     def _forget(self, answer_id: int, done: asyncio.Task[str | None]) -> None:
         if self._latest.get(answer_id) is done:
@@ -97,7 +143,7 @@ class AnswerAudioRecorder:
 
     async def drain(self, *, wait_seconds: float | None = None) -> None:
         """Wait for the recordings still being stored (at shutdown; in tests); what is not
-        done after ``wait_seconds`` goes on (and is lost if the process stops)."""
+        done after ``wait_seconds`` is left in the spool for :meth:`reconcile`."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=wait_seconds)
 
@@ -105,57 +151,122 @@ class AnswerAudioRecorder:
         self, answer_id: int, exam_session_id: int, user_id: int, pcm: bytes
     ) -> str | None:
         """Encode, upload, record the key; the key, or ``None`` when it failed."""
-        key = audio_key(exam_session_id, answer_id)
+        _, key = await self._store(
+            SpooledAnswer(answer_id, exam_session_id, user_id), pcm, audit_failure=True
+        )
+        return key
+
+    async def reconcile(self) -> ReconcileReport:
+        """Store what the spool still holds (left by a crash or an outage) and commit its key;
+        drop what belongs to no answer or is stored already. At start-up, before any sitting
+        runs; with the database away it leaves everything for the next start."""
+        report = ReconcileReport()
+        if self.spool is None:
+            return report
+        for entry in await asyncio.to_thread(self.spool.entries):
+            try:
+                async with self._sessionmaker() as db:
+                    row = await AnswerAudioRepository(db).get(entry.answer_id)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                logger.warning("answer audio spool: the database is away; left for later")
+                report.pending += len(await asyncio.to_thread(self.spool.entries))
+                return report
+            key = audio_key(entry.exam_session_id, entry.answer_id)
+            if row is None or (row.key == key and await self.store.size(key) is not None):
+                logger.info(
+                    "answer audio spool: answer %s %s; its spooled recording is dropped",
+                    entry.answer_id,
+                    "no longer exists" if row is None else "is stored already",
+                )
+                await self._unspool(entry)
+                report.dropped += 1
+                continue
+            pcm = await asyncio.to_thread(self.spool.read, entry)
+            outcome, _ = await self._store(entry, pcm, audit_failure=True)
+            if outcome is _Outcome.PENDING:
+                report.pending += 1
+                continue
+            await self._unspool(entry)
+            report.stored += outcome is _Outcome.STORED
+        if report.stored or report.dropped or report.pending:
+            logger.info(
+                "answer audio spool: %d stored, %d dropped, %d still waiting",
+                report.stored,
+                report.dropped,
+                report.pending,
+            )
+        return report
+
+    async def _unspool(self, entry: SpooledAnswer) -> None:
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.remove, entry)
+
+    async def _store(
+        self, entry: SpooledAnswer, pcm: bytes, *, audit_failure: bool
+    ) -> tuple[_Outcome, str | None]:
+        key = audio_key(entry.exam_session_id, entry.answer_id)
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         try:
             data = await self._offload(lambda: encode_ogg_opus(samples))
             await self.store.put(key, data, CONTENT_TYPE)
         except (NewSpeechError, ValueError, OSError) as exc:  # av.FFmpegError is an OSError
-            logger.warning("answer %s: audio not stored: %s", answer_id, exc)
-            await self._audit(
-                "answer.audio_failed",
-                answer_id,
-                exam_session_id,
-                user_id,
-                {"store": self.store.name, "error": repr(exc)[:500]},
-                status="failure",
+            lost = isinstance(exc, ValueError) or self.spool is None
+            logger.warning(
+                "answer %s: audio not stored%s: %s",
+                entry.answer_id,
+                "" if lost else " (kept in the spool, tried again)",
+                exc,
             )
-            return None
-        async with unit_of_work(self._sessionmaker) as db:
-            await AnswerAudioRepository(db).set_path(answer_id, key)
-            await AuditLogRepository(db, enabled=self._audit_enabled).log(
-                "answer.audio_stored",
-                user_id=user_id,
-                session_id=exam_session_id,
-                resource_type="answer",
-                resource_id=answer_id,
-                details={"store": self.store.name, "key": key, "bytes": len(data)},
+            if audit_failure:
+                await self._audit(
+                    "answer.audio_failed",
+                    entry,
+                    {"store": self.store.name, "error": repr(exc)[:500], "retried": not lost},
+                    status="failure",
+                )
+            return (_Outcome.LOST if lost else _Outcome.PENDING), None
+        try:
+            async with unit_of_work(self._sessionmaker) as db:
+                await AnswerAudioRepository(db).set_path(entry.answer_id, key)
+                await AuditLogRepository(db, enabled=self._audit_enabled).log(
+                    "answer.audio_stored",
+                    user_id=entry.user_id,
+                    session_id=entry.exam_session_id,
+                    resource_type="answer",
+                    resource_id=entry.answer_id,
+                    details={"store": self.store.name, "key": key, "bytes": len(data)},
+                )
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            logger.warning(
+                "answer %s: recording stored as %s, but the database is away: its key is "
+                "saved when it is back%s",
+                entry.answer_id,
+                key,
+                "" if self.spool is not None else " (no spool: it is not)",
             )
-        return key
+            return _Outcome.PENDING, None
+        return _Outcome.STORED, key
 
     async def _audit(
-        self,
-        action: str,
-        answer_id: int,
-        exam_session_id: int,
-        user_id: int,
-        details: dict[str, object],
-        *,
-        status: str,
+        self, action: str, entry: SpooledAnswer, details: dict[str, object], *, status: str
     ) -> None:
         try:
             async with unit_of_work(self._sessionmaker) as db:
                 await AuditLogRepository(db, enabled=self._audit_enabled).log(
                     action,
-                    user_id=user_id,
-                    session_id=exam_session_id,
+                    user_id=entry.user_id,
+                    session_id=entry.exam_session_id,
                     resource_type="answer",
-                    resource_id=answer_id,
+                    resource_id=entry.answer_id,
                     status=status,
                     details=details,
                 )
         except Exception:  # the audit must not turn a lost recording into a crashed exam
-            logger.exception("answer %s: could not audit %s", answer_id, action)
+            logger.exception("answer %s: could not audit %s", entry.answer_id, action)
 
 
 async def audio_key_for(db: AsyncSession, scope: Scope, answer_id: int) -> str:
