@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
+from newspeech.backup import cli as backup_cli
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete answer audio older than NEWSPEECH_AUDIO_RETENTION_DAYS"
     )
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    backup_cli.add_parser(commands)
     return parser
 
 
@@ -273,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_audio_command(args, settings))
         elif args.command == "exam":
             return asyncio.run(_exam(args, settings))
+        elif args.command == "backup":
+            print("\n".join(asyncio.run(backup_cli.run(args, settings))))
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:
