@@ -26,6 +26,7 @@ from newspeech.config import Settings
 from newspeech.db.base import Base
 from newspeech.db.engine import unit_of_work
 from newspeech.db.migrations import head_revision
+from newspeech.errors import ValidationFailed
 from newspeech.models import Answer, User
 from newspeech.seed import seed_reference_data
 from newspeech.storage.local import LocalAudioStore
@@ -194,3 +195,19 @@ def truncated(archive: Path, copy: Path) -> Path:
     data = archive.read_bytes()
     copy.write_bytes(data[: len(data) // 2])
     return copy
+
+
+async def test_restore_refuses_a_backup_of_another_database_kind(
+    drill_settings: Settings, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    del engine
+    archive = tmp_path / "backup.tar"
+    await create_backup(drill_settings, archive)
+    other_url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+        if drill_settings.backend != "sqlite"
+        else "postgresql+asyncpg://root@127.0.0.1:5432/newspeech_never_created"
+    )
+    other = drill_settings.model_copy(update={"database_url": other_url})
+    with pytest.raises(ValidationFailed, match="restore into the same kind of database"):
+        await restore_backup(other, archive, force=True)
