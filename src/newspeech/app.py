@@ -163,6 +163,7 @@ def create_app(
         app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
+        app.state.draining = False
         app.state.audio_store = audio_store_from_settings(settings)
         app.state.answer_audio = None
         app.state.term_corrector = None
@@ -192,6 +193,7 @@ def create_app(
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
+            app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
             if purge is not None:
                 purge.cancel()
