@@ -52,6 +52,7 @@ from newspeech.kit.responses import error_responses
 from newspeech.kit.text import printable
 from newspeech.observability.database import instrument_engine
 from newspeech.observability.endpoints import router as metrics_router
+from newspeech.observability.logs import RequestIdMiddleware, current_request_id
 from newspeech.observability.metrics import Metrics
 from newspeech.observability.middleware import MetricsMiddleware
 from newspeech.observability.timed import TimedGrader, TimedSpeechToText, TimedTextToSpeech
@@ -226,6 +227,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered
     if metrics is not None:  # outside even that: a refused request is counted too
         app.add_middleware(MetricsMiddleware, metrics=metrics, error_status=_error_status)
+    app.add_middleware(RequestIdMiddleware)  # outermost: everything logged knows the request
 
     app.include_router(system_router)
     app.include_router(metrics_router)
@@ -429,12 +431,20 @@ def _install_error_handlers(app: FastAPI) -> None:
                     "error": "database_unavailable",
                     "detail": "the database cannot be reached just now; try again shortly",
                 },
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS), **_request_id_header()},
             )
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            status_code=500, content={"error": "internal_error", "detail": "internal server error"}
+            status_code=500,
+            content={"error": "internal_error", "detail": "internal server error"},
+            headers=_request_id_header(),
         )
+
+
+def _request_id_header() -> dict[str, str]:
+    """The catch-all answers outside every middleware: it names the request id itself."""
+    request_id = current_request_id()
+    return {"X-Request-ID": request_id} if request_id else {}
 
 
 def _error_status(exc: BaseException) -> int:
