@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -270,3 +271,15 @@ def test_statements_are_labelled_by_their_first_keyword() -> None:
     assert operation("(SELECT 1) UNION (SELECT 2)") == "select"
     assert operation("PRAGMA foreign_keys=ON") == "other"
     assert operation("") == "other"
+
+
+def test_a_missing_audio_folder_reads_as_nan_not_a_failed_scrape(tmp_path: Path) -> None:
+    metrics = Metrics()
+    metrics.watch_audio_disk(tmp_path)
+    free = sample(metrics.exposition().decode(), "newspeech_audio_disk_free_bytes")
+    assert free is not None
+    assert free > 0
+    metrics.watch_audio_disk(tmp_path / "gone")
+    free = sample(metrics.exposition().decode(), "newspeech_audio_disk_free_bytes")
+    assert free is not None
+    assert math.isnan(free)

@@ -9,6 +9,7 @@ never the raw path, and a request no route matched is counted under ``unmatched`
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -150,9 +151,17 @@ class Metrics:
         pool.on_wait = self.pool_wait.labels(name).observe
 
     def watch_audio_disk(self, folder: Path) -> None:
-        """Free and total bytes where ``folder`` lives (read at each scrape)."""
-        self._audio_free.set_function(lambda: float(shutil.disk_usage(folder).free))
-        self._audio_size.set_function(lambda: float(shutil.disk_usage(folder).total))
+        """Free and total bytes where ``folder`` lives (read at each scrape; NaN while it
+        cannot be read, rather than a failed scrape)."""
+
+        def usage(field: str) -> float:
+            try:
+                return float(getattr(shutil.disk_usage(folder), field))
+            except OSError:
+                return math.nan
+
+        self._audio_free.set_function(lambda: usage("free"))
+        self._audio_size.set_function(lambda: usage("total"))
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
