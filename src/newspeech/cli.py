@@ -266,6 +266,8 @@ def _log_to_console(fmt: str) -> None:
     if fmt == "json":
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.INFO)
+        # Alembic says which dialect it found on every revision read (each /readyz probe).
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     else:
         newspeech_logger.addHandler(handler)
 
