@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from newspeech.backup.service import (
     RestoreReport,
     create_backup,
     default_archive_path,
+    prune_archives,
     restore_backup,
     verify_backup,
 )
 from newspeech.config import Settings
-from newspeech.errors import UpstreamError
+from newspeech.errors import UpstreamError, ValidationFailed
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +35,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--output",
         type=Path,
         help="archive file (default: <data dir>/backups/newspeech-<UTC time>.tar)",
+    )
+    create.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="then delete all but the N newest newspeech-<time>.tar archives in that folder",
     )
     verify = actions.add_parser("verify", help="check an archive's manifest and checksums")
     verify.add_argument("archive", type=Path)
@@ -51,13 +59,23 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
     """Do the command; the lines to print. Raises ``NewSpeechError`` subclasses."""
     try:
         if args.backup_command == "create":
-            output = args.output or default_archive_path(settings, dt.datetime.now(dt.UTC))
-            return [f"wrote {output}", *describe(await create_backup(settings, output))]
+            return await _create(args, settings)
         if args.backup_command == "verify":
             return [f"{args.archive}: OK", *describe(verify_backup(args.archive))]
         return restored(await restore_backup(settings, args.archive, force=args.force))
     except (SQLAlchemyError, OSError) as exc:
         raise UpstreamError(f"the database cannot be used: {exc}") from exc
+
+
+async def _create(args: argparse.Namespace, settings: Settings) -> list[str]:
+    if args.keep is not None and args.keep < 1:
+        raise ValidationFailed("--keep must be at least 1 (the archive just written)")
+    output: Path = args.output or default_archive_path(settings, dt.datetime.now(dt.UTC))
+    lines = [f"wrote {output}", *describe(await create_backup(settings, output))]
+    if args.keep is not None:
+        pruned = await asyncio.to_thread(prune_archives, output.parent, args.keep)
+        lines += [f"deleted {path} (keeping the {args.keep} newest)" for path in pruned]
+    return lines
 
 
 def describe(manifest: Manifest) -> list[str]:

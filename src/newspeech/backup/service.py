@@ -39,6 +39,8 @@ from newspeech.db import migrations
 from newspeech.db.engine import create_engine
 from newspeech.errors import Conflict, ValidationFailed
 
+ARCHIVE_PREFIX = "newspeech-"
+"""Default archive names: ``newspeech-20261206T200000Z.tar`` (sorting by name sorts by time)."""
 _PARTIAL_PREFIX = ".part-"
 """The local store's files being written (renamed into place when whole): never backed up."""
 
@@ -57,7 +59,11 @@ class RestoreReport:
 
 
 def default_archive_path(settings: Settings, now: dt.datetime) -> Path:
-    return settings.data_dir / "backups" / f"newspeech-{now:%Y%m%dT%H%M%SZ}.tar"
+    return settings.data_dir / "backups" / f"{ARCHIVE_PREFIX}{now:%Y%m%dT%H%M%SZ}.tar"
+
+
+class ArchiveExists(Conflict):
+    code = "backup_exists"
 
 
 async def create_backup(settings: Settings, output: Path) -> Manifest:
@@ -70,6 +76,8 @@ async def create_backup(settings: Settings, output: Path) -> Manifest:
 
 
 def _write_archive(settings: Settings, output: Path, revision: str | None) -> Manifest:
+    if output.exists():
+        raise ArchiveExists(f"{output} exists already; name another file (-o) or move it away")
     kind = settings.backend
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".backup-") as scratch:
@@ -118,6 +126,16 @@ def _add_exactly(archive: tarfile.TarFile, path: Path, name: str, entry: FileEnt
         info = archive.gettarinfo(fileobj=file, arcname=name)
         info.size = entry.size
         archive.addfile(info, file)
+
+
+def prune_archives(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest ``newspeech-<UTC time>.tar`` archives in ``folder``
+    (newest by the time in their names); return what was deleted. Other files stay."""
+    archives = sorted(folder.glob(f"{ARCHIVE_PREFIX}*.tar"), reverse=True)
+    doomed = archives[keep:]
+    for path in doomed:
+        path.unlink()
+    return doomed
 
 
 def verify_backup(path: Path) -> Manifest:
