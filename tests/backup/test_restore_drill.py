@@ -3,6 +3,7 @@ the row counts, every row and every recording come back equal."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import shutil
@@ -27,7 +28,7 @@ from newspeech.db.base import Base
 from newspeech.db.engine import unit_of_work
 from newspeech.db.migrations import head_revision
 from newspeech.errors import ValidationFailed
-from newspeech.models import Answer, User
+from newspeech.models import Answer, ExamSession, User
 from newspeech.seed import seed_reference_data
 from newspeech.storage.local import LocalAudioStore
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session, make_user
@@ -82,8 +83,9 @@ async def wipe(engine: AsyncEngine, folder: Path) -> None:
 
 
 def empty_folder(folder: Path) -> None:
-    shutil.rmtree(folder)
-    folder.mkdir()
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
 
 
 @pytest.fixture
@@ -211,3 +213,49 @@ async def test_restore_refuses_a_backup_of_another_database_kind(
     other = drill_settings.model_copy(update={"database_url": other_url})
     with pytest.raises(ValidationFailed, match="restore into the same kind of database"):
         await restore_backup(other, archive, force=True)
+
+
+async def test_a_backup_taken_while_answers_are_stored_holds_whole_transactions(
+    drill_settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    """Each answer and its evaluation commit together while the backup runs: the restored
+    database holds some of the pairs, and never an answer without its evaluation."""
+    async with unit_of_work(sessionmaker) as db:
+        questions = await make_questions(db)
+        sitting_id = (await make_session(db)).id
+    stop, underway = asyncio.Event(), asyncio.Event()
+    stored = 0
+
+    async def store_answers() -> None:
+        nonlocal stored
+        while not stop.is_set():
+            async with unit_of_work(sessionmaker) as db:
+                sitting = await db.get(ExamSession, sitting_id)
+                assert sitting is not None
+                question = questions[stored % len(questions)]
+                await answer_and_evaluate(db, sitting, question, stored + 1, 5)
+            stored += 1
+            if stored == 5:
+                underway.set()
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(store_answers())
+    try:
+        await asyncio.wait_for(underway.wait(), 60)
+        before = stored
+        await create_backup(drill_settings, tmp_path / "backup.tar")
+        after = stored
+    finally:
+        stop.set()
+        await writer
+    assert after > before  # answers were being stored while the backup was taken
+
+    await wipe(engine, drill_settings.audio_folder)
+    await restore_backup(drill_settings, tmp_path / "backup.tar", force=False)
+    await engine.dispose()
+    counts = await row_counts(engine)
+    assert 5 <= counts["answers"] <= stored
+    assert counts["evaluations"] == counts["answers"]
