@@ -89,6 +89,7 @@ async def test_a_request_counts_under_its_route_template_and_status(
         assert (await client.get("/api/v1/users/42")).status_code == 401
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/no/such/page")).status_code == 404
+        assert (await client.request("BREW", "/healthz")).status_code == 405
         after = (await client.get("/metrics")).text
     users = {"method": "GET", "route": "/api/v1/users/{user_id}", "status": "401"}
     assert sample(before, "http_requests_total", **users) is None
@@ -98,6 +99,8 @@ async def test_a_request_counts_under_its_route_template_and_status(
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
     assert sample(after, "http_requests_total", **unmatched) == 1.0
     assert "/no/such/page" not in after
+    brew = {"method": "other", "route": "/healthz", "status": "405"}
+    assert sample(after, "http_requests_total", **brew) == 1.0
     # /healthz read the database: its statements were timed.
     selects = sample(after, "db_query_duration_seconds_count", operation="select") or 0.0
     assert selects > (sample(before, "db_query_duration_seconds_count", operation="select") or 0)

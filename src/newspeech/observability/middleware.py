@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newspeech.observability.metrics import Metrics
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 """The route label of a request no route took (a 404 scan must not add a series per path)."""
 
@@ -72,7 +73,7 @@ class MetricsMiddleware:
             status = status or self.error_status(exc)
             raise
         finally:
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in _METHODS else "other"
             route = route_template(scope)
             # 499 (nginx's word): the client went away before any response was started.
             self.metrics.http_requests.labels(method, route, str(status or 499)).inc()
