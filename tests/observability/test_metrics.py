@@ -286,3 +286,11 @@ def test_a_missing_audio_folder_reads_as_nan_not_a_failed_scrape(tmp_path: Path)
     free = sample(metrics.exposition().decode(), "newspeech_audio_disk_free_bytes")
     assert free is not None
     assert math.isnan(free)
+
+
+async def test_a_call_to_a_closed_pool_is_refused_and_not_counted() -> None:
+    pool = InferencePool(1)
+    pool.close()
+    with pytest.raises(RuntimeError):
+        await pool.run(sum, [1])
+    assert pool.queued == 0

@@ -57,7 +57,12 @@ class InferencePool:
 
         with self._lock:
             self._queued += 1
-        future = self._executor.submit(started)
+        try:
+            future = self._executor.submit(started)
+        except RuntimeError:  # the pool is closed
+            with self._lock:
+                self._queued -= 1
+            raise
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
