@@ -51,6 +51,12 @@ from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
 from newspeech.kit.text import printable
+from newspeech.observability.database import instrument_engine
+from newspeech.observability.endpoints import router as metrics_router
+from newspeech.observability.logs import RequestIdMiddleware, current_request_id
+from newspeech.observability.metrics import Metrics
+from newspeech.observability.middleware import MetricsMiddleware
+from newspeech.observability.timed import TimedGrader, TimedSpeechToText, TimedTextToSpeech
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
@@ -61,6 +67,7 @@ from newspeech.system.endpoints import router as system_router
 from newspeech.system.input_contract import BodyLimitMiddleware, refuse_control_characters
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.protocols import SpeechToText, TextToSpeech
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import PhraseCache, Speaker
 from newspeech.voice.terms import EspeakPhonetics, TermCorrector
@@ -132,10 +139,14 @@ def create_app(
     clock: Clock = system_clock,
     rate_limiter: RateLimiter | None = None,
     exam_opener: OpenerFactory | None = None,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """The app. ``clock`` and ``rate_limiter`` are injectable (tests move time, share Redis);
     ``exam_opener`` builds, in the lifespan, what opens exams for ``/ws/exam`` (default: the
-    API's access tokens and the exam service)."""
+    API's access tokens and the exam service); ``metrics`` is the registry ``/metrics`` shows
+    (default: a new one, none with ``NEWSPEECH_METRICS_ENABLED=false``)."""
+    if metrics is None and settings.metrics_enabled:
+        metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,9 +165,12 @@ def create_app(
         app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
+        app.state.draining = False
         app.state.audio_store = audio_store_from_settings(settings)
         app.state.answer_audio = None
         app.state.term_corrector = None
+        if metrics is not None:
+            _watch(metrics, app.state)
         purge = _start_audio_purge(app.state)
         try:
             await check_audio_store(app.state.audio_store)
@@ -165,7 +179,9 @@ def create_app(
                 if settings.warm_up:
                     seconds = await app.state.speech.warm_up()
                     logger.info("speech engines warm: %s", seconds)
-                app.state.voice = _session_engines(app.state.speech, settings)
+                if metrics is not None:
+                    _watch_pools(metrics, app.state.speech)
+                app.state.voice = _session_engines(app.state.speech, settings, metrics)
                 app.state.term_corrector = TermCorrector(EspeakPhonetics())
                 app.state.answer_audio = AnswerAudioRecorder(
                     app.state.audio_store,
@@ -181,6 +197,7 @@ def create_app(
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             yield
         finally:
+            app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
             if purge is not None:
                 purge.cancel()
@@ -207,11 +224,16 @@ def create_app(
     _announce_token_secret(settings)
     # Question imports parse and plan in a worker process, started on the first import.
     app.state.import_pool = ProcessPool()
+    app.state.metrics = metrics
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered
+    if metrics is not None:  # outside even that: a refused request is counted too
+        app.add_middleware(MetricsMiddleware, metrics=metrics, error_status=_error_status)
+    app.add_middleware(RequestIdMiddleware)  # outermost: everything logged knows the request
 
     app.include_router(system_router)
+    app.include_router(metrics_router)
     app.include_router(api_router())
     app.include_router(web_router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
@@ -238,10 +260,33 @@ def _announce_token_secret(settings: Settings) -> None:
     )
 
 
-def _session_engines(speech: SpeechEngines, settings: Settings) -> SessionEngines:
-    """The shared models as every exam connection uses them, with one phrase cache."""
-    speaker = Speaker(speech.tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
-    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, speech.stt, speaker)
+def _session_engines(
+    speech: SpeechEngines, settings: Settings, metrics: Metrics | None = None
+) -> SessionEngines:
+    """The shared models as every exam connection uses them, with one phrase cache (timed for
+    the metrics when there are any)."""
+    stt: SpeechToText = speech.stt
+    tts: TextToSpeech = speech.tts
+    if metrics is not None:
+        stt, tts = TimedSpeechToText(stt, metrics), TimedTextToSpeech(tts, metrics)
+    speaker = Speaker(tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
+    return SessionEngines(speech.frame_pool, speech.vad, speech.turn, stt, speaker)
+
+
+def _watch(metrics: Metrics, state: Any) -> None:
+    """What the metrics read from the app's state: the database's statements, the running
+    sittings, the disk under the local answer-audio store."""
+    settings: Settings = state.settings
+    instrument_engine(state.engine, metrics)
+    live: LiveSittings = state.live_sittings
+    metrics.watch_active_sittings(lambda: len(live))
+    if settings.audio_store == "local":
+        metrics.watch_audio_disk(settings.audio_folder)
+
+
+def _watch_pools(metrics: Metrics, speech: SpeechEngines) -> None:
+    metrics.watch_pool("inference", speech.pool)
+    metrics.watch_pool("frames", speech.frame_pool)
 
 
 def exam_dependencies(
@@ -251,6 +296,9 @@ def exam_dependencies(
     socket's loop runs on the monotonic clock; a virtual-clock harness passes its own)."""
     settings: Settings = state.settings
     grader: AsyncGrader = state.grader or PooledGrader(KeywordGrader())
+    metrics: Metrics | None = getattr(state, "metrics", None)
+    if metrics is not None:
+        grader = TimedGrader(grader, metrics)
     return ExamDependencies(
         sessionmaker=state.sessionmaker,
         grader=grader,
@@ -259,6 +307,7 @@ def exam_dependencies(
         audio=state.answer_audio,
         clock=loop_clock,
         terms=getattr(state, "term_corrector", None),
+        on_turn_measured=None if metrics is None else metrics.observe_turn,
     )
 
 
@@ -390,12 +439,25 @@ def _install_error_handlers(app: FastAPI) -> None:
                     "error": "database_unavailable",
                     "detail": "the database cannot be reached just now; try again shortly",
                 },
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS), **_request_id_header()},
             )
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            status_code=500, content={"error": "internal_error", "detail": "internal server error"}
+            status_code=500,
+            content={"error": "internal_error", "detail": "internal server error"},
+            headers=_request_id_header(),
         )
+
+
+def _request_id_header() -> dict[str, str]:
+    """The catch-all answers outside every middleware: it names the request id itself."""
+    request_id = current_request_id()
+    return {"X-Request-ID": request_id} if request_id else {}
+
+
+def _error_status(exc: BaseException) -> int:
+    """What ``_unexpected`` answers for ``exc``."""
+    return 503 if database_unavailable(exc) else 500
 
 
 async def _audit_failure(request: Request, code: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
+from newspeech.backup import cli as backup_cli
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="delete answer audio older than NEWSPEECH_AUDIO_RETENTION_DAYS"
     )
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    backup_cli.add_parser(commands)
     return parser
 
 
@@ -241,23 +243,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if settings.speech_enabled:
         # Fail here with one line naming the package, not inside the server's start-up.
         check_model_files(settings)
-    _log_to_console()
+    _log_to_console(settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level="info",
+        # JSON: uvicorn leaves logging alone; its records reach the root logger's JSON handler.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 
-def _log_to_console() -> None:
-    """NewSpeech's own start-up lines (where the token secret lives, engines warm ...) on the
-    console next to uvicorn's; other libraries keep their defaults."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+def _log_to_console(fmt: str) -> None:
+    """NewSpeech's own lines (where the token secret lives, engines warm ...) on the console
+    next to uvicorn's; as text, other libraries keep their defaults; as JSON, every logger
+    writes JSON lines."""
+    from newspeech.observability.logs import log_handler
+
+    handler = log_handler(fmt)
     newspeech_logger = logging.getLogger("newspeech")
-    newspeech_logger.addHandler(handler)
     newspeech_logger.setLevel(logging.INFO)
+    if fmt == "json":
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+        # Alembic says which dialect it found on every revision read (each /readyz probe).
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    else:
+        newspeech_logger.addHandler(handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_audio_command(args, settings))
         elif args.command == "exam":
             return asyncio.run(_exam(args, settings))
+        elif args.command == "backup":
+            print("\n".join(asyncio.run(backup_cli.run(args, settings))))
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:

@@ -233,6 +233,22 @@ class Settings(BaseSettings):
         default=365, ge=0, le=36_500, description="delete answer audio older than this; 0 = keep"
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="console logs of `serve`: text, or one JSON object a line with the request "
+        "id and sitting",
+    )
+
+    # Monitoring (docs/operations.md): GET /metrics in the Prometheus text format. Open by default,
+    # like most exporters (keep it on the private network); with a token set, a scrape must send
+    # "Authorization: Bearer <token>"; disabled, the route answers 404 and nothing is measured.
+    metrics_enabled: bool = Field(default=True, validation_alias=_env("METRICS_ENABLED"))
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("METRICS_TOKEN"),
+        description="bearer token for /metrics",
+    )
+
     _token_secret: str | None = PrivateAttr(default=None)
     _token_secret_created: bool = PrivateAttr(default=False)
 

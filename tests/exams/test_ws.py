@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -110,7 +111,7 @@ class Microphone:
 async def test_a_whole_exam_over_the_socket_with_the_real_engines(
     server: tuple[str, Any], shared_dir: Path, piper_answer: PCM16
 ) -> None:
-    url, _app = server
+    url, app = server
     jfk = decode_audio((shared_dir / "audio/whisper_jfk.flac").read_bytes(), max_seconds=60)
     answers = [np.concatenate([jfk[round(7.9 * SAMPLE_RATE) :]]), piper_answer]
     events: list[dict[str, Any]] = []
@@ -162,6 +163,16 @@ async def test_a_whole_exam_over_the_socket_with_the_real_engines(
     assert result["total_score"] == sum(e["score"] for e in evaluations)
     assert audio_bytes > 0
     assert audio_bytes % 2 == 0
+    # The real engines were timed for /metrics as they served the exam.
+    metrics = {
+        s.name: s.value
+        for family in text_string_to_metric_families(app.state.metrics.exposition().decode())
+        for s in family.samples
+        if s.labels in ({}, {"pool": "inference"})
+    }
+    assert metrics["newspeech_asr_seconds_count"] >= 2
+    assert metrics["newspeech_tts_first_audio_seconds_count"] >= 1
+    assert metrics["newspeech_inference_wait_seconds_count"] >= 2
 
 
 async def test_malformed_messages_get_errors_and_the_socket_stays_open(

@@ -83,6 +83,8 @@ class ExamDependencies:
     terms: TermCorrector | None = None
     """Reads the question's terms back into what was heard before it is graded (none: answers
     are graded as heard). The raw transcript is stored beside the corrected one."""
+    on_turn_measured: Callable[[Mapping[str, float]], None] | None = None
+    """Told each answered turn's latency figures in ms (the metrics' histograms)."""
 
 
 def _candidate_name(user: User) -> str:
@@ -334,6 +336,8 @@ class ExamConversation:
 
     async def turn_measured(self, timings: TurnTimings) -> None:
         latency = timings.milliseconds()
+        if self._deps.on_turn_measured is not None:
+            self._deps.on_turn_measured(latency)
         answer_id, self._measure_answer_id = self._measure_answer_id, None
         await self._recorder.turn_latency(answer_id, latency, latency.get("response_ms"))
 

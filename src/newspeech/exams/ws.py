@@ -28,6 +28,7 @@ from newspeech.errors import (
     Unauthenticated,
 )
 from newspeech.exams.live import LiveSittings
+from newspeech.observability.logs import bind_sitting
 from newspeech.voice.clock import MonotonicClock
 from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import SAMPLE_RATE
@@ -244,6 +245,7 @@ async def exam_socket(websocket: WebSocket) -> None:
         )
         await _close(websocket, CLOSE_SERVER_ERROR)
         return
+    bind_sitting(opened.session_code)
     live: LiveSittings = state.live_sittings
     with live.seat(opened.candidate) as seat:
         session = ExamSession(

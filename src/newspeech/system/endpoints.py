@@ -16,6 +16,9 @@ from newspeech.voice.engines import SpeechEngines
 
 router = APIRouter(tags=["system"])
 
+READY_TIMEOUT_SECONDS = 2.0
+"""A readiness probe's database check gives up after this long (probes time out in 1-5 s)."""
+
 
 class DatabaseHealth(BaseModel):
     backend: str
@@ -107,3 +110,47 @@ async def _audio_store_health(request: Request, seconds: float) -> AudioStoreHea
     except TimeoutError:
         return AudioStoreHealth(store=store.name, reachable=False, error="timed out")
     return AudioStoreHealth(store=store.name, reachable=True)
+
+
+class Liveness(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    reasons: list[str]
+
+
+@router.get("/livez", response_model=Liveness, include_in_schema=False)
+async def livez() -> Liveness:
+    """Liveness: 200 while the process serves requests at all; it reads nothing (a database
+    outage must not get every node restarted)."""
+    return Liveness()
+
+
+@router.get("/readyz", response_model=Readiness, include_in_schema=False)
+async def readyz(engine: EngineDep, request: Request, response: Response) -> Readiness:
+    """Readiness: 503 while the node should get no new work: it is draining (shutting down),
+    or its database is unreachable or behind the code's migrations."""
+    reasons = []
+    if getattr(request.app.state, "draining", False):
+        reasons.append("draining")
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            revision = await current_revision(engine)
+        if revision != _head(request):
+            reasons.append(f"database at revision {revision}, code at {_head(request)}")
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reasons.append(f"database unreachable ({type(exc).__name__})")
+    if reasons:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(status="not_ready" if reasons else "ready", reasons=reasons)
+
+
+def _head(request: Request) -> str | None:
+    """The code's migration head, read from the scripts once per app."""
+    state = request.app.state
+    if not hasattr(state, "migration_head"):
+        state.migration_head = head_revision()
+    head: str | None = state.migration_head
+    return head

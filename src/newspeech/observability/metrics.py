@@ -1,0 +1,168 @@
+"""The process's Prometheus metrics, in one registry built by ``create_app`` (never a global).
+
+Names: the database series carry the names the specification gives them
+(``db_query_duration_seconds``, ``db_errors_total``), the HTTP ones the usual
+``http_requests_total`` / ``http_request_duration_seconds``; everything else NewSpeech measures
+is prefixed ``newspeech_``. Labels are bounded: a route is its template (``/api/v1/users/{id}``),
+never the raw path, and a request no route matched is counted under ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from newspeech import __version__
+from newspeech.voice.pool import InferencePool
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Spoken-turn latencies: the architecture's goal is well under a second; a slow box takes seconds.
+TURN_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# Engine calls: a VAD frame or a cached phrase takes a millisecond, a long decode seconds.
+ENGINE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+POOL_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Every series the app exports. Instruments call the ``observe_*`` / ``count_*`` methods;
+    values read at scrape time (active sittings, queue lengths, free disk) are registered as
+    callbacks with :meth:`watch_*`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        Gauge("newspeech_build_info", "Version of the running app", ["version"], registry=r).labels(
+            __version__
+        ).set(1)
+        self.http_requests = Counter(
+            "http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request (to the end of its body)",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.websockets = Gauge(
+            "newspeech_websocket_connections", "Open WebSocket connections", registry=r
+        )
+        self.turn_response = Histogram(
+            "newspeech_turn_response_seconds",
+            "A spoken turn's response latency: turn declared to the first examiner audio sent",
+            buckets=TURN_BUCKETS,
+            registry=r,
+        )
+        self.turn_voice_to_voice = Histogram(
+            "newspeech_turn_voice_to_voice_seconds",
+            "A spoken turn's voice-to-voice latency: the student's last voiced frame to the "
+            "first examiner audio sent",
+            buckets=TURN_BUCKETS,
+            registry=r,
+        )
+        self.asr = Histogram(
+            "newspeech_asr_seconds",
+            "One transcription, wall time (includes the wait for an inference thread)",
+            buckets=ENGINE_BUCKETS,
+            registry=r,
+        )
+        self.tts_first_audio = Histogram(
+            "newspeech_tts_first_audio_seconds",
+            "One synthesis (cache misses only): request to its first audio chunk",
+            buckets=ENGINE_BUCKETS,
+            registry=r,
+        )
+        self.grading = Histogram(
+            "newspeech_grading_seconds",
+            "Grading one answer, wall time",
+            buckets=ENGINE_BUCKETS,
+            registry=r,
+        )
+        self.pool_wait = Histogram(
+            "newspeech_inference_wait_seconds",
+            "Time a call waited for a thread of an inference pool",
+            ["pool"],
+            buckets=POOL_BUCKETS,
+            registry=r,
+        )
+        self._pool_queue = Gauge(
+            "newspeech_inference_queue_length",
+            "Calls waiting for a thread of an inference pool",
+            ["pool"],
+            registry=r,
+        )
+        self._active_sittings = Gauge(
+            "newspeech_active_sittings", "Exam sittings running on this node", registry=r
+        )
+        self._audio_free = Gauge(
+            "newspeech_audio_disk_free_bytes",
+            "Free space on the file system holding the local answer-audio store",
+            registry=r,
+        )
+        self._audio_size = Gauge(
+            "newspeech_audio_disk_size_bytes",
+            "Size of the file system holding the local answer-audio store",
+            registry=r,
+        )
+        self.database_up = Gauge(
+            "newspeech_database_up",
+            "1 when the database answered a ping at the last scrape, else 0",
+            registry=r,
+        )
+        self.db_duration = Histogram(
+            "db_query_duration_seconds",
+            "One database statement, by its first keyword (select, insert, update ...)",
+            ["operation"],
+            buckets=DB_BUCKETS,
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "db_errors",
+            "Failed database statements and connections; kind 'unavailable' when the database "
+            "could not be reached, else 'query'",
+            ["kind"],
+            registry=r,
+        )
+
+    def observe_turn(self, latency_ms: Mapping[str, float]) -> None:
+        """One answered turn's figures, as :meth:`TurnTimings.milliseconds` gives them."""
+        if (response := latency_ms.get("response_ms")) is not None:
+            self.turn_response.observe(response / 1000.0)
+        if (voice := latency_ms.get("voice_to_voice_ms")) is not None:
+            self.turn_voice_to_voice.observe(voice / 1000.0)
+
+    def watch_active_sittings(self, count: Callable[[], int]) -> None:
+        self._active_sittings.set_function(lambda: float(count()))
+
+    def watch_pool(self, name: str, pool: InferencePool) -> None:
+        """The pool's queue length (read at each scrape) and each call's wait for a thread."""
+        self._pool_queue.labels(name).set_function(lambda: float(pool.queued))
+        pool.on_wait = self.pool_wait.labels(name).observe
+
+    def watch_audio_disk(self, folder: Path) -> None:
+        """Free and total bytes where ``folder`` lives (read at each scrape; NaN while it
+        cannot be read, rather than a failed scrape)."""
+
+        def usage(field: str) -> float:
+            try:
+                return float(getattr(shutil.disk_usage(folder), field))
+            except OSError:
+                return math.nan
+
+        self._audio_free.set_function(lambda: usage("free"))
+        self._audio_size.set_function(lambda: usage("total"))
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
