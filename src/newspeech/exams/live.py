@@ -9,7 +9,7 @@ still changing.
 
 Shutdown (and a test between two cases) waits until no loop runs, so nothing writes to a
 database that is closing or being emptied. One process only: with several nodes the load
-balancer must keep a candidate on one node (docs/operations.md).
+balancer must keep a candidate on one node (docs/operations.md, "Several nodes").
 """
 
 from __future__ import annotations
