@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,8 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.fixtures.databases import BACKENDS, fresh_database_url
 from tests.fixtures.factories import FACTORY_PASSWORD, make_user
 
-from bench.turns import commit
-from newspeech import __version__
+from bench._provenance import Run
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
@@ -195,9 +193,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per case, round and app")
     parser.add_argument("--output", type=Path, default=RESULTS / "metrics.json")
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    provenance = Run("metrics")
     summary = summarise(asyncio.run(run(args)))
-    load_after = os.getloadavg()
+    header_fields = provenance.header()
     header = f"{'CPU per request':<18}{'with µs':>10}{'without µs':>12}{'overhead µs':>13}{'%':>7}"
     print(header)
     print("-" * len(header))
@@ -215,21 +213,16 @@ def main() -> None:
         f"one /metrics scrape: {summary['scrape_ms']:.2f} ms CPU (median of {args.rounds}); "
         f"{args.backend}, medians of {args.rounds} rounds x {args.requests} requests "
         "(overhead: median of the rounds' differences), "
-        f"load average {load_before[0]:.1f} -> {load_after[0]:.1f} on {os.cpu_count()} CPUs"
+        f"load average {header_fields['load_average_before'][0]:.1f} -> "
+        f"{header_fields['load_average_after'][0]:.1f} on {os.cpu_count()} CPUs"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
             {
-                "benchmark": "metrics",
-                "version": __version__,
-                "commit": commit(),
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-                # The box is shared: a 1-minute load average above the core count means the
+                # The box is shared: a load average above the core count means the
                 # numbers measure contention as much as the instruments.
-                "load_average_1m": {"before": load_before[0], "after": load_after[0]},
+                **header_fields,
                 "backend": args.backend,
                 "rounds": args.rounds,
                 "requests_per_round": args.requests,
