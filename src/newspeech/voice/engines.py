@@ -16,12 +16,12 @@ from typing import Protocol, runtime_checkable
 import httpx
 import numpy as np
 
-from newspeech.config import Settings
 from newspeech.voice import models
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import SpeechToText, TextToSpeech, VoiceActivityDetector
 from newspeech.voice.remote import OpenAISpeechToText
 from newspeech.voice.remote_tts import OpenAITextToSpeech
+from newspeech.voice.settings import SpeechSettings
 from newspeech.voice.stt import WhisperSpeechToText
 from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
 from newspeech.voice.turn import SmartTurnDetector, TurnDetector
@@ -80,7 +80,7 @@ class SpeechEngines:
         self.frame_pool.close()
 
 
-def check_model_files(settings: Settings) -> None:
+def check_model_files(settings: SpeechSettings) -> None:
     """Raise ``ModelUnavailable`` (naming the package) if a model the settings need is missing
     or corrupt. Cheap after the first call: checksums are remembered per process."""
     models.locate(models.SILERO_VAD)
@@ -95,7 +95,7 @@ def check_model_files(settings: Settings) -> None:
         models.locate(models.PIPER_JOE_CONFIG)
 
 
-async def load_speech_engines(settings: Settings) -> SpeechEngines:
+async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
     """Load (off the event loop) and check every engine ``settings`` ask for."""
     pool = InferencePool(settings.inference_workers)
     frame_pool = InferencePool(1)
@@ -148,7 +148,7 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
 
 
 async def _load_tts(
-    settings: Settings, pool: InferencePool, http: httpx.AsyncClient | None
+    settings: SpeechSettings, pool: InferencePool, http: httpx.AsyncClient | None
 ) -> TextToSpeech:
     if settings.tts_engine == "openai":
         assert http is not None  # created above for any remote engine
