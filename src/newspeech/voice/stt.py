@@ -45,7 +45,6 @@ from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[impo
 
 from newspeech.errors import ConfigurationError
 from newspeech.voice.coverage import covers_too_little, uncovered_tail
-from newspeech.voice.models import whisper_base_dir, whisper_tiny_en_dir
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
 from newspeech.voice.settings import WhisperSettings
@@ -55,6 +54,7 @@ from newspeech.voice.transcripts import (
     empty_transcript,
     is_near_silent,
 )
+from newspeech.weights import whisper_base_dir, whisper_tiny_en_dir
 
 MAX_CHUNK_SECONDS = 30.0
 """Whisper's window; a longer chunk would be truncated."""
