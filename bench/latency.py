@@ -46,10 +46,9 @@ import httpx
 import numpy as np
 
 from bench._latency_server import PASSWORD, TOKEN, student_name
-from newspeech import __version__
+from newspeech import __version__, weights
 from newspeech.exams.candidate import IDENTITY, Candidate, ExamReport
 from newspeech.questions.banks import load_banks
-from newspeech.voice import models
 from newspeech.voice.audio import decode_audio, resample_pcm16
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
@@ -115,8 +114,8 @@ async def piper_voiced(texts: list[str]) -> list[PCM16]:
     try:
         voice = await pool.run(
             PiperTextToSpeech.load,
-            models.locate(models.PIPER_JOE),
-            models.locate(models.PIPER_JOE_CONFIG),
+            weights.locate(weights.PIPER_JOE),
+            weights.locate(weights.PIPER_JOE_CONFIG),
             pool,
         )
         voiced = []

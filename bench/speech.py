@@ -23,8 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tests.voice.wer import word_error_rate
 
-from newspeech import __version__
-from newspeech.voice import models
+from newspeech import __version__, weights
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, TextToSpeech
@@ -145,14 +144,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     base_rss = rss_mb()[0]
 
     vad, out["load_s"]["silero_vad"] = timed(
-        lambda: SileroVoiceActivityDetector(models.locate(models.SILERO_VAD))
+        lambda: SileroVoiceActivityDetector(weights.locate(weights.SILERO_VAD))
     )
     tiny, out["load_s"]["whisper_tiny.en"] = timed(
-        lambda: WhisperSpeechToText.load(models.whisper_tiny_en_dir(), pool=pool)
+        lambda: WhisperSpeechToText.load(weights.whisper_tiny_en_dir(), pool=pool)
     )
     piper, out["load_s"]["piper_joe"] = timed(
         lambda: PiperTextToSpeech.load(
-            models.locate(models.PIPER_JOE), models.locate(models.PIPER_JOE_CONFIG), pool
+            weights.locate(weights.PIPER_JOE), weights.locate(weights.PIPER_JOE_CONFIG), pool
         )
     )
     warm_start = time.perf_counter()
@@ -172,7 +171,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out["rss_mb_peak_default"] = rss_mb()[1]
 
     if not args.skip_base:
-        base_dir = models.whisper_base_dir(Path(args.models_dir))
+        base_dir = weights.whisper_base_dir(Path(args.models_dir))
         base, out["load_s"]["whisper_base"] = timed(
             lambda: WhisperSpeechToText.load(base_dir, pool=pool)
         )

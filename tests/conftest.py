@@ -6,6 +6,10 @@ starts from empty tables. Choose backends with ``NEWSPEECH_TEST_BACKENDS=sqlite,
 point at other servers with ``NEWSPEECH_TEST_POSTGRES_URL`` / ``NEWSPEECH_TEST_MYSQL_URL``
 and name the test database with ``NEWSPEECH_TEST_DATABASE`` (default ``newspeech_test_`` and a
 hash of this checkout's path, so two checkouts never drop each other's database mid-run).
+
+Lanes: every test is marked here by what it needs, so nobody has to remember a marker:
+``engines`` (speech models or MiniLM), ``browser`` (Chromium), ``backends`` (PostgreSQL, MariaDB
+or Redis). ``scripts/test --fast`` runs the tests with none of them.
 """
 
 from __future__ import annotations
@@ -31,11 +35,65 @@ from tests.fixtures.voices import CandidateVoices
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
 TEST_DATABASE = os.environ.get("NEWSPEECH_TEST_DATABASE", f"newspeech_test_{CHECKOUT}")
 
+ENGINE_FIXTURES = frozenset(
+    {
+        "tiny",
+        "base",
+        "speech",
+        "stt",
+        "whisper",
+        "piper",
+        "piper_voice",
+        "espeak",
+        "voices",
+        "minilm",
+    }
+)
+"""Fixtures that load a speech model (or MiniLM): a test that uses one, directly or through
+another fixture, needs the engines."""
+ENGINE_TESTS = (
+    # Tests that load a model themselves rather than through a fixture above (node id prefixes).
+    "tests/test_weights.py",
+    "tests/test_app.py::test_start_up_loads_and_warms_the_offline_speech_engines",
+    "tests/grading/test_marks.py",
+    "tests/grading/test_fit.py",
+    "tests/grading/test_bench_llm.py",
+    "tests/voice/test_vad.py",
+    "tests/voice/test_turn.py",
+    "tests/voice/test_tts.py",
+    "tests/voice/test_engines.py",
+    "tests/exams/test_ws.py",
+    "tests/exams/test_real_exam.py",
+    "tests/exams/test_real_exam_socket.py",
+)
+BROWSER_FIXTURES = frozenset({"playwright"})
+SERVICE_PARAMS = {"backend": {"postgresql", "mariadb"}, "limiter": {"redis"}}
+"""Parametrised fixtures whose values need a server: the test instances that use them."""
+
 SELECTED = [
     name.strip()
     for name in os.environ.get("NEWSPEECH_TEST_BACKENDS", ",".join(BACKENDS)).split(",")
     if name.strip()
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the lanes it needs (``engines``, ``browser``, ``backends``)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        # A parameter naming an engine fixture is one the test fetches with getfixturevalue.
+        fetched = {value for value in params.values() if isinstance(value, str)}
+        if (
+            fixtures & ENGINE_FIXTURES
+            or fetched & ENGINE_FIXTURES
+            or item.nodeid.startswith(ENGINE_TESTS)
+        ):
+            item.add_marker(pytest.mark.engines)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if any(params.get(name) in values for name, values in SERVICE_PARAMS.items()):
+            item.add_marker(pytest.mark.backends)
 
 
 @pytest.fixture(scope="session", params=SELECTED)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +21,13 @@ from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError, UpstreamError, ValidationFailed
-from newspeech.exams.candidate import Candidate, load_answers, summary_lines
+from newspeech.exams.candidate import Candidate, load_answers, sign_in, summary_lines
 from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files
+
+PASSWORD_VARIABLE = "NEWSPEECH_PASSWORD"
+"""Where ``newspeech exam --user NAME`` reads the password from before asking for it."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +54,16 @@ def _parser() -> argparse.ArgumentParser:
         "exam", help="take an exam over the WebSocket as a simulated candidate, from audio files"
     )
     exam.add_argument("--url", default="ws://127.0.0.1:8000/ws/exam", help="the exam socket URL")
-    exam.add_argument("--token", required=True, help="the candidate's access token")
+    who = exam.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"sign in as this student first; the password comes from {PASSWORD_VARIABLE} "
+        "or is asked for",
+    )
+    who.add_argument(
+        "--token", help="an access token instead (from POST /api/v1/auth/login, docs/api.md)"
+    )
     exam.add_argument("--college", default="medical", help="college type (default: medical)")
     exam.add_argument(
         "--answers",
@@ -162,14 +176,25 @@ async def _questions_command(args: argparse.Namespace, settings: Settings) -> in
     return 2 if report.errors else 0
 
 
+def _password(username: str) -> str:
+    password = os.environ.get(PASSWORD_VARIABLE)
+    if password is None:
+        password = getpass.getpass(f"password for {username}: ")
+    return password
+
+
 async def _exam(args: argparse.Namespace, settings: Settings) -> int:
     if args.speed <= 0:
         raise ValidationFailed("--speed must be positive")
+    answers = load_answers(args.answers, max_seconds=settings.max_audio_seconds)
+    token = args.token
+    if args.user is not None:
+        token = await sign_in(args.url, args.user, _password(args.user))
     candidate = Candidate(
         url=args.url,
-        token=args.token,
+        token=token,
         college_type=args.college,
-        answers=load_answers(args.answers, max_seconds=settings.max_audio_seconds),
+        answers=answers,
         speed=args.speed,
         on_event=_print_event if args.verbose else _print_progress,
     )

@@ -56,7 +56,7 @@ def pool() -> Iterator[InferencePool]:
 
 
 @pytest.fixture(scope="module")
-def speech(shared_dir: Path) -> PCM16:
+def real_speech(shared_dir: Path) -> PCM16:
     """About six seconds of real speech."""
     pcm = decode_audio((shared_dir / "audio" / "silero-vad_test.wav").read_bytes(), max_seconds=600)
     return pcm[: 6 * SAMPLE_RATE]
@@ -122,12 +122,12 @@ async def test_keeps_each_answers_recording_and_its_key_in_the_row(
     db: AsyncSession,
     pool: InferencePool,
     student: User,
-    speech: PCM16,
+    real_speech: PCM16,
     tmp_path: Path,
 ) -> None:
     store = LocalAudioStore(tmp_path / "answer-audio")
     recorder = AnswerAudioRecorder(store, sessionmaker, offload=pool.run)
-    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
 
     answer, actions = await stored_answer(db, conversation.exam_session_id)
     assert (
@@ -135,10 +135,12 @@ async def test_keeps_each_answers_recording_and_its_key_in_the_row(
     )
     data = await store.get(answer.answer_audio_path)
     assert data[:4] == b"OggS"
-    assert len(data) < speech.nbytes / 5  # compressed, not PCM or WAV
+    assert len(data) < real_speech.nbytes / 5  # compressed, not PCM or WAV
     decoded = decode_audio(data, max_seconds=60)
     assert decoded.size / SAMPLE_RATE == pytest.approx(answer.audio_duration_seconds, abs=0.1)
-    correlation = np.corrcoef(decoded[: speech.size].astype(float), speech.astype(float))[0, 1]
+    correlation = np.corrcoef(decoded[: real_speech.size].astype(float), real_speech.astype(float))[
+        0, 1
+    ]
     assert correlation > 0.8  # the student's own voice, not silence or another clip
     assert "answer.audio_stored" in actions
     assert (await db.scalars(select(Evaluation).where(Evaluation.answer_id == answer.id))).one()
@@ -149,11 +151,11 @@ async def test_a_failing_store_keeps_the_answer_and_audits_the_lost_recording(
     db: AsyncSession,
     pool: InferencePool,
     student: User,
-    speech: PCM16,
+    real_speech: PCM16,
     tmp_path: Path,
 ) -> None:
     recorder = AnswerAudioRecorder(FailingStore(tmp_path), sessionmaker, offload=pool.run)
-    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
 
     answer, actions = await stored_answer(db, conversation.exam_session_id)
     assert answer.transcribed_text == FIRST_MODEL_ANSWER

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from newspeech.grading.embeddings import MINILM_WEIGHTS, MiniLMEmbedder
-from newspeech.voice.models import ModelFile, ModelUnavailable, locate
+from newspeech.weights import ModelFile, ModelUnavailable, locate
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text(encoding="utf-8")

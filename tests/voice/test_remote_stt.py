@@ -19,11 +19,11 @@ from pydantic import SecretStr
 from newspeech.config import Settings
 from newspeech.errors import UpstreamError
 from newspeech.voice.audio import decode_audio
-from newspeech.voice.models import whisper_tiny_en_dir
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.remote import Backoff, OpenAISpeechToText, post_with_retries
 from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.weights import whisper_tiny_en_dir
 from tests.fixtures.openai_speech_server import TranscriptionServerScript, create_stt_app
 from tests.fixtures.openai_tts_server import serving
 from tests.voice.wer import word_error_rate

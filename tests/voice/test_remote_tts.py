@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
+from newspeech import weights
 from newspeech.config import Settings
 from newspeech.errors import ConfigurationError, UpstreamError
-from newspeech.voice import models
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.remote import Backoff
@@ -35,7 +35,7 @@ THREE_CLAUSES = (
 async def piper() -> AsyncIterator[PiperTextToSpeech]:
     pool = InferencePool(workers=2)
     tts = PiperTextToSpeech.load(
-        models.locate(models.PIPER_JOE), models.locate(models.PIPER_JOE_CONFIG), pool
+        weights.locate(weights.PIPER_JOE), weights.locate(weights.PIPER_JOE_CONFIG), pool
     )
     yield tts
     pool.close()

@@ -19,15 +19,14 @@ from newspeech.voice.stt import (
     FULL_CONTEXT_FRAMES,
     LOOP_TOKENS,
     MAX_CHUNK_SECONDS,
-    SILENCE_PEAK,
     TOKEN_ALLOWANCE,
     WhisperSpeechToText,
     available_cores,
     chunk_bounds,
-    confidence_from_segments,
     context_frames,
     looks_degenerate,
 )
+from newspeech.voice.transcripts import SILENCE_PEAK, confidence_from_segments
 from tests.voice.wer import normalize, word_error_rate
 
 AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"

@@ -22,8 +22,8 @@ import pytest
 import soxr
 from piper import PiperVoice
 
+from newspeech import weights
 from newspeech.errors import ConfigurationError
-from newspeech.voice import models
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import AudioChunk, TextToSpeech
 from newspeech.voice.text import split_clauses
@@ -83,7 +83,7 @@ class RecordingPool(InferencePool):
 @pytest.fixture(scope="session")
 def piper_voice() -> PiperVoice:
     return PiperVoice.load(
-        models.locate(models.PIPER_JOE), config_path=models.locate(models.PIPER_JOE_CONFIG)
+        weights.locate(weights.PIPER_JOE), config_path=weights.locate(weights.PIPER_JOE_CONFIG)
     )
 
 
@@ -302,7 +302,7 @@ def test_piper_load_gives_the_packaged_voice() -> None:
     pool = InferencePool(workers=1)
     try:
         tts = PiperTextToSpeech.load(
-            models.locate(models.PIPER_JOE), models.locate(models.PIPER_JOE_CONFIG), pool
+            weights.locate(weights.PIPER_JOE), weights.locate(weights.PIPER_JOE_CONFIG), pool
         )
         assert tts.sample_rate == 22_050
     finally:
@@ -323,7 +323,7 @@ ROUND_TRIP = [
 def whisper() -> Any:
     from faster_whisper import WhisperModel
 
-    return WhisperModel(str(models.whisper_tiny_en_dir()), device="cpu", compute_type="int8")
+    return WhisperModel(str(weights.whisper_tiny_en_dir()), device="cpu", compute_type="int8")
 
 
 async def test_piper_round_trip_through_whisper_tiny_en(

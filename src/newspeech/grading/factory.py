@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from newspeech.config import Settings
+from pydantic import SecretStr
+
 from newspeech.grading.embeddings import Embedder, MiniLMEmbedder
 from newspeech.grading.hybrid import HybridGrader
 from newspeech.grading.keyword import KeywordGrader, SeedKeywordGrader
@@ -17,7 +18,32 @@ from newspeech.grading.protocols import (
     GradingQuestion,
     GradingThresholds,
 )
-from newspeech.llm.client import LLMClient, OpenAIChatClient
+from newspeech.llm.client import LLMClient, OpenAIChatClient, ResponseFormat
+
+
+class LLMSettings(Protocol):
+    """The ``NEWSPEECH_LLM_*`` settings the chat client is built from (``Settings`` has them)."""
+
+    @property
+    def llm_api_url(self) -> str | None: ...
+    @property
+    def llm_model(self) -> str: ...
+    @property
+    def llm_api_key(self) -> SecretStr | None: ...
+    @property
+    def llm_timeout_seconds(self) -> float: ...
+    @property
+    def llm_max_retries(self) -> int: ...
+    @property
+    def llm_response_format(self) -> ResponseFormat: ...
+
+
+class GraderSettings(LLMSettings, Protocol):
+    """What :func:`build_grader` reads: ``NEWSPEECH_GRADER`` and the LLM server. A protocol,
+    so that grading never imports the application's settings."""
+
+    @property
+    def grader(self) -> Literal["hybrid", "keyword", "seed", "llm"]: ...
 
 
 class PooledGrader:
@@ -56,7 +82,7 @@ class PooledGrader:
         return grade
 
 
-def llm_client_from_settings(settings: Settings, **kwargs: Any) -> OpenAIChatClient | None:
+def llm_client_from_settings(settings: LLMSettings, **kwargs: Any) -> OpenAIChatClient | None:
     """The chat client ``NEWSPEECH_LLM_*`` describe, or None when no server is configured."""
     if not settings.llm_api_url:
         return None
@@ -72,7 +98,7 @@ def llm_client_from_settings(settings: Settings, **kwargs: Any) -> OpenAIChatCli
 
 
 def build_grader(
-    settings: Settings,
+    settings: GraderSettings,
     *,
     thresholds: GradingThresholds | None = None,
     embedder: Embedder | None = None,

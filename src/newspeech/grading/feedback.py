@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from newspeech.enums import FeedbackType
 from newspeech.grading.protocols import ReviewReason
-from newspeech.models.enums import FeedbackType
 
 SPOKEN_LEAD_WORDS = 25
 SPOKEN_MODEL_WORDS = 25

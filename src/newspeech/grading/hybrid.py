@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from newspeech.enums import EvaluatorType
 from newspeech.grading.embeddings import Embedder
 from newspeech.grading.feedback import spoken_feedback, written_feedback
 from newspeech.grading.guards import strip_instructions
@@ -47,7 +48,6 @@ from newspeech.grading.keyword import KeywordGrader, grade_confidence
 from newspeech.grading.marks import MarkModel
 from newspeech.grading.protocols import Grade, GradingQuestion, GradingThresholds, ReviewReason
 from newspeech.grading.semantic import SemanticScorer, SemanticSignals, similarity_fraction
-from newspeech.models.enums import EvaluatorType
 
 FEATURES = (
     "keyword",

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from newspeech.enums import EvaluatorType
 from newspeech.errors import ValidationFailed
 from newspeech.grading.feedback import spoken_feedback, written_feedback
 from newspeech.grading.guards import StuffingPolicy, find_stuffing, strip_instructions
@@ -38,7 +39,6 @@ from newspeech.grading.protocols import (
     ReviewReason,
 )
 from newspeech.grading.text import Analyser, Token
-from newspeech.models.enums import EvaluatorType
 
 MARGIN_WIDTH = 0.15
 """Distance from a band boundary beyond which the band is not in doubt."""

@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from newspeech.enums import EvaluatorType
 from newspeech.errors import UpstreamError
 from newspeech.grading.feedback import spoken_feedback, written_feedback
 from newspeech.grading.hybrid import DISAGREEMENT, SIGNALS_DISAGREE, HybridGrader
@@ -43,7 +44,6 @@ from newspeech.grading.llm_prompt import OUTPUT_SCHEMA, LLMVerdict, grading_mess
 from newspeech.grading.protocols import Grade, Grader, GradingQuestion, GradingThresholds
 from newspeech.grading.protocols import ReviewReason as Reason
 from newspeech.llm.client import LLMClient, parse_json_object
-from newspeech.models.enums import EvaluatorType
 
 Runner = Callable[..., Awaitable[Any]]
 """Runs a synchronous callable off the event loop, like ``InferencePool.run``."""

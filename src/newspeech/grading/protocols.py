@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from newspeech.enums import EvaluatorType, FeedbackType
 from newspeech.errors import ConfigurationError, ValidationFailed
-from newspeech.models.enums import EvaluatorType, FeedbackType
 
 
 @dataclass(frozen=True)

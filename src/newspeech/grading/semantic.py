@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from newspeech.enums import EvaluatorType
 from newspeech.grading.embeddings import Embedder, Vectors
 from newspeech.grading.feedback import spoken_feedback, written_feedback
 from newspeech.grading.guards import strip_instructions
 from newspeech.grading.keyword import grade_confidence
 from newspeech.grading.protocols import Grade, GradingQuestion, GradingThresholds, ReviewReason
-from newspeech.models.enums import EvaluatorType
 
 WINDOW_WORDS = 14
 """Sentences longer than this are also read as overlapping windows of this many words."""

@@ -9,7 +9,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from newspeech.db.base import utcnow
+from newspeech.kit.clock import system_clock
 
 
 def insert_ignoring_duplicates(
@@ -36,7 +36,7 @@ async def insert_if_absent(
     db: AsyncSession, table: Table, values: dict[str, Any], *, key: str
 ) -> None:
     """Insert ``values`` (stamping created/updated times) unless ``key`` already exists."""
-    now = utcnow()
+    now = system_clock()
     stamped = {name: now for name in ("created_at", "updated_at") if name in table.c} | values
     dialect = db.get_bind().dialect.name
     await db.execute(insert_ignoring_duplicates(dialect, table, stamped, key=key))

@@ -1,4 +1,5 @@
-"""Closed vocabularies of the seed schema, stored as VARCHAR + CHECK on every backend."""
+"""The seed schema's closed vocabularies (:mod:`newspeech.enums`) as portable columns: VARCHAR +
+CHECK on every backend."""
 
 from __future__ import annotations
 
@@ -7,51 +8,26 @@ from typing import Any
 
 from sqlalchemy import Enum
 
+from newspeech.enums import (
+    ConfigValueType,
+    Difficulty,
+    EvaluatorType,
+    FeedbackType,
+    SessionStatus,
+    UserRole,
+    UserStatus,
+)
 
-class UserRole(enum.StrEnum):
-    STUDENT = "student"
-    EXAMINER = "examiner"
-    ADMIN = "admin"
-
-
-class UserStatus(enum.StrEnum):
-    ACTIVE = "active"
-    INACTIVE = "inactive"
-    SUSPENDED = "suspended"
-
-
-class SessionStatus(enum.StrEnum):
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    TERMINATED = "terminated"
-
-
-class Difficulty(enum.StrEnum):
-    EASY = "easy"
-    MEDIUM = "medium"
-    HARD = "hard"
-
-
-class EvaluatorType(enum.StrEnum):
-    KEYWORD_MATCH = "keyword_match"
-    LLM_BASED = "llm_based"
-    MANUAL = "manual"
-    HYBRID = "hybrid"
-
-
-class FeedbackType(enum.StrEnum):
-    CORRECT = "correct"
-    PARTIAL = "partial"
-    INCORRECT = "incorrect"
-
-
-class ConfigValueType(enum.StrEnum):
-    STRING = "string"
-    INTEGER = "integer"
-    FLOAT = "float"
-    BOOLEAN = "boolean"
-    JSON = "json"
+__all__ = [
+    "ConfigValueType",
+    "Difficulty",
+    "EvaluatorType",
+    "FeedbackType",
+    "SessionStatus",
+    "UserRole",
+    "UserStatus",
+    "enum_column",
+]
 
 
 def enum_column(enum_class: type[enum.StrEnum], name: str) -> Enum:

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Query, Request
 from newspeech.auth.deps import ExaminerUser, ScopeDep
 from newspeech.db.deps import DbSession
 from newspeech.errors import NotFound
-from newspeech.exams import queries
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest
 from newspeech.kit.responses import COMMON_ERRORS
+from newspeech.results import queries
 from newspeech.results.schemas import CollegeStatisticsRead, ResultRead
 from newspeech.results.service import StatisticsCache, college_statistics
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from newspeech.auth.deps import ExaminerUser
-from newspeech.exams.schemas import MarkRead
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import MAX_PAGE_SIZE
 from newspeech.kit.responses import COMMON_ERRORS
@@ -18,6 +17,7 @@ from newspeech.review.regrade import regrade_question
 from newspeech.review.repository import ReviewItem
 from newspeech.review.schemas import (
     FlagCreate,
+    MarkRead,
     OverrideCreate,
     OverrideRead,
     QueuedQuestionRead,

@@ -16,12 +16,12 @@ from typing import Protocol, runtime_checkable
 import httpx
 import numpy as np
 
-from newspeech.config import Settings
-from newspeech.voice import models
+from newspeech import weights
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import SpeechToText, TextToSpeech, VoiceActivityDetector
 from newspeech.voice.remote import OpenAISpeechToText
 from newspeech.voice.remote_tts import OpenAITextToSpeech
+from newspeech.voice.settings import SpeechSettings
 from newspeech.voice.stt import WhisperSpeechToText
 from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
 from newspeech.voice.turn import SmartTurnDetector, TurnDetector
@@ -80,31 +80,31 @@ class SpeechEngines:
         self.frame_pool.close()
 
 
-def check_model_files(settings: Settings) -> None:
+def check_model_files(settings: SpeechSettings) -> None:
     """Raise ``ModelUnavailable`` (naming the package) if a model the settings need is missing
     or corrupt. Cheap after the first call: checksums are remembered per process."""
-    models.locate(models.SILERO_VAD)
-    models.locate(models.SMART_TURN_V3)
+    weights.locate(weights.SILERO_VAD)
+    weights.locate(weights.SMART_TURN_V3)
     if settings.stt_engine == "whisper":
         if settings.whisper_model == "tiny.en":
-            models.whisper_tiny_en_dir()
+            weights.whisper_tiny_en_dir()
         else:
-            models.whisper_base_dir(settings.models_dir)
+            weights.whisper_base_dir(settings.models_dir)
     if settings.tts_engine == "piper":
-        models.locate(models.PIPER_JOE)
-        models.locate(models.PIPER_JOE_CONFIG)
+        weights.locate(weights.PIPER_JOE)
+        weights.locate(weights.PIPER_JOE_CONFIG)
 
 
-async def load_speech_engines(settings: Settings) -> SpeechEngines:
+async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
     """Load (off the event loop) and check every engine ``settings`` ask for."""
     pool = InferencePool(settings.inference_workers)
     frame_pool = InferencePool(1)
     remote = "openai" in (settings.stt_engine, settings.tts_engine)
     http = httpx.AsyncClient() if remote else None
     try:
-        vad_path = models.locate(models.SILERO_VAD)
+        vad_path = weights.locate(weights.SILERO_VAD)
         vad = await pool.run(SileroVoiceActivityDetector, vad_path)
-        turn = await pool.run(SmartTurnDetector, models.locate(models.SMART_TURN_V3), frame_pool)
+        turn = await pool.run(SmartTurnDetector, weights.locate(weights.SMART_TURN_V3), frame_pool)
         stt: SpeechToText
         if settings.stt_engine == "openai":
             stt = OpenAISpeechToText.from_settings(settings, client=http)
@@ -148,12 +148,12 @@ async def load_speech_engines(settings: Settings) -> SpeechEngines:
 
 
 async def _load_tts(
-    settings: Settings, pool: InferencePool, http: httpx.AsyncClient | None
+    settings: SpeechSettings, pool: InferencePool, http: httpx.AsyncClient | None
 ) -> TextToSpeech:
     if settings.tts_engine == "openai":
         assert http is not None  # created above for any remote engine
         return OpenAITextToSpeech.from_settings(settings, client=http)
     if settings.tts_engine == "espeak":
         return EspeakTextToSpeech(settings.espeak_voice)
-    voice, config = models.locate(models.PIPER_JOE), models.locate(models.PIPER_JOE_CONFIG)
+    voice, config = weights.locate(weights.PIPER_JOE), weights.locate(weights.PIPER_JOE_CONFIG)
     return await pool.run(PiperTextToSpeech.load, voice, config, pool)

@@ -15,7 +15,6 @@ from typing import Any, Self
 import httpx
 from pydantic import SecretStr
 
-from newspeech.config import Settings
 from newspeech.errors import ConfigurationError, UpstreamError
 from newspeech.kit.http_retry import (
     Backoff,
@@ -26,7 +25,8 @@ from newspeech.kit.http_retry import (
 )
 from newspeech.voice.audio import encode_wav
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
-from newspeech.voice.stt import (
+from newspeech.voice.settings import RemoteSpeechSettings
+from newspeech.voice.transcripts import (
     check_pcm16,
     confidence_from_segments,
     empty_transcript,
@@ -137,7 +137,7 @@ class OpenAISpeechToText(OpenAICompatibleEngine):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, client: httpx.AsyncClient | None = None
+        cls, settings: RemoteSpeechSettings, *, client: httpx.AsyncClient | None = None
     ) -> OpenAISpeechToText:
         """The server ``NEWSPEECH_SPEECH_API_URL`` names, with the model, key, timeout and
         retries of the ``NEWSPEECH_STT_REMOTE_MODEL`` / ``NEWSPEECH_SPEECH_*`` settings."""

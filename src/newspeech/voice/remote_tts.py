@@ -15,10 +15,10 @@ from contextlib import aclosing
 import httpx
 from pydantic import SecretStr
 
-from newspeech.config import Settings
 from newspeech.errors import ConfigurationError, UpstreamError
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.remote import Backoff, OpenAICompatibleEngine
+from newspeech.voice.settings import RemoteSpeechSettings
 from newspeech.voice.text import split_clauses
 from newspeech.voice.tts import CHUNK_SECONDS
 
@@ -70,7 +70,7 @@ class OpenAITextToSpeech(OpenAICompatibleEngine):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, client: httpx.AsyncClient | None = None
+        cls, settings: RemoteSpeechSettings, *, client: httpx.AsyncClient | None = None
     ) -> OpenAITextToSpeech:
         """The server ``NEWSPEECH_SPEECH_API_URL`` names, with the model, voice, key, timeout
         and retries of the ``NEWSPEECH_TTS_REMOTE_*`` / ``NEWSPEECH_SPEECH_*`` settings."""

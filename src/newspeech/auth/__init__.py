@@ -1,0 +1,1 @@
+"""Sign-in, tokens, roles and the rate limits in front of them."""

@@ -1,0 +1,55 @@
+"""Closed vocabularies of the seed schema (roles, statuses, evaluator and feedback types, ...).
+
+Plain ``StrEnum``s with no database in sight, so that pure packages (``grading``) can name them;
+:mod:`newspeech.models.enums` maps them onto portable columns.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class UserRole(enum.StrEnum):
+    STUDENT = "student"
+    EXAMINER = "examiner"
+    ADMIN = "admin"
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    SUSPENDED = "suspended"
+
+
+class SessionStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+
+class Difficulty(enum.StrEnum):
+    EASY = "easy"
+    MEDIUM = "medium"
+    HARD = "hard"
+
+
+class EvaluatorType(enum.StrEnum):
+    KEYWORD_MATCH = "keyword_match"
+    LLM_BASED = "llm_based"
+    MANUAL = "manual"
+    HYBRID = "hybrid"
+
+
+class FeedbackType(enum.StrEnum):
+    CORRECT = "correct"
+    PARTIAL = "partial"
+    INCORRECT = "incorrect"
+
+
+class ConfigValueType(enum.StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    JSON = "json"
