@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from newspeech.voice.audio import decode_audio
-from newspeech.voice.coverage import covers_too_little, spoken_letters, voiced_frames
+from newspeech.voice.coverage import (
+    covers_too_little,
+    ends_in_phantom_word,
+    spoken_letters,
+    voiced_frames,
+)
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Word
 from newspeech.voice.stt import WhisperSpeechToText
@@ -110,8 +115,9 @@ async def test_short_real_sentences_are_heard_whole(
     transcript = await stt.transcribe(at_level(jfk(shared_dir, *span), level))
 
     assert_whole(clause, transcript.text)
-    # Nothing was cut off, so nothing needed a second decode.
+    # Nothing was cut off or made up, so nothing needed a second decode.
     assert stt.decode_counts.coverage_retry == 0
+    assert stt.decode_counts.phantom_retry == 0
 
 
 async def test_a_cut_short_decode_is_decoded_again_with_the_full_window(
@@ -148,6 +154,48 @@ def test_coverage_check_fires_on_cut_decodes_and_not_on_whole_ones(
     assert covers_too_little(samples, "men", stretched)
     assert covers_too_little(samples, "", [])
     assert not covers_too_little(samples, "Mend the coat before you go out.", whole)
+
+
+def padded(pcm: PCM16, before: float, after: float) -> PCM16:
+    return np.concatenate(
+        [
+            np.zeros(round(before * SAMPLE_RATE), np.int16),
+            pcm,
+            np.zeros(round(after * SAMPLE_RATE), np.int16),
+        ]
+    )
+
+
+async def test_a_made_up_last_word_is_decoded_again_with_the_full_window(
+    tiny: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices
+) -> None:
+    """A clear "Yes." with 0.2 s of silence before and 0.3 s after (what the ear hands over
+    for a one-word reply): tiny.en's short window hears "Yes. Yes.", the second word 0 s long
+    at the clip's end (a Chromium sitting and a CLI sitting showed it for the identity reply)."""
+    stt = fresh(tiny, pool)
+
+    transcript = await stt.transcribe(
+        padded(voices.piper("Yes."), 0.2, 0.3), prompt="Am I speaking with Dana Walker?"
+    )
+
+    assert normalize(transcript.text) == ["yes"], transcript.text
+    assert stt.decode_counts.phantom_retry == 1
+    assert stt.decode_counts.short_context == 0
+
+
+def test_a_word_is_made_up_when_it_has_no_duration_after_the_voice(
+    voices: CandidateVoices,
+) -> None:
+    yes = padded(voices.piper("Yes."), 0.2, 0.3)
+    samples = yes.astype(np.float32) / 32768.0
+    end = yes.size / SAMPLE_RATE
+    heard = Word("Yes.", 0.0, 0.54, 0.9)
+
+    assert ends_in_phantom_word(samples, [heard, Word("Yes.", end, end, 0.3)])
+    assert not ends_in_phantom_word(samples, [heard])
+    assert not ends_in_phantom_word(samples, [])
+    # A word squeezed to no duration inside the voice is an alignment slip, not made up.
+    assert not ends_in_phantom_word(samples, [Word("Yes.", 0.3, 0.3, 0.9)])
 
 
 def test_one_word_answers_and_spoken_digits_are_enough_text(voices: CandidateVoices) -> None:

@@ -101,6 +101,23 @@ def covers_too_little(audio: npt.NDArray[np.float32], text: str, words: Sequence
     return spoken_letters(text) < expected
 
 
+PHANTOM_WORD_SECONDS = 0.02
+"""A word aligned to less than this is not in the audio."""
+
+
+def ends_in_phantom_word(audio: npt.NDArray[np.float32], words: Sequence[Word]) -> bool:
+    """True when the decode's last word has no duration and lies after the last voiced frame:
+    a word the short encoder window made up, not one that was said. tiny.en heard a clear
+    "Yes." with 0.2 s of silence before and 0.3 s after as "Yes. Yes.", the second aligned to
+    the clip's very end for 0 s (the 30 s window hears "Yes.")."""
+    if not words or words[-1].end - words[-1].start >= PHANTOM_WORD_SECONDS:
+        return False
+    voiced = np.flatnonzero(voiced_frames(audio))
+    if voiced.size == 0:
+        return False
+    return words[-1].start >= float(voiced[-1] + 1) * FRAME_SECONDS
+
+
 def uncovered_tail(audio: npt.NDArray[np.float32], words: Sequence[Word]) -> float | None:
     """Where voice that no word accounts for begins after the decode's last word (seconds from
     the start of ``audio``), when there is more of it than a trailing breath; else ``None``.

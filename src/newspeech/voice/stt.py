@@ -44,7 +44,7 @@ from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
 
 from newspeech.errors import ConfigurationError
-from newspeech.voice.coverage import covers_too_little, uncovered_tail
+from newspeech.voice.coverage import covers_too_little, ends_in_phantom_word, uncovered_tail
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
 from newspeech.voice.settings import WhisperSettings
@@ -107,7 +107,13 @@ both paths give words alike ("Americans," rather than "Americans" and ",")."""
 _WARM_UP_SECONDS = 1.0
 
 DecodePath = Literal[
-    "short_context", "full_context", "full_context_retry", "coverage_retry", "rest", "chunked"
+    "short_context",
+    "full_context",
+    "full_context_retry",
+    "coverage_retry",
+    "phantom_retry",
+    "rest",
+    "chunked",
 ]
 MAX_REST_DECODES = 3
 """Voice left after the last word is decoded on its own at most this many times per window."""
@@ -195,6 +201,9 @@ class DecodeCounts:
     coverage_retry: int = 0
     """Short-context decodes that left voiced audio without words (cut short) and were decoded
     again with 30 s."""
+    phantom_retry: int = 0
+    """Short-context decodes that ended in a made-up word (no duration, after the voice: "Yes.
+    Yes." for "Yes.") and were decoded again with 30 s."""
     chunked: int = 0
     """Answers over 30 s, decoded in 30 s chunks by faster-whisper's batched pipeline."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -433,10 +442,13 @@ class WhisperSpeechToText:
             speech = self._speech(decoded, encoder_output, frames, audio_seconds)
             text = " ".join(piece.text for piece in speech)
             words = [word for piece in speech for word in piece.words]
-            if not covers_too_little(audio, text, words):
+            if ends_in_phantom_word(audio, words):
+                self.decode_counts.add("phantom_retry")
+            elif not covers_too_little(audio, text, words):
                 self.decode_counts.add("short_context")
                 return speech
-            self.decode_counts.add("coverage_retry")
+            else:
+                self.decode_counts.add("coverage_retry")
         encoder_output, decoded = self._generate(features, FULL_CONTEXT_FRAMES, prompt_tokens)
         return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
 
