@@ -199,7 +199,7 @@ async def test_a_recording_whose_key_could_not_be_saved_is_committed_at_the_next
     db: AsyncSession,
     pool: InferencePool,
     student: User,
-    speech: PCM16,
+    real_speech: PCM16,
     tmp_path: Path,
 ) -> None:
     """The database went away between the answer and its recording: the recording is in the
@@ -209,7 +209,7 @@ async def test_a_recording_whose_key_could_not_be_saved_is_committed_at_the_next
     away, away_maker = away_sessionmaker()
     try:
         during = AnswerAudioRecorder(store, away_maker, offload=pool.run, spool=spool, retries=0)
-        conversation = await sit_question_one(sessionmaker, pool, student, during, speech)
+        conversation = await sit_question_one(sessionmaker, pool, student, during, real_speech)
     finally:
         await away.dispose()
     answer, _ = await stored_answer(db, conversation.exam_session_id)
@@ -233,7 +233,7 @@ async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_drop
     db: AsyncSession,
     pool: InferencePool,
     student: User,
-    speech: PCM16,
+    real_speech: PCM16,
     tmp_path: Path,
 ) -> None:
     """A crash after the answer's commit, before its upload: only the spool has the audio. An
@@ -244,7 +244,7 @@ async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_drop
     never = AnswerAudioRecorder(
         FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
     )
-    conversation = await sit_question_one(sessionmaker, pool, student, never, speech)
+    conversation = await sit_question_one(sessionmaker, pool, student, never, real_speech)
     answer, _ = await stored_answer(db, conversation.exam_session_id)
     spool.write(SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id), b"\0\0")
     assert len(spool.entries()) == 2
@@ -257,7 +257,9 @@ async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_drop
     answer, actions = await stored_answer(db, conversation.exam_session_id)
     assert answer.answer_audio_path is not None
     decoded = decode_audio(await store.get(answer.answer_audio_path), max_seconds=60)
-    correlation = np.corrcoef(decoded[: speech.size].astype(float), speech.astype(float))[0, 1]
+    correlation = np.corrcoef(decoded[: real_speech.size].astype(float), real_speech.astype(float))[
+        0, 1
+    ]
     assert correlation > 0.8  # the candidate's own voice, from the spool
     assert actions.count("answer.audio_failed") == 1
     assert "answer.audio_stored" in actions
@@ -269,7 +271,7 @@ async def test_a_store_outage_that_ends_is_retried_until_the_recording_is_stored
     db: AsyncSession,
     pool: InferencePool,
     student: User,
-    speech: PCM16,
+    real_speech: PCM16,
     tmp_path: Path,
 ) -> None:
     store = FlakyStore(tmp_path / "answer-audio", failures=2)
@@ -277,7 +279,7 @@ async def test_a_store_outage_that_ends_is_retried_until_the_recording_is_stored
     recorder = AnswerAudioRecorder(
         store, sessionmaker, offload=pool.run, spool=spool, retry_seconds=0.05
     )
-    conversation = await sit_question_one(sessionmaker, pool, student, recorder, speech)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
 
     answer, actions = await stored_answer(db, conversation.exam_session_id)
     assert answer.answer_audio_path is not None
