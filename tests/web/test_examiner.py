@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -160,6 +160,30 @@ async def test_signing_out_returns_to_the_sign_in_form_and_a_reload_stays_signed
     await page.reload()
     await expect(page.locator("#sign-in")).to_be_visible()
     await expect(page.get_by_role("navigation", name="Examiner pages")).to_be_hidden()
+
+
+async def test_signing_out_while_the_first_page_still_loads_stays_signed_out(
+    page: Page, workspace: Workspace
+) -> None:
+    """The review queue answers only after the examiner has signed out: what it would have
+    reported ("Nothing waiting for review.") must not replace "You are signed out." (a loaded
+    CI box showed exactly that)."""
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold(route: Route) -> None:
+        if not held.done():
+            held.set_result(route)
+
+    await page.route("**/api/v1/review/questions", hold)
+    await sign_in(page, workspace)
+    request = await asyncio.wait_for(held, timeout=60)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await request.continue_()
+    await expect(page.locator("#busy")).to_be_hidden()
+    await expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    await expect(page.locator("#view")).to_be_empty()
+    await expect(page.get_by_role("alert")).to_be_hidden()
 
 
 async def test_the_session_list_filters_by_status_and_college(

@@ -122,7 +122,10 @@ export class Api {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
     }
     const headers = { Accept: raw ? "*/*" : "application/json" };
-    if (auth && this.accessToken) headers.Authorization = `Bearer ${this.accessToken}`;
+    // A 401 for a request sent before the examiner signed out (or in again) says nothing about
+    // the sign-in now: only one for the current token ends it.
+    const sentWith = this.accessToken;
+    if (auth && sentWith) headers.Authorization = `Bearer ${sentWith}`;
     let body;
     if (json !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -147,7 +150,7 @@ export class Api {
     }
     if (!response.ok) {
       const errorBody = await readBody(response);
-      if (response.status === 401 && auth) this.onSignedOut();
+      if (response.status === 401 && auth && sentWith === this.accessToken) this.onSignedOut();
       throw new ApiError(response.status, errorBody?.error ?? "error",
         describe(response.status, errorBody, what), errorBody);
     }

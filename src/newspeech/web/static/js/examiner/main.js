@@ -26,6 +26,7 @@ const ROUTES = [
 const api = new Api();
 let busyCount = 0;
 let cleanup = null;
+let shown = 0; // counts the pages (and sign-in forms) shown: a page's late answers check it
 let colleges = null;
 
 const ui = {
@@ -54,6 +55,19 @@ const ui = {
   },
 };
 
+/** The shell as one page sees it: what the page reports after the examiner has moved on (to
+ * another page, or signed out while it was still loading) is dropped, not shown over what the
+ * examiner now looks at. */
+function pageUi(page) {
+  const current = () => page === shown;
+  return {
+    status(text) { if (current()) ui.status(text); },
+    error(text) { if (current()) ui.error(text); },
+    clearError() { if (current()) ui.clearError(); },
+    busy(text, promise) { return current() ? ui.busy(text, promise) : promise; },
+  };
+}
+
 /** Everything a page needs: the API, the shell, the college list, navigation. */
 const context = {
   api,
@@ -69,6 +83,7 @@ const context = {
 };
 
 function showSignIn(message) {
+  shown += 1;
   $("nav").hidden = true;
   $("view").replaceChildren();
   $("sign-in").hidden = false;
@@ -132,12 +147,18 @@ async function route() {
   }
   const container = h("div", { class: "page" });
   $("view").replaceChildren(container);
+  const page = ++shown;
   try {
-    cleanup = (await render(context, container, ...found.slice(1))) ?? null;
+    const done = (await render({ ...context, ui: pageUi(page) }, container, ...found.slice(1))) ?? null;
+    if (page === shown) cleanup = done;
+    else done?.();
   } catch (error) {
-    ui.error(error.message);
-    ui.status("");
+    if (page === shown) {
+      ui.error(error.message);
+      ui.status("");
+    }
   }
+  if (page !== shown) return;
   const heading = container.querySelector("h2");
   if (heading) {
     heading.tabIndex = -1;
