@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from newspeech.errors import ValidationFailed
+from newspeech.questions.banks import QuestionSpec, load_banks
 from newspeech.voice.audio import decode_audio, pcm16_from_float
+from newspeech.voice.bias import hotwords
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.stt import (
@@ -27,6 +29,8 @@ from newspeech.voice.stt import (
     looks_degenerate,
 )
 from newspeech.voice.transcripts import SILENCE_PEAK, confidence_from_segments
+from tests.fixtures.turn_set import audible, clauses, silence
+from tests.fixtures.voices import CandidateVoices
 from tests.voice.wer import normalize, word_error_rate
 
 AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
@@ -231,15 +235,81 @@ async def test_answers_longer_than_whisper_window_are_transcribed_end_to_end(
 
     transcript = await stt.transcribe(pcm)
 
-    # Over 30 s: faster-whisper's batched pipeline on 30 s chunks, not one short window.
+    # Over 30 s: cut into chunks of at most 30 s, each decoded as a window of its own.
     assert stt.decode_counts.chunked == 1
-    assert stt.decode_counts.short_context == stt.decode_counts.full_context == 0
+    windows = stt.decode_counts.short_context + stt.decode_counts.full_context
+    assert windows == len(chunk_bounds(pcm)) >= 2
 
     assert "how do i get to dublin" in " ".join(normalize(transcript.text))
     starts = [word.start for word in transcript.words]
     assert starts == sorted(starts)
     assert starts[0] < 1.0
     assert transcript.words[-1].end > transcript.audio_seconds - 5.0
+
+
+def sepsis_answer(voices: CandidateVoices) -> tuple[QuestionSpec, PCM16]:
+    """The medical bank's sixth model answer in espeak's voice, 1.2 s after each comma and 2 s
+    after each sentence (36 s): the answer a live sitting stored with "norepinephrine," said
+    28 times in place of its last sentence."""
+    bank = next(bank for bank in load_banks() if bank.college_type == "medical")
+    question = [q for scenario in bank.scenarios for q in scenario.questions][5]
+    pieces = [silence(0.3)]
+    for text, boundary in clauses(question.model_answer):
+        pieces.append(audible(voices.espeak(text)))
+        if boundary != "end":
+            pieces.append(silence(1.2 if boundary == "comma" else 2.0))
+    return question, np.concatenate([*pieces, silence(0.5)])
+
+
+def said_over_and_over(text: str) -> list[str]:
+    """Words said three or more times in a row."""
+    words = normalize(text)
+    return [a for a, b, c in zip(words, words[1:], words[2:], strict=False) if a == b == c]
+
+
+async def test_a_long_answer_is_heard_to_its_end_without_a_hotword_loop(
+    tiny: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices
+) -> None:
+    question, pcm = sepsis_answer(voices)
+    stt = WhisperSpeechToText(tiny.model, pool)
+    forms = [[keyword.term, *keyword.synonyms] for keyword in question.keywords]
+
+    transcript = await stt.transcribe(pcm, prompt=question.question, hotwords=hotwords(forms))
+
+    assert stt.decode_counts.chunked == 1
+    assert said_over_and_over(transcript.text) == [], transcript.text
+    heard = " ".join(normalize(transcript.text))
+    assert "arterial pressure" in heard, transcript.text
+    assert "source control" in heard, transcript.text
+    assert transcript.words[-1].end > transcript.audio_seconds - 2.0
+
+
+async def test_a_full_window_that_loops_on_its_hotwords_is_decoded_again_without_them(
+    tiny_full_context: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices
+) -> None:
+    question, pcm = sepsis_answer(voices)
+    stt = WhisperSpeechToText(tiny_full_context.model, pool, min_context_frames=FULL_CONTEXT_FRAMES)
+    forms = [[keyword.term, *keyword.synonyms] for keyword in question.keywords]
+
+    # The answer's last sentences, from a few starting points: in the full 30 s window, with the
+    # question's hotwords, tiny.en hears some of them as "start norepinephrine,
+    # norepinephrine, norepinephrine, ..." for "start noradrenaline, aiming for a mean arterial
+    # pressure ..." (which ones depends on CTranslate2's threads).
+    texts = [
+        (
+            await stt.transcribe(
+                pcm[round(start * SAMPLE_RATE) :],
+                prompt=question.question,
+                hotwords=hotwords(forms),
+            )
+        ).text
+        for start in (17.0, 20.1, 20.5, 21.0, 23.0)
+    ]
+
+    assert stt.decode_counts.unbiased_retry >= 1
+    for text in texts:
+        assert said_over_and_over(text) == [], text
+        assert "arterial pressure" in " ".join(normalize(text)), text
 
 
 def test_long_audio_is_cut_in_quiet_places_into_whisper_sized_chunks() -> None:

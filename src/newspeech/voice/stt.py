@@ -13,13 +13,17 @@ With too little padding the decoder loops, so the margin was measured on real re
 (:func:`~newspeech.voice.coverage.covers_too_little`: whisper base ends some short answers after
 a word or two), is decoded again with the full 30 s, which is the reference.
 
-Longer answers are decoded with faster-whisper's batched pipeline on explicit chunks of at most
-30 s (cut at the quietest moment), not with its sequential long-form loop. With word timestamps
-the sequential loop re-decodes the fraction of a second after the last word; with hotwords that
-tail decode loops through every fallback temperature (a 2.7 s answer took 12-16 s on two cores)
-and can come out as the hotwords themselves ("three three four three ..."), i.e. keywords the
-student never said. Both paths decode greedily (or by beam search) without sampling and never
-condition one chunk on another, so the same audio always gives the same transcript.
+Longer answers are cut into chunks of at most 30 s at the quietest moment, and each chunk is
+decoded as an answer of that length is, with the same checks and retries. faster-whisper's
+sequential long-form loop re-decodes the fraction of a second after the last word when word
+timestamps are on, and with hotwords that tail decode loops through every fallback temperature
+(a 2.7 s answer took 12-16 s on two cores) and can come out as the hotwords themselves ("three
+three four three ..."), i.e. keywords the student never said. Its batched pipeline checks no
+chunk for loops: an espeak-voiced 36 s answer came back with "norepinephrine," (a hotword)
+28 times in place of its last sentence. Every decode is greedy (or a beam search) without
+sampling and no chunk is conditioned on another, so the same audio always gives the same
+transcript. A full-window decode that still loops with hotwords is decoded once more without
+them.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ DecodePath = Literal[
     "full_context_retry",
     "coverage_retry",
     "phantom_retry",
+    "unbiased_retry",
     "rest",
     "chunked",
 ]
@@ -204,8 +209,11 @@ class DecodeCounts:
     phantom_retry: int = 0
     """Short-context decodes that ended in a made-up word (no duration, after the voice: "Yes.
     Yes." for "Yes.") and were decoded again with 30 s."""
+    unbiased_retry: int = 0
+    """Full-window decodes that still looped with hotwords and were decoded again without
+    them (the question stays the prompt)."""
     chunked: int = 0
-    """Answers over 30 s, decoded in 30 s chunks by faster-whisper's batched pipeline."""
+    """Answers over 30 s, cut into chunks of at most 30 s, each decoded as above."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, path: DecodePath) -> None:
@@ -381,7 +389,7 @@ class WhisperSpeechToText:
         if audio_seconds <= MAX_CHUNK_SECONDS:
             speech = self._decode_window(audio, prompt, hotwords)
         else:
-            speech = self._decode_chunks(pcm, audio, prompt, hotwords)
+            speech = self._decode_chunks(pcm, prompt, hotwords)
         text = " ".join(piece.text for piece in speech)
         confidence = confidence_from_segments((piece.avg_logprob, piece.tokens) for piece in speech)
         return Transcript(
@@ -426,31 +434,45 @@ class WhisperSpeechToText:
         frames = context_frames(
             features.shape[-1], margin=self.context_margin_frames, minimum=self.min_context_frames
         )
-        prompt_tokens: list[int] = self.model.get_prompt(
+        prompt_tokens = self._prompt_tokens(prompt, hotwords)
+        if frames == FULL_CONTEXT_FRAMES:
+            self.decode_counts.add("full_context")
+        else:
+            encoder_output = self._encode(features, frames)
+            decoded = self._generate(encoder_output, prompt_tokens)
+            if looks_degenerate(decoded.tokens, audio_seconds):
+                self.decode_counts.add("full_context_retry")
+            else:
+                speech = self._speech(decoded, encoder_output, frames, audio_seconds)
+                text = " ".join(piece.text for piece in speech)
+                words = [word for piece in speech for word in piece.words]
+                if ends_in_phantom_word(audio, words):
+                    self.decode_counts.add("phantom_retry")
+                elif not covers_too_little(audio, text, words):
+                    self.decode_counts.add("short_context")
+                    return speech
+                else:
+                    self.decode_counts.add("coverage_retry")
+        encoder_output = self._encode(features, FULL_CONTEXT_FRAMES)
+        decoded = self._generate(encoder_output, prompt_tokens)
+        if hotwords and looks_degenerate(decoded.tokens, audio_seconds):
+            # The hotwords themselves can make the loop: espeak's "start noradrenaline, aiming
+            # for a mean arterial pressure ..." came back as "start norepinephrine,
+            # norepinephrine, norepinephrine, ..." with "noradrenaline, norepinephrine," among
+            # the hotwords, and as "start norerenaline, aiming for a mi arterial pressure"
+            # without them (which the term correction then mends).
+            self.decode_counts.add("unbiased_retry")
+            decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None))
+        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
+
+    def _prompt_tokens(self, prompt: str | None, hotwords: str | None) -> list[int]:
+        tokens: list[int] = self.model.get_prompt(
             self._tokenizer,
             previous_tokens=self._tokenizer.encode(prompt) if prompt else [],
             without_timestamps=True,
             hotwords=hotwords,
         )
-        encoder_output, decoded = self._generate(features, frames, prompt_tokens)
-        if frames == FULL_CONTEXT_FRAMES:
-            self.decode_counts.add("full_context")
-            return self._speech(decoded, encoder_output, frames, audio_seconds)
-        if looks_degenerate(decoded.tokens, audio_seconds):
-            self.decode_counts.add("full_context_retry")
-        else:
-            speech = self._speech(decoded, encoder_output, frames, audio_seconds)
-            text = " ".join(piece.text for piece in speech)
-            words = [word for piece in speech for word in piece.words]
-            if ends_in_phantom_word(audio, words):
-                self.decode_counts.add("phantom_retry")
-            elif not covers_too_little(audio, text, words):
-                self.decode_counts.add("short_context")
-                return speech
-            else:
-                self.decode_counts.add("coverage_retry")
-        encoder_output, decoded = self._generate(features, FULL_CONTEXT_FRAMES, prompt_tokens)
-        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
+        return tokens
 
     def _speech(
         self, decoded: _Decoded, encoder_output: Any, frames: int, audio_seconds: float
@@ -464,12 +486,13 @@ class WhisperSpeechToText:
         words = self._align(decoded.tokens, encoder_output, frames, audio_seconds)
         return [_Speech(text, words, decoded.avg_logprob, len(decoded.tokens))]
 
-    def _generate(
-        self, features: npt.NDArray[np.float32], frames: int, prompt: list[int]
-    ) -> tuple[Any, _Decoded]:
-        """Encode ``features`` padded (with zeros, as faster-whisper pads) to ``frames`` and
-        decode them after ``prompt``; returns the encoder output too, for word alignment."""
-        encoder_output = self.model.encode(pad_or_trim(features, frames))
+    def _encode(self, features: npt.NDArray[np.float32], frames: int) -> Any:
+        """``features`` padded (with zeros, as faster-whisper pads) to ``frames`` and encoded;
+        kept for decoding again and for word alignment."""
+        return self.model.encode(pad_or_trim(features, frames))
+
+    def _generate(self, encoder_output: Any, prompt: list[int]) -> _Decoded:
+        """Decode ``encoder_output`` after ``prompt``, greedily or by beam search."""
         (result,) = self.model.model.generate(
             encoder_output,
             [prompt],
@@ -487,7 +510,7 @@ class WhisperSpeechToText:
         # faster-whisper's average: the score is normalised by the length (penalty 1), and the
         # end-of-text token counts as one more.
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        return encoder_output, _Decoded(tokens, avg_logprob, float(result.no_speech_prob))
+        return _Decoded(tokens, avg_logprob, float(result.no_speech_prob))
 
     def _align(
         self, tokens: list[int], encoder_output: Any, frames: int, audio_seconds: float
@@ -511,47 +534,18 @@ class WhisperSpeechToText:
             for word in segment["words"]
         )
 
-    def _decode_chunks(
-        self,
-        pcm: PCM16,
-        audio: npt.NDArray[np.float32],
-        prompt: str | None,
-        hotwords: str | None,
-    ) -> list[_Speech]:
-        """Audio over 30 s decoded in chunks by the batched pipeline: the chunks that hold
-        speech."""
+    def _decode_chunks(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> list[_Speech]:
+        """Audio over 30 s cut into chunks of at most 30 s (:func:`chunk_bounds`), each decoded
+        as an answer of that length is, with the same checks and retries. Every chunk is
+        decoded after the question alone, never after the previous chunk's text, so a
+        misheard phrase cannot spread through the rest of the answer."""
         self.decode_counts.add("chunked")
-        audio_seconds = audio.size / SAMPLE_RATE
-        # The pipeline object keeps per-call state, so each call gets its own; the model inside
-        # is the shared one. It never conditions a chunk on the previous chunk's text, so a
-        # misheard phrase cannot spread through the rest of the answer.
-        segments, _info = BatchedInferencePipeline(self.model).transcribe(
-            audio,
-            language=self.language,
-            beam_size=self.beam_size,
-            initial_prompt=prompt,
-            hotwords=hotwords,
-            word_timestamps=True,
-            # Our own VAD has already cut the answer out of the stream.
-            vad_filter=False,
-            clip_timestamps=[{"start": start, "end": end} for start, end in chunk_bounds(pcm)],
-            max_new_tokens=MAX_NEW_TOKENS,
-        )
-        return [
-            _Speech(
-                text=segment.text.strip(),
-                words=tuple(
-                    _word(word.word, word.start, word.end, word.probability, audio_seconds)
-                    for word in segment.words or ()
-                ),
-                avg_logprob=float(segment.avg_logprob),
-                tokens=len(segment.tokens),
-            )
-            for segment in segments  # the generator decodes as it is consumed
-            if segment.text.strip()
-            # Whisper's no-speech rule, which the batched pipeline leaves out.
-            and not is_silence(segment.no_speech_prob, segment.avg_logprob)
-        ]
+        speech: list[_Speech] = []
+        for start, end in chunk_bounds(pcm):
+            chunk = pcm[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+            pieces = self._decode_window(chunk.astype(np.float32) / 32768.0, prompt, hotwords)
+            speech += [_shifted(piece, start) for piece in pieces]
+        return speech
 
     def _clip_tokens(self, text: str | None, limit: int, *, keep_end: bool) -> str | None:
         """``text`` cut to ``limit`` tokens, so prompt + answer always fit Whisper's 448."""
