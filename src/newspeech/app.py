@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
@@ -45,7 +46,6 @@ from newspeech.grading import AsyncGrader, GradingThresholds, KeywordGrader
 from newspeech.grading.embeddings import MiniLMEmbedder
 from newspeech.grading.factory import PooledGrader, build_grader, llm_client_from_settings
 from newspeech.invitations import endpoints as invitations
-from newspeech.kit.cache import TTLCache
 from newspeech.kit.clock import Clock, system_clock
 from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -60,6 +60,7 @@ from newspeech.observability.timed import TimedGrader, TimedSpeechToText, TimedT
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
+from newspeech.results.service import statistics_cache
 from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
@@ -155,8 +156,10 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.clock = clock
-        app.state.statistics_cache = TTLCache(
-            settings.cache_ttl_seconds, enabled=settings.enable_result_caching
+        app.state.statistics_cache = statistics_cache(
+            settings.cache_ttl_seconds,
+            enabled=settings.enable_result_caching,
+            redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
         )
         app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.speech = None
@@ -211,6 +214,7 @@ def create_app(
             if app.state.speech is not None:
                 await app.state.speech.aclose()
             await app.state.rate_limiter.aclose()
+            await app.state.statistics_cache.aclose()
             await engine.dispose()
 
     app = FastAPI(

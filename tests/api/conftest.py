@@ -68,7 +68,7 @@ async def api(
 ) -> AsyncIterator[Api]:
     clock = MovableClock()
     api_app.state.clock = clock
-    api_app.state.statistics_cache.clear()
+    await api_app.state.statistics_cache.clear()
     api = Api(api_app, clock, sessionmaker, api_app.state.settings)
     try:
         yield api

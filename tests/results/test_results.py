@@ -1,17 +1,35 @@
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import AsyncIterator
+
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import ExamSessionRepository
-from newspeech.kit.cache import TTLCache
+from newspeech.kit.cache import RedisCache
 from newspeech.models import ConfigValueType
-from newspeech.results.repository import ResultRepository
-from newspeech.results.service import StatisticsCache, calculate_result, college_statistics
+from newspeech.results.repository import CollegeStatistics, ResultRepository
+from newspeech.results.rules import QuestionScore, ResultPolicy, summarise
+from newspeech.results.service import (
+    StatisticsCache,
+    StatisticsCodec,
+    calculate_result,
+    college_statistics,
+    statistics_cache,
+)
 from newspeech.seed import seed_reference_data
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session, make_user
+
+REDIS_URL = os.environ.get("NEWSPEECH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def summarise_scores(scores: list[int]):  # type: ignore[no-untyped-def]
+    return summarise([QuestionScore(n, s, 10) for n, s in enumerate(scores, 1)], ResultPolicy())
 
 
 async def finished_session(db: AsyncSession, scores: list[int], user=None, college="medical"):  # type: ignore[no-untyped-def]
@@ -96,15 +114,74 @@ async def test_college_statistics(db: AsyncSession) -> None:
     )
 
 
+@pytest.fixture(params=["process", "redis"])
+async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[StatisticsCache, ...]]:
+    """Two nodes' statistics caches: one process's own (the same cache twice), or two caches
+    sharing one Redis, as two nodes of a deployment do."""
+    if request.param == "process":
+        cache = statistics_cache(300, enabled=True)
+        yield cache, cache
+        return
+    # A fresh key prefix per test: other checkouts may share this Redis server.
+    prefix = f"newspeech-test:{uuid.uuid4().hex}:"
+    caches = tuple(
+        RedisCache(Redis.from_url(REDIS_URL), 300, StatisticsCodec(), prefix=prefix)
+        for _ in range(2)
+    )
+    try:
+        yield caches
+    finally:
+        await caches[0].clear()
+        for cache in caches:
+            await cache.aclose()
+
+
 async def test_statistics_are_cached_until_a_new_result_invalidates_them(
-    db: AsyncSession,
+    db: AsyncSession, nodes: tuple[StatisticsCache, StatisticsCache]
 ) -> None:
-    cache: StatisticsCache = TTLCache(300)
+    one, other = nodes
+    user = await make_user(db)
+    await calculate_result(db, await finished_session(db, [10] * 12, user), cache=one)
+    first = await college_statistics(db, "medical", one)
+    assert first.attempts == 1
+    assert await college_statistics(db, "medical", other) == first  # served from the cache
+    await ResultRepository(db).create(  # a result the cache does not hear of
+        await finished_session(db, [5] * 12, user), summarise_scores([5] * 12)
+    )
+    assert (await college_statistics(db, "medical", other)).attempts == 1
+
+    # A result stored through the other node invalidates what both serve.
+    await calculate_result(db, await finished_session(db, [1] * 12, user), cache=other)
+    assert (await college_statistics(db, "medical", one)).attempts == 3
+
+
+async def test_statistics_are_read_from_the_database_while_redis_is_away(db: AsyncSession) -> None:
+    # Nothing listens on port 1: every Redis command fails at once.
+    cache = RedisCache(
+        Redis.from_url("redis://127.0.0.1:1/0"), 300, StatisticsCodec(), prefix="newspeech-test:"
+    )
     user = await make_user(db)
     await calculate_result(db, await finished_session(db, [10] * 12, user), cache=cache)
-    first = await college_statistics(db, "medical", cache)
-    assert first.attempts == 1
-    assert await college_statistics(db, "medical", cache) is first
-
+    assert (await college_statistics(db, "medical", cache)).attempts == 1
     await calculate_result(db, await finished_session(db, [1] * 12, user), cache=cache)
     assert (await college_statistics(db, "medical", cache)).attempts == 2
+    await cache.aclose()
+
+
+async def test_shared_entries_expire_with_the_ttl_and_bad_ones_are_misses() -> None:
+    prefix = f"newspeech-test:{uuid.uuid4().hex}:"
+    client: Redis = Redis.from_url(REDIS_URL)
+    cache = RedisCache(client, 300, StatisticsCodec(), prefix=prefix)
+    statistics = CollegeStatistics("law", 3, 2, 61.5, 90, 40)
+    try:
+        await cache.set("law", statistics)
+        assert await cache.get("law") == statistics
+        assert 290 <= await client.ttl(prefix + "law") <= 300
+        await client.set(prefix + "law", '{"college": "law"}')  # another version's shape
+        assert await cache.get("law") is None
+        disabled = RedisCache(client, 300, StatisticsCodec(), prefix=prefix, enabled=False)
+        await disabled.set("medical", statistics)
+        assert await client.exists(prefix + "medical") == 0
+    finally:
+        await cache.clear()
+        await cache.aclose()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import EvaluationRepository
-from newspeech.kit.cache import TTLCache
+from newspeech.kit.cache import LocalCache, RedisCache, SharedCache, TTLCache
 from newspeech.models import Answer, Evaluation, ExamSession, Result, SessionStatus
 from newspeech.results.repository import CollegeStatistics, ResultRepository
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary, summarise
@@ -36,19 +39,41 @@ async def load_policy(db: AsyncSession) -> ResultPolicy:
         return ResultPolicy()
 
 
-StatisticsCache = TTLCache[str, CollegeStatistics]
+StatisticsCache = SharedCache[CollegeStatistics]
+
+
+class StatisticsCodec:
+    """A college's statistics as JSON, for a cache shared in Redis."""
+
+    def encode(self, value: CollegeStatistics) -> str:
+        return json.dumps(dataclasses.asdict(value))
+
+    def decode(self, text: str) -> CollegeStatistics:
+        return CollegeStatistics(**json.loads(text))
+
+
+def statistics_cache(
+    ttl_seconds: int, *, enabled: bool, redis: Redis | None = None
+) -> StatisticsCache:
+    """The college statistics cache: in Redis when there is one, so that a result stored on
+    one node invalidates the statistics every node serves; else in this process."""
+    if redis is not None:
+        return RedisCache(
+            redis, ttl_seconds, StatisticsCodec(), prefix="newspeech:statistics:", enabled=enabled
+        )
+    return LocalCache(TTLCache(ttl_seconds, enabled=enabled))
 
 
 async def college_statistics(
     db: AsyncSession, college_type: str, cache: StatisticsCache | None = None
 ) -> CollegeStatistics:
     """Attempts, passes and score range of a college, served from ``cache`` while fresh."""
-    cached = cache.get(college_type) if cache is not None else None
+    cached = await cache.get(college_type) if cache is not None else None
     if cached is not None:
         return cached
     statistics = await ResultRepository(db).college_statistics(college_type)
     if cache is not None:
-        cache.set(college_type, statistics)
+        await cache.set(college_type, statistics)
     return statistics
 
 
@@ -78,7 +103,7 @@ async def calculate_result(
     exam_session.total_score = summary.total_score
     result = await results.create(exam_session, summary)
     if cache is not None:
-        cache.invalidate(exam_session.college_type)
+        await cache.invalidate(exam_session.college_type)
     return result
 
 
@@ -190,7 +215,7 @@ async def recompute_results(
                 execution_options={"synchronize_session": False},
             )
             if cache is not None:
-                cache.invalidate(result.college_type)
+                await cache.invalidate(result.college_type)
     await db.flush()
     return changes
 
