@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -198,7 +201,8 @@ def create_app(
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.grader = await _exam_grader(app.state)
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
-            yield
+            with _drain_on_sigterm(app.state, settings.drain_seconds):
+                yield
         finally:
             app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
@@ -330,6 +334,51 @@ def service_opener(state: Any) -> ConversationOpener:
             return await sign_in_ended(db, user_id, auth_session_id)
 
     return ServiceOpener(deps, signed_in, state.live_sittings, ended)
+
+
+@contextmanager
+def _drain_on_sigterm(state: Any, drain_seconds: float) -> Iterator[None]:
+    """Under ``newspeech serve`` (uvicorn's handler owns SIGTERM): the first SIGTERM drains
+    the node before uvicorn shuts it down. ``/readyz`` turns 503 and no sitting opens here any
+    more; every running exam ends at its next moment between two answers, telling the
+    candidate to resume (on another node, or here after the restart); after ``drain_seconds``
+    the exams still in an answer are hung up (what was heard is stored). Then uvicorn's own
+    shutdown runs. A second SIGTERM shuts down at once."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if (
+        drain_seconds <= 0
+        or threading.current_thread() is not threading.main_thread()
+        or not callable(previous)  # not under a server that handles SIGTERM
+    ):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    started: list[asyncio.Task[None]] = []
+
+    async def drain() -> None:
+        state.draining = True
+        running = len(state.live_sittings)
+        logger.info("SIGTERM: draining %d exam(s) (at most %.0f s)", running, drain_seconds)
+        still = await state.live_sittings.drain_all(drain_seconds)
+        if still:
+            logger.warning("draining: %d exam loop(s) did not end", still)
+        previous(signal.SIGTERM, None)
+
+    def begin() -> None:
+        started.append(loop.create_task(drain()))
+
+    def on_sigterm(sig: int, frame: FrameType | None) -> None:
+        if started or not loop.is_running():
+            previous(sig, frame)  # a second SIGTERM: shut down now
+        else:
+            loop.call_soon_threadsafe(begin)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, previous)
 
 
 async def _hang_up_sittings(live: LiveSittings) -> None:

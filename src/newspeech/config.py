@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="on SIGTERM, how long running exams may take to reach the end of an answer",
+    )
 
     database_url: str = Field(default="", validation_alias=_env("DATABASE_URL"))
     db_pool_size: int = Field(default=20, ge=1, le=1000, validation_alias=_env("DB_POOL_SIZE"))

@@ -17,14 +17,32 @@ class _Loop:
         self._candidate = candidate
         self._finish_after = finish_after
 
+        self.drained = asyncio.Event()
+        self.between_answers = asyncio.Event()
+        """Set when the loop reaches a moment between two answers: a drain ends it there."""
+
     def hang_up(self) -> None:
         self.hung_up.set()
+
+    def drain(self) -> None:
+        self.drained.set()
+
+    async def _until_ended(self) -> None:
+        hung_up = asyncio.create_task(self.hung_up.wait())
+        drained = asyncio.create_task(self._drained_between_answers())
+        await asyncio.wait([hung_up, drained], return_when=asyncio.FIRST_COMPLETED)
+        hung_up.cancel()
+        drained.cancel()
+
+    async def _drained_between_answers(self) -> None:
+        await self.drained.wait()
+        await self.between_answers.wait()
 
     async def run(self, started: asyncio.Event) -> None:
         with self._live.seat(self._candidate) as seat:
             seat.session = self
             started.set()
-            await self.hung_up.wait()
+            await self._until_ended()
             await asyncio.sleep(self._finish_after)
 
 
@@ -77,3 +95,26 @@ async def test_opening_again_takes_the_older_connection_over_once_it_has_finishe
 
 async def test_end_all_with_nothing_running_returns_at_once() -> None:
     assert await LiveSittings().end_all(wait_seconds=0.01) == 0
+
+
+async def test_drain_all_ends_loops_between_answers_and_hangs_up_the_rest_after_the_wait() -> None:
+    live = LiveSittings()
+    idle, answering, stuck = (_Loop(live, n, 0.01) for n in (1, 2, 3))
+    idle.between_answers.set()
+    tasks = [await _start(live, loop) for loop in (idle, answering, stuck)]
+
+    draining = asyncio.create_task(live.drain_all(wait_seconds=0.5))
+    await asyncio.sleep(0.1)
+    assert tasks[0].done()  # between answers: ended at once
+    assert not tasks[1].done()
+    answering.between_answers.set()  # its answer is heard out
+    await asyncio.sleep(0.1)
+    assert tasks[1].done()
+    assert not stuck.hung_up.is_set()
+
+    assert await draining == 0  # the last one was hung up once the wait was over
+    assert all(loop.drained.is_set() for loop in (idle, answering, stuck))
+    assert stuck.hung_up.is_set()
+    assert not idle.hung_up.is_set()
+    assert not answering.hung_up.is_set()
+    assert len(live) == 0

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app
 from newspeech.config import Settings
@@ -243,3 +244,59 @@ async def test_an_answer_with_a_thinking_pause_stays_whole_and_question_two_gets
     # nearly double question 2's.
     assert len(heard[1].split()) >= 0.7 * len(" ".join(clauses).split()), heard
     assert len(heard[2].split()) <= 1.4 * len(second.split()), heard
+
+
+async def test_a_draining_server_hears_the_answer_out_then_asks_the_candidate_to_resume(
+    socket_server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
+) -> None:
+    """SIGTERM's drain (``_drain_on_sigterm`` runs exactly this): begun while the candidate is
+    answering question 1, the answer is heard out, stored and graded, then the candidate is
+    told to resume (1012); a sitting that tries to open meanwhile is refused the same way; the
+    resumed sitting goes on at question 2."""
+    app, url = socket_server.app, socket_server.url
+    dana = await student(socket_server, world, "Dana")
+    eve = await student(socket_server, world, "Eve")
+    try:
+        async with connect(url, max_size=None) as ws:
+            await send_json(ws, type="start", token=dana.token, college_type="medical")
+            code = started(await next_event(ws))["session_code"]
+            sitting = Sitting(ws, world, voices)
+            streaming = asyncio.create_task(sitting.microphone.run())
+            try:
+                await sitting.until("question", number=1)
+                await sitting.until("listening")
+                await sitting.until("vad", speech=True)  # the answer has begun
+                app.state.draining = True
+                drain = asyncio.create_task(app.state.live_sittings.drain_all(120.0))
+                async with connect(url, max_size=None) as refused:
+                    await send_json(refused, type="start", token=eve.token, college_type="law")
+                    assert (await next_event(refused))["error"] == "server_restarting"
+                    await refused.wait_closed()
+                assert refused.close_code == 1012
+                told = await sitting.until("error")
+                with pytest.raises(ConnectionClosed):
+                    await sitting.until("never")
+            finally:
+                streaming.cancel()
+        assert ws.close_code == 1012
+        assert told["error"] == "server_restarting"
+        assert await drain == 0
+    finally:
+        app.state.draining = False
+
+    evaluations = sitting.of("evaluation")
+    assert [e["question_number"] for e in evaluations] == [1]
+    rows = await stored(world, code)
+    [answer] = rows["answers"]
+    assert answer.question_number == 1
+    assert answer.transcribed_text == sitting.finals()[-1]
+    assert answer.audio_duration_seconds >= 0.9 * sitting.answer_pcm.size / 16000
+    assert "exam.disconnected" in rows["audits"]
+
+    async with connect(url, max_size=None) as ws:
+        await send_json(ws, type="resume", token=dana.token, session_code=code)
+        assert (await next_event(ws))["resumed"] is True
+        asked = await next_event(ws, "question")
+        await send_json(ws, type="end")
+        assert (await next_event(ws, "ended"))["reason"] == "ended_by_student"
+    assert asked["number"] == 2

@@ -68,6 +68,8 @@ class ExamScript:
     """Sent as they are right after ``session_started`` (unknown or malformed events)."""
     drop_with: int | None = None
     """Close with this code as soon as the examiner starts listening (a server failure)."""
+    drop_error: tuple[str, str] | None = None
+    """An ``error`` event (code, detail) sent just before that close (a server restarting)."""
     identity: bool = False
     """Begin as the real examiner does: welcome, ask "are you ...?" and listen, sending no
     question; the sitting stays there until the page ends it (no result is sent)."""
@@ -382,6 +384,9 @@ class ScriptedExam:
         if not speaking.cancelled():
             await self.send_event({"type": "listening", "max_seconds": 60})
             if self.script.drop_with is not None:
+                if self.script.drop_error is not None:
+                    code, detail = self.script.drop_error
+                    await self.send_event({"type": "error", "error": code, "detail": detail})
                 await self.close(self.script.drop_with)
 
     async def finish(self, answered: tuple[str, float, str] | None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from playwright.async_api import Page, Route, expect
 
 from newspeech.auth.service import authenticate_access_token
@@ -351,17 +352,36 @@ async def test_muted_microphone_sends_nothing_and_the_buttons_send_their_control
     assert script.close_code == 1000
 
 
+@pytest.mark.parametrize(
+    ("close_code", "told", "says"),
+    [
+        pytest.param(1011, None, ("you can resume the exam", "close code 1011"), id="failure"),
+        pytest.param(
+            1012,
+            ("server_restarting", "the exam server is restarting; resume the exam"),
+            ("the exam server is restarting; resume the exam",),
+            id="restart",
+        ),
+    ],
+)
 async def test_a_dropped_sitting_is_resumed_with_its_session_code(
-    launch_browser: LaunchBrowser, exam_server: ExamServer, answer_wav: Path
+    launch_browser: LaunchBrowser,
+    exam_server: ExamServer,
+    answer_wav: Path,
+    close_code: int,
+    told: tuple[str, str] | None,
+    says: tuple[str, ...],
 ) -> None:
-    dropped = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0, drop_with=1011))
+    dropped = exam_server.expect(
+        ExamScript(token=TOKEN, question_seconds=1.0, drop_with=close_code, drop_error=told)
+    )
     resumed = exam_server.expect(ExamScript(token=TOKEN, question_seconds=1.0))
     async with launch_browser(Microphone(answer_wav)) as browser:
         page = await browser.new_page()
         await start_exam(page, exam_server)
         error = page.get_by_role("alert")
-        await expect(error).to_contain_text("you can resume the exam")
-        await expect(error).to_contain_text("close code 1011")
+        for text in says:
+            await expect(error).to_contain_text(text)
         resume = page.get_by_role("button", name="Resume my exam")
         await resume.click()
 

@@ -28,6 +28,9 @@ class HangUp(Protocol):
     def hang_up(self) -> None:
         """End the loop as if the candidate had gone (what was heard is still stored)."""
 
+    def drain(self) -> None:
+        """End the loop at its next moment between two answers (a server shutting down)."""
+
 
 @dataclass
 class Seat:
@@ -84,6 +87,20 @@ class LiveSittings:
                 del self._seats[key]
             if not self._seats:
                 self._idle.set()
+
+    async def drain_all(self, wait_seconds: float) -> int:
+        """Shutdown: every running loop ends at its next moment between two answers (the
+        candidate is told to resume); those still in an answer after ``wait_seconds`` are hung
+        up. Returns how many still run after that."""
+        for seat in list(self._seats.values()):
+            if seat.session is not None:
+                seat.session.drain()
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            logger.info("draining: %d exam(s) still in an answer are hung up", len(self))
+        return await self.end_all(wait_seconds=10.0)
 
     async def end_all(self, wait_seconds: float) -> int:
         """Hang up every running connection and wait (at most ``wait_seconds``) until their

@@ -49,6 +49,12 @@ CLOSE_NORMAL = 1000
 CLOSE_SERVER_ERROR = 1011
 CLOSE_BAD_FIRST_MESSAGE = 4400
 CLOSE_TAKEN_OVER = 4000
+CLOSE_RESTARTING = 1012
+"""WebSocket's "service restart": the server is shutting down; resume the sitting."""
+RESTARTING = (
+    "the exam server is restarting; your answers so far are saved: resume the exam to go on "
+    "where you left off"
+)
 _CLOSE_CODES: tuple[tuple[type[NewSpeechError], int], ...] = (
     (Unauthenticated, 4401),
     (PermissionDenied, 4403),
@@ -226,6 +232,10 @@ async def exam_socket(websocket: WebSocket) -> None:
         await _close(websocket, CLOSE_BAD_FIRST_MESSAGE)
         return
     state = websocket.app.state
+    if getattr(state, "draining", False):
+        await edge.error("server_restarting", RESTARTING)
+        await _close(websocket, CLOSE_RESTARTING)
+        return
     opener: ConversationOpener | None = getattr(state, "exam_opener", None)
     engines: SessionEngines | None = getattr(state, "voice", None)
     if opener is None or engines is None:
@@ -252,6 +262,8 @@ async def exam_socket(websocket: WebSocket) -> None:
             opened.conversation, engines, state.loop_settings, MonotonicClock(), edge
         )
         seat.session = session
+        if getattr(state, "draining", False):  # opened while the server began to shut down
+            session.drain()
         await edge.send_event(_session_started(opened, engines))
         watch = (
             asyncio.create_task(_watch_sign_in(opened.sign_in_ended, session))
@@ -273,6 +285,9 @@ async def exam_socket(websocket: WebSocket) -> None:
     elif seat.taken_over:
         await edge.error("taken_over", TAKEN_OVER)
         await _close(websocket, CLOSE_TAKEN_OVER)
+    elif session.drained:
+        await edge.error("server_restarting", RESTARTING)
+        await _close(websocket, CLOSE_RESTARTING)
     elif reason != "disconnected":
         await _close(websocket, CLOSE_NORMAL)
 

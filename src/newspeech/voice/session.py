@@ -203,6 +203,9 @@ class ExamSession:
         self._held: list[Mapping[str, Any]] = []
         """``question`` / ``scenario`` events of the reply, sent as their utterance starts."""
         self.end_reason: str | None = None
+        self._draining = False
+        self.drained = False
+        """The loop ended for a server shutdown, between two answers (:meth:`drain`)."""
         self.stats = LoopStats()
 
     @property
@@ -215,6 +218,25 @@ class ExamSession:
         """End the loop as if the connection had gone: stores under way finish, the
         conversation hears ``disconnected``, and :meth:`run` returns."""
         self._done.set()
+
+    def drain(self) -> None:
+        """The server is shutting down: end the loop (as :meth:`hang_up` does) at the next
+        moment nothing is under way, the microphone open and no answer begun, so that no
+        answer is cut short. The candidate resumes the sitting elsewhere; what was asked and
+        not yet answered is asked again there."""
+        self._draining = True
+        self._end_if_drained()
+
+    def _end_if_drained(self) -> None:
+        between_answers = (
+            self._listening
+            and self._answer is None
+            and self._reply is None
+            and self._ear.state is EarState.QUIET
+        )
+        if self._draining and between_answers and not self._done.is_set():
+            self.drained = True
+            self._done.set()
 
     async def run(self, inbox: Inbox) -> str:
         """Run the exam; returns why it ended (``completed``, ``disconnected`` …)."""
@@ -562,6 +584,7 @@ class ExamSession:
                 }
             )
         )
+        self._end_if_drained()
 
     async def _stop_speaking(self, *, counts_as_said: bool = True) -> _Speaking | None:
         """Cancel the examiner's speech now; returns what was being said (None if silent).
@@ -662,6 +685,7 @@ class ExamSession:
             await self._clock.sleep(self._settings.tick_seconds)
             if not self._listening or self._examiner is not None:
                 continue
+            self._end_if_drained()
             waited = self._clock.now() - self._quiet_since
             if self._answer is not None:
                 if (

@@ -290,8 +290,10 @@ function wire(socket) {
     }
   });
   on("serverError", (e) => {
-    // A refusal to open, or the sitting taken over by a newer tab: the page says what to do.
-    const refusal = page.active && e.code !== "taken_over" ? null : describeRefusal(e);
+    // A refusal to open, the sitting taken over by a newer tab, or the server restarting:
+    // the page says what to do.
+    const endsHere = e.code === "taken_over" || e.code === "server_restarting";
+    const refusal = page.active && !endsHere ? null : describeRefusal(e);
     if (refusal) page.refusal = refusal;
     showError(refusal ?? `${e.detail} (${e.code})`);
   });

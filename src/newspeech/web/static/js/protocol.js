@@ -77,6 +77,7 @@ export const END_REASONS = {
  *  sentence is used when it sends one). */
 export const REFUSALS = {
   taken_over: "This exam was opened again in another window or on another device, and it goes on there. What you said here is saved.",
+  server_restarting: "The exam server is restarting. Your answers so far are saved: press Resume in a moment to go on where you left off.",
   attempt_limit_reached: "You have already used your attempt at this exam, so a new sitting cannot start. If you should sit it again, ask your examiner to allow another attempt.",
 };
 
@@ -87,12 +88,13 @@ export function describeRefusal(error) {
 }
 
 /** Close codes after which the same sitting can be resumed with its session code. */
-export const RESUMABLE_CLOSE_CODES = new Set([1006, 1011]);
+export const RESUMABLE_CLOSE_CODES = new Set([1006, 1011, 1012]);
 
 export const CLOSE_MESSAGES = {
   1000: "The exam has finished.",
   1006: "The connection to the exam server was lost.",
   1011: "The exam server had a problem. Your answers so far are saved; you can resume the exam.",
+  1012: "The exam server is restarting. Your answers so far are saved; you can resume the exam.",
   4000: "This exam was opened again in another window or on another device, and it goes on there. What you said here is saved.",
   4400: "The exam server did not understand how the exam was started.",
   4401: "Your sign-in was refused: the token is missing, invalid or expired. Sign in again.",
