@@ -192,7 +192,7 @@ def create_app(
                 app.state.answer_audio = AnswerAudioRecorder(
                     app.state.audio_store,
                     app.state.sessionmaker,
-                    offload=app.state.speech.pool.run,
+                    offload=app.state.speech.pool.run_background,
                     audit_enabled=settings.enable_audit_logs,
                     spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
                 )

@@ -235,17 +235,27 @@ async def test_the_inference_pool_reports_its_queue_and_waits() -> None:
         first = asyncio.create_task(pool.run(blocker))
         second = asyncio.create_task(pool.run(sum, [1, 2]))
         assert await asyncio.to_thread(blocker.running.wait, 10.0)
+        third = asyncio.create_task(pool.run_background(sum, [3]))
+        await asyncio.sleep(0.01)
         exposition = metrics.exposition().decode()
-        assert sample(exposition, "newspeech_inference_queue_length", pool="inference") == 1.0
+        assert sample(exposition, "newspeech_inference_queue_length", pool="inference") == 2.0
+        by_urgency = "newspeech_inference_urgency_queue_length"
+        assert sample(exposition, by_urgency, pool="inference", urgency="turn") == 1.0
+        assert sample(exposition, by_urgency, pool="inference", urgency="background") == 1.0
+        assert sample(exposition, by_urgency, pool="inference", urgency="speculative") == 0.0
         release.set()
         assert await first is True
         assert await second == 3
+        assert await third == 3
     finally:
         release.set()
         pool.close()
     exposition = metrics.exposition().decode()
     assert sample(exposition, "newspeech_inference_queue_length", pool="inference") == 0.0
-    assert sample(exposition, "newspeech_inference_wait_seconds_count", pool="inference") == 2.0
+    assert sample(exposition, "newspeech_inference_wait_seconds_count", pool="inference") == 3.0
+    waits = "newspeech_inference_urgency_wait_seconds_count"
+    assert sample(exposition, waits, pool="inference", urgency="turn") == 2.0
+    assert sample(exposition, waits, pool="inference", urgency="background") == 1.0
 
 
 async def test_a_call_cancelled_in_the_queue_leaves_it() -> None:

@@ -9,6 +9,7 @@ never the raw path, and a request no route matched is counted under ``unmatched`
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from newspeech import __version__
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, Urgency
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -102,6 +103,20 @@ class Metrics:
             ["pool"],
             registry=r,
         )
+        self.pool_class_wait = Histogram(
+            "newspeech_inference_urgency_wait_seconds",
+            "Time a call waited for a thread of an inference pool, by the call's urgency "
+            "(turn, reply, speculative, background)",
+            ["pool", "urgency"],
+            buckets=POOL_BUCKETS,
+            registry=r,
+        )
+        self._pool_class_queue = Gauge(
+            "newspeech_inference_urgency_queue_length",
+            "Calls waiting for a thread of an inference pool, by urgency",
+            ["pool", "urgency"],
+            registry=r,
+        )
         self._active_sittings = Gauge(
             "newspeech_active_sittings", "Exam sittings running on this node", registry=r
         )
@@ -149,6 +164,12 @@ class Metrics:
         """The pool's queue length (read at each scrape) and each call's wait for a thread."""
         self._pool_queue.labels(name).set_function(lambda: float(pool.queued))
         pool.on_wait = self.pool_wait.labels(name).observe
+        waits = {level: self.pool_class_wait.labels(name, level.name.lower()) for level in Urgency}
+        for level in Urgency:
+            self._pool_class_queue.labels(name, level.name.lower()).set_function(
+                functools.partial(lambda level: float(pool.queued_by(level)), level)
+            )
+        pool.on_class_wait = lambda level, seconds: waits[level].observe(seconds)
 
     def watch_audio_disk(self, folder: Path) -> None:
         """Free and total bytes where ``folder`` lives (read at each scrape; NaN while it

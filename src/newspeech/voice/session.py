@@ -47,7 +47,7 @@ from newspeech.voice.conversation import (
     UtteranceKind,
 )
 from newspeech.voice.ear import Ear, EarSettings, EarState, Heard
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, Ticket, Urgency, urgency
 from newspeech.voice.protocols import (
     PCM16,
     SpeechToText,
@@ -158,6 +158,8 @@ class _Answer:
     the ear was cleared): it comes first in the answer."""
     stored: asyncio.Future[ExaminerTurn] | None = None
     """The conversation call that took this answer, once made: going on amends it."""
+    urgency: Ticket = field(default_factory=lambda: Ticket(Urgency.SPECULATIVE))
+    """Of its decode: speculative at a pause, turn-critical once its turn is declared."""
 
 
 class ExamSession:
@@ -327,7 +329,9 @@ class ExamSession:
         answer.audio = self._audio_of(answer)
         # The turn model is asked first: its 50 ms must not wait behind the decode.
         verdict = asyncio.ensure_future(self._engines.turn.completion_probability(answer.audio))
-        answer.decode = self._tasks().create_task(self._decode(answer.audio))
+        answer.urgency = Ticket(Urgency.SPECULATIVE)
+        with urgency(answer.urgency):
+            answer.decode = self._tasks().create_task(self._decode(answer.audio))
         self.stats.speculative_decodes += 1
         probability = await verdict
         if probability >= self._settings.turn_complete_threshold and self._answer is answer:
@@ -392,10 +396,12 @@ class ExamSession:
         assert answer is not None
         declared = self._clock.now()
         at_limit = answer.decode is None  # max length reached while speaking
+        answer.urgency.promote(Urgency.TURN)  # the student now waits for this decode
         if at_limit:
             answer.speech_ended = declared
             answer.audio = self._audio_of(answer)
-            answer.decode = self._tasks().create_task(self._decode(answer.audio))
+            with urgency(answer.urgency):
+                answer.decode = self._tasks().create_task(self._decode(answer.audio))
         self._listening = False
         if answer.plan.continuable and not at_limit:
             self._reply = answer  # the ear keeps listening to this answer

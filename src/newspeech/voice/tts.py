@@ -19,7 +19,7 @@ from typing import Any
 from piper import PiperVoice
 
 from newspeech.errors import ConfigurationError, NewSpeechError
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, Urgency, current_urgency, urgency
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.text import split_clauses
 
@@ -59,11 +59,14 @@ async def stream_clauses(
     later clause is started.
     """
     upcoming = iter(clauses)
+    # The first clause is what the student waits for in silence; each next one is needed only
+    # once the one before it has been said (the inference pool runs it after turn work).
     pending = _start(render, next(upcoming, None))
     try:
         while pending is not None:
             pcm = await pending
-            pending = _start(render, next(upcoming, None))
+            with urgency(max(current_urgency(), Urgency.REPLY)):
+                pending = _start(render, next(upcoming, None))
             for chunk in slice_pcm(pcm, sample_rate):
                 yield chunk
     finally:
