@@ -31,15 +31,21 @@ class DictionaryRepository:
         self.db = db
 
     async def get_or_create(
-        self, model: type[Entry], name: str, *, parent: dict[str, int] | None = None
+        self,
+        model: type[Entry],
+        name: str,
+        *,
+        key: str | None = None,
+        parent: dict[str, int] | None = None,
     ) -> Entry:
-        """The row whose key is ``name``'s key (within ``parent``, e.g. ``{"scenario_id": 3}``
-        for a report type), inserted with this spelling if there was none.
+        """The row whose key is ``name``'s key (or the ``key`` given, normalised the same way;
+        within ``parent``, e.g. ``{"scenario_id": 3}`` for a report type), inserted with this
+        spelling of the name if there was none.
 
         Racing callers never see an IntegrityError: one insert wins (insert-if-absent on the
         unique key) and everyone reads that row.
         """
-        key = dictionary_key(name)
+        key = dictionary_key(name if key is None else key)
         scope = parent or {}
         values: dict[str, Any] = {"key": key, "name": clean_name(name), **scope}
         await insert_if_absent(self.db, model.__table__, values, key="key")  # type: ignore[attr-defined]
@@ -169,7 +175,7 @@ class PromptRegistryRepository:
             .where(PromptVersion.prompt_id.in_(prompt_ids))
             .group_by(PromptVersion.prompt_id)
         )
-        return dict(rows.tuples())
+        return dict(rows.all())
 
     async def add_version(self, version: PromptVersion) -> PromptVersion:
         self.db.add(version)
