@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
+from newspeech.analysis import endpoints as analysis_prompts
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
@@ -116,6 +117,8 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         review,
         statistics,
         certificates,
+        # Recording analysis (issue 17): the prompt registry, read-only.
+        analysis_prompts,
     )
 )
 

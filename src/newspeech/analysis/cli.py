@@ -9,8 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.analysis.prompt_tree import PromptFile, read_prompt_tree
-from newspeech.analysis.repository import PromptRegistryRepository
-from newspeech.analysis.service import PromptSync
+from newspeech.analysis.service import CatalogueEntry, CatalogueFilter, PromptRegistry, PromptSync
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
@@ -74,20 +73,18 @@ async def _sync(
 
 async def _list(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
     async with sessionmaker() as db:
-        registry = PromptRegistryRepository(db)
-        scenarios = {row.id: row.key for row in await registry.scenarios()}
-        report_types = {
-            row.id: f"{scenarios[row.scenario_id]}/{row.key}"
-            for row in await registry.report_types()
-        }
-        building_types = {row.id: row.key for row in await registry.building_types()}
-        prompts = await registry.prompts()
-        latest = await registry.version_counts([prompt.id for prompt in prompts])
-    if not prompts:
+        entries = await PromptRegistry(db).catalogue(CatalogueFilter(include_retired=True))
+    if not entries:
         return ["no prompts yet: run 'newspeech prompts sync'"]
-    return [
-        f"{prompt.id:>5}  {report_types[prompt.report_type_id]}/"
-        f"{building_types[prompt.building_type_id]}  part {prompt.run_part} {prompt.title}  "
-        f"v{latest.get(prompt.id, 0)}{'' if prompt.is_active else '  (retired)'}"
-        for prompt in prompts
-    ]
+    return [_listed(entry) for entry in entries]
+
+
+def _listed(entry: CatalogueEntry) -> str:
+    prompt = entry.prompt
+    where = f"{entry.scenario.key}/{entry.report_type.key}/{entry.building_type.key}"
+    version = f"v{entry.latest.version}" if entry.latest else "no version"
+    kind = "  JSON" if entry.latest and entry.latest.returns_json else ""
+    retired = "" if prompt.is_active else "  (retired)"
+    return (
+        f"{prompt.id:>5}  {where}  part {prompt.run_part} {prompt.title}  {version}{kind}{retired}"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.analysis.keys import clean_name, dictionary_key
@@ -166,16 +166,24 @@ class PromptRegistryRepository:
             )
         )
 
-    async def version_counts(self, prompt_ids: Sequence[int]) -> dict[int, int]:
-        """How many versions each prompt has (its latest version's number)."""
+    async def latest_versions(self, prompt_ids: Sequence[int]) -> dict[int, PromptVersion]:
+        """Each prompt's latest version, by prompt id."""
         if not prompt_ids:
             return {}
-        rows = await self.db.execute(
-            select(PromptVersion.prompt_id, func.max(PromptVersion.version))
+        latest = (
+            select(PromptVersion.prompt_id, func.max(PromptVersion.version).label("version"))
             .where(PromptVersion.prompt_id.in_(prompt_ids))
             .group_by(PromptVersion.prompt_id)
+            .subquery()
         )
-        return dict(rows.all())
+        query = select(PromptVersion).join(
+            latest,
+            and_(
+                PromptVersion.prompt_id == latest.c.prompt_id,
+                PromptVersion.version == latest.c.version,
+            ),
+        )
+        return {version.prompt_id: version for version in await self.db.scalars(query)}
 
     async def add_version(self, version: PromptVersion) -> PromptVersion:
         self.db.add(version)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.prompt_tree import PromptFile, describe_folder
 from newspeech.analysis.repository import DictionaryRepository, PromptRegistryRepository
 from newspeech.audits.repository import AuditLogRepository
@@ -173,11 +174,53 @@ class VersionDiff:
     schema_changed: bool
 
 
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A prompt with its scenario, report type, building type and latest version."""
+
+    prompt: Prompt
+    scenario: Scenario
+    report_type: ReportType
+    building_type: BuildingType
+    latest: PromptVersion | None
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """Keys to narrow the catalogue to (None: any); retired prompts only when asked."""
+
+    scenario: str | None = None
+    report_type: str | None = None
+    building_type: str | None = None
+    include_retired: bool = False
+
+
 class PromptRegistry:
     """Reading the registry: prompts, their versions, and what changed between two versions."""
 
     def __init__(self, db: AsyncSession) -> None:
         self.registry = PromptRegistryRepository(db)
+
+    async def catalogue(self, wanted: CatalogueFilter | None = None) -> list[CatalogueEntry]:
+        """Prompts in (scenario, report type, building type, run_part) order."""
+        wanted = wanted or CatalogueFilter()
+        scenarios = {row.id: row for row in await self.registry.scenarios()}
+        report_types = {row.id: row for row in await self.registry.report_types()}
+        building_types = {row.id: row for row in await self.registry.building_types()}
+        prompts = await self.registry.prompts()
+        latest = await self.registry.latest_versions([prompt.id for prompt in prompts])
+        entries = [
+            CatalogueEntry(
+                prompt,
+                scenarios[report_types[prompt.report_type_id].scenario_id],
+                report_types[prompt.report_type_id],
+                building_types[prompt.building_type_id],
+                latest.get(prompt.id),
+            )
+            for prompt in prompts
+        ]
+        entries = [entry for entry in entries if _wanted(entry, wanted)]
+        return sorted(entries, key=_catalogue_order)
 
     async def prompt(self, prompt_id: int) -> Prompt:
         prompt = await self.registry.get_prompt(prompt_id)
@@ -213,3 +256,25 @@ class PromptRegistry:
             unified_diff="".join(lines),
             schema_changed=old.json_schema != new.json_schema,
         )
+
+
+def _wanted(entry: CatalogueEntry, wanted: CatalogueFilter) -> bool:
+    return (
+        (wanted.include_retired or entry.prompt.is_active)
+        and _matches(entry.scenario, wanted.scenario)
+        and _matches(entry.report_type, wanted.report_type)
+        and _matches(entry.building_type, wanted.building_type)
+    )
+
+
+def _matches(row: Scenario | ReportType | BuildingType, key: str | None) -> bool:
+    return key is None or row.key == dictionary_key(key)
+
+
+def _catalogue_order(entry: CatalogueEntry) -> tuple[str, str, str, int]:
+    return (
+        entry.scenario.key,
+        entry.report_type.key,
+        entry.building_type.key,
+        entry.prompt.run_part,
+    )
