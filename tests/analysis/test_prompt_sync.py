@@ -197,12 +197,13 @@ async def test_a_bad_tree_names_every_problem_and_stores_nothing(
     (spa / "part 5 scores.schema.json").write_text("{not json")
     (spa / "part 6 orphan.schema.json").write_text('{"type": "object"}')
     (spa / "deeper").mkdir()
+    (tree / "design/site-audit/part 1 overview.md").write_text("A part one folder too high.")
 
     with pytest.raises(ValidationFailed) as caught:
         read_prompt_tree(tree)
 
     problems = caught.value.detail.splitlines()[1:]
-    assert len(problems) == 6
+    assert len(problems) == 7
     assert any(
         line.startswith("design/site-audit/spa/notes.txt: not a prompt") for line in problems
     )
@@ -214,6 +215,10 @@ async def test_a_bad_tree_names_every_problem_and_stores_nothing(
     assert any("part 5 scores.schema.json: not valid JSON" in line for line in problems)
     assert any("part 6 orphan.schema.json: a schema with no prompt" in line for line in problems)
     assert any("spa/deeper: too deep" in line for line in problems)
+    assert any(
+        line.startswith("design/site-audit/part 1 overview.md: not in a building-type folder")
+        for line in problems
+    )
     assert await count(db, Prompt) == 0
 
 

@@ -1,9 +1,10 @@
 """Reading a prompt folder tree: ``<scenario>/<report type>/<building type>/part N <title>.md``.
 
 A part whose answer is JSON has a sibling ``part N <title>.schema.json`` holding the JSON Schema
-of that answer. Files above the building-type folders (a README) are ignored, as are hidden
-files. Everything else is a mistake: the tree is read whole, and every problem is reported at
-once before anything is stored.
+of that answer. Files above the building-type folders (a README) are ignored unless they are
+named like a part (a prompt put a folder too high); hidden files are ignored. Everything else is
+a mistake: the tree is read whole, and every problem is reported at once before anything is
+stored.
 """
 
 from __future__ import annotations
@@ -92,7 +93,14 @@ def read_prompt_tree(root: Path) -> list[PromptFile]:
                     f"{relative}: too deep; prompts go in <scenario>/<report type>/<building type>/"
                 )
             continue
-        if len(relative.parts) != DEPTH or path.name.endswith(SCHEMA_SUFFIX):
+        if len(relative.parts) < DEPTH:
+            if len(relative.parts) > 1 and _looks_like_a_part(path.name):
+                problems.append(
+                    f"{relative}: not in a building-type folder; prompts go in <scenario>/"
+                    "<report type>/<building type>/"
+                )
+            continue
+        if path.name.endswith(SCHEMA_SUFFIX):
             continue
         try:
             prompt = _read_prompt(root, relative)
@@ -113,6 +121,10 @@ def read_prompt_tree(root: Path) -> list[PromptFile]:
             "part N <title>.md"
         )
     return [found[slot] for slot in sorted(found)]
+
+
+def _looks_like_a_part(name: str) -> bool:
+    return name.endswith((PROMPT_SUFFIX, SCHEMA_SUFFIX)) and _PART.match(name) is not None
 
 
 def _read_prompt(root: Path, relative: Path) -> PromptFile:
