@@ -196,6 +196,8 @@ async def test_a_bad_tree_names_every_problem_and_stores_nothing(
     (spa / "part 5 scores.md").write_text("Score it.")
     (spa / "part 5 scores.schema.json").write_text("{not json")
     (spa / "part 6 orphan.schema.json").write_text('{"type": "object"}')
+    (spa / "part 7 typo.md").write_text("Answer in JSON.")
+    (spa / "part 7 typo.schema.json").write_text('{"type": "object", "required": "issues"}')
     (spa / "deeper").mkdir()
     (tree / "design/site-audit/part 1 overview.md").write_text("A part one folder too high.")
 
@@ -203,7 +205,7 @@ async def test_a_bad_tree_names_every_problem_and_stores_nothing(
         read_prompt_tree(tree)
 
     problems = caught.value.detail.splitlines()[1:]
-    assert len(problems) == 7
+    assert len(problems) == 8
     assert any(
         line.startswith("design/site-audit/spa/notes.txt: not a prompt") for line in problems
     )
@@ -215,6 +217,11 @@ async def test_a_bad_tree_names_every_problem_and_stores_nothing(
     assert any("part 5 scores.schema.json: not valid JSON" in line for line in problems)
     assert any("part 6 orphan.schema.json: a schema with no prompt" in line for line in problems)
     assert any("spa/deeper: too deep" in line for line in problems)
+    assert any(
+        "part 7 typo.schema.json: not a valid JSON Schema at required: 'issues' is not of type"
+        in line
+        for line in problems
+    )
     assert any(
         line.startswith("design/site-audit/part 1 overview.md: not in a building-type folder")
         for line in problems

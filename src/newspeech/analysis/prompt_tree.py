@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.validators import validator_for
+
 from newspeech.analysis.keys import clean_name, dictionary_key, folder_title
 from newspeech.errors import ValidationFailed
 from newspeech.kit.text import forbidden_character
@@ -186,6 +189,13 @@ def _read_schema(path: Path, relative: Path) -> dict[str, Any]:
         raise ValidationFailed(
             f'{where}: a JSON Schema whose top-level "type" is "object" or "array"'
         )
+    # Draft 2020-12 unless the schema names another draft with "$schema".
+    validator = validator_for(schema, default=Draft202012Validator)
+    try:
+        validator.check_schema(schema)
+    except SchemaError as exc:
+        at = "/".join(str(step) for step in exc.path) or "the top level"
+        raise ValidationFailed(f"{where}: not a valid JSON Schema at {at}: {exc.message}") from exc
     return schema
 
 
