@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -282,3 +283,32 @@ async def test_diff_between_versions_shows_the_edit(db: AsyncSession, tree: Path
     assert not diff.schema_changed
     with pytest.raises(NotFound, match="has no version 3"):
         await PromptRegistry(db).diff(prompt_id, 1, 3)
+
+
+async def test_concurrent_syncs_of_an_edit_add_one_version(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    prompts = read_prompt_tree(DEFAULT_PROMPTS)
+    async with unit_of_work(sessionmaker) as db:
+        await PromptSync(db).sync(prompts, origin="first")
+    edited = [dataclasses.replace(prompts[0], text=prompts[0].text + "One more rule.\n")]
+    barrier = asyncio.Barrier(4)
+
+    async def run() -> SyncReport | Conflict:
+        try:
+            async with unit_of_work(sessionmaker) as db:
+                await barrier.wait()
+                return await PromptSync(db).sync(edited, origin="race")
+        except Conflict as exc:
+            return exc
+
+    outcomes = await asyncio.gather(*(run() for _ in range(4)))
+
+    reports = [outcome for outcome in outcomes if isinstance(outcome, SyncReport)]
+    assert sum(len(report.changed) for report in reports) == 1
+    assert all(
+        isinstance(outcome, SyncReport) or "run the sync again" in outcome.detail
+        for outcome in outcomes
+    )
+    async with sessionmaker() as db:
+        assert await count(db, PromptVersion) == 19
