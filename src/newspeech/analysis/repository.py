@@ -54,12 +54,6 @@ class DictionaryRepository:
         assert entry is not None  # inserted above or already present
         return entry
 
-    async def find(self, model: type[Entry], name: str) -> Entry | None:
-        return await self.db.scalar(select(model).where(model.key == dictionary_key(name)))
-
-    async def list(self, model: type[Entry]) -> list[Entry]:
-        return list(await self.db.scalars(select(model).order_by(model.key)))
-
 
 def latest_committed(db: AsyncSession, query: Select[Row]) -> Select[Row]:
     """``query`` reading the latest committed row, not the transaction's snapshot.
@@ -94,17 +88,6 @@ class PromptRegistryRepository:
 
     async def building_types(self) -> list[BuildingType]:
         return list(await self.db.scalars(select(BuildingType).order_by(BuildingType.key)))
-
-    async def prompt(
-        self, report_type_id: int, building_type_id: int, run_part: int
-    ) -> Prompt | None:
-        return await self.db.scalar(
-            select(Prompt).where(
-                Prompt.report_type_id == report_type_id,
-                Prompt.building_type_id == building_type_id,
-                Prompt.run_part == run_part,
-            )
-        )
 
     async def get_prompt(self, prompt_id: int) -> Prompt | None:
         return await self.db.get(Prompt, prompt_id)
