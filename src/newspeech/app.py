@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
+from newspeech.analysis import endpoints as analysis_prompts
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
@@ -120,6 +121,8 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         review,
         statistics,
         certificates,
+        # Recording analysis (issue 17): the prompt registry, read-only.
+        analysis_prompts,
     )
 )
 

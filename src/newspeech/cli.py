@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
+from newspeech.analysis import cli as prompts_cli
 from newspeech.backup import cli as backup_cli
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     backup_cli.add_parser(commands)
+    prompts_cli.add_parser(commands)
     return parser
 
 
@@ -312,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_exam(args, settings))
         elif args.command == "backup":
             print("\n".join(asyncio.run(backup_cli.run(args, settings))))
+        elif args.command == "prompts":
+            print("\n".join(asyncio.run(prompts_cli.run(args, settings))))
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:

@@ -53,3 +53,18 @@ class ConfigValueType(enum.StrEnum):
     FLOAT = "float"
     BOOLEAN = "boolean"
     JSON = "json"
+
+
+class TranscriptionStatus(enum.StrEnum):
+    """Where a recording of the analysis service stands (issue 17)."""
+
+    UPLOADED = "uploaded"
+    TRANSCRIBING = "transcribing"
+    TRANSCRIBED = "transcribed"
+    FAILED = "failed"
+
+
+class ReportStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"

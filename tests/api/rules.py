@@ -6,6 +6,7 @@ a successful call answers, which audit action it records, and how to build a req
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,10 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
-from newspeech.models import Answer, Question, Result
+from newspeech.analysis.cli import DEFAULT_PROMPTS
+from newspeech.analysis.prompt_tree import read_prompt_tree
+from newspeech.analysis.service import PromptSync
+from newspeech.models import Answer, PromptVersion, Question, Result
 from tests.api.audio import give_audio
 from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
@@ -57,6 +61,26 @@ class Rule:
 
 
 _n = itertools.count(1)
+
+
+async def _prompt_with_two_versions(api: Api) -> int:
+    """A prompt of the shipped set, synced, then edited once (versions 1 and 2 at least)."""
+    original = read_prompt_tree(DEFAULT_PROMPTS)[0]
+    edited = dataclasses.replace(original, text=original.text + "Name the suppliers.\n")
+    async with api.sessionmaker() as db:
+        await PromptSync(db).sync([original], origin="rules")
+        await PromptSync(db).sync([edited], origin="rules")
+        await db.commit()
+        prompt_id = await db.scalar(select(PromptVersion.prompt_id).limit(1))
+    assert prompt_id is not None
+    return prompt_id
+
+
+def _on_prompt(action: str, **kwargs: Any) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        return Call(f"/analysis/prompts/{await _prompt_with_two_versions(api)}/{action}", **kwargs)
+
+    return build
 
 
 def fixed(path: str, **kwargs: Any) -> Builder:
@@ -435,5 +459,13 @@ RULES: dict[tuple[str, str], Rule] = {
             "/exam-sessions/{w.other_exam_session.id}/report",
         ),
         "hidden",
+    ),
+    # Recording analysis (issue 17): the prompt registry, for admins.
+    ("GET", "/api/v1/analysis/prompts"): Rule("admin", 200, fixed("/analysis/prompts")),
+    ("GET", "/api/v1/analysis/prompts/{prompt_id}/versions"): Rule(
+        "admin", 200, _on_prompt("versions")
+    ),
+    ("GET", "/api/v1/analysis/prompts/{prompt_id}/diff"): Rule(
+        "admin", 200, _on_prompt("diff", params={"from_version": 1, "to_version": 2})
     ),
 }

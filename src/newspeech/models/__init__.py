@@ -1,6 +1,15 @@
 """All tables; importing this package registers every model on ``Base.metadata`` (Alembic
 needs it)."""
 
+from newspeech.models.analysis import (
+    City,
+    Client,
+    Employee,
+    Place,
+    Report,
+    Transcription,
+    Zone,
+)
 from newspeech.models.audit import AuditLog
 from newspeech.models.auth import (
     AuthSession,
@@ -16,11 +25,21 @@ from newspeech.models.enums import (
     Difficulty,
     EvaluatorType,
     FeedbackType,
+    ReportStatus,
     SessionStatus,
+    TranscriptionStatus,
     UserRole,
     UserStatus,
 )
 from newspeech.models.exams import Answer, AttemptGrant, Evaluation, ExamSession
+from newspeech.models.prompts import (
+    BuildingType,
+    KeyedName,
+    Prompt,
+    PromptVersion,
+    ReportType,
+    Scenario,
+)
 from newspeech.models.questions import Question
 from newspeech.models.results import Result
 from newspeech.models.users import User
@@ -30,22 +49,37 @@ __all__ = [
     "AttemptGrant",
     "AuditLog",
     "AuthSession",
+    "BuildingType",
+    "City",
+    "Client",
     "CollegeType",
     "ConfigEntry",
     "ConfigValueType",
     "Difficulty",
+    "Employee",
     "Evaluation",
     "EvaluatorType",
     "ExamSession",
     "ExaminerCollege",
     "FeedbackType",
     "Invitation",
+    "KeyedName",
     "LoginThrottle",
+    "Place",
+    "Prompt",
+    "PromptVersion",
     "Question",
     "RefreshToken",
+    "Report",
+    "ReportStatus",
+    "ReportType",
     "Result",
+    "Scenario",
     "SessionStatus",
+    "Transcription",
+    "TranscriptionStatus",
     "User",
     "UserRole",
     "UserStatus",
+    "Zone",
 ]
