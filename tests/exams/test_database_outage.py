@@ -269,3 +269,29 @@ async def test_a_held_answer_written_twice_is_stored_once(
     await held.write(recorder)
     numbers, evaluated, evaluations = await counts(db, await stored(db, conversation.session_code))
     assert (numbers, evaluated, evaluations) == ([1], 1, 1)
+
+
+async def test_a_client_dropped_during_an_outage_resumes_with_every_answer_kept(
+    proxied: AsyncEngine, pool: InferencePool, student: User, proxy: TcpProxy, db: AsyncSession
+) -> None:
+    """The connection ends while answer 3 is only in memory: the sitting waits for the
+    database before it lets go, so the resumed sitting finds answers 1 to 3 and asks 4."""
+    clock = FakeClock()
+    dependencies = exam_deps(proxied, pool, clock)
+    conversation = await ExamConversation.start(dependencies, student, "medical")
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    for number in (1, 2):
+        await candidate.say(MODEL_ANSWERS[number - 1])
+    await proxy.cut()
+    assert question_numbers(await candidate.say(MODEL_ANSWERS[2])) == [4]
+    asyncio.get_running_loop().call_later(
+        SHORT_OUTAGE_SECONDS, lambda: asyncio.ensure_future(proxy.restore())
+    )
+    await conversation.disconnected()
+
+    resumed = await ExamConversation.resume(dependencies, conversation.session_code, student)
+    assert question_numbers(await resumed.begin()) == [4]
+    exam_session = await stored(db, conversation.session_code)
+    assert await counts(db, exam_session) == ([1, 2, 3], 3, 3)
+    assert "exam.disconnected" in await audit_actions(db, exam_session.id)
