@@ -43,7 +43,7 @@ from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
-from newspeech.exams.service import ExamDependencies
+from newspeech.exams.service import ExamDependencies, OutagePolicy
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
 from newspeech.exams.ws import router as exam_socket_router
 from newspeech.grading import AsyncGrader, GradingThresholds, KeywordGrader
@@ -319,6 +319,11 @@ def exam_dependencies(
         clock=loop_clock,
         terms=getattr(state, "term_corrector", None),
         on_turn_measured=None if metrics is None else metrics.observe_turn,
+        outage=OutagePolicy(
+            wait_seconds=settings.exam_outage_wait_seconds,
+            retry_seconds=settings.exam_outage_retry_seconds,
+            held_answers=settings.exam_outage_held_answers,
+        ),
     )
 
 

@@ -102,6 +102,28 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=300, validation_alias=_env("DB_CONNECT_TIMEOUT")
     )
     db_echo: bool = False
+    exam_outage_wait_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="how long a live sitting waits for an unreachable database where it must "
+        "(before its result, or with its in-memory buffer full) before it gives up",
+        validation_alias=_env("EXAM_OUTAGE_WAIT_SECONDS"),
+    )
+    exam_outage_retry_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="seconds between a sitting's attempts to write what it holds in memory",
+        validation_alias=_env("EXAM_OUTAGE_RETRY_SECONDS"),
+    )
+    exam_outage_held_answers: int = Field(
+        default=12,
+        ge=1,
+        le=100,
+        description="answers one sitting keeps in memory while the database is away",
+        validation_alias=_env("EXAM_OUTAGE_HELD_ANSWERS"),
+    )
 
     enable_audit_logs: bool = Field(default=True, validation_alias=_env("ENABLE_AUDIT_LOGS"))
     enable_result_caching: bool = Field(

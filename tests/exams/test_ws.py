@@ -10,14 +10,19 @@ from the same audio is pinned on the virtual clock (``tests/voice/test_session.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -318,3 +323,91 @@ def test_the_cli_rejects_a_missing_answers_folder(
     argv = ["exam", "--token", TOKEN, "--answers", str(tmp_path / "none")]
     assert main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# -- fuzz (issue 13's fault suite) ---------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+MESSAGE_TYPES = st.sampled_from(
+    ["ping", "repeat", "continue", "skip", "end", "start", "resume", "dance", "", "PING"]
+)
+FRAMES = st.one_of(
+    st.integers(0, 40_000).map(bytes),  # silence of any length: odd, empty, over a second
+    st.binary(max_size=640),  # noise, at most 20 ms of it a frame
+    st.text(max_size=200),  # anything at all as text
+    st.integers(1, 6_000).map(lambda depth: "[" * depth + "]" * depth),  # deep or too long
+    st.builds(
+        lambda kind, rest: json.dumps({**rest, "type": kind}),
+        MESSAGE_TYPES | st.text(max_size=8),
+        st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3),
+    ),
+    JSON_VALUES.map(json.dumps),
+)
+
+
+class Listener:
+    """Reads everything the server sends on one connection; says when a pong arrives."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: list[dict[str, Any]] = []
+        self.pongs: dict[Any, asyncio.Event] = {}
+
+    async def run(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in self.ws:
+                event = parse(message)
+                if isinstance(event, dict):
+                    self.events.append(event)
+                    if event["type"] == "pong" and event.get("id") in self.pongs:
+                        self.pongs[event["id"]].set()
+
+    def errors(self) -> list[str]:
+        return [e["error"] for e in self.events if e["type"] == "error"]
+
+
+@hypothesis_settings(
+    max_examples=30,
+    derandomize=True,  # seeded: the same frames every run
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(frames=st.lists(FRAMES, min_size=80, max_size=120))
+async def test_fuzzed_frames_never_bring_down_the_socket_or_the_server(
+    server: tuple[str, Any], frames: list[str | bytes]
+) -> None:
+    """Thousands of random frames over 30 seeded connections (silence and noise of every
+    length, junk text, deep JSON, control messages with random fields): every one gets an
+    answer the protocol documents, the socket either stays open (a ping is answered) or ends
+    the sitting normally, never 1011 or ``server_error``, and the server goes on serving."""
+    url, _app = server
+    async with connect(url, max_size=None) as ws:
+        await start(ws)
+        listener = Listener(ws)
+        reading = asyncio.create_task(listener.run())
+        try:
+            for frame in frames:
+                await ws.send(frame)
+            listener.pongs["fuzz"] = answered = asyncio.Event()
+            await ws.send(json.dumps({"type": "ping", "id": "fuzz"}))
+            await asyncio.wait_for(answered.wait(), 120)
+        except ConnectionClosed:
+            pass  # the fuzz ended the sitting ("end", or "skip" past the last question)
+        finally:
+            await ws.close()
+            await reading
+    assert "server_error" not in listener.errors()
+    assert ws.close_code != 1011
+    if not any(e["type"] == "pong" and e.get("id") == "fuzz" for e in listener.events):
+        assert "ended" in [e["type"] for e in listener.events]  # closed only by ending
+    async with httpx.AsyncClient(
+        base_url=url.replace("ws://", "http://").removesuffix("/ws/exam")
+    ) as client:
+        assert (await client.get("/livez")).status_code == 200

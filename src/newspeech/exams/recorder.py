@@ -51,6 +51,19 @@ class HeardSpan:
     that changed anything: what is graded. ``text`` stays as it was heard."""
 
 
+def answer_input(question: AskedQuestion, number: int, heard: HeardSpan) -> AnswerInput:
+    return AnswerInput(
+        question=question,
+        question_number=number,
+        answer_text=heard.corrected,
+        transcribed_text=heard.text,
+        audio_duration_seconds=round(heard.audio_seconds, 3),
+        confidence_score=heard.confidence,
+        started_at=heard.started_at,
+        ended_at=heard.ended_at,
+    )
+
+
 class ExamRecorder:
     def __init__(
         self,
@@ -85,7 +98,11 @@ class ExamRecorder:
             details=dict(details) if details is not None else None,
         )
 
-    async def _session(self, db: AsyncSession) -> ExamSession:
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessionmaker
+
+    async def session_in(self, db: AsyncSession) -> ExamSession:
         exam_session = await ExamSessionRepository(db).get(self.exam_session_id)
         if exam_session is None:
             raise NotFound(f"exam session {self.exam_session_id} no longer exists")
@@ -99,33 +116,34 @@ class ExamRecorder:
             await self.audit_in(db, action, details)
 
     async def started(self, at: dt.datetime) -> None:
+        """The candidate confirmed who they are. Writing it twice changes nothing (a write
+        kept through a database outage may be replayed after its commit was lost)."""
         async with unit_of_work(self._sessionmaker) as db:
-            await ExamSessionRepository(db).start(self.exam_session_id, at=at)
+            sittings = ExamSessionRepository(db)
+            if (await self.session_in(db)).status is SessionStatus.IN_PROGRESS:
+                return
+            await sittings.start(self.exam_session_id, at=at)
             await self.audit_in(db, "exam.started", {"identity_confirmed": True})
 
     async def answer(self, question: AskedQuestion, number: int, heard: HeardSpan) -> Answer:
         async with unit_of_work(self._sessionmaker) as db:
             answer = await AnswerRepository(db).store(
-                await self._session(db),
-                AnswerInput(
-                    question=question,
-                    question_number=number,
-                    answer_text=heard.corrected,
-                    transcribed_text=heard.text,
-                    audio_duration_seconds=round(heard.audio_seconds, 3),
-                    confidence_score=heard.confidence,
-                    started_at=heard.started_at,
-                    ended_at=heard.ended_at,
-                ),
+                await self.session_in(db), answer_input(question, number, heard)
             )
-            await self.audit_in(
-                db,
-                "exam.answer_stored",
-                {"question_number": number, "words": len(heard.text.split())}
-                | ({"terms_corrected": True} if heard.corrected is not None else {}),
-                resource=("answer", answer.id),
-            )
+            await self.audit_answer_stored(db, answer, heard)
         return answer
+
+    async def audit_answer_stored(
+        self, db: AsyncSession, answer: Answer, heard: HeardSpan, **more: Any
+    ) -> None:
+        await self.audit_in(
+            db,
+            "exam.answer_stored",
+            {"question_number": answer.question_number, "words": len(heard.text.split())}
+            | ({"terms_corrected": True} if heard.corrected is not None else {})
+            | more,
+            resource=("answer", answer.id),
+        )
 
     async def amend(self, answer_id: int, heard: HeardSpan) -> Answer:
         """The candidate went on after the end of their answer was declared: the stored
@@ -165,7 +183,7 @@ class ExamRecorder:
         transcript, no evaluation), so a resumed sitting does not ask it again."""
         async with unit_of_work(self._sessionmaker) as db:
             answer = await AnswerRepository(db).store(
-                await self._session(db),
+                await self.session_in(db),
                 AnswerInput(
                     question=question, question_number=number, is_complete=False, ended_at=at
                 ),
@@ -181,44 +199,61 @@ class ExamRecorder:
     async def evaluation(
         self, answer: Answer, grade: Grade, *, latency_ms: float, processing_ms: float
     ) -> None:
-        reasons = review_reasons(grade.score, grade.max_score, grade.review_reasons)
         async with unit_of_work(self._sessionmaker) as db:
-            evaluation = await EvaluationRepository(db).store(
-                answer,
-                EvaluationInput(
-                    score_obtained=grade.score,
-                    max_score=grade.max_score,
-                    feedback_type=grade.feedback_type,
-                    evaluator_type=grade.evaluator,
-                    feedback=grade.written_feedback,
-                    matched_keywords=list(grade.matched),
-                    missing_keywords=list(grade.missing),
-                    latency_ms=round(latency_ms, 1),
-                    processing_time_ms=round(processing_ms, 3),
-                    review_reasons=reasons,
-                ),
+            await self.evaluation_in(
+                db, answer, grade, latency_ms=latency_ms, processing_ms=processing_ms
             )
-            await self.audit_in(
-                db,
-                "exam.answer_evaluated",
-                {
-                    "question_number": answer.question_number,
-                    "score": grade.score,
-                    "feedback_type": grade.feedback_type.value,
-                    "review_reasons": reasons,
-                },
-                resource=("evaluation", evaluation.id),
-            )
+
+    async def evaluation_in(
+        self,
+        db: AsyncSession,
+        answer: Answer,
+        grade: Grade,
+        *,
+        latency_ms: float,
+        processing_ms: float,
+    ) -> None:
+        """The evaluation and its audit row inside the caller's transaction."""
+        reasons = review_reasons(grade.score, grade.max_score, grade.review_reasons)
+        evaluation = await EvaluationRepository(db).store(
+            answer,
+            EvaluationInput(
+                score_obtained=grade.score,
+                max_score=grade.max_score,
+                feedback_type=grade.feedback_type,
+                evaluator_type=grade.evaluator,
+                feedback=grade.written_feedback,
+                matched_keywords=list(grade.matched),
+                missing_keywords=list(grade.missing),
+                latency_ms=round(latency_ms, 1),
+                processing_time_ms=round(processing_ms, 3),
+                review_reasons=reasons,
+            ),
+        )
+        await self.audit_in(
+            db,
+            "exam.answer_evaluated",
+            {
+                "question_number": answer.question_number,
+                "score": grade.score,
+                "feedback_type": grade.feedback_type.value,
+                "review_reasons": reasons,
+            },
+            resource=("evaluation", evaluation.id),
+        )
 
     async def grading_failed(self, answer: Answer, error: BaseException) -> None:
         async with unit_of_work(self._sessionmaker) as db:
-            await self.audit_in(
-                db,
-                "exam.grading_failed",
-                {"question_number": answer.question_number, "error": repr(error)[:500]},
-                resource=("answer", answer.id),
-                status="failure",
-            )
+            await self.grading_failed_in(db, answer, repr(error))
+
+    async def grading_failed_in(self, db: AsyncSession, answer: Answer, error: str) -> None:
+        await self.audit_in(
+            db,
+            "exam.grading_failed",
+            {"question_number": answer.question_number, "error": error[:500]},
+            resource=("answer", answer.id),
+            status="failure",
+        )
 
     async def turn_latency(
         self, answer_id: int | None, latency: dict[str, float], response_ms: float | None

@@ -322,6 +322,13 @@ class AnswerRepository:
         )
         return list(await self.db.scalars(query))
 
+    async def for_question(self, exam_session_id: int, question_number: int) -> Answer | None:
+        """The sitting's stored answer to question ``question_number``, if any."""
+        query = select(Answer).where(
+            Answer.session_id == exam_session_id, Answer.question_number == question_number
+        )
+        return (await self.db.scalars(query.order_by(Answer.id).limit(1))).first()
+
     async def rehear(
         self,
         answer_id: int,

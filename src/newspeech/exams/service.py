@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from newspeech.audits.repository import AuditLogRepository
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import utcnow
 from newspeech.db.engine import unit_of_work
+from newspeech.db.outage import database_unavailable
 from newspeech.errors import AttemptLimitReached, InvalidState, NotFound, PermissionDenied
 from newspeech.exams.engine import (
     Conclude,
@@ -36,6 +37,13 @@ from newspeech.exams.engine import (
     Record,
     RequestMade,
     Step,
+)
+from newspeech.exams.outage import (
+    PAUSE_TEXT,
+    Graded,
+    HeldAnswer,
+    HeldEvaluation,
+    HeldWrites,
 )
 from newspeech.exams.plan import PlannedQuestion
 from newspeech.exams.recorder import (
@@ -59,10 +67,21 @@ from newspeech.voice.conversation import (
     ListenPlan,
     TurnTimings,
     Utterance,
+    UtteranceKind,
 )
 from newspeech.voice.terms import TermCorrector
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutagePolicy:
+    """How a live sitting rides out a database outage (``newspeech.exams.outage``)."""
+
+    wait_seconds: float = 120.0
+    """The longest it waits where it must (before its result, or with its buffer full)."""
+    retry_seconds: float = 2.0
+    held_answers: int = 12
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,7 @@ class ExamDependencies:
     are graded as heard). The raw transcript is stored beside the corrected one."""
     on_turn_measured: Callable[[Mapping[str, float]], None] | None = None
     """Told each answered turn's latency figures in ms (the metrics' histograms)."""
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
 
 
 def _candidate_name(user: User) -> str:
@@ -136,6 +156,18 @@ class ExamConversation:
         self._grading_questions: dict[int, GradingQuestion] = {}
         self.end_reason: str | None = None
         self._preparing: asyncio.Task[None] | None = None
+        self._writes = HeldWrites(
+            recorder,
+            max_answers=deps.outage.held_answers,
+            retry_seconds=deps.outage.retry_seconds,
+            wait_seconds=deps.outage.wait_seconds,
+            keep_audio=self._keep_audio,
+        )
+        self._paused = False
+        """The database went away and the candidate has been told (or is about to be)."""
+        self._pause_due = False
+        self._last_held: HeldAnswer | None = None
+        """The last answer, while it is (or was) held: what an amend replaces."""
 
     @property
     def exam_session_id(self) -> int:
@@ -293,13 +325,13 @@ class ExamConversation:
 
     async def answer(self, heard: HeardAnswer) -> ExaminerTurn:
         self._heard.append(heard)
-        self._measure_answer_id = self._last_answer_id = None
+        self._measure_answer_id = self._last_answer_id = self._last_held = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
         return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
 
     async def amend(self, heard: HeardAnswer) -> ExaminerTurn:
-        replacing, self._last_answer_id = self._last_answer_id, None
-        self._measure_answer_id = None
+        replacing: int | HeldAnswer | None = self._last_answer_id or self._last_held
+        self._last_answer_id = self._last_held = self._measure_answer_id = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
         try:
             step = self.engine.amend(heard.transcript.text, speech)
@@ -315,24 +347,22 @@ class ExamConversation:
         return await self._run(step, heard, replacing=replacing)
 
     async def silence(self, waited_seconds: float) -> ExaminerTurn:
-        self._measure_answer_id = self._last_answer_id = None
+        self._measure_answer_id = self._last_answer_id = self._last_held = None
         return await self._run(self.engine.silence(waited_seconds))
 
     async def control(self, command: Control) -> ExaminerTurn:
-        self._measure_answer_id = self._last_answer_id = None
+        self._measure_answer_id = self._last_answer_id = self._last_held = None
         return await self._run(self.engine.control(command))
 
     async def interrupted(self, utterance: Utterance, played_seconds: float) -> None:
         self.engine.interrupted(utterance, played_seconds)
         current = self.engine.current
-        await self._recorder.audit(
-            "exam.utterance_interrupted",
-            {
-                "kind": utterance.kind.value,
-                "played_seconds": round(played_seconds, 3),
-                "question_number": current.number if current else None,
-            },
-        )
+        details = {
+            "kind": utterance.kind.value,
+            "played_seconds": round(played_seconds, 3),
+            "question_number": current.number if current else None,
+        }
+        await self._essential(lambda: self._recorder.audit("exam.utterance_interrupted", details))
 
     async def turn_measured(self, timings: TurnTimings) -> None:
         latency = timings.milliseconds()
@@ -343,24 +373,65 @@ class ExamConversation:
 
     async def disconnected(self) -> None:
         self._stop_preparing()
-        if self.finished:
-            return
-        current = self.engine.current
-        await self._recorder.audit(
-            "exam.disconnected",
-            {
+        if not self.finished:
+            current = self.engine.current
+            details = {
                 "phase": self.engine.phase.value,
                 "question_number": current.number if current else None,
-            },
-        )
+            }
+            await self._essential(lambda: self._recorder.audit("exam.disconnected", details))
+        if self._writes.holding:  # what the sitting kept must be stored before it is resumed
+            await self._writes.drain()
+
+    # -- riding out a database outage ------------------------------------------------------
+
+    def _keep_audio(self, answer_id: int, pcm: bytes) -> None:
+        if self._deps.audio is not None:
+            self._deps.audio.keep(answer_id, self.exam_session_id, self._recorder.user_id, pcm)
+
+    async def _essential(self, call: Callable[[], Awaitable[None]]) -> None:
+        """A write the sitting cannot do without: now, or held until the database is back."""
+        was_holding = self._writes.holding
+        if await self._writes.write_or_hold(call) and not was_holding:
+            self._pausing()
+
+    async def _hold(self, held: HeldAnswer | HeldEvaluation) -> None:
+        if not self._writes.holding:
+            self._pausing()
+        await self._writes.hold(held)
+
+    def _pausing(self) -> None:
+        if not self._paused:
+            self._paused = self._pause_due = True
+
+    async def _catch_up(self) -> list[Mapping[str, Any]]:
+        """Write what was held if the database is back; the ``technical_pause_over`` event
+        once nothing is held any more."""
+        if self._writes.holding:
+            await self._writes.flush()
+        if not self._paused or self._writes.holding:
+            return []
+        self._paused = self._pause_due = False
+        return [{"type": "technical_pause_over", "kept": self._writes.kept_total}]
+
+    def _pause_notice(self) -> tuple[list[Utterance], list[Mapping[str, Any]]]:
+        if not self._pause_due:
+            return [], []
+        self._pause_due = False
+        event = {"type": "technical_pause", "reason": "database_unavailable"}
+        return [Utterance(PAUSE_TEXT, UtteranceKind.PROMPT, cacheable=True)], [event]
 
     # -- doing what the engine asks --------------------------------------------------------
 
     async def _run(
-        self, step: Step, heard: HeardAnswer | None = None, *, replacing: int | None = None
+        self,
+        step: Step,
+        heard: HeardAnswer | None = None,
+        *,
+        replacing: int | HeldAnswer | None = None,
     ) -> ExaminerTurn:
         utterances: list[Utterance] = []
-        events: list[Mapping[str, Any]] = []
+        events: list[Mapping[str, Any]] = await self._catch_up()
         while True:
             for record in step.records:
                 await self._record(record)
@@ -379,6 +450,8 @@ class ExamConversation:
         if step.finished:
             self.end_reason = None if step.end_reason is None else step.end_reason.value
             self._stop_preparing()
+        said, told = self._pause_notice()
+        utterances[:0], events[:0] = said, told
         self._last_turn = ExaminerTurn(
             utterances=tuple(utterances),
             events=tuple(events),
@@ -391,41 +464,63 @@ class ExamConversation:
     async def _record(self, record: Record) -> None:
         now = self._deps.wall_clock()
         if isinstance(record, IdentityConfirmed):
-            await self._recorder.started(now)
+            await self._essential(lambda: self._recorder.started(now))
         elif isinstance(record, NoAnswer):
             question = self._setting.questions[record.question.question_id]
-            await self._recorder.no_answer(
-                question, record.question.number, record.reason.value, now
-            )
+            number, reason = record.question.number, record.reason.value
+            if not self._writes.holding:
+                try:
+                    await self._recorder.no_answer(question, number, reason, now)
+                    return
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        raise
+            await self._hold(HeldAnswer(question, number, heard=None))
         elif isinstance(record, RequestMade):
-            await self._recorder.audit(
-                "exam.request",
-                {
-                    "request": record.intent.value,
-                    "question_number": record.question_number,
-                    "spoken": record.spoken,
-                },
-            )
+            details = {
+                "request": record.intent.value,
+                "question_number": record.question_number,
+                "spoken": record.spoken,
+            }
+            await self._essential(lambda: self._recorder.audit("exam.request", details))
 
     async def _answer(
-        self, pending: GradeAnswer, heard: HeardAnswer | None, replacing: int | None = None
+        self,
+        pending: GradeAnswer,
+        heard: HeardAnswer | None,
+        replacing: int | HeldAnswer | None = None,
     ) -> tuple[str | None, Mapping[str, Any]]:
         parts = list(self._heard)[-pending.parts :] if pending.parts else []
         question = self._setting.questions[pending.question.question_id]
+        number = pending.question.number
         span = self._span(pending.text, parts)
         span = replace(span, corrected=self._corrected(pending.question, span.text, parts))
-        if replacing is None:
-            answer = await self._recorder.answer(question, pending.question.number, span)
+        if isinstance(replacing, HeldAnswer):  # still held: the whole is held in its place
+            replacing = replacing.stored_id
+        pcm = b"".join(part.pcm for part in parts)
+        held: HeldAnswer | None = None
+        answer: Answer | None = None
+        if not self._writes.holding:
+            try:
+                if replacing is None:
+                    answer = await self._recorder.answer(question, number, span)
+                else:
+                    answer = await self._recorder.amend(replacing, span)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+        if answer is None:  # kept in memory; its recording is kept once it is stored
+            held = HeldAnswer(question, number, span, pcm=pcm)
+            await self._hold(held)
+            self._last_held = held
+            answer = held.detached(self.exam_session_id)
         else:
-            answer = await self._recorder.amend(replacing, span)
-        self._measure_answer_id = self._last_answer_id = answer.id
-        if self._deps.audio is not None and parts:
-            # In the background: the examiner's reply never waits for encoding or upload.
-            pcm = b"".join(part.pcm for part in parts)
-            self._deps.audio.keep(answer.id, self.exam_session_id, self._recorder.user_id, pcm)
+            self._measure_answer_id = self._last_answer_id = answer.id
+            if parts:  # in the background: the reply never waits for encoding or upload
+                self._keep_audio(answer.id, pcm)
         turn_declared = parts[-1].timings.turn_declared if parts else None
         latency = 0.0 if turn_declared is None else 1000 * (self._deps.clock() - turn_declared)
-        grade, event = await self._grade_stored(answer, latency_ms=latency)
+        grade, event = await self._grade_stored(answer, latency_ms=latency, held=held)
         return (None if grade is None else grade.spoken_feedback), event
 
     def _span(self, text: str, parts: list[HeardAnswer]) -> HeardSpan:
@@ -460,25 +555,31 @@ class ExamConversation:
         return self._deps.wall_clock() - dt.timedelta(seconds=self._deps.clock() - monotonic)
 
     async def _grade_stored(
-        self, answer: Answer, *, latency_ms: float
+        self, answer: Answer, *, latency_ms: float, held: HeldAnswer | None = None
     ) -> tuple[Grade | None, Mapping[str, Any]]:
-        """Grade a stored answer and store its evaluation. A grading error leaves the answer
-        stored and ungraded (graded again at the end or on resume), never lost."""
+        """Grade a stored answer (or one ``held`` in memory) and store its evaluation. A
+        grading error leaves the answer stored and ungraded (graded again at the end or on
+        resume), never lost."""
         question = self._grading_question(answer.question_bank_id)
         started = time.perf_counter()
         try:
             grade = await self._grade(question, answer.graded_text, answer)
         except Exception as exc:
-            await self._recorder.grading_failed(answer, exc)
+            if held is not None:
+                held.grading_error = repr(exc)
+            else:
+                failed = exc  # the name ``exc`` is unbound after the except block
+                await self._essential(lambda: self._recorder.grading_failed(answer, failed))
             return None, {
                 "type": "error",
                 "error": "grading_failed",
                 "detail": f"question {answer.question_number} is saved and will be marked later",
             }
-        processing_ms = 1000 * (time.perf_counter() - started)
-        await self._recorder.evaluation(
-            answer, grade, latency_ms=latency_ms, processing_ms=processing_ms
-        )
+        graded = Graded(grade, latency_ms, 1000 * (time.perf_counter() - started))
+        if held is not None:
+            held.graded = graded
+        else:
+            await self._store_evaluation(answer, graded)
         return grade, {
             "type": "evaluation",
             "question_number": answer.question_number,
@@ -491,6 +592,21 @@ class ExamConversation:
             "missing": list(grade.missing),
             "needs_review": grade.needs_review,
         }
+
+    async def _store_evaluation(self, answer: Answer, graded: Graded) -> None:
+        if not self._writes.holding:
+            try:
+                await self._recorder.evaluation(
+                    answer,
+                    graded.grade,
+                    latency_ms=graded.latency_ms,
+                    processing_ms=graded.processing_ms,
+                )
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+        await self._hold(HeldEvaluation(answer, graded))
 
     async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
         return await self._deps.grader.grade_async(
@@ -518,6 +634,7 @@ class ExamConversation:
         self, pending: Conclude
     ) -> tuple[list[Mapping[str, Any]], ResultSummary | None]:
         events: list[Mapping[str, Any]] = []
+        await self._writes.drain()  # every answer is stored before the result is summed
         if pending.scored:
             for answer in await self._recorder.unevaluated():  # one more try for failed grades
                 _grade, event = await self._grade_stored(answer, latency_ms=0.0)

@@ -1,0 +1,167 @@
+"""Fault suite: ``kill -9`` of a real ``newspeech serve`` in the middle of a turn, on PostgreSQL.
+
+A student answers question 1 over the real socket; as the examiner starts its reply the server
+process is killed (SIGKILL: no shutdown, no drain). A new process on the same database and data
+folder must resume the sitting at question 2 with answer 1, its evaluation and its recording
+kept (stored at once, or from the spool at start-up): answers lost 0, duplicated 0, recordings
+lost 0.
+
+Real time and real speech engines by nature (a real server process): it asserts what is
+stored and where the sitting resumes, never the words heard or a mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from websockets.asyncio.client import connect
+
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.db.migrations import upgrade
+from newspeech.models import SessionStatus
+from tests.exams.real_exam import (
+    Sitting,
+    make_student,
+    next_event,
+    seed,
+    send_json,
+    started,
+    stored,
+    stored_audio_key,
+)
+from tests.fixtures.databases import fresh_database_url
+from tests.fixtures.voices import CandidateVoices
+
+pytestmark = pytest.mark.backends  # PostgreSQL, whatever NEWSPEECH_TEST_BACKENDS selects
+
+DATABASE = (
+    "newspeech_fault_crash_" + hashlib.sha1(str(Path(__file__).parents[2]).encode()).hexdigest()[:8]
+)
+"""One per checkout: two checkouts' suites never drop each other's database."""
+START_SECONDS = 240.0
+"""Real seconds a server may take to load its speech models on a loaded CI box (an outcome
+waited for, not a timing assertion)."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def newspeech_serve(
+    env: dict[str, str], port: int
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``newspeech serve`` in its own process, once ``/readyz`` says it is ready."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sys; from newspeech.cli import main; sys.exit(main())",
+        "serve",
+        "--port",
+        str(port),
+        env=os.environ | env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            for _ in range(int(START_SECONDS / 0.25)):
+                if process.returncode is not None:
+                    raise AssertionError(f"newspeech serve exited with {process.returncode}")
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError(f"newspeech serve was not ready after {START_SECONDS} s")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[dict[str, str], async_sessionmaker[AsyncSession]]]:
+    """A fresh PostgreSQL database, migrated and seeded, and the servers' environment."""
+    url = await fresh_database_url("postgresql", tmp_path, DATABASE)
+    settings = Settings(environment="test", data_dir=tmp_path, database_url=url)
+    engine = create_engine(settings)
+    try:
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        await seed(sessionmaker)
+        env = {
+            "NEWSPEECH_ENVIRONMENT": "test",
+            "NEWSPEECH_DATABASE_URL": url,
+            "NEWSPEECH_DATA_DIR": str(tmp_path / "data"),
+            "NEWSPEECH_INFERENCE_WORKERS": "1",
+        }
+        yield env, sessionmaker
+    finally:
+        await engine.dispose()
+
+
+async def test_kill_9_mid_turn_then_restart_resumes_at_the_next_question_with_nothing_lost(
+    world: tuple[dict[str, str], async_sessionmaker[AsyncSession]],
+    voices: CandidateVoices,
+) -> None:
+    env, db = world
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ws/exam"
+    async with newspeech_serve(env, port) as first:
+        student = await make_student(db, f"http://127.0.0.1:{port}", "kim", "Kim Walker")
+        async with connect(url, max_size=None) as ws:
+            await send_json(ws, type="start", token=student.token, college_type="medical")
+            code = started(await next_event(ws))["session_code"]
+            sitting = Sitting(ws, db, voices)
+            streaming = asyncio.create_task(sitting.microphone.run())
+            try:
+                evaluation = await sitting.until("evaluation")
+                await sitting.until("speaking")  # the reply has begun: mid-turn
+                first.kill()  # SIGKILL
+                await first.wait()
+            finally:
+                streaming.cancel()
+    assert first.returncode == -signal.SIGKILL
+    assert evaluation["question_number"] == 1
+
+    async with newspeech_serve(env, port):
+        async with connect(url, max_size=None) as ws:
+            await send_json(ws, type="resume", token=student.token, session_code=code)
+            resumed = started(await next_event(ws))
+            asked = await next_event(ws, "question")
+            await send_json(ws, type="end")
+            assert (await next_event(ws, "ended"))["reason"] == "ended_by_student"
+        assert resumed["resumed"] is True
+        assert asked["number"] == 2  # resumed at the right question
+        rows = await stored(db, code)
+        [answer] = rows["answers"]  # answers lost 0, duplicated 0
+        assert answer.question_number == 1
+        [kept] = rows["evaluations"]
+        assert kept.answer_id == answer.id
+        key = await stored_audio_key(db, answer.id)  # recordings lost 0
+        assert (Path(env["NEWSPEECH_DATA_DIR"]) / "answer-audio" / key).is_file()
+        assert rows["session"].status is SessionStatus.TERMINATED
