@@ -1,7 +1,8 @@
 """A college's own question, imported with a model answer and no keywords, is graded fairly:
 keywords are derived and stored marked, and the default grader (hybrid, real MiniLM) marks a
 correct spoken answer high and a wrong one low. Regrading after the grader changed uses the new
-grader and leaves manual overrides alone. On every database backend."""
+grader and leaves manual overrides alone. In both import formats that carry a model answer
+(GIFT, Moodle XML), on every database backend."""
 
 from __future__ import annotations
 
@@ -28,6 +29,27 @@ GIFT = """$CATEGORY: $course$/medical/Imported
 are starved of oxygen. Early intravenous fluids restore the circulating volume and organ
 perfusion.}
 """
+MOODLE_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+  <question type="category">
+    <category><text>$course$/medical/Imported</text></category>
+  </question>
+  <question type="essay">
+    <name><text>Q1</text></name>
+    <questiontext format="html">
+      <text><![CDATA[<p>Why does a patient with sepsis need fluids early?</p>]]></text>
+    </questiontext>
+    <generalfeedback format="html">
+      <text><![CDATA[<p>Sepsis makes the blood vessels dilate and leak, so blood pressure falls
+and the organs are starved of oxygen. Early intravenous fluids restore the circulating volume
+and organ perfusion.</p>]]></text>
+    </generalfeedback>
+    <defaultgrade>1.0000000</defaultgrade>
+    <responseformat>editor</responseformat>
+  </question>
+</quiz>
+"""
+IMPORTS = {"college.gift": GIFT, "college.xml": MOODLE_XML}
 CORRECT = (
     "Because in sepsis the vessels widen and become leaky, the blood pressure drops and the "
     "organs don't get enough oxygen, so you give fluids into the vein early to fill the "
@@ -54,8 +76,9 @@ def hybrid_grader(api: Api, minilm: MiniLMEmbedder) -> Iterator[None]:
         api.app.dependency_overrides.pop(get_grader, None)
 
 
+@pytest.mark.parametrize("filename", sorted(IMPORTS))
 async def test_imported_model_answer_only_question_is_graded_by_the_default_grader(
-    api: Api, hybrid_grader: None
+    api: Api, hybrid_grader: None, filename: str
 ) -> None:
     async with api.sessionmaker() as db:
         world = await build_world(db)
@@ -64,7 +87,7 @@ async def test_imported_model_answer_only_question_is_graded_by_the_default_grad
     client = api.client()
     response = await client.post(
         "/question-banks/import",
-        files={"file": ("college.gift", GIFT.encode(), "text/plain")},
+        files={"file": (filename, IMPORTS[filename].encode(), "text/plain")},
         headers=headers,
     )
     assert response.status_code == 200, response.text
@@ -73,6 +96,9 @@ async def test_imported_model_answer_only_question_is_graded_by_the_default_grad
         question = (
             await db.scalars(select(Question).where(Question.scenario_name == "Imported"))
         ).one()
+        assert question.question_text == "Why does a patient with sepsis need fluids early?"
+        assert question.model_answer is not None
+        assert question.model_answer.startswith("Sepsis makes the blood vessels dilate")
         assert question.keywords
         assert all(k["derived"] for k in question.keywords)
         # Graded at the time by the keyword grader; then the default grader arrives.
