@@ -60,6 +60,32 @@ PARAPHRASES = {
         "a risk of attrition, since the junior developer has asked for a transfer."
     ),
 }
+SAF_PARAPHRASES = {
+    "1.2": (
+        "I would use a connectionless service. While refining the search I talk to lots of "
+        "different websites, each only briefly, so setting up and tearing down a connection "
+        "for every site I skim would add a lot of overhead for very little data each time."
+    ),
+    "2.2_DLL": (
+        "In asynchronous mode each character is sent on its own, framed by a start bit and a "
+        "stop bit; that is simple and cheap but the transmission rate is low. In synchronous "
+        "mode many characters are grouped into a continuous stream of frames marked by a SYN "
+        "or flag pattern; it is more complex and the sender and receiver must be kept "
+        "synchronised, but the transmission rate is higher."
+    ),
+    "4.1_LM_v1.0": (
+        "The collision domain diameter shrinks by a factor of ten, for example from about 300 "
+        "metres down to about 30 metres."
+    ),
+    "6.1_IPP": (
+        "IPv6 aims to support billions of end systems, to make routing tables smaller, to "
+        "simplify protocol processing with a simpler header and to improve security. It also "
+        "aims to support real-time traffic with quality of service through the flow label and "
+        "traffic class, to provide multicast, to support mobile hosts that roam, to stay open "
+        "to future change with extension headers, and to coexist with existing protocols."
+    ),
+}
+"""Paraphrases written for a sample of SAF questions (training and unseen questions)."""
 SAMPLE_EVERY = 8
 """The calibration guard's sample: every 8th answer of SAF's two test splits (about 100)."""
 
@@ -96,6 +122,38 @@ def test_every_saf_model_answer_read_back_scores_full_marks(grader: HybridGrader
             grade = grader.grade(question.grading_question(analyser), question.reference)
             assert grade.score == 10, (question.id, grade.details["features"])
             assert ReviewReason.KEYWORD_STUFFING not in grade.review_reasons, question.id
+
+
+@pytest.mark.parametrize(
+    "question_id",
+    [
+        pytest.param(
+            question_id,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known miss of the current mark model (issue 12): a short paraphrase "
+                "('shrinks by a factor of ten, from about 300 to 30 metres') of a two-point "
+                "model answer scores below 8",
+            ),
+        )
+        if question_id == "4.1_LM_v1.0"
+        else question_id
+        for question_id in sorted(SAF_PARAPHRASES)
+    ],
+)
+def test_a_fluent_paraphrase_of_a_saf_model_answer_scores_at_least_8(
+    grader: HybridGrader, question_id: str
+) -> None:
+    questions = {
+        q.id: q
+        for split in (saf_data.TRAINING, saf_data.UNSEEN_QUESTIONS)
+        for q in saf_data.load_split(split)
+    }
+    grading = questions[question_id].grading_question(Analyser())
+    grade = grader.grade(grading, SAF_PARAPHRASES[question_id])
+    assert grade.score >= 8, grade.details["features"]
+    assert grade.feedback_type is FeedbackType.CORRECT
+    assert ReviewReason.KEYWORD_STUFFING not in grade.review_reasons
 
 
 def test_a_fixed_saf_sample_stays_as_close_to_the_tutors_as_the_fit_promised(
