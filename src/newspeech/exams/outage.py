@@ -23,7 +23,7 @@ from typing import Protocol
 
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
-from newspeech.exams.recorder import ExamRecorder, HeardSpan, answer_input
+from newspeech.exams.recorder import ExamRecorder, HeardSpan, answer_input, rehear
 from newspeech.exams.repository import (
     AnswerInput,
     AnswerRepository,
@@ -99,16 +99,7 @@ class HeldAnswer:
                 answer = await answers.store(session, stored)
                 await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
             else:  # stored before (a replay, or the answer went on): the whole replaces it
-                answer = await answers.rehear(
-                    existing.id,
-                    transcribed_text=heard.text,
-                    answer_text=heard.corrected,
-                    audio_duration_seconds=round(heard.audio_seconds, 3),
-                    confidence_score=heard.confidence,
-                    started_at=heard.started_at,
-                    ended_at=heard.ended_at,
-                )
-                await EvaluationRepository(db).delete_for_answer(answer.id)
+                answer = await rehear(db, existing.id, heard)
                 await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
             if heard is not None and self.graded is not None:
                 await recorder.evaluation_in(

@@ -51,6 +51,22 @@ class HeardSpan:
     that changed anything: what is graded. ``text`` stays as it was heard."""
 
 
+async def rehear(db: AsyncSession, answer_id: int, heard: HeardSpan) -> Answer:
+    """The whole of an answer the candidate went on with replaces what was stored of it; its
+    evaluation goes (it is graded again)."""
+    answer = await AnswerRepository(db).rehear(
+        answer_id,
+        transcribed_text=heard.text,
+        answer_text=heard.corrected,
+        audio_duration_seconds=round(heard.audio_seconds, 3),
+        confidence_score=heard.confidence,
+        started_at=heard.started_at,
+        ended_at=heard.ended_at,
+    )
+    await EvaluationRepository(db).delete_for_answer(answer_id)
+    return answer
+
+
 def answer_input(question: AskedQuestion, number: int, heard: HeardSpan) -> AnswerInput:
     return AnswerInput(
         question=question,
@@ -154,16 +170,7 @@ class ExamRecorder:
             if before is None:
                 raise NotFound(f"answer {answer_id} does not exist")
             words_before = len((before.transcribed_text or "").split())
-            answer = await answers.rehear(
-                answer_id,
-                transcribed_text=heard.text,
-                answer_text=heard.corrected,
-                audio_duration_seconds=round(heard.audio_seconds, 3),
-                confidence_score=heard.confidence,
-                started_at=heard.started_at,
-                ended_at=heard.ended_at,
-            )
-            await EvaluationRepository(db).delete_for_answer(answer_id)
+            answer = await rehear(db, answer_id, heard)
             await self.audit_in(
                 db,
                 "exam.answer_extended",
