@@ -195,7 +195,7 @@ def create_app(
                 app.state.answer_audio = AnswerAudioRecorder(
                     app.state.audio_store,
                     app.state.sessionmaker,
-                    offload=app.state.speech.pool.run_background,
+                    offload=app.state.speech.pool.runner("audio_encoding", background=True),
                     audit_enabled=settings.enable_audit_logs,
                     spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
                 )
@@ -298,6 +298,7 @@ def _watch(metrics: Metrics, state: Any) -> None:
 def _watch_pools(metrics: Metrics, speech: SpeechEngines) -> None:
     metrics.watch_pool("inference", speech.pool)
     metrics.watch_pool("frames", speech.frame_pool)
+    metrics.watch_engine_threads(speech.threads)
 
 
 def exam_dependencies(
@@ -440,7 +441,7 @@ async def _exam_grader(state: Any) -> AsyncGrader:
         thresholds=thresholds,
         embedder=embedder,
         llm_client=state.llm_client,
-        run=speech.pool.run,
+        run=speech.pool.runner("grading"),
     )
     if settings.warm_up and embedder is not None:
         started = time.perf_counter()
