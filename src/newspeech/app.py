@@ -72,9 +72,10 @@ from newspeech.system.endpoints import router as system_router
 from newspeech.system.input_contract import BodyLimitMiddleware, refuse_control_characters
 from newspeech.users import endpoints as users
 from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.protocols import SpeechToText, TextToSpeech
 from newspeech.voice.session import LoopSettings, SessionEngines
-from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.speaker import Speaker
 from newspeech.voice.terms import EspeakPhonetics, TermCorrector
 from newspeech.web import STATIC_DIR
 from newspeech.web.docs import install_docs

@@ -198,6 +198,14 @@ class Settings(BaseSettings):
         le=100_000,
         description="synthesized cacheable utterances kept per process",
     )
+    tts_clause_cache_mb: int = Field(
+        default=32,
+        ge=0,
+        le=4096,
+        description="megabytes of synthesised clauses the Piper voice keeps per process, so a "
+        "clause every student hears (a feedback's model-answer sentence) is synthesised once; 0 "
+        "turns it off",
+    )
     tts_lead_seconds: float = Field(
         default=0.12,
         ge=0,

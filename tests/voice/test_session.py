@@ -15,9 +15,10 @@ from newspeech.config import Settings
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.conversation import Control, UtteranceKind
 from newspeech.voice.engines import SpeechEngines
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.session import LoopSettings, SessionEngines
-from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.speaker import Speaker
 from newspeech.voice.tts import CHUNK_SECONDS
 from tests.fixtures.scripted_conversation import (
     TAKE_YOUR_TIME,

@@ -24,6 +24,7 @@ from piper import PiperVoice
 
 from newspeech import weights
 from newspeech.errors import ConfigurationError
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import AudioChunk, TextToSpeech
 from newspeech.voice.text import split_clauses
@@ -287,6 +288,29 @@ async def test_piper_empty_text_yields_nothing_and_synthesizes_nothing(
     assert await collect(tts.stream("  ...  ")) == []
     await pool.drain()
     assert pool.started == []
+
+
+async def test_piper_synthesises_a_clause_once_when_it_keeps_clauses(
+    piper_voice: PiperVoice,
+) -> None:
+    pool = InferencePool(workers=1)
+    tts = PiperTextToSpeech(piper_voice, pool, PhraseCache(max_entries=100))
+    feedback = "Partly right. The model answer begins: give oxygen, then aspirin."
+    try:
+        first = samples(await collect(tts.stream(feedback)))
+        # Another student's feedback: a new verdict, the same model-answer clauses.
+        other = "Correct. The model answer begins: give oxygen, then aspirin."
+        second = samples(await collect(tts.stream(other)))
+        again = samples(await collect(tts.stream(feedback)))
+    finally:
+        pool.close()
+    clauses = split_clauses(feedback)
+    synthesised = sum(cost.calls for (name, _), cost in pool.spent().items() if name == "tts")
+    assert synthesised == len(clauses) + 1  # only "Correct." was new
+    assert np.array_equal(first, again)  # every clause from the cache
+    assert second.size > 0
+    assert tts.clauses is not None
+    assert tts.clauses.hits == len(clauses) - 1 + len(clauses)
 
 
 def test_piper_load_rejects_a_missing_voice(tmp_path: Path) -> None:

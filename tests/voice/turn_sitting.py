@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from newspeech.voice.conversation import ExaminerTurn, HeardAnswer
 from newspeech.voice.engines import SpeechEngines
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.protocols import SAMPLE_RATE
 from newspeech.voice.session import LoopSettings, SessionEngines
-from newspeech.voice.speaker import PhraseCache, Speaker
+from newspeech.voice.speaker import Speaker
 from tests.fixtures.scripted_conversation import ScriptedConversation, ScriptedQuestion
 from tests.fixtures.turn_set import Pause, SpokenAnswer, TurnItem
 from tests.fixtures.voices import SteadyExaminerVoice

@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 
 from newspeech import weights
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import SpeechToText, TextToSpeech, VoiceActivityDetector
 from newspeech.voice.remote import OpenAISpeechToText
@@ -167,4 +168,9 @@ async def _load_tts(
     if settings.tts_engine == "espeak":
         return EspeakTextToSpeech(settings.espeak_voice)
     voice, config = weights.locate(weights.PIPER_JOE), weights.locate(weights.PIPER_JOE_CONFIG)
-    return await pool.run(PiperTextToSpeech.load, voice, config, pool)
+    clauses = (
+        PhraseCache(max_entries=100_000, max_bytes=settings.tts_clause_cache_mb * 1024 * 1024)
+        if settings.tts_clause_cache_mb
+        else None
+    )
+    return await pool.run(PiperTextToSpeech.load, voice, config, pool, clauses)

@@ -57,6 +57,9 @@ class SpeechSettings(WhisperSettings, RemoteSpeechSettings, Protocol):
     @property
     def inference_workers(self) -> int | None: ...
 
+    @property
+    def tts_clause_cache_mb(self) -> int: ...
+
 
 class TurnTakingSettings(Protocol):
     """``NEWSPEECH_VAD_*``, ``NEWSPEECH_TURN_*``, barge-in and the examiner's audio lead."""

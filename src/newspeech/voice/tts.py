@@ -19,6 +19,7 @@ from typing import Any
 from piper import PiperVoice
 
 from newspeech.errors import ConfigurationError, NewSpeechError
+from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.pool import InferencePool, Urgency, component, current_urgency, urgency
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.text import split_clauses
@@ -90,16 +91,27 @@ async def _discard(task: asyncio.Task[bytes]) -> None:
 class PiperTextToSpeech:
     """Piper's neural voice; synthesis runs in the shared inference pool.
 
-    One instance (one ONNX session, about 60 MB) serves every exam in the process.
+    One instance (one ONNX session, about 60 MB) serves every exam in the process. With a
+    ``clauses`` cache, a clause synthesised once is not synthesised again: the feedback's
+    model-answer sentence of a question is the same for every student who hears it.
     """
 
-    def __init__(self, voice: PiperVoice, pool: InferencePool) -> None:
+    def __init__(
+        self, voice: PiperVoice, pool: InferencePool, clauses: PhraseCache | None = None
+    ) -> None:
         self._voice = voice
         self._pool = pool
+        self.clauses = clauses
         self.sample_rate: int = voice.config.sample_rate
 
     @classmethod
-    def load(cls, model_path: Path, config_path: Path, pool: InferencePool) -> PiperTextToSpeech:
+    def load(
+        cls,
+        model_path: Path,
+        config_path: Path,
+        pool: InferencePool,
+        clauses: PhraseCache | None = None,
+    ) -> PiperTextToSpeech:
         """Load a voice (``.onnx`` and its ``.onnx.json``), e.g. ``models.locate(PIPER_JOE)``."""
         try:
             voice = PiperVoice.load(model_path, config_path=config_path)
@@ -107,7 +119,7 @@ class PiperTextToSpeech:
             raise ConfigurationError(
                 f"cannot load the Piper voice {model_path} (config {config_path}): {exc}"
             ) from exc
-        return cls(voice, pool)
+        return cls(voice, pool, clauses)
 
     def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
@@ -118,8 +130,13 @@ class PiperTextToSpeech:
         await self._render(_WARM_UP_TEXT)
 
     async def _render(self, clause: str) -> bytes:
+        if self.clauses is not None and (cached := self.clauses.get(clause)) is not None:
+            return cached
         with component("tts"):
-            return await self._pool.run(self._synthesize, clause)
+            pcm = await self._pool.run(self._synthesize, clause)
+        if self.clauses is not None:
+            self.clauses.put(clause, pcm)
+        return pcm
 
     def _synthesize(self, clause: str) -> bytes:
         return b"".join(
