@@ -297,9 +297,9 @@ class WhisperSpeechToText:
         self.context_margin_frames = context_margin_frames
         self.min_context_frames = min_context_frames
         self.decode_counts = DecodeCounts()
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+        self._tokenizer = self._new_tokenizer(language)
+        self._tokenizers = {language: self._tokenizer}
+        """Per language a sitting asks for (only the start of a decode's prompt differs)."""
         # -1 stands for Whisper's non-speech symbols, expanded as faster-whisper does.
         self._suppress_tokens = list(get_suppressed_tokens(self._tokenizer, [-1]))
 
@@ -356,19 +356,27 @@ class WhisperSpeechToText:
         )
 
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         """Transcribe 16 kHz mono PCM16 off the event loop.
 
         Silent or empty audio gives an empty transcript with confidence 0. ``decode_seconds``
-        is the decode itself, without the time spent waiting for a free pool thread.
+        is the decode itself, without the time spent waiting for a free pool thread. An
+        English-only model hears English whatever ``language`` says.
         """
         check_pcm16(pcm)
         if is_near_silent(pcm):
             return empty_transcript(pcm.size / SAMPLE_RATE)
         initial_prompt = prompt.strip() if prompt and prompt.strip() else None
         joined = " ".join(word.strip() for word in hotwords if word.strip()) or None
-        return await self.pool.run(self._decode, pcm, initial_prompt, joined)
+        return await self.pool.run(
+            self._decode, pcm, initial_prompt, joined, language or self.language
+        )
 
     async def warm_up(self) -> None:
         """Decode a second of faint noise on every CTranslate2 worker, so the first students
@@ -377,19 +385,32 @@ class WhisperSpeechToText:
         noise = np.rint(rng.normal(0.0, 300.0, int(_WARM_UP_SECONDS * SAMPLE_RATE)))
         pcm: PCM16 = noise.astype(np.int16)
         await asyncio.gather(
-            *(self.pool.run(self._decode, pcm, None, None) for _ in range(self.num_workers))
+            *(
+                self.pool.run(self._decode, pcm, None, None, self.language)
+                for _ in range(self.num_workers)
+            )
         )
 
-    def _decode(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> Transcript:
+    def _new_tokenizer(self, language: str) -> Tokenizer:
+        return Tokenizer(
+            self.model.hf_tokenizer,
+            self.model.model.is_multilingual,
+            task="transcribe",
+            language=language,
+        )
+
+    def _decode(
+        self, pcm: PCM16, prompt: str | None, hotwords: str | None, language: str
+    ) -> Transcript:
         started = time.perf_counter()
         audio_seconds = pcm.size / SAMPLE_RATE
         audio: npt.NDArray[np.float32] = pcm.astype(np.float32) / 32768.0
         prompt = self._clip_tokens(prompt, PROMPT_TOKENS, keep_end=True)
         hotwords = self._clip_tokens(hotwords, HOTWORD_TOKENS, keep_end=False)
         if audio_seconds <= MAX_CHUNK_SECONDS:
-            speech = self._decode_window(audio, prompt, hotwords)
+            speech = self._decode_window(audio, prompt, hotwords, language)
         else:
-            speech = self._decode_chunks(pcm, prompt, hotwords)
+            speech = self._decode_chunks(pcm, prompt, hotwords, language)
         text = " ".join(piece.text for piece in speech)
         confidence = confidence_from_segments((piece.avg_logprob, piece.tokens) for piece in speech)
         return Transcript(
@@ -398,17 +419,21 @@ class WhisperSpeechToText:
             words=tuple(word for piece in speech for word in piece.words),
             audio_seconds=audio_seconds,
             decode_seconds=time.perf_counter() - started,
-            language=self.language,
+            language=language,
         )
 
     def _decode_window(
-        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: str | None,
+        hotwords: str | None,
+        language: str,
     ) -> list[_Speech]:
         """Audio of at most 30 s decoded as one window, then any voice after its last word on
         its own (:func:`~newspeech.voice.coverage.uncovered_tail`), as Whisper's long-form loop
         seeks past what it has transcribed: an answer with a pause after a full stop is heard
         to its end."""
-        speech = self._decode_once(audio, prompt, hotwords)
+        speech = self._decode_once(audio, prompt, hotwords, language)
         for _ in range(MAX_REST_DECODES):
             words = [word for piece in speech for word in piece.words]
             start = uncovered_tail(audio, words)
@@ -417,7 +442,7 @@ class WhisperSpeechToText:
             cut = max(words[-1].end, start - REST_LEAD_SECONDS)
             said = " ".join(filter(None, [prompt, *(piece.text for piece in speech)]))
             context = self._clip_tokens(said, PROMPT_TOKENS, keep_end=True)
-            rest = self._decode_once(audio[round(cut * SAMPLE_RATE) :], context, hotwords)
+            rest = self._decode_once(audio[round(cut * SAMPLE_RATE) :], context, hotwords, language)
             self.decode_counts.add("rest")
             if not rest:
                 break
@@ -425,7 +450,11 @@ class WhisperSpeechToText:
         return speech
 
     def _decode_once(
-        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: str | None,
+        hotwords: str | None,
+        language: str,
     ) -> list[_Speech]:
         """Audio of at most 30 s decoded as one window: no speech, or one piece of it."""
         audio_seconds = audio.size / SAMPLE_RATE
@@ -434,7 +463,7 @@ class WhisperSpeechToText:
         frames = context_frames(
             features.shape[-1], margin=self.context_margin_frames, minimum=self.min_context_frames
         )
-        prompt_tokens = self._prompt_tokens(prompt, hotwords)
+        prompt_tokens = self._prompt_tokens(prompt, hotwords, language)
         if frames == FULL_CONTEXT_FRAMES:
             self.decode_counts.add("full_context")
         else:
@@ -462,13 +491,16 @@ class WhisperSpeechToText:
             # the hotwords, and as "start norerenaline, aiming for a mi arterial pressure"
             # without them (which the term correction then mends).
             self.decode_counts.add("unbiased_retry")
-            decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None))
+            decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None, language))
         return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
 
-    def _prompt_tokens(self, prompt: str | None, hotwords: str | None) -> list[int]:
+    def _prompt_tokens(self, prompt: str | None, hotwords: str | None, language: str) -> list[int]:
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:  # a dict write is atomic: two threads at worst build it twice
+            tokenizer = self._tokenizers[language] = self._new_tokenizer(language)
         tokens: list[int] = self.model.get_prompt(
-            self._tokenizer,
-            previous_tokens=self._tokenizer.encode(prompt) if prompt else [],
+            tokenizer,
+            previous_tokens=tokenizer.encode(prompt) if prompt else [],
             without_timestamps=True,
             hotwords=hotwords,
         )
@@ -534,7 +566,9 @@ class WhisperSpeechToText:
             for word in segment["words"]
         )
 
-    def _decode_chunks(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> list[_Speech]:
+    def _decode_chunks(
+        self, pcm: PCM16, prompt: str | None, hotwords: str | None, language: str
+    ) -> list[_Speech]:
         """Audio over 30 s cut into chunks of at most 30 s (:func:`chunk_bounds`), each decoded
         as an answer of that length is, with the same checks and retries. Every chunk is
         decoded after the question alone, never after the previous chunk's text, so a
@@ -543,7 +577,9 @@ class WhisperSpeechToText:
         speech: list[_Speech] = []
         for start, end in chunk_bounds(pcm):
             chunk = pcm[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            pieces = self._decode_window(chunk.astype(np.float32) / 32768.0, prompt, hotwords)
+            pieces = self._decode_window(
+                chunk.astype(np.float32) / 32768.0, prompt, hotwords, language
+            )
             speech += [_shifted(piece, start) for piece in pieces]
         return speech
 
