@@ -413,13 +413,14 @@ class WhisperSpeechToText:
             speech = self._decode_chunks(pcm, prompt, hotwords, language)
         text = " ".join(piece.text for piece in speech)
         confidence = confidence_from_segments((piece.avg_logprob, piece.tokens) for piece in speech)
+        heard_in = self._tokenizer_for(language).language_code  # "en" for an English-only model
         return Transcript(
             text=text,
             confidence=confidence if text else 0.0,
             words=tuple(word for piece in speech for word in piece.words),
             audio_seconds=audio_seconds,
             decode_seconds=time.perf_counter() - started,
-            language=language,
+            language=heard_in,
         )
 
     def _decode_window(
@@ -472,7 +473,7 @@ class WhisperSpeechToText:
             if looks_degenerate(decoded.tokens, audio_seconds):
                 self.decode_counts.add("full_context_retry")
             else:
-                speech = self._speech(decoded, encoder_output, frames, audio_seconds)
+                speech = self._speech(decoded, encoder_output, frames, audio_seconds, language)
                 text = " ".join(piece.text for piece in speech)
                 words = [word for piece in speech for word in piece.words]
                 if ends_in_phantom_word(audio, words):
@@ -492,12 +493,16 @@ class WhisperSpeechToText:
             # without them (which the term correction then mends).
             self.decode_counts.add("unbiased_retry")
             decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None, language))
-        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
+        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds, language)
 
-    def _prompt_tokens(self, prompt: str | None, hotwords: str | None, language: str) -> list[int]:
+    def _tokenizer_for(self, language: str) -> Tokenizer:
         tokenizer = self._tokenizers.get(language)
         if tokenizer is None:  # a dict write is atomic: two threads at worst build it twice
             tokenizer = self._tokenizers[language] = self._new_tokenizer(language)
+        return tokenizer
+
+    def _prompt_tokens(self, prompt: str | None, hotwords: str | None, language: str) -> list[int]:
+        tokenizer = self._tokenizer_for(language)
         tokens: list[int] = self.model.get_prompt(
             tokenizer,
             previous_tokens=tokenizer.encode(prompt) if prompt else [],
@@ -507,7 +512,12 @@ class WhisperSpeechToText:
         return tokens
 
     def _speech(
-        self, decoded: _Decoded, encoder_output: Any, frames: int, audio_seconds: float
+        self,
+        decoded: _Decoded,
+        encoder_output: Any,
+        frames: int,
+        audio_seconds: float,
+        language: str,
     ) -> list[_Speech]:
         """One window's decode as speech (with word timestamps), or none if it is silence."""
         # Whisper's own no-speech rule: without it, noise comes back as the prompt ("President
@@ -515,7 +525,7 @@ class WhisperSpeechToText:
         text = self._tokenizer.decode(decoded.tokens).strip()
         if is_silence(decoded.no_speech_prob, decoded.avg_logprob) or not text:
             return []
-        words = self._align(decoded.tokens, encoder_output, frames, audio_seconds)
+        words = self._align(decoded.tokens, encoder_output, frames, audio_seconds, language)
         return [_Speech(text, words, decoded.avg_logprob, len(decoded.tokens))]
 
     def _encode(self, features: npt.NDArray[np.float32], frames: int) -> Any:
@@ -545,7 +555,12 @@ class WhisperSpeechToText:
         return _Decoded(tokens, avg_logprob, float(result.no_speech_prob))
 
     def _align(
-        self, tokens: list[int], encoder_output: Any, frames: int, audio_seconds: float
+        self,
+        tokens: list[int],
+        encoder_output: Any,
+        frames: int,
+        audio_seconds: float,
+        language: str,
     ) -> tuple[Word, ...]:
         """Word timestamps by faster-whisper's own alignment, as the batched pipeline does."""
         segment: dict[str, Any] = {"seek": 0, "start": 0.0, "end": audio_seconds, "tokens": tokens}
@@ -554,7 +569,7 @@ class WhisperSpeechToText:
         num_frames = min(math.ceil(audio_seconds) * FRAMES_PER_SECOND, frames)
         self.model.add_word_timestamps(
             [[segment]],
-            self._tokenizer,
+            self._tokenizer_for(language),
             encoder_output,
             [num_frames],
             PREPEND_PUNCTUATIONS,
