@@ -3,10 +3,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from newspeech.audits.service import Auditor, ClientInfo
+from newspeech.configuration.current import current_config
+from newspeech.configuration.keys import ExamConfig
 from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.schemas import ConfigEntryWrite
+from newspeech.configuration.service import ConfigurationService
+from newspeech.configuration.values import SEED_DEFAULTS, parse_value
 from newspeech.errors import ValidationFailed
-from newspeech.models import ConfigValueType
+from newspeech.models import ConfigValueType, UserRole
 from newspeech.seed import seed_reference_data
+from tests.fixtures.factories import make_user
 
 SEED_VALUES = {
     "vad_sensitivity": 0.5,
@@ -63,3 +70,27 @@ async def test_inactive_keys_fall_back_to_the_default(db: AsyncSession) -> None:
     assert await repo.get("silence_prompt_seconds", default=8) == 8
     assert "silence_prompt_seconds" not in await repo.values()
     assert [e.config_key for e in await repo.list(active_only=True)] == []
+
+
+async def test_a_declared_key_written_when_absent_gets_its_declared_type_and_description(
+    db: AsyncSession,
+) -> None:
+    admin = await make_user(db, role=UserRole.ADMIN, college_type=None)
+    service = ConfigurationService(db, Auditor(db, ClientInfo()))
+
+    entry = await service.write(admin, "vad_sensitivity", ConfigEntryWrite(value=0.6))
+
+    assert entry.value_type is ConfigValueType.FLOAT
+    assert entry.description == ExamConfig.model_fields["vad_sensitivity"].description
+    with pytest.raises(ValidationFailed, match=r"within 0\.\.1"):
+        await service.write(admin, "vad_sensitivity", ConfigEntryWrite(value=1.5))
+    with pytest.raises(ValidationFailed, match="language tag"):
+        await service.write(admin, "asr_language", ConfigEntryWrite(value="English please"))
+    assert (await current_config(db)).vad_sensitivity == 0.6
+
+
+def test_every_declared_key_is_seeded_with_its_default() -> None:
+    seeded = {d.key: parse_value(d.key, d.value, d.value_type) for d in SEED_DEFAULTS}
+    assert ExamConfig.from_values(seeded) == ExamConfig()
+    assert set(seeded) == set(ExamConfig.model_fields)
+    assert all(d.description for d in SEED_DEFAULTS)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.service import Auditor
-from newspeech.configuration.keys import LANGUAGE_PATTERN, bounds
+from newspeech.configuration.keys import LANGUAGE_PATTERN, ExamConfig, bounds, stored_type
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
@@ -129,10 +129,21 @@ class ConfigurationService:
             raise ValidationFailed(
                 f"configuration {key!r} is a {existing.value_type.value}; its type cannot change"
             )
-        value_type = existing.value_type if existing else data.value_type or ConfigValueType.STRING
+        if existing is not None:
+            value_type = existing.value_type
+        elif key in ExamConfig.model_fields:  # a declared key (re)created: its declared type
+            value_type = stored_type(key)
+            if data.value_type not in (None, value_type):
+                raise ValidationFailed(f"configuration {key!r} is a {value_type.value}")
+        else:
+            value_type = data.value_type or ConfigValueType.STRING
         _check_value(key, data.value, value_type)
+        declared = ExamConfig.model_fields.get(key)
+        description = data.description
+        if description is None and existing is None and declared is not None:
+            description = declared.description
         entry = await self.entries.set(
-            key, data.value, value_type=value_type, description=data.description
+            key, data.value, value_type=value_type, description=description
         )
         if data.is_active is not None:
             entry.is_active = data.is_active
