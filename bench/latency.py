@@ -20,9 +20,14 @@ per-turn measurements (``latency`` and ``flush`` events):
   voice-to-voice = end of speech → first examiner audio byte sent,
   response       = turn declared → first examiner audio byte sent,
   barge-in stop  = interruption decision → last examiner audio byte sent.
-Server RSS is sampled from /proc while the exams run. Goals on a 2-core box: response p50
-<= 150 ms, p95 <= 300 ms; voice-to-voice p50 <= 600 ms; 50 concurrent exams with p95 response
-<= 1 s; <= 10 MB RSS per connected exam beyond the shared models.
+Server RSS is sampled from /proc while the exams run. Each load level also prints its CPU
+budget (bench/_budget.py): the server's own counters of CPU time by component (VAD, turn model,
+final / kept / discarded speculative decodes, grading, TTS, answer-audio encoding, and the event
+loop with everything else), per exam-minute, the physical limit that implies (exams the cores
+carry at full use) and the level's load as a fraction of it, and the inference pool's waits by
+urgency. Goals on a 2-core box (issue 15): one exam response p50 <= 150 ms, p95 <= 300 ms,
+voice-to-voice p50 <= 500 ms; 20 concurrent exams with response p95 <= 1 s and p50 <= 400 ms;
+<= 10 MB RSS per connected exam beyond the shared models.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench._budget import budget, print_budgets, scrape
 from bench._latency_server import PASSWORD, TOKEN, student_name
 from newspeech import __version__, weights
 from newspeech.exams.candidate import IDENTITY, Candidate, ExamReport
@@ -56,6 +62,8 @@ from newspeech.voice.tts import PiperTextToSpeech
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 RESULTS = Path(__file__).resolve().parent / "results"
+CORES = len(os.sched_getaffinity(0))
+"""The cores the server may use (the budget's "full use")."""
 CONVERSATIONS = {
     "real": "REAL exam: exam service + engine, hybrid grader (MiniLM), SQLite database; each "
     "student confirms identity, hears case 1, answers questions 1-{questions} (Piper-voiced "
@@ -157,8 +165,13 @@ class Exams:
 
 
 async def run_exams(
-    exams: Exams, count: int, *, barge_in_after: float | None = None
+    exams: Exams,
+    count: int,
+    *,
+    barge_in_after: float | None = None,
+    durations: list[float] | None = None,
 ) -> list[ExamReport]:
+    """``count`` exams at once (``durations``: each one's seconds from connecting to the end)."""
     candidates = [
         Candidate(
             exams.url,
@@ -173,7 +186,11 @@ async def run_exams(
 
     async def one(candidate: Candidate, delay: float) -> ExamReport:
         await asyncio.sleep(delay)  # students do not all press start in the same millisecond
-        return await candidate.run()
+        started = time.perf_counter()
+        report = await candidate.run()
+        if durations is not None:
+            durations.append(time.perf_counter() - started)
+        return report
 
     return await asyncio.gather(*(one(c, i * 0.05) for i, c in enumerate(candidates)))
 
@@ -209,14 +226,27 @@ async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def level(exams: Exams, pid: int, count: int) -> dict[str, Any]:
+async def level(exams: Exams, pid: int, port: int, count: int) -> dict[str, Any]:
     samples: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, samples, stop))
+    before = await scrape(port)
     start = time.perf_counter()
-    reports = await run_exams(exams, count)
+    durations: list[float] = []
+    reports = await run_exams(exams, count, durations=durations)
+    wall = time.perf_counter() - start
     stop.set()
     await sampler
+    # Encoding the last answers' audio runs in the background just after the exams end.
+    await asyncio.sleep(2.0)
+    costs = budget(
+        before,
+        await scrape(port),
+        exam_seconds=sum(durations),
+        wall_seconds=wall + 2.0,
+        cores=CORES,
+    )
+    limit = costs["physical_limit_exams"]
     response = turn_values(reports, "response_ms")
     v2v = turn_values(reports, "voice_to_voice_ms")
     return {
@@ -232,6 +262,8 @@ async def level(exams: Exams, pid: int, count: int) -> dict[str, Any]:
         "voice_to_voice_ms": {"p50": percentile(v2v, 50), "p95": percentile(v2v, 95)},
         "turn_to_transcript_ms_p95": percentile(turn_values(reports, "turn_to_transcript_ms"), 95),
         "server_rss_peak_mb": round(max(samples), 1),
+        "budget": costs,
+        "load_of_limit": round(count / limit, 2) if limit else None,
         "transcripts": sorted({t.transcript.strip() for r in reports for t in r.turns}),
     }
 
@@ -256,7 +288,7 @@ async def bench(
     stops = [float(f["stop_ms"]) for r in barge for f in r.flushes]
     sweep = []
     for count in args.levels:
-        result = await level(exams, server.pid, count)
+        result = await level(exams, server.pid, port, count)
         result["rss_per_exam_mb"] = round((result["server_rss_peak_mb"] - idle) / count, 2)
         sweep.append(result)
         print(f"  {count} concurrent: done in {result['wall_seconds']} s")
@@ -268,6 +300,7 @@ async def bench(
         "version": __version__,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "cores_used_for_budget": CORES,
         "conversation": CONVERSATIONS[args.conversation].format(questions=args.questions),
         "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium"
         + (", hybrid grader (MiniLM)" if real else ""),
@@ -336,6 +369,7 @@ def print_table(result: dict[str, Any]) -> None:
             f"{row['voice_to_voice_ms']['p50']!s:>9}{row['voice_to_voice_ms']['p95']!s:>9}"
             f"{row['server_rss_peak_mb']:>8}{row['rss_per_exam_mb']:>9}{row['wall_seconds']:>8}"
         )
+    print_budgets(result["concurrency"], result["cores_used_for_budget"])
 
 
 def main() -> None:

@@ -276,6 +276,7 @@ def score(item: Item, text: str, scorer: Scorer) -> dict[str, Any]:
         "recall": recall,
         "grader": (sum(graded[i][0] for i in wanted), len(wanted)),
         "false_negations": sum(graded[i][1] and not reference[i][1] for i in wanted),
+        "negated": [keywords[i].term for i in wanted if graded[i][1] and not reference[i][1]],
     }
 
 
@@ -336,6 +337,7 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
     scorer = Scorer()
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     samples: list[dict[str, Any]] = []
+    negations: list[dict[str, Any]] = []
     for item in items:
         q = item.question.grading
         terms = [f for k in q.keywords for f in k.forms]
@@ -352,6 +354,11 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
             )
             for corrected, text in (("raw", raw), ("corrected", fixed.text)):
                 s = score(item, text, scorer)
+                if s["false_negations"]:
+                    negations.append(
+                        {"item": item.name, "condition": f"{condition}+{corrected}",
+                         "said": item.text, "graded": text, "keywords": s["negated"]}
+                    )  # fmt: skip
                 for group in (item.voice, item.question.bank, item.kind, "TOTAL"):
                     row = rows.setdefault(
                         (condition, corrected, group),
@@ -401,7 +408,7 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
             n, d = row[k]
             row[k] = {"heard": n, "of": d, "rate": round(n / d, 4) if d else None}
         table.setdefault(f"{condition}+{corrected}", {})[group] = row
-    return {"table": table, "corrections": samples}
+    return {"table": table, "corrections": samples, "false_negations": negations}
 
 
 def misses(items: list[Item], corrector: TermCorrector, condition: str) -> list[dict[str, Any]]:
@@ -448,6 +455,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "table": evaluated["table"],
         "misses": misses(items, corrector, "biased"),
         "corrections": evaluated["corrections"],
+        "false_negations": evaluated["false_negations"],
     }
 
 

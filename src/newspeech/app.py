@@ -201,7 +201,7 @@ def create_app(
                 app.state.answer_audio = AnswerAudioRecorder(
                     app.state.audio_store,
                     app.state.sessionmaker,
-                    offload=app.state.speech.pool.run_background,
+                    offload=app.state.speech.pool.runner("audio_encoding", background=True),
                     audit_enabled=settings.enable_audit_logs,
                     spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
                 )
@@ -304,6 +304,7 @@ def _watch(metrics: Metrics, state: Any) -> None:
 def _watch_pools(metrics: Metrics, speech: SpeechEngines) -> None:
     metrics.watch_pool("inference", speech.pool)
     metrics.watch_pool("frames", speech.frame_pool)
+    metrics.watch_engine_threads(speech.threads)
 
 
 def exam_dependencies(
@@ -448,7 +449,10 @@ async def _exam_graders(state: Any) -> GraderCache:
         embedder = await speech.pool.run(MiniLMEmbedder)
     graders = GraderCache(
         grader_builder(
-            settings, embedder=embedder, llm_client=state.llm_client, run=speech.pool.run
+            settings,
+            embedder=embedder,
+            llm_client=state.llm_client,
+            run=speech.pool.runner("grading"),
         )
     )
     graders.get(config.thresholds, config.llm_temperature)

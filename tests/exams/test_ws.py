@@ -178,6 +178,15 @@ async def test_a_whole_exam_over_the_socket_with_the_real_engines(
     assert metrics["newspeech_asr_seconds_count"] >= 2
     assert metrics["newspeech_tts_first_audio_seconds_count"] >= 1
     assert metrics["newspeech_inference_wait_seconds_count"] >= 2
+    # ... and their CPU counted by component: the budget bench/latency.py prints.
+    budget = {
+        (s.name, s.labels.get("component"), s.labels.get("urgency")): s.value
+        for family in text_string_to_metric_families(app.state.metrics.exposition().decode())
+        for s in family.samples
+        if s.name.startswith(("newspeech_inference_cpu", "newspeech_engine_thread_cpu"))
+    }
+    assert budget["newspeech_inference_cpu_seconds_total", "vad", "turn"] > 0
+    assert budget["newspeech_engine_thread_cpu_seconds_total", "decode", None] > 0
 
 
 async def test_malformed_messages_get_errors_and_the_socket_stays_open(

@@ -6,6 +6,7 @@ import asyncio
 import math
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ from newspeech.observability.database import instrument_engine, operation
 from newspeech.observability.metrics import Metrics
 from newspeech.observability.middleware import MetricsMiddleware
 from newspeech.observability.timed import TimedGrader
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, Ticket, Urgency, component, urgency
 
 NAMED_SERIES = (
     "http_requests",
@@ -256,6 +257,48 @@ async def test_the_inference_pool_reports_its_queue_and_waits() -> None:
     waits = "newspeech_inference_urgency_wait_seconds_count"
     assert sample(exposition, waits, pool="inference", urgency="turn") == 2.0
     assert sample(exposition, waits, pool="inference", urgency="background") == 1.0
+
+
+def _busy(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+async def test_the_inference_pool_exports_its_cpu_budget_beside_the_processs() -> None:
+    metrics = Metrics()
+    pool = InferencePool(1)
+    metrics.watch_pool("inference", pool)
+    try:
+        await pool.runner("grading")(_busy, 0.05)
+        ticket = Ticket(Urgency.SPECULATIVE)
+        with component("decode"), urgency(ticket):
+            await pool.run(_busy, 0.03)
+        ticket.promote(Urgency.TURN)
+    finally:
+        pool.close()
+    exposition = metrics.exposition().decode()
+    cpu = "newspeech_inference_cpu_seconds_total"
+    grading = sample(exposition, cpu, pool="inference", component="grading", urgency="turn")
+    assert grading is not None
+    assert grading >= 0.05
+    busy = "newspeech_inference_busy_seconds_total"
+    held = sample(exposition, busy, pool="inference", component="grading", urgency="turn")
+    assert held is not None
+    assert held >= grading * 0.9  # wall time on the thread; never much below its CPU time
+    spent = sample(exposition, cpu, pool="inference", component="decode", urgency="speculative")
+    kept = sample(
+        exposition,
+        "newspeech_inference_speculative_kept_cpu_seconds_total",
+        pool="inference",
+        component="decode",
+    )
+    assert spent is not None
+    assert spent >= 0.03
+    assert kept == spent
+    process = sample(exposition, "process_cpu_seconds_total")
+    assert process is not None
+    assert process >= grading + spent
 
 
 async def test_a_call_cancelled_in_the_queue_leaves_it() -> None:

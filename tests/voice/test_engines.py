@@ -5,11 +5,13 @@ from pathlib import Path
 import pytest
 
 from newspeech.config import Settings
+from newspeech.observability.metrics import Metrics
 from newspeech.voice.engines import check_model_files, load_speech_engines
 from newspeech.voice.remote import OpenAISpeechToText
 from newspeech.voice.remote_tts import OpenAITextToSpeech
 from newspeech.voice.stt import WhisperSpeechToText
 from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
+from tests.observability.test_metrics import sample
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -27,6 +29,20 @@ async def test_default_engines_are_offline_and_shared(tmp_path: Path) -> None:
         assert engines.pool.workers == 2
         warm = await engines.warm_up()
         assert set(warm) == {"vad", "turn", "stt", "tts", "fallback_tts"}
+        # The warm-up decodes ran on CTranslate2's own threads, claimed as the decoder's,
+        # not on the pool's (which only waited for them).
+        metrics = Metrics()
+        metrics.watch_engine_threads(engines.threads)
+        exposition = metrics.exposition().decode()
+        decoder = sample(
+            exposition, "newspeech_engine_thread_cpu_seconds_total", component="decode"
+        )
+        assert decoder is not None
+        assert decoder > 0.05
+        assert "tts" in engines.threads.cpu_seconds()  # ONNX Runtime's intra-op thread
+        loop = sample(exposition, "newspeech_event_loop_cpu_seconds_total")
+        assert loop is not None
+        assert loop > 0
     finally:
         await engines.aclose()
 

@@ -1,13 +1,23 @@
-"""The inference pool runs calls by urgency: earliest deadline first, so everything ages."""
+"""The inference pool runs calls by urgency: earliest deadline first, so everything ages; and
+it keeps the CPU budget of what it ran."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
-from newspeech.voice.pool import ALLOWED_DELAY, InferencePool, Ticket, Urgency, urgency
+from newspeech.voice.pool import (
+    ALLOWED_DELAY,
+    InferencePool,
+    Spent,
+    Ticket,
+    Urgency,
+    component,
+    urgency,
+)
 
 
 class Clock:
@@ -142,3 +152,93 @@ async def test_closing_cancels_the_waiting_calls_and_refuses_new_ones() -> None:
     with pytest.raises(RuntimeError):
         await pool.run(sum, [1])
     assert pool.queued == 0
+
+
+def _spin(seconds: float) -> str:
+    """Burn ``seconds`` of this thread's CPU (not wall time: the pool counts CPU)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+    return "spun"
+
+
+async def _run_as(pool: InferencePool, name: str, level: Urgency | Ticket, seconds: float) -> str:
+    with component(name), urgency(level):
+        return await pool.run(_spin, seconds)
+
+
+async def test_the_budget_counts_each_calls_cost_by_component_and_urgency() -> None:
+    pool = InferencePool(1)
+    told: list[tuple[str, Urgency, Spent]] = []
+    pool.on_spent = lambda name, level, cost: told.append((name, level, cost))
+    try:
+        await _run_as(pool, "decode", Urgency.TURN, 0.05)
+        await _run_as(pool, "tts", Urgency.REPLY, 0.03)
+        await pool.runner("audio_encoding", background=True)(_spin, 0.02)
+        await pool.run(time.sleep, 0.05)  # no component named: "other"; waits, burns no CPU
+    finally:
+        pool.close()
+    spent = pool.spent()
+    assert set(spent) == {
+        ("decode", Urgency.TURN),
+        ("tts", Urgency.REPLY),
+        ("audio_encoding", Urgency.BACKGROUND),
+        ("other", Urgency.TURN),
+    }
+    assert spent["decode", Urgency.TURN].cpu >= 0.05
+    assert spent["tts", Urgency.REPLY].cpu >= 0.03
+    assert spent["audio_encoding", Urgency.BACKGROUND].cpu >= 0.02
+    slept = spent["other", Urgency.TURN]
+    assert slept.busy >= 0.05
+    assert slept.cpu < 0.02
+    assert all(cost.calls == 1 for cost in spent.values())
+    assert [(name, level) for name, level, _ in told] == [
+        ("decode", Urgency.TURN),
+        ("tts", Urgency.REPLY),
+        ("audio_encoding", Urgency.BACKGROUND),
+        ("other", Urgency.TURN),
+    ]
+
+
+async def test_speculation_counts_as_kept_only_once_its_turn_is_declared() -> None:
+    pool = InferencePool(1)
+    try:
+        declared = Ticket(Urgency.SPECULATIVE)
+        discarded = Ticket(Urgency.SPECULATIVE)
+        await _run_as(pool, "decode", declared, 0.04)
+        await _run_as(pool, "decode", discarded, 0.03)
+        assert pool.kept() == {}
+        declared.promote(Urgency.TURN)
+        discarded.promote(Urgency.REPLY)  # raised, but not to a declared turn
+        await _run_as(pool, "decode", declared, 0.02)  # after promotion: a final decode
+    finally:
+        pool.close()
+    spent, kept = pool.spent(), pool.kept()
+    speculative = spent["decode", Urgency.SPECULATIVE]
+    assert speculative.calls == 2
+    assert speculative.cpu >= 0.07
+    assert spent["decode", Urgency.TURN].calls == 1
+    assert set(kept) == {"decode"}
+    assert kept["decode"].calls == 1
+    assert 0.04 <= kept["decode"].cpu < speculative.cpu - 0.025
+
+
+async def test_speculation_whose_turn_is_declared_while_it_runs_is_kept() -> None:
+    pool = InferencePool(1)
+    ticket = Ticket(Urgency.SPECULATIVE)
+    gate = Gate()
+
+    def speculate() -> str:
+        gate()
+        return _spin(0.02)
+
+    try:
+        with component("decode"), urgency(ticket):
+            running = asyncio.create_task(pool.run(speculate))
+        assert await asyncio.to_thread(gate.running.wait, 10.0)
+        ticket.promote(Urgency.TURN)  # declared mid-decode
+        gate.release.set()
+        assert await running == "spun"
+    finally:
+        pool.close()
+    assert pool.kept()["decode"] == pool.spent()["decode", Urgency.SPECULATIVE]

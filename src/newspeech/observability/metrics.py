@@ -12,14 +12,17 @@ from __future__ import annotations
 import functools
 import math
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 from newspeech import __version__
-from newspeech.voice.pool import InferencePool, Urgency
+from newspeech.voice.pool import InferencePool, Spent, Urgency
+from newspeech.voice.threads import EngineThreads, event_loop_cpu_seconds
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -40,6 +43,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_cpu_seconds_total, process_resident_memory_bytes ...: with the pools' CPU
+        # counters below, the CPU budget of an exam (bench/latency.py reads both).
+        ProcessCollector(registry=r)
         Gauge("newspeech_build_info", "Version of the running app", ["version"], registry=r).labels(
             __version__
         ).set(1)
@@ -111,6 +117,32 @@ class Metrics:
             buckets=POOL_BUCKETS,
             registry=r,
         )
+        self.pool_cpu = Counter(
+            "newspeech_inference_cpu_seconds",
+            "CPU time an inference pool's own threads spent, by component (vad, turn, decode, "
+            "grading, tts, audio_encoding, other) and the urgency the call ran at",
+            ["pool", "component", "urgency"],
+            registry=r,
+        )
+        self.pool_busy = Counter(
+            "newspeech_inference_busy_seconds",
+            "Wall time an inference pool's threads were running calls, by component and urgency",
+            ["pool", "component", "urgency"],
+            registry=r,
+        )
+        self.pool_kept_cpu = Counter(
+            "newspeech_inference_speculative_kept_cpu_seconds",
+            "Of the pool-thread CPU time spent at speculative urgency, the part whose turn was "
+            "then declared (kept); the rest was wasted",
+            ["pool", "component"],
+            registry=r,
+        )
+        self.pool_kept_busy = Counter(
+            "newspeech_inference_speculative_kept_busy_seconds",
+            "Of the busy time spent at speculative urgency, the part whose turn was then declared",
+            ["pool", "component"],
+            registry=r,
+        )
         self._pool_class_queue = Gauge(
             "newspeech_inference_urgency_queue_length",
             "Calls waiting for a thread of an inference pool, by urgency",
@@ -171,6 +203,21 @@ class Metrics:
             )
         pool.on_class_wait = lambda level, seconds: waits[level].observe(seconds)
 
+        def spent(part: str, level: Urgency, cost: Spent) -> None:
+            self.pool_cpu.labels(name, part, level.name.lower()).inc(cost.cpu)
+            self.pool_busy.labels(name, part, level.name.lower()).inc(cost.busy)
+
+        def kept(part: str, cost: Spent) -> None:
+            self.pool_kept_cpu.labels(name, part).inc(cost.cpu)
+            self.pool_kept_busy.labels(name, part).inc(cost.busy)
+
+        pool.on_spent, pool.on_kept = spent, kept
+
+    def watch_engine_threads(self, threads: EngineThreads) -> None:
+        """The CPU time of the engines' native threads and of the event loop (read at each
+        scrape)."""
+        self.registry.register(_ThreadCpuCollector(threads))
+
     def watch_audio_disk(self, folder: Path) -> None:
         """Free and total bytes where ``folder`` lives (read at each scrape; NaN while it
         cannot be read, rather than a failed scrape)."""
@@ -187,3 +234,32 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _ThreadCpuCollector(Collector):
+    """Counters read from /proc at scrape time: engine threads by component, the event loop."""
+
+    def __init__(self, threads: EngineThreads) -> None:
+        self._threads = threads
+
+    def collect(self) -> Iterator[Metric]:
+        engines = CounterMetricFamily(
+            "newspeech_engine_thread_cpu_seconds",
+            "CPU time of the native threads the speech engines compute on (CTranslate2's "
+            "decoders, ONNX Runtime's intra-op pools), by component",
+            labels=["component"],
+        )
+        for component, seconds in sorted(self._threads.cpu_seconds().items()):
+            engines.add_metric([component], seconds)
+        yield engines
+        loop = CounterMetricFamily(
+            "newspeech_event_loop_cpu_seconds",
+            "CPU time of the main thread, where the event loop runs the WebSocket edge, the "
+            "session loops and the database calls",
+        )
+        if (main := event_loop_cpu_seconds()) is not None:
+            loop.add_metric([], main)
+        yield loop
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -23,6 +23,7 @@ from newspeech.voice.remote import OpenAISpeechToText
 from newspeech.voice.remote_tts import OpenAITextToSpeech
 from newspeech.voice.settings import SpeechSettings
 from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.threads import EngineThreads
 from newspeech.voice.tts import EspeakTextToSpeech, PiperTextToSpeech
 from newspeech.voice.turn import SmartTurnDetector, TurnDetector
 from newspeech.voice.vad import SileroVoiceActivityDetector
@@ -52,6 +53,8 @@ class SpeechEngines:
     queue behind a 300 ms transcription in ``pool``, or every open microphone lags."""
     http: httpx.AsyncClient | None = None
     warm_up_seconds: dict[str, float] = field(default_factory=dict)
+    threads: EngineThreads = field(default_factory=EngineThreads)
+    """The native threads the engines compute on, for the CPU budget."""
 
     async def warm_up(self) -> dict[str, float]:
         """Run each engine once so the first student pays no load or first-call cost."""
@@ -101,18 +104,25 @@ async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
     frame_pool = InferencePool(1)
     remote = "openai" in (settings.stt_engine, settings.tts_engine)
     http = httpx.AsyncClient() if remote else None
+    threads = EngineThreads()
     try:
         vad_path = weights.locate(weights.SILERO_VAD)
-        vad = await pool.run(SileroVoiceActivityDetector, vad_path)
-        turn = await pool.run(SmartTurnDetector, weights.locate(weights.SMART_TURN_V3), frame_pool)
+        with threads.claim("vad"):
+            vad = await pool.run(SileroVoiceActivityDetector, vad_path)
+        with threads.claim("turn"):
+            turn = await pool.run(
+                SmartTurnDetector, weights.locate(weights.SMART_TURN_V3), frame_pool
+            )
         stt: SpeechToText
         if settings.stt_engine == "openai":
             stt = OpenAISpeechToText.from_settings(settings, client=http)
             stt_name = f"openai-compatible {settings.stt_remote_model} at {settings.speech_api_url}"
         else:
-            stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+            with threads.claim("decode"):
+                stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
             stt_name = f"whisper {settings.whisper_model} {settings.whisper_compute_type}"
-        tts = await _load_tts(settings, pool, http)
+        with threads.claim("tts"):
+            tts = await _load_tts(settings, pool, http)
         espeak_available = shutil.which("espeak-ng") is not None
         fallback = (
             EspeakTextToSpeech(settings.espeak_voice)
@@ -134,6 +144,7 @@ async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
         turn=turn,
         frame_pool=frame_pool,
         http=http,
+        threads=threads,
         describe={
             "vad": "silero (onnxruntime)",
             "turn": "smart-turn v3.2 (onnxruntime)",

@@ -15,6 +15,15 @@ deadline being when it was submitted plus the delay its urgency allows (:data:`A
 - A call cancelled while it waits (a discarded speculative decode, a reply taken back) leaves
   the queue at once; a speculative decode whose turn is then declared is promoted
   (:meth:`Ticket.promote`) and keeps its place in time.
+
+The pool also keeps the CPU budget: each call's CPU time on its pool thread and its busy (wall)
+time are counted by the *component* it does (:func:`component`: ``vad``, ``turn``, ``decode``,
+``grading``, ``tts``, ``audio_encoding`` ...) and the urgency it ran at; what a speculative call
+spent for work whose turn was then declared is counted again as *kept*
+(:attr:`InferencePool.on_kept`), so speculation wasted is what was spent speculatively and never
+kept. Engines that compute on native threads of their own (CTranslate2's decoders, ONNX
+Runtime's intra-op pool) are counted by :class:`newspeech.voice.threads.EngineThreads`; a call's
+busy time is what apportions that CPU between urgencies.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -61,21 +70,50 @@ The reply's next clause is needed within the ~1 s its predecessor takes to say; 
 decode is worth keeping for a couple of seconds of pause; background work only has to happen."""
 
 
+@dataclass(frozen=True)
+class Spent:
+    """What calls cost: CPU seconds on the pool's thread, busy (wall) seconds, calls."""
+
+    cpu: float = 0.0
+    busy: float = 0.0
+    calls: int = 0
+
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(self.cpu + other.cpu, self.busy + other.busy, self.calls + other.calls)
+
+
 class Ticket:
     """The urgency of one piece of work, which may rise while its calls wait."""
 
     def __init__(self, level: Urgency) -> None:
         self.urgency = level
         self._waiting: list[tuple[InferencePool, _Call]] = []
+        self._lock = threading.Lock()
+        self._speculated: list[tuple[InferencePool, str, Spent]] = []
+        """CPU its calls spent speculatively, not yet known to be kept."""
 
     def promote(self, level: Urgency) -> None:
-        """Raise the urgency (never lower it) of this work, its waiting calls included."""
+        """Raise the urgency (never lower it) of this work, its waiting calls included. Raised
+        to :attr:`Urgency.TURN`, what it computed speculatively is kept."""
         if level >= self.urgency:
             return
         self.urgency = level
         for pool, call in self._waiting:
             pool._reprioritise(call, level)
         self._waiting = [(pool, call) for pool, call in self._waiting if call.state == _QUEUED]
+        if level == Urgency.TURN:
+            with self._lock:
+                kept, self._speculated = self._speculated, []
+            for pool, name, spent in kept:
+                pool._keep(name, spent)
+
+    def _speculated_on(self, pool: InferencePool, name: str, spent: Spent) -> None:
+        """A call of this work ran speculatively (in a pool thread)."""
+        with self._lock:
+            if self.urgency != Urgency.TURN:
+                self._speculated.append((pool, name, spent))
+                return
+        pool._keep(name, spent)  # its turn was declared while it ran
 
 
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar(
@@ -93,6 +131,22 @@ def urgency(work: Urgency | Ticket) -> Iterator[Ticket]:
         yield ticket
     finally:
         _ticket.reset(token)
+
+
+_component: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "inference_component", default="other"
+)
+
+
+@contextmanager
+def component(name: str) -> Iterator[None]:
+    """Calls to any :class:`InferencePool` made inside this block count their CPU time as
+    ``name``'s (in the pool's budget, :attr:`InferencePool.on_spent`)."""
+    token = _component.set(name)
+    try:
+        yield
+    finally:
+        _component.reset(token)
 
 
 def current_urgency() -> Urgency:
@@ -119,6 +173,8 @@ class _Call:
     submitted: float
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    component: str = "other"
+    ticket: Ticket | None = None
     state: int = _QUEUED
     version: int = 0
     """Bumped on promotion: heap entries of older versions are stale."""
@@ -146,6 +202,15 @@ class InferencePool:
         """Told, in the worker thread, how long each call waited for a thread (metrics)."""
         self.on_class_wait: Callable[[Urgency, float], None] | None = None
         """The same, with the call's urgency."""
+        self.on_spent: Callable[[str, Urgency, Spent], None] | None = None
+        """Told, in the worker thread, what each call cost, with its component and the
+        urgency it ran at."""
+        self.on_kept: Callable[[str, Spent], None] | None = None
+        """Told what a speculative call cost once its turn is declared (the work was kept,
+        not wasted)."""
+        self._budget_lock = threading.Lock()
+        self._spent: dict[tuple[str, Urgency], Spent] = {}
+        self._kept: dict[str, Spent] = {}
         self._threads = [
             threading.Thread(target=self._work, name=f"inference_{n}", daemon=True)
             for n in range(self.workers)
@@ -162,6 +227,16 @@ class InferencePool:
         """Calls of this urgency that no thread has started yet."""
         return self._queued[level]
 
+    def spent(self) -> dict[tuple[str, Urgency], Spent]:
+        """What the pool's calls cost so far, by component and the urgency they ran at."""
+        with self._budget_lock:
+            return dict(self._spent)
+
+    def kept(self) -> dict[str, Spent]:
+        """Of what was spent speculatively, the part whose turn was then declared."""
+        with self._budget_lock:
+            return dict(self._kept)
+
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on a pool thread, with the urgency of the caller's
         context (:func:`urgency`; turn-critical when none is set)."""
@@ -173,6 +248,8 @@ class InferencePool:
             submitted=self._clock(),
             loop=loop,
             future=loop.create_future(),
+            component=_component.get(),
+            ticket=ticket,
         )
         with self._cv:
             if self._closed:
@@ -197,6 +274,17 @@ class InferencePool:
         """:meth:`run` as background work (nobody is waiting for it)."""
         with urgency(Urgency.BACKGROUND):
             return await self.run(fn, *args, **kwargs)
+
+    def runner(self, name: str, *, background: bool = False) -> Callable[..., Awaitable[Any]]:
+        """:meth:`run` (or :meth:`run_background`) with its CPU counted as ``name``'s: for
+        code outside the voice package that is handed a way to run blocking calls."""
+        run = self.run_background if background else self.run
+
+        async def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            with component(name):
+                return await run(fn, *args, **kwargs)
+
+        return counted
 
     def close(self) -> None:
         """Stop taking calls, cancel those still waiting, let running ones finish."""
@@ -251,6 +339,8 @@ class InferencePool:
                 self.on_wait(waited)
             if self.on_class_wait is not None:
                 self.on_class_wait(call.urgency, waited)
+            urgency_run = call.urgency
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 result = call.run()
             except BaseException as exc:  # handed to the caller, as an executor does
@@ -258,6 +348,23 @@ class InferencePool:
             else:
                 _resolve(call, result=result)
             call.state = _DONE
+            cost = Spent(time.thread_time() - cpu_started, time.perf_counter() - started, 1)
+            self._count(call, urgency_run, cost)
+
+    def _count(self, call: _Call, level: Urgency, cost: Spent) -> None:
+        with self._budget_lock:
+            key = (call.component, level)
+            self._spent[key] = self._spent.get(key, Spent()) + cost
+        if self.on_spent is not None:
+            self.on_spent(call.component, level, cost)
+        if level == Urgency.SPECULATIVE and call.ticket is not None:
+            call.ticket._speculated_on(self, call.component, cost)
+
+    def _keep(self, name: str, cost: Spent) -> None:
+        with self._budget_lock:
+            self._kept[name] = self._kept.get(name, Spent()) + cost
+        if self.on_kept is not None:
+            self.on_kept(name, cost)
 
 
 def _resolve(

@@ -47,7 +47,7 @@ from newspeech.voice.conversation import (
     UtteranceKind,
 )
 from newspeech.voice.ear import Ear, EarSettings, EarState, Heard
-from newspeech.voice.pool import InferencePool, Ticket, Urgency, urgency
+from newspeech.voice.pool import InferencePool, Ticket, Urgency, component, urgency
 from newspeech.voice.protocols import (
     PCM16,
     SpeechToText,
@@ -292,7 +292,8 @@ class ExamSession:
         self._done.set()
 
     async def _hear(self, frame: PCM16) -> None:
-        probability = await self._engines.frame_pool.run(self._vad.probability, frame)
+        with component("vad"):
+            probability = await self._engines.frame_pool.run(self._vad.probability, frame)
         now = self._clock.now()
         heard = self._ear.hear(frame, probability)
         if heard is Heard.SPEECH_STARTED:

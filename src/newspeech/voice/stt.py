@@ -49,7 +49,7 @@ from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[impo
 
 from newspeech.errors import ConfigurationError
 from newspeech.voice.coverage import covers_too_little, ends_in_phantom_word, uncovered_tail
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, component
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript, Word
 from newspeech.voice.settings import WhisperSettings
 from newspeech.voice.transcripts import (
@@ -374,9 +374,10 @@ class WhisperSpeechToText:
             return empty_transcript(pcm.size / SAMPLE_RATE)
         initial_prompt = prompt.strip() if prompt and prompt.strip() else None
         joined = " ".join(word.strip() for word in hotwords if word.strip()) or None
-        return await self.pool.run(
-            self._decode, pcm, initial_prompt, joined, language or self.language
-        )
+        with component("decode"):
+            return await self.pool.run(
+                self._decode, pcm, initial_prompt, joined, language or self.language
+            )
 
     async def warm_up(self) -> None:
         """Decode a second of faint noise on every CTranslate2 worker, so the first students

@@ -19,7 +19,7 @@ from typing import Any
 from piper import PiperVoice
 
 from newspeech.errors import ConfigurationError, NewSpeechError
-from newspeech.voice.pool import InferencePool, Urgency, current_urgency, urgency
+from newspeech.voice.pool import InferencePool, Urgency, component, current_urgency, urgency
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.text import split_clauses
 
@@ -118,7 +118,8 @@ class PiperTextToSpeech:
         await self._render(_WARM_UP_TEXT)
 
     async def _render(self, clause: str) -> bytes:
-        return await self._pool.run(self._synthesize, clause)
+        with component("tts"):
+            return await self._pool.run(self._synthesize, clause)
 
     def _synthesize(self, clause: str) -> bytes:
         return b"".join(

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import onnxruntime as ort  # type: ignore[import-untyped]  # ships no stubs or py.typed marker
 from faster_whisper.feature_extractor import FeatureExtractor  # type: ignore[import-untyped]
 
-from newspeech.voice.pool import InferencePool
+from newspeech.voice.pool import InferencePool, component
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 
 WINDOW_SECONDS = 8
@@ -91,7 +91,8 @@ class SmartTurnDetector:
         return float(np.asarray(output).reshape(-1)[0])
 
     async def completion_probability(self, pcm: PCM16) -> float:
-        return await self._pool.run(self.probability, pcm)
+        with component("turn"):
+            return await self._pool.run(self.probability, pcm)
 
     async def warm_up(self) -> None:
         """Run once so the first exam does not pay ONNX's first-call cost."""
