@@ -36,7 +36,8 @@ from newspeech.certificates import endpoints as certificates
 from newspeech.colleges import endpoints as colleges
 from newspeech.config import Settings
 from newspeech.configuration import endpoints as configuration
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
+from newspeech.configuration.keys import ExamConfig
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from newspeech.errors import NewSpeechError, RateLimited
@@ -46,9 +47,14 @@ from newspeech.exams.opener import ServiceOpener
 from newspeech.exams.service import ExamDependencies, OutagePolicy
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
 from newspeech.exams.ws import router as exam_socket_router
-from newspeech.grading import AsyncGrader, GradingThresholds, KeywordGrader
+from newspeech.grading import AsyncGrader
 from newspeech.grading.embeddings import MiniLMEmbedder
-from newspeech.grading.factory import PooledGrader, build_grader, llm_client_from_settings
+from newspeech.grading.factory import (
+    GraderCache,
+    grader_builder,
+    keyword_graders,
+    llm_client_from_settings,
+)
 from newspeech.invitations import endpoints as invitations
 from newspeech.kit.clock import Clock, system_clock
 from newspeech.kit.process_pool import ProcessPool
@@ -171,7 +177,7 @@ def create_app(
         app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.speech = None
         app.state.voice = None
-        app.state.grader = None
+        app.state.graders = None
         app.state.llm_client = None
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
@@ -203,7 +209,7 @@ def create_app(
                 await _reconcile_spool(app.state.answer_audio)
                 if exam_opener is None:  # the exam service grades; tests may bring their own
                     app.state.llm_client = llm_client_from_settings(settings)
-                    app.state.grader = await _exam_grader(app.state)
+                    app.state.graders = await _exam_graders(app.state)
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             with _drain_on_sigterm(app.state, settings.drain_seconds):
                 yield
@@ -308,13 +314,17 @@ def exam_dependencies(
     """What every sitting of this app shares. ``loop_clock`` is the session loop's clock (the
     socket's loop runs on the monotonic clock; a virtual-clock harness passes its own)."""
     settings: Settings = state.settings
-    grader: AsyncGrader = state.grader or PooledGrader(KeywordGrader())
+    graders: GraderCache = state.graders or keyword_graders()
     metrics: Metrics | None = getattr(state, "metrics", None)
-    if metrics is not None:
-        grader = TimedGrader(grader, metrics)
+
+    def grader_for(config: ExamConfig) -> AsyncGrader:
+        grader = graders.get(config.thresholds, config.llm_temperature)
+        return grader if metrics is None else TimedGrader(grader, metrics)
+
     return ExamDependencies(
         sessionmaker=state.sessionmaker,
-        grader=grader,
+        grader=grader_for(ExamConfig()),
+        grader_for=grader_for,
         audit_enabled=settings.enable_audit_logs,
         result_cache=state.statistics_cache,
         audio=state.answer_audio,
@@ -427,28 +437,31 @@ def _start_audio_purge(state: Any) -> asyncio.Task[None] | None:
     )
 
 
-async def _exam_grader(state: Any) -> AsyncGrader:
-    """The configured grader with the stored thresholds, its models loaded (and warmed) in the
-    inference pool so the first answer pays no load cost."""
+async def _exam_graders(state: Any) -> GraderCache:
+    """The configured graders, one per set of grading values in use; the one for the stored
+    values is built now, its models loaded (and warmed) in the inference pool so the first
+    answer pays no load cost. Every grader shares the embedder and the LLM client."""
     settings: Settings = state.settings
     speech: SpeechEngines = state.speech
     async with unit_of_work(state.sessionmaker) as db:
-        thresholds = GradingThresholds.from_config(await ConfigurationRepository(db).values())
+        config = await current_config(db)
     embedder = None
     if settings.grader in ("hybrid", "llm"):
         embedder = await speech.pool.run(MiniLMEmbedder)
-    grader = build_grader(
-        settings,
-        thresholds=thresholds,
-        embedder=embedder,
-        llm_client=state.llm_client,
-        run=speech.pool.runner("grading"),
+    graders = GraderCache(
+        grader_builder(
+            settings,
+            embedder=embedder,
+            llm_client=state.llm_client,
+            run=speech.pool.runner("grading"),
+        )
     )
+    graders.get(config.thresholds, config.llm_temperature)
     if settings.warm_up and embedder is not None:
         started = time.perf_counter()
         await speech.pool.run(embedder.embed, [WARM_UP_TEXT])
         logger.info("grader warm in %.2f s", time.perf_counter() - started)
-    return grader
+    return graders
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

@@ -161,7 +161,11 @@ class Settings(BaseSettings):
 
     # Turn-taking and barge-in (the real-time session loop; see newspeech.voice.session).
     vad_threshold: float = Field(
-        default=0.5, gt=0, lt=1, description="speech probability at which a frame counts as voiced"
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="speech probability at which a frame counts as voiced, where no sitting "
+        "says otherwise (a live sitting uses 1 - its configured vad_sensitivity)",
     )
     vad_start_seconds: float = Field(
         default=0.1, ge=0, le=2, description="voiced time before the student counts as speaking"

@@ -177,3 +177,44 @@ async def test_cli_regrade_prints_the_change_table(api: Api, tmp_path: Path) -> 
     assert "; applied" in real.stdout
     again = run_cli("questions", "regrade", str(question.id), "--apply", data_dir=tmp_path, env=env)
     assert "0 scores change" in again.stdout
+
+
+async def test_a_regrade_and_an_override_use_the_configuration_stored_now(api: Api) -> None:
+    """Both are decisions taken now: an admin's edit made after the sittings applies to them
+    (docs/operations.md, "Exam configuration")."""
+    world, question, sittings = await _setup(api)
+    client = api.client()
+    admin = await api.headers_for(world.admin.id)
+    examiner = await api.headers_for(world.examiner.id)
+    edited = await client.put(
+        "/configuration/keyword_matching_threshold", json={"value": 0.95}, headers=admin
+    )
+    assert edited.status_code == 200, edited.text
+
+    override = await client.post(
+        f"/answers/{sittings[3].answers[0].id}/override",
+        json={"score": 9, "comment": "nearly all of it"},
+        headers=examiner,
+    )
+    assert override.status_code == 200, override.text
+    async with api.sessionmaker() as db:
+        overridden = await evaluation_of(db, sittings[3].answers[0].id)
+        assert overridden.feedback_type.value == "partial"  # 9/10 is below the new 0.95
+        before = {a: s for a, s, _e in (await _snapshot(db))[0]}
+        stored = {a: (await evaluation_of(db, a)).feedback_type.value for a in before}
+        current = await db.get(Question, question.id)
+        assert current is not None
+    grader = KeywordGrader(GradingThresholds(correct=0.95))
+    expected = {
+        sitting.answers[0].id: grader.grade(grading_question(current), text, asr_confidence=0.9)
+        for sitting, text in zip(sittings[:3], TRANSCRIPTS[:3], strict=True)
+    }
+
+    dry = await client.post(f"/questions/{question.id}/regrade", json={}, headers=examiner)
+    assert dry.status_code == 200, dry.text
+    changes = {c["answer_id"]: c for c in dry.json()["changes"]}
+    for answer_id, grade in expected.items():
+        if (grade.score, grade.feedback_type.value) == (before[answer_id], stored[answer_id]):
+            assert answer_id not in changes
+        else:
+            assert changes[answer_id]["new_feedback_type"] == grade.feedback_type.value

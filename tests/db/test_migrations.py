@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import Base
 from newspeech.db.migrations import (
     current_revision,
@@ -21,6 +22,7 @@ from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Answer, Evaluation, EvaluatorType, ExamSession, Result, User
 from newspeech.results.rules import ResultPolicy
 from newspeech.results.service import calculate_result
+from newspeech.seed import seed_reference_data
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
 
 REVIEW_STATE_REVISION = "211c97026998"
@@ -216,3 +218,40 @@ async def test_attempts_revision_keeps_every_answer_and_numbers_earlier_sittings
         assert await db.get(Answer, answer.id) is not None  # no sitting was copied away
         query = select(ExamSession.attempt_number, ExamSession.exam_form).order_by(ExamSession.id)
         assert [tuple(row) for row in await db.execute(query)] == [(1, None), (2, None)]
+
+
+CONFIG_SNAPSHOT_REVISION = "b7c41e2d9f05"
+
+
+async def test_configuration_revision_drops_the_unread_keys_and_keeps_every_sitting(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        await seed_reference_data(db, banks=[])
+        sitting = await make_session(db)
+        await db.commit()
+    await downgrade(engine, CONFIG_SNAPSHOT_REVISION + "-1")
+    try:
+        async with sessionmaker() as db:
+            old = await ConfigurationRepository(db).values()
+        assert (old["voice_threshold"], old["latency_target_ms"]) == (45, 400)
+        assert (old["tts_max_buffer_size"], old["llm_temperature"]) == (16000, 0.7)
+        async with sessionmaker() as db:  # an admin's own temperature is kept
+            await ConfigurationRepository(db).set("llm_temperature", 0.3)
+            await db.commit()
+    finally:
+        await upgrade(engine)
+    async with sessionmaker() as db:
+        values = await ConfigurationRepository(db).values()
+        snapshot = await ExamSessionRepository(db).config_of(sitting.id)
+    assert not {"voice_threshold", "latency_target_ms", "tts_max_buffer_size"} & set(values)
+    assert values["llm_temperature"] == 0.3
+    assert snapshot is None  # taken from the configuration at its first resume
+
+    async with sessionmaker() as db:
+        await ConfigurationRepository(db).set("llm_temperature", 0.7)
+        await db.commit()
+    await downgrade(engine, CONFIG_SNAPSHOT_REVISION + "-1")
+    await upgrade(engine)
+    async with sessionmaker() as db:
+        assert (await ConfigurationRepository(db).values())["llm_temperature"] == 0.0

@@ -10,10 +10,18 @@ import pytest
 from newspeech.config import load_settings
 from newspeech.errors import ConfigurationError
 from newspeech.grading.embeddings import MiniLMEmbedder
-from newspeech.grading.factory import PooledGrader, build_grader, llm_client_from_settings
+from newspeech.grading.factory import (
+    GraderCache,
+    PooledGrader,
+    build_grader,
+    grader_builder,
+    keyword_graders,
+    llm_client_from_settings,
+)
 from newspeech.grading.hybrid import HybridGrader
 from newspeech.grading.keyword import KeywordGrader, SeedKeywordGrader
 from newspeech.grading.llm import LLMGrader
+from newspeech.grading.protocols import GradingThresholds
 from newspeech.llm import OpenAIChatClient
 from newspeech.models.enums import EvaluatorType
 from newspeech.voice.pool import InferencePool
@@ -25,8 +33,13 @@ QUESTION = bank_question("law", 1, 1)
 
 
 @pytest.fixture(scope="module")
-async def chat_url() -> AsyncIterator[str]:
-    async with serving(create_chat_app(ChatServerScript(api_key="k"))) as url:
+def chat_script() -> ChatServerScript:
+    return ChatServerScript(api_key="k")
+
+
+@pytest.fixture(scope="module")
+async def chat_url(chat_script: ChatServerScript) -> AsyncIterator[str]:
+    async with serving(create_chat_app(chat_script)) as url:
         yield url
 
 
@@ -82,6 +95,31 @@ async def test_llm_mode_grades_with_the_llm(minilm: MiniLMEmbedder, chat_url: st
         grader = build_grader(settings, embedder=minilm, llm_client=client)
         grade = await grader.grade_async(QUESTION, QUESTION.model_answer)
     assert grade.evaluator is EvaluatorType.LLM_BASED
+
+
+async def test_the_configured_llm_temperature_is_sent_with_each_request(
+    minilm: MiniLMEmbedder, chat_url: str, chat_script: ChatServerScript
+) -> None:
+    settings = load_settings(grader="llm", llm_api_url=chat_url, llm_api_key="k")
+    chat_script.reset()
+    async with httpx.AsyncClient() as http:
+        client = llm_client_from_settings(settings, client=http)
+        graders = GraderCache(grader_builder(settings, embedder=minilm, llm_client=client))
+        await graders.get(GradingThresholds(), 0.0).grade_async(QUESTION, QUESTION.model_answer)
+        await graders.get(GradingThresholds(), 0.4).grade_async(QUESTION, QUESTION.model_answer)
+    assert [body["temperature"] for body in chat_script.requests] == [0.0, 0.4]
+
+
+def test_one_grader_per_set_of_configured_values() -> None:
+    graders = keyword_graders()
+    strict = GradingThresholds(correct=0.9)
+    first = graders.get(GradingThresholds(), 0.0)
+    assert graders.get(GradingThresholds(), 0.0) is first
+    other = graders.get(strict, 0.0)
+    assert other is not first
+    assert isinstance(other, PooledGrader)
+    assert isinstance(other.grader, KeywordGrader)
+    assert other.grader.thresholds == strict
 
 
 def test_llm_mode_needs_a_server() -> None:

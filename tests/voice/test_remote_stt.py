@@ -119,6 +119,18 @@ async def test_sends_a_wav_with_the_question_and_keywords_as_prompt(
     assert np.array_equal(sent, jfk)
 
 
+async def test_a_sittings_language_is_sent_instead_of_the_engines(
+    client: httpx.AsyncClient, base_url: str, jfk: PCM16, script: TranscriptionServerScript
+) -> None:
+    stt = remote(client, base_url)
+
+    transcript = await stt.transcribe(jfk, prompt=QUESTION, language="de")
+
+    (upload,) = script.requests
+    assert upload.fields["language"] == ["de"]
+    assert transcript.language == "de"
+
+
 async def test_api_key_travels_only_in_the_authorization_header(
     client: httpx.AsyncClient, base_url: str, jfk: PCM16, script: TranscriptionServerScript
 ) -> None:

@@ -87,6 +87,22 @@ async def test_transcribes_known_recordings_within_ten_percent_wer(
     assert transcript.decode_seconds > 0
 
 
+async def test_a_sittings_language_reaches_the_decoder(
+    tiny: WhisperSpeechToText, base: WhisperSpeechToText
+) -> None:
+    pcm = clip(JFK)
+
+    english_only = await tiny.transcribe(pcm, language="de")
+    told_german = await base.transcribe(pcm, language="de")
+    told_english = await base.transcribe(pcm, language="en")
+
+    assert english_only.language == "en"  # tiny.en hears English whatever it is told
+    assert word_error_rate(reference(JFK), english_only.text) <= 0.10
+    assert (told_german.language, told_english.language) == ("de", "en")
+    assert word_error_rate(reference(JFK), told_english.text) <= 0.10
+    assert told_german.text != told_english.text, told_german.text
+
+
 async def test_confidence_is_high_on_clear_speech_and_lower_under_loud_noise(
     tiny: WhisperSpeechToText,
 ) -> None:

@@ -16,13 +16,11 @@ from newspeech.attempts.repository import AttemptGrantRepository
 from newspeech.audits.service import Auditor
 from newspeech.auth.scope import Scope
 from newspeech.colleges.repository import CollegeTypeRepository
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.errors import AttemptLimitReached, NotFound
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import AttemptGrant, User
 from newspeech.users.repository import UserRepository
-
-DEFAULT_MAX_ATTEMPTS = 1
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Standing:
 
 
 async def standing(db: AsyncSession, user_id: int, college_type: str) -> Standing:
-    max_attempts = await ConfigurationRepository(db).get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    max_attempts = (await current_config(db)).max_attempts
     sittings = ExamSessionRepository(db)
     unfinished = await sittings.unfinished_for(user_id, college_type)
     grants = await AttemptGrantRepository(db).list_for(user_id, college_type)

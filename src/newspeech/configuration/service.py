@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.service import Auditor
+from newspeech.configuration.keys import LANGUAGE_PATTERN, ExamConfig, bounds, stored_type
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.configuration.schemas import ConfigEntryRead, ConfigEntryWrite
 from newspeech.configuration.values import parse_value
@@ -18,26 +20,6 @@ from newspeech.grading import GradingThresholds
 from newspeech.models import ConfigEntry, ConfigValueType, User
 from newspeech.results.rules import ResultPolicy
 
-# Inclusive bounds of the numeric keys the product reads.
-RANGES: dict[str, tuple[float, float]] = {
-    "voice_threshold": (0, 100),
-    "vad_sensitivity": (0, 1),
-    "latency_target_ms": (1, 60_000),
-    "max_question_duration_seconds": (1, 3600),
-    "min_answer_duration_seconds": (0, 600),
-    "keyword_matching_threshold": (0, 1),
-    "keyword_partial_threshold": (0, 1),
-    "asr_review_confidence_threshold": (0, 1),
-    "tts_max_buffer_size": (1, 10_000_000),
-    "llm_temperature": (0, 2),
-    "pass_percentage": (0, 100),
-    "total_questions": (1, 100),
-    "max_attempts": (1, 100),
-    "points_per_question": (1, 100),
-    "statistics_min_candidates": (2, 100_000),
-    "session_time_limit_minutes": (1, 24 * 60),
-    "silence_prompt_seconds": (1, 600),
-}
 # Keys the result rules read: a change is checked against the others as they stand.
 RESULT_KEYS = frozenset(
     ["pass_percentage", "grade_thresholds", "total_questions", "points_per_question"]
@@ -76,9 +58,15 @@ def _check_value(key: str, value: Any, value_type: ConfigValueType) -> None:
         raise ValidationFailed(f"configuration {key!r} takes true or false")
     if value_type is ConfigValueType.STRING and not isinstance(value, str):
         raise ValidationFailed(f"configuration {key!r} takes a string")
-    bounds = RANGES.get(key)
-    if bounds and numeric and not bounds[0] <= value <= bounds[1]:
-        raise ValidationFailed(f"configuration {key!r} must be within {bounds[0]}..{bounds[1]}")
+    limits = bounds(key)
+    if limits and numeric and not limits[0] <= value <= limits[1]:
+        raise ValidationFailed(f"configuration {key!r} must be within {limits[0]:g}..{limits[1]:g}")
+    if key == "asr_language" and not (
+        isinstance(value, str) and re.fullmatch(LANGUAGE_PATTERN, value)
+    ):
+        raise ValidationFailed(
+            f"configuration 'asr_language' takes a language tag such as en-US, not {value!r}"
+        )
     if key == "grade_thresholds":
         _check_grade_thresholds(value)
 
@@ -141,10 +129,21 @@ class ConfigurationService:
             raise ValidationFailed(
                 f"configuration {key!r} is a {existing.value_type.value}; its type cannot change"
             )
-        value_type = existing.value_type if existing else data.value_type or ConfigValueType.STRING
+        if existing is not None:
+            value_type = existing.value_type
+        elif key in ExamConfig.model_fields:  # a declared key (re)created: its declared type
+            value_type = stored_type(key)
+            if data.value_type not in (None, value_type):
+                raise ValidationFailed(f"configuration {key!r} is a {value_type.value}")
+        else:
+            value_type = data.value_type or ConfigValueType.STRING
         _check_value(key, data.value, value_type)
+        declared = ExamConfig.model_fields.get(key)
+        description = data.description
+        if description is None and existing is None and declared is not None:
+            description = declared.description
         entry = await self.entries.set(
-            key, data.value, value_type=value_type, description=data.description
+            key, data.value, value_type=value_type, description=description
         )
         if data.is_active is not None:
             entry.is_active = data.is_active

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from newspeech.configuration.keys import ExamConfig, stored_type
 from newspeech.errors import ValidationFailed
 from newspeech.models import ConfigValueType
 
@@ -67,86 +68,21 @@ class ConfigDefault:
     description: str
 
 
-SEED_DEFAULTS: tuple[ConfigDefault, ...] = (
-    ConfigDefault("voice_threshold", "45", ConfigValueType.INTEGER, "Voice detection threshold"),
-    ConfigDefault("vad_sensitivity", "0.5", ConfigValueType.FLOAT, "VAD sensitivity (0.0-1.0)"),
-    ConfigDefault("latency_target_ms", "400", ConfigValueType.INTEGER, "Target latency in ms"),
+def _seed_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+SEED_DEFAULTS: tuple[ConfigDefault, ...] = tuple(
     ConfigDefault(
-        "max_question_duration_seconds", "120", ConfigValueType.INTEGER, "Max time per question"
-    ),
-    ConfigDefault(
-        "min_answer_duration_seconds", "3", ConfigValueType.INTEGER, "Min answer duration"
-    ),
-    ConfigDefault(
-        "keyword_matching_threshold",
-        "0.8",
-        ConfigValueType.FLOAT,
-        "Marks at or above this fraction of the maximum are correct (default 8 of 10)",
-    ),
-    ConfigDefault(
-        "keyword_partial_threshold",
-        "0.5",
-        ConfigValueType.FLOAT,
-        "Marks at or above this fraction of the maximum (and below the correct line) are "
-        "partial (default 5 of 10)",
-    ),
-    ConfigDefault(
-        "asr_review_confidence_threshold",
-        "0.5",
-        ConfigValueType.FLOAT,
-        "Answers transcribed with less confidence than this are flagged for examiner review",
-    ),
-    ConfigDefault(
-        "session_time_limit_minutes",
-        "45",
-        ConfigValueType.INTEGER,
-        "Longest a sitting may run, from identity confirmation to the last answer",
-    ),
-    ConfigDefault(
-        "silence_prompt_seconds",
-        "8",
-        ConfigValueType.FLOAT,
-        "Seconds of silence after a question before the examiner prompts (then repeats, then "
-        "moves on)",
-    ),
-    ConfigDefault("tts_max_buffer_size", "16000", ConfigValueType.INTEGER, "TTS buffer size"),
-    ConfigDefault("asr_language", "en-US", ConfigValueType.STRING, "ASR language code"),
-    ConfigDefault("llm_temperature", "0.7", ConfigValueType.FLOAT, "LLM temperature parameter"),
-    ConfigDefault(
-        "pass_percentage",
-        "50",
-        ConfigValueType.FLOAT,
-        "Pass mark in percent of the maximum score; the lowest passing band starts here (with "
-        "the seed's bands, E for 50-59 %) and everything below it is F.",
-    ),
-    ConfigDefault(
-        "grade_thresholds",
-        '{"A": 90, "B": 80, "C": 70, "D": 60}',
-        ConfigValueType.JSON,
-        "Lowest percentage for each passing grade; a band below the pass mark starts at it, a "
-        "gap above it becomes the next letter (E), and below the pass mark is F",
-    ),
-    ConfigDefault(
-        "total_questions",
-        "12",
-        ConfigValueType.INTEGER,
-        "Questions in one sitting: each sitting's exam form takes this many from the bank",
-    ),
-    ConfigDefault(
-        "max_attempts",
-        "1",
-        ConfigValueType.INTEGER,
-        "Sittings of a college's exam each candidate may start (finished or ended early, each "
-        "counts); examiners can allow a candidate more",
-    ),
-    ConfigDefault(
-        "points_per_question", "10", ConfigValueType.INTEGER, "Maximum score of one question"
-    ),
-    ConfigDefault(
-        "statistics_min_candidates",
-        "30",
-        ConfigValueType.INTEGER,
-        "Fewest candidates (completed sittings) for which Cronbach's alpha and discrimination "
-        "are reported; below it the statistics say there are too few",
-    ),
+        key,
+        _seed_text(field.get_default(call_default_factory=True)),
+        stored_type(key),
+        field.description or key,
+    )
+    for key, field in ExamConfig.model_fields.items()
 )
+"""What the seed stores: every key of :class:`ExamConfig` with its default."""

@@ -49,4 +49,6 @@ class ServiceOpener:
             resumed=conversation.resumed,
             candidate=user.id,
             sign_in_ended=partial(self._sign_in_ended, user.id, signed_in.auth_session_id),
+            vad_threshold=conversation.config.vad_threshold,
+            language=conversation.config.asr_language_code,
         )

@@ -40,6 +40,7 @@ class ExamSessionRepository:
         total_questions: int = 12,
         exam_form: dict[str, Any] | None = None,
         attempt_number: int | None = None,
+        config_snapshot: dict[str, Any] | None = None,
     ) -> ExamSession:
         """A pending sitting as the candidate's ``attempt_number`` at the college (default: the
         one after their last). Two creations of the same attempt: one raises ``Conflict``."""
@@ -58,6 +59,7 @@ class ExamSessionRepository:
             total_questions=total_questions,
             attempt_number=attempt_number,
             exam_form=exam_form,
+            config_snapshot=config_snapshot,
         )
         self.db.add(exam_session)
         async with integrity_as_conflict("cannot create exam session"):
@@ -137,6 +139,17 @@ class ExamSessionRepository:
     async def set_form(self, exam_session_id: int, exam_form: dict[str, Any]) -> None:
         """Store the form of a sitting created before forms were stored."""
         await self._update(exam_session_id, {"exam_form": exam_form})
+
+    async def config_of(self, exam_session_id: int) -> dict[str, Any] | None:
+        """The configuration the sitting started with (``None``: created before it was
+        stored)."""
+        query = select(ExamSession.config_snapshot).where(ExamSession.id == exam_session_id)
+        snapshot: dict[str, Any] | None = await self.db.scalar(query)
+        return snapshot
+
+    async def set_config(self, exam_session_id: int, snapshot: dict[str, Any]) -> None:
+        """Store the configuration of a sitting created before it was stored."""
+        await self._update(exam_session_id, {"config_snapshot": snapshot})
 
     async def recent_for_user(self, user_id: int, *, limit: int = 10) -> list[ExamSession]:
         query = (

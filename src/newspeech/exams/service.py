@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.attempts.service import ensure_may_start
 from newspeech.audits.repository import AuditLogRepository
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
+from newspeech.configuration.keys import ExamConfig
 from newspeech.db.base import utcnow
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
@@ -54,10 +55,10 @@ from newspeech.exams.recorder import (
     summary_of,
 )
 from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
-from newspeech.exams.setting import Setting, choose_form, form_of
+from newspeech.exams.setting import Setting, choose_form, config_of, form_of
 from newspeech.grading import AsyncGrader, Grade, GradingQuestion
 from newspeech.models import Answer, ExamSession, SessionStatus, User, UserStatus
-from newspeech.results.rules import ResultPolicy, ResultSummary
+from newspeech.results.rules import ResultSummary
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.conversation import (
     Control,
@@ -91,6 +92,9 @@ class ExamDependencies:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     grader: AsyncGrader
+    """Grades every sitting, unless ``grader_for`` is given."""
+    grader_for: Callable[[ExamConfig], AsyncGrader] | None = None
+    """The grader for a sitting's configuration (its thresholds and LLM temperature)."""
     audit_enabled: bool = True
     result_cache: StatisticsCache | None = None
     audio: AnswerAudioRecorder | None = None
@@ -145,6 +149,7 @@ class ExamConversation:
         self.college_type = college_type
         self.total_questions = len(setting.plan.questions)
         self._setting = setting
+        self._grader = deps.grader_for(setting.config) if deps.grader_for else deps.grader
         self.engine = engine
         self._recorder = recorder
         self._ungraded = ungraded or []
@@ -174,6 +179,11 @@ class ExamConversation:
         return self._recorder.exam_session_id
 
     @property
+    def config(self) -> ExamConfig:
+        """The configuration the sitting runs on (stored when it started)."""
+        return self._setting.config
+
+    @property
     def finished(self) -> bool:
         return self.end_reason is not None
 
@@ -193,16 +203,16 @@ class ExamConversation:
                 if unfinished is not None:
                     return await cls._reopen(deps, db, unfinished, user)
                 attempts = await ensure_may_start(db, user.id, college_type)
-                values = await ConfigurationRepository(db).values()
-                total = int(values.get("total_questions", ResultPolicy.total_questions))
-                form = await choose_form(db, college_type, total, deps.rng)
-                setting = Setting.of(form, values)
+                config = await current_config(db)
+                form = await choose_form(db, college_type, config.total_questions, deps.rng)
+                setting = Setting.of(form, config)
                 exam_session = await sittings.create(
                     user_id=user.id,
                     college_type=college_type,
                     total_questions=len(setting.plan.questions),
                     exam_form=form.to_json(),
                     attempt_number=attempts.used + 1,
+                    config_snapshot=config.snapshot(),
                 )
                 recorder = ExamRecorder(
                     deps.sessionmaker,
@@ -259,7 +269,7 @@ class ExamConversation:
                 "only a pending or in-progress sitting can be resumed"
             )
         form = await form_of(db, exam_session, deps.rng)
-        setting = Setting.of(form, await ConfigurationRepository(db).values())
+        setting = Setting.of(form, await config_of(db, exam_session))
         answers = await AnswerRepository(db).for_session(exam_session.id)
         unevaluated = await AnswerRepository(db).unevaluated(exam_session.id)
         recorder = ExamRecorder(
@@ -297,7 +307,7 @@ class ExamConversation:
         """Let the grader do each question's share of the work (embedding the model answer and
         key concepts, shared by every sitting in the process) in the order they are asked, so no
         answer waits for it. Failures only cost speed: grading does the work itself."""
-        prepare = getattr(self._deps.grader, "prepare_async", None)
+        prepare = getattr(self._grader, "prepare_async", None)
         if prepare is None:
             return
         for planned in self._setting.plan.questions:
@@ -609,7 +619,7 @@ class ExamConversation:
         await self._hold(HeldEvaluation(answer, graded))
 
     async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
-        return await self._deps.grader.grade_async(
+        return await self._grader.grade_async(
             question, text, asr_confidence=answer.confidence_score
         )
 

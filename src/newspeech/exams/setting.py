@@ -1,16 +1,17 @@
 """What a sitting is opened with: its exam form (chosen from the bank when it starts, read back
-when it resumes), the clock rules and the result policy from the configuration table."""
+when it resumes) and its configuration (the values stored when it starts, read back when it
+resumes): the clock rules, the grading thresholds, the result policy, the voice settings."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.colleges.repository import CollegeTypeRepository
+from newspeech.configuration.current import current_config
+from newspeech.configuration.keys import ExamConfig
 from newspeech.errors import NotFound
 from newspeech.exams.form import ExamForm, FormQuestion
 from newspeech.exams.plan import ExamPlan, ExamRules
@@ -30,14 +31,18 @@ class Setting:
     against."""
     rules: ExamRules
     policy: ResultPolicy
+    config: ExamConfig
+    """Every value the sitting runs on; ``rules`` and ``policy`` are built from it."""
 
     @classmethod
-    def of(cls, form: ExamForm, values: Mapping[str, Any]) -> Setting:
+    def of(cls, form: ExamForm, config: ExamConfig) -> Setting:
+        values = config.values()
         return cls(
             plan=form.plan(),
             questions=form.by_id(),
             rules=ExamRules.from_config(values),
             policy=ResultPolicy.from_config(values),
+            config=config,
         )
 
 
@@ -62,3 +67,15 @@ async def form_of(db: AsyncSession, exam_session: ExamSession, rng: random.Rando
     form = await choose_form(db, exam_session.college_type, None, rng)
     await sittings.set_form(exam_session.id, form.to_json())
     return form
+
+
+async def config_of(db: AsyncSession, exam_session: ExamSession) -> ExamConfig:
+    """The configuration the sitting started with. A sitting created before it was stored
+    takes the values stored now, stored with it, so they do not change again."""
+    sittings = ExamSessionRepository(db)
+    stored = await sittings.config_of(exam_session.id)
+    if stored is not None:
+        return ExamConfig.from_values(stored)
+    config = await current_config(db)
+    await sittings.set_config(exam_session.id, config.snapshot())
+    return config

@@ -32,7 +32,7 @@ from newspeech.observability.logs import bind_sitting
 from newspeech.voice.clock import MonotonicClock
 from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import SAMPLE_RATE
-from newspeech.voice.session import ExamSession, Inbound, SessionEngines
+from newspeech.voice.session import ExamSession, Inbound, LoopSettings, SessionEngines
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -95,6 +95,10 @@ class OpenedExam:
     sign_in_ended: Callable[[], Awaitable[str | None]] | None = None
     """Why the candidate's sign-in no longer stands (signed out, deactivated), or ``None``:
     asked every few seconds while the exam runs; a reason closes the socket with 4401."""
+    vad_threshold: float | None = None
+    """The sitting's voice detector threshold (its configuration); ``None``: the app's."""
+    language: str | None = None
+    """The language its answers are transcribed in (its configuration); ``None``: the app's."""
 
 
 class ConversationOpener(Protocol):
@@ -258,9 +262,10 @@ async def exam_socket(websocket: WebSocket) -> None:
     bind_sitting(opened.session_code)
     live: LiveSittings = state.live_sittings
     with live.seat(opened.candidate) as seat:
-        session = ExamSession(
-            opened.conversation, engines, state.loop_settings, MonotonicClock(), edge
+        loop_settings: LoopSettings = state.loop_settings.for_sitting(
+            vad_threshold=opened.vad_threshold, language=opened.language
         )
+        session = ExamSession(opened.conversation, engines, loop_settings, MonotonicClock(), edge)
         seat.session = session
         if getattr(state, "draining", False):  # opened while the server began to shut down
             session.drain()

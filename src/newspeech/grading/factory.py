@@ -1,8 +1,10 @@
-"""The configured grader, built once per process from settings and shared resources."""
+"""The configured grader, built from settings and shared resources: once per set of configured
+grading values (:class:`GraderCache`)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
@@ -101,6 +103,7 @@ def build_grader(
     settings: GraderSettings,
     *,
     thresholds: GradingThresholds | None = None,
+    temperature: float = 0.0,
     embedder: Embedder | None = None,
     llm_client: LLMClient | None = None,
     run: Runner | None = None,
@@ -110,8 +113,8 @@ def build_grader(
     ``seed`` and ``keyword`` need nothing; ``hybrid`` needs the MiniLM embedder (built here
     when not given: pass the process's shared one); ``llm`` and ``hybrid`` with
     ``NEWSPEECH_LLM_API_URL`` set need an LLM client (built from settings when not given; the
-    caller closes it). ``thresholds`` come from the stored configuration; ``run`` is the
-    inference pool's ``run``.
+    caller closes it). ``thresholds`` and ``temperature`` (of the LLM's requests) come from the
+    stored configuration; ``run`` is the inference pool's ``run``.
     """
     thresholds = thresholds or GradingThresholds()
     if settings.grader == "seed":
@@ -123,5 +126,60 @@ def build_grader(
     if client is None:
         return PooledGrader(hybrid, run)
     return LLMGrader(
-        client, hybrid, thresholds=thresholds, run=run, combine=settings.grader == "hybrid"
+        client,
+        hybrid,
+        thresholds=thresholds,
+        run=run,
+        combine=settings.grader == "hybrid",
+        temperature=temperature,
     )
+
+
+GraderBuilder = Callable[[GradingThresholds, float], AsyncGrader]
+"""``(thresholds, LLM temperature)`` -> a grader: :func:`build_grader` with the rest bound."""
+
+
+class GraderCache:
+    """The process's graders, one per set of configured grading values, each built on first use
+    and shared by every sitting (and regrade) that uses those values: an admin's edit gives
+    new sittings a new grader while running ones keep theirs. Few sets are ever in use (one per
+    edit), so nothing is evicted."""
+
+    def __init__(self, build: GraderBuilder) -> None:
+        self._build = build
+        self._graders: dict[tuple[GradingThresholds, float], AsyncGrader] = {}
+
+    def get(self, thresholds: GradingThresholds, temperature: float) -> AsyncGrader:
+        key = (thresholds, temperature)
+        grader = self._graders.get(key)
+        if grader is None:
+            grader = self._graders[key] = self._build(thresholds, temperature)
+        return grader
+
+
+def grader_builder(
+    settings: GraderSettings,
+    *,
+    embedder: Embedder | None = None,
+    llm_client: LLMClient | None = None,
+    run: Runner | None = None,
+) -> GraderBuilder:
+    """:func:`build_grader` with everything but the configured values bound."""
+
+    def build(thresholds: GradingThresholds, temperature: float) -> AsyncGrader:
+        return build_grader(
+            settings,
+            thresholds=thresholds,
+            temperature=temperature,
+            embedder=embedder,
+            llm_client=llm_client,
+            run=run,
+        )
+
+    return build
+
+
+def keyword_graders() -> GraderCache:
+    """Graders for a node without speech engines (nor their embedder): the keyword grader with
+    each set of configured thresholds."""
+    return GraderCache(lambda thresholds, _temperature: PooledGrader(KeywordGrader(thresholds)))

@@ -97,8 +97,11 @@ class LLMGrader:
         thresholds: GradingThresholds | None = None,
         run: Runner | None = None,
         combine: bool = False,
+        temperature: float = 0.0,
     ) -> None:
         self.client = client
+        self.temperature = temperature
+        """Sent with every request (the configuration's ``llm_temperature``)."""
         self.offline = offline
         self.thresholds = thresholds or GradingThresholds()
         self.run: Runner = run or asyncio.to_thread
@@ -119,7 +122,7 @@ class LLMGrader:
                 grading_messages(question, answer_transcript),
                 json_schema=OUTPUT_SCHEMA,
                 schema_name="oral_exam_grade",
-                temperature=0.0,
+                temperature=self.temperature,
                 max_tokens=400,
             )
         except (UpstreamError, TimeoutError) as exc:

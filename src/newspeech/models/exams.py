@@ -78,6 +78,13 @@ class ExamSession(Timestamps, Base):
         JSON, deferred=True, deferred_raiseload=True
     )
 
+    # The exam configuration the sitting was created with (newspeech.configuration.keys
+    # .ExamConfig as JSON): it keeps these values to its result, whatever an admin edits later.
+    # Null for a sitting created before it was stored (the first resume stores the values then).
+    config_snapshot: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, deferred=True, deferred_raiseload=True
+    )
+
     user: Mapped[User] = relationship(back_populates="exam_sessions")
     answers: Mapped[list[Answer]] = relationship(
         back_populates="exam_session",

@@ -18,11 +18,18 @@ class TimedSpeechToText:
         self._metrics = metrics
 
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         started = time.perf_counter()
         try:
-            return await self.inner.transcribe(pcm, prompt=prompt, hotwords=hotwords)
+            return await self.inner.transcribe(
+                pcm, prompt=prompt, hotwords=hotwords, language=language
+            )
         finally:
             self._metrics.asr.observe(time.perf_counter() - started)
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import EvaluationRepository
 from newspeech.kit.cache import LocalCache, RedisCache, SharedCache, TTLCache
@@ -31,7 +31,7 @@ async def load_policy(db: AsyncSession) -> ResultPolicy:
     existed may still contradict itself: then the seed's rules apply and the log says why,
     rather than every result and override failing until an admin notices.
     """
-    values = await ConfigurationRepository(db).values()
+    values = (await current_config(db)).values()
     try:
         return ResultPolicy.from_config(values)
     except (ValueError, TypeError, AttributeError) as exc:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.models import Answer, Evaluation, ExamSession, Question, Result, SessionStatus
 from newspeech.results.statistics import (
     CandidateScores,
@@ -36,7 +36,6 @@ from newspeech.results.statistics import (
 # with 30 candidates the 95 % interval of a correlation near 0.3 still spans about -0.07..0.6,
 # and with fewer it says nothing an examiner could act on.
 MIN_CANDIDATES = 30
-MIN_CANDIDATES_KEY = "statistics_min_candidates"
 
 
 @dataclass(frozen=True)
@@ -189,8 +188,7 @@ async def college_statistics_report(
     (default: the configured ``statistics_min_candidates``)."""
     repo = StatisticsRepository(db)
     if min_candidates is None:
-        configured = (await ConfigurationRepository(db).values()).get(MIN_CANDIDATES_KEY)
-        min_candidates = MIN_CANDIDATES if configured is None else int(configured)
+        min_candidates = (await current_config(db)).statistics_min_candidates
     rows = await repo.item_scores(college_type, since=since, until=until)
     by_session: dict[int, dict[int, float]] = {}
     max_scores: dict[int, float] = {}

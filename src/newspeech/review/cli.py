@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.config import Settings
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NotFound
-from newspeech.grading import GradingThresholds
 from newspeech.grading.factory import build_grader, llm_client_from_settings
 from newspeech.models import Question
 from newspeech.review.regrade import RegradeReport, regrade_question
@@ -46,8 +45,13 @@ async def regrade_command(settings: Settings, question_id: int, *, apply: bool) 
             question = await db.get(Question, question_id)
             if question is None:
                 raise NotFound(f"question {question_id} does not exist")
-            thresholds = GradingThresholds.from_config(await ConfigurationRepository(db).values())
-            grader = build_grader(settings, thresholds=thresholds, llm_client=llm_client)
+            config = await current_config(db)  # a regrade is decided now: the values stored now
+            grader = build_grader(
+                settings,
+                thresholds=config.thresholds,
+                temperature=config.llm_temperature,
+                llm_client=llm_client,
+            )
             auditor = Auditor(
                 db, ClientInfo(user_agent="newspeech-cli"), enabled=settings.enable_audit_logs
             )

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from newspeech.auth.deps import AuditorDep, ClockDep, ExaminerUser, ScopeDep
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.db.deps import DbSession
-from newspeech.grading import AsyncGrader, GradingThresholds, KeywordGrader
-from newspeech.grading.factory import PooledGrader
+from newspeech.grading import AsyncGrader
+from newspeech.grading.factory import GraderCache, keyword_graders
 from newspeech.review.service import ReviewService
 
 
@@ -24,13 +24,12 @@ def get_review_service(
 
 
 async def get_grader(request: Request, db: DbSession) -> AsyncGrader:
-    """The grader the exams use (built once at start-up). A node without speech engines has
-    none and regrades, as it would grade, with the keyword grader and the stored thresholds."""
-    grader: AsyncGrader | None = request.app.state.grader
-    if grader is not None:
-        return grader
-    thresholds = GradingThresholds.from_config(await ConfigurationRepository(db).values())
-    return PooledGrader(KeywordGrader(thresholds))
+    """The grader a regrade uses: the exams' grader with the values stored now (a regrade is a
+    decision taken now). A node without speech engines regrades, as it would grade, with the
+    keyword grader."""
+    graders: GraderCache | None = getattr(request.app.state, "graders", None)
+    config = await current_config(db)
+    return (graders or keyword_graders()).get(config.thresholds, config.llm_temperature)
 
 
 ReviewServiceDep = Annotated[ReviewService, Depends(get_review_service)]

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.service import Auditor
 from newspeech.auth.scope import Scope
-from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.configuration.current import current_config
 from newspeech.errors import InvalidState, NotFound, ValidationFailed
-from newspeech.grading import GradingThresholds
 from newspeech.kit.clock import Clock
 from newspeech.models import Answer, Evaluation, EvaluatorType, Question, Result, User
 from newspeech.results.repository import ResultRepository
@@ -148,7 +147,9 @@ class ReviewService:
             EvaluatorType.MANUAL
         ):
             evaluation.machine_grade = before
-        thresholds = GradingThresholds.from_config(await ConfigurationRepository(self.db).values())
+        # An override is decided now: its feedback band (and the re-summed result) follow the
+        # values stored now, not those the sitting started with (docs/operations.md).
+        thresholds = (await current_config(self.db)).thresholds
         evaluation.score_obtained = score
         evaluation.percentage_correct = 100.0 * score / evaluation.max_score
         evaluation.feedback_type = thresholds.classify(score / evaluation.max_score)

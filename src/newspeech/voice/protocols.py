@@ -53,10 +53,16 @@ class Transcript:
 
 class SpeechToText(Protocol):
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         """Transcribe 16 kHz mono PCM16. ``prompt`` is the examiner's question (biases the
-        decoder towards its vocabulary); ``hotwords`` are the question's keywords."""
+        decoder towards its vocabulary); ``hotwords`` are the question's keywords;
+        ``language`` (ISO 639-1, such as ``en``) is the sitting's, ``None`` the engine's own."""
         ...
 
 

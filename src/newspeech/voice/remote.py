@@ -153,7 +153,12 @@ class OpenAISpeechToText(OpenAICompatibleEngine):
         )
 
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         """Send the answer as a WAV upload; silent audio is answered without a request.
 
@@ -167,7 +172,7 @@ class OpenAISpeechToText(OpenAICompatibleEngine):
             return empty_transcript(audio_seconds)
         fields: dict[str, str | list[str]] = {
             "model": self.model,
-            "language": self.language,
+            "language": language or self.language,
             "response_format": "verbose_json",
             # Segments carry avg_logprob (confidence); words carry the timings.
             "timestamp_granularities[]": ["word", "segment"],
@@ -182,10 +187,12 @@ class OpenAISpeechToText(OpenAICompatibleEngine):
             data=fields,
             files={"file": ("answer.wav", encode_wav(pcm, SAMPLE_RATE), "audio/wav")},
         )
-        return self._transcript(response, audio_seconds, time.perf_counter() - started)
+        return self._transcript(
+            response, audio_seconds, time.perf_counter() - started, language or self.language
+        )
 
     def _transcript(
-        self, response: httpx.Response, audio_seconds: float, decode_seconds: float
+        self, response: httpx.Response, audio_seconds: float, decode_seconds: float, language: str
     ) -> Transcript:
         try:
             data: Any = response.json()
@@ -213,7 +220,7 @@ class OpenAISpeechToText(OpenAICompatibleEngine):
             words=_words(data.get("words"), audio_seconds),
             audio_seconds=audio_seconds,
             decode_seconds=decode_seconds,
-            language=self.language,
+            language=language,
         )
 
 

@@ -29,7 +29,7 @@ import dataclasses
 import itertools
 import logging
 from collections.abc import Awaitable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -94,6 +94,20 @@ class LoopSettings:
     continuation_min_seconds: float = 0.5
     """Speech this long (voiced) over the reply is the answer going on; shorter — a cough,
     "mm" — is a backchannel, kept in the audio in case more follows."""
+    language: str | None = None
+    """What speech recognition is told the answers' language is (``None``: the engine's)."""
+
+    def for_sitting(
+        self, *, vad_threshold: float | None = None, language: str | None = None
+    ) -> LoopSettings:
+        """These settings with one sitting's own values (from its exam configuration) where
+        it has them."""
+        settings = self
+        if vad_threshold is not None:
+            settings = replace(settings, ear=replace(settings.ear, threshold=vad_threshold))
+        if language is not None:
+            settings = replace(settings, language=language)
+        return settings
 
     @classmethod
     def from_settings(cls, settings: TurnTakingSettings, frame_samples: int = 512) -> LoopSettings:
@@ -387,7 +401,10 @@ class ExamSession:
     async def _decode(self, audio: PCM16) -> Transcript | NewSpeechError:
         try:
             return await self._engines.stt.transcribe(
-                audio, prompt=self._plan.prompt, hotwords=self._plan.hotwords
+                audio,
+                prompt=self._plan.prompt,
+                hotwords=self._plan.hotwords,
+                language=self._settings.language,
             )
         except NewSpeechError as exc:
             return exc

@@ -297,9 +297,9 @@ class WhisperSpeechToText:
         self.context_margin_frames = context_margin_frames
         self.min_context_frames = min_context_frames
         self.decode_counts = DecodeCounts()
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+        self._tokenizer = self._new_tokenizer(language)
+        self._tokenizers = {language: self._tokenizer}
+        """Per language a sitting asks for (only the start of a decode's prompt differs)."""
         # -1 stands for Whisper's non-speech symbols, expanded as faster-whisper does.
         self._suppress_tokens = list(get_suppressed_tokens(self._tokenizer, [-1]))
 
@@ -356,12 +356,18 @@ class WhisperSpeechToText:
         )
 
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         """Transcribe 16 kHz mono PCM16 off the event loop.
 
         Silent or empty audio gives an empty transcript with confidence 0. ``decode_seconds``
-        is the decode itself, without the time spent waiting for a free pool thread.
+        is the decode itself, without the time spent waiting for a free pool thread. An
+        English-only model hears English whatever ``language`` says.
         """
         check_pcm16(pcm)
         if is_near_silent(pcm):
@@ -369,7 +375,9 @@ class WhisperSpeechToText:
         initial_prompt = prompt.strip() if prompt and prompt.strip() else None
         joined = " ".join(word.strip() for word in hotwords if word.strip()) or None
         with component("decode"):
-            return await self.pool.run(self._decode, pcm, initial_prompt, joined)
+            return await self.pool.run(
+                self._decode, pcm, initial_prompt, joined, language or self.language
+            )
 
     async def warm_up(self) -> None:
         """Decode a second of faint noise on every CTranslate2 worker, so the first students
@@ -378,38 +386,56 @@ class WhisperSpeechToText:
         noise = np.rint(rng.normal(0.0, 300.0, int(_WARM_UP_SECONDS * SAMPLE_RATE)))
         pcm: PCM16 = noise.astype(np.int16)
         await asyncio.gather(
-            *(self.pool.run(self._decode, pcm, None, None) for _ in range(self.num_workers))
+            *(
+                self.pool.run(self._decode, pcm, None, None, self.language)
+                for _ in range(self.num_workers)
+            )
         )
 
-    def _decode(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> Transcript:
+    def _new_tokenizer(self, language: str) -> Tokenizer:
+        return Tokenizer(
+            self.model.hf_tokenizer,
+            self.model.model.is_multilingual,
+            task="transcribe",
+            language=language,
+        )
+
+    def _decode(
+        self, pcm: PCM16, prompt: str | None, hotwords: str | None, language: str
+    ) -> Transcript:
         started = time.perf_counter()
         audio_seconds = pcm.size / SAMPLE_RATE
         audio: npt.NDArray[np.float32] = pcm.astype(np.float32) / 32768.0
         prompt = self._clip_tokens(prompt, PROMPT_TOKENS, keep_end=True)
         hotwords = self._clip_tokens(hotwords, HOTWORD_TOKENS, keep_end=False)
         if audio_seconds <= MAX_CHUNK_SECONDS:
-            speech = self._decode_window(audio, prompt, hotwords)
+            speech = self._decode_window(audio, prompt, hotwords, language)
         else:
-            speech = self._decode_chunks(pcm, prompt, hotwords)
+            speech = self._decode_chunks(pcm, prompt, hotwords, language)
         text = " ".join(piece.text for piece in speech)
         confidence = confidence_from_segments((piece.avg_logprob, piece.tokens) for piece in speech)
+        heard_in = self._tokenizer_for(language).language_code  # "en" for an English-only model
         return Transcript(
             text=text,
             confidence=confidence if text else 0.0,
             words=tuple(word for piece in speech for word in piece.words),
             audio_seconds=audio_seconds,
             decode_seconds=time.perf_counter() - started,
-            language=self.language,
+            language=heard_in,
         )
 
     def _decode_window(
-        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: str | None,
+        hotwords: str | None,
+        language: str,
     ) -> list[_Speech]:
         """Audio of at most 30 s decoded as one window, then any voice after its last word on
         its own (:func:`~newspeech.voice.coverage.uncovered_tail`), as Whisper's long-form loop
         seeks past what it has transcribed: an answer with a pause after a full stop is heard
         to its end."""
-        speech = self._decode_once(audio, prompt, hotwords)
+        speech = self._decode_once(audio, prompt, hotwords, language)
         for _ in range(MAX_REST_DECODES):
             words = [word for piece in speech for word in piece.words]
             start = uncovered_tail(audio, words)
@@ -418,7 +444,7 @@ class WhisperSpeechToText:
             cut = max(words[-1].end, start - REST_LEAD_SECONDS)
             said = " ".join(filter(None, [prompt, *(piece.text for piece in speech)]))
             context = self._clip_tokens(said, PROMPT_TOKENS, keep_end=True)
-            rest = self._decode_once(audio[round(cut * SAMPLE_RATE) :], context, hotwords)
+            rest = self._decode_once(audio[round(cut * SAMPLE_RATE) :], context, hotwords, language)
             self.decode_counts.add("rest")
             if not rest:
                 break
@@ -426,7 +452,11 @@ class WhisperSpeechToText:
         return speech
 
     def _decode_once(
-        self, audio: npt.NDArray[np.float32], prompt: str | None, hotwords: str | None
+        self,
+        audio: npt.NDArray[np.float32],
+        prompt: str | None,
+        hotwords: str | None,
+        language: str,
     ) -> list[_Speech]:
         """Audio of at most 30 s decoded as one window: no speech, or one piece of it."""
         audio_seconds = audio.size / SAMPLE_RATE
@@ -435,7 +465,7 @@ class WhisperSpeechToText:
         frames = context_frames(
             features.shape[-1], margin=self.context_margin_frames, minimum=self.min_context_frames
         )
-        prompt_tokens = self._prompt_tokens(prompt, hotwords)
+        prompt_tokens = self._prompt_tokens(prompt, hotwords, language)
         if frames == FULL_CONTEXT_FRAMES:
             self.decode_counts.add("full_context")
         else:
@@ -444,7 +474,7 @@ class WhisperSpeechToText:
             if looks_degenerate(decoded.tokens, audio_seconds):
                 self.decode_counts.add("full_context_retry")
             else:
-                speech = self._speech(decoded, encoder_output, frames, audio_seconds)
+                speech = self._speech(decoded, encoder_output, frames, audio_seconds, language)
                 text = " ".join(piece.text for piece in speech)
                 words = [word for piece in speech for word in piece.words]
                 if ends_in_phantom_word(audio, words):
@@ -463,20 +493,32 @@ class WhisperSpeechToText:
             # the hotwords, and as "start norerenaline, aiming for a mi arterial pressure"
             # without them (which the term correction then mends).
             self.decode_counts.add("unbiased_retry")
-            decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None))
-        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds)
+            decoded = self._generate(encoder_output, self._prompt_tokens(prompt, None, language))
+        return self._speech(decoded, encoder_output, FULL_CONTEXT_FRAMES, audio_seconds, language)
 
-    def _prompt_tokens(self, prompt: str | None, hotwords: str | None) -> list[int]:
+    def _tokenizer_for(self, language: str) -> Tokenizer:
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:  # a dict write is atomic: two threads at worst build it twice
+            tokenizer = self._tokenizers[language] = self._new_tokenizer(language)
+        return tokenizer
+
+    def _prompt_tokens(self, prompt: str | None, hotwords: str | None, language: str) -> list[int]:
+        tokenizer = self._tokenizer_for(language)
         tokens: list[int] = self.model.get_prompt(
-            self._tokenizer,
-            previous_tokens=self._tokenizer.encode(prompt) if prompt else [],
+            tokenizer,
+            previous_tokens=tokenizer.encode(prompt) if prompt else [],
             without_timestamps=True,
             hotwords=hotwords,
         )
         return tokens
 
     def _speech(
-        self, decoded: _Decoded, encoder_output: Any, frames: int, audio_seconds: float
+        self,
+        decoded: _Decoded,
+        encoder_output: Any,
+        frames: int,
+        audio_seconds: float,
+        language: str,
     ) -> list[_Speech]:
         """One window's decode as speech (with word timestamps), or none if it is silence."""
         # Whisper's own no-speech rule: without it, noise comes back as the prompt ("President
@@ -484,7 +526,7 @@ class WhisperSpeechToText:
         text = self._tokenizer.decode(decoded.tokens).strip()
         if is_silence(decoded.no_speech_prob, decoded.avg_logprob) or not text:
             return []
-        words = self._align(decoded.tokens, encoder_output, frames, audio_seconds)
+        words = self._align(decoded.tokens, encoder_output, frames, audio_seconds, language)
         return [_Speech(text, words, decoded.avg_logprob, len(decoded.tokens))]
 
     def _encode(self, features: npt.NDArray[np.float32], frames: int) -> Any:
@@ -514,7 +556,12 @@ class WhisperSpeechToText:
         return _Decoded(tokens, avg_logprob, float(result.no_speech_prob))
 
     def _align(
-        self, tokens: list[int], encoder_output: Any, frames: int, audio_seconds: float
+        self,
+        tokens: list[int],
+        encoder_output: Any,
+        frames: int,
+        audio_seconds: float,
+        language: str,
     ) -> tuple[Word, ...]:
         """Word timestamps by faster-whisper's own alignment, as the batched pipeline does."""
         segment: dict[str, Any] = {"seek": 0, "start": 0.0, "end": audio_seconds, "tokens": tokens}
@@ -523,7 +570,7 @@ class WhisperSpeechToText:
         num_frames = min(math.ceil(audio_seconds) * FRAMES_PER_SECOND, frames)
         self.model.add_word_timestamps(
             [[segment]],
-            self._tokenizer,
+            self._tokenizer_for(language),
             encoder_output,
             [num_frames],
             PREPEND_PUNCTUATIONS,
@@ -535,7 +582,9 @@ class WhisperSpeechToText:
             for word in segment["words"]
         )
 
-    def _decode_chunks(self, pcm: PCM16, prompt: str | None, hotwords: str | None) -> list[_Speech]:
+    def _decode_chunks(
+        self, pcm: PCM16, prompt: str | None, hotwords: str | None, language: str
+    ) -> list[_Speech]:
         """Audio over 30 s cut into chunks of at most 30 s (:func:`chunk_bounds`), each decoded
         as an answer of that length is, with the same checks and retries. Every chunk is
         decoded after the question alone, never after the previous chunk's text, so a
@@ -544,7 +593,9 @@ class WhisperSpeechToText:
         speech: list[_Speech] = []
         for start, end in chunk_bounds(pcm):
             chunk = pcm[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            pieces = self._decode_window(chunk.astype(np.float32) / 32768.0, prompt, hotwords)
+            pieces = self._decode_window(
+                chunk.astype(np.float32) / 32768.0, prompt, hotwords, language
+            )
             speech += [_shifted(piece, start) for piece in pieces]
         return speech
 
