@@ -24,8 +24,9 @@ from newspeech import __version__
 from newspeech.analysis import endpoints as analysis_prompts
 from newspeech.analysis.jobs import endpoints as analysis_jobs
 from newspeech.analysis.jobs.broker import JobKicker, make_broker
-from newspeech.analysis.jobs.runner import JobRunner, StagePolicy
+from newspeech.analysis.jobs.runner import JobRunner
 from newspeech.analysis.jobs.stages import StageWork
+from newspeech.analysis.jobs.worker import stage_policy
 from newspeech.analysis.recordings import endpoints as analysis_recordings
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
@@ -282,21 +283,15 @@ def analysis_runner(state: Any) -> JobRunner | None:
     )
 
 
-def stage_policy(settings: Settings) -> StagePolicy:
-    return StagePolicy(
-        attempts=settings.analysis_stage_attempts,
-        retry_seconds=settings.analysis_retry_seconds,
-        timeout_seconds=settings.analysis_stage_timeout_seconds,
-    )
-
-
 async def _start_analysis_jobs(state: Any) -> asyncio.Task[None] | None:
     """The task queue's sending side (and, with the in-process broker, its running side: the
     sweep re-kicks jobs a restart interrupted)."""
     settings: Settings = state.settings
     state.analysis_runner = analysis_runner(state)
     broker = make_broker(
-        settings.broker_url, stage_timeout_seconds=settings.analysis_stage_timeout_seconds
+        settings.broker_url,
+        queue=settings.broker_queue,
+        stage_timeout_seconds=settings.analysis_stage_timeout_seconds,
     )
     state.analysis_jobs = JobKicker(broker, lambda: state.analysis_runner)
     await broker.startup()
@@ -311,6 +306,7 @@ async def _stop_analysis_jobs(state: Any, sweep: asyncio.Task[None] | None) -> N
         sweep.cancel()
         await asyncio.gather(sweep, return_exceptions=True)
     if kicker is not None:
+        kicker.cancel_pending()
         await kicker.broker.shutdown()
 
 

@@ -247,6 +247,11 @@ class Settings(BaseSettings):
         description="taskiq broker for analysis jobs: redis:// (Redis Streams) or amqp:// "
         "(RabbitMQ), served by `newspeech worker`; unset: in-process inside `newspeech serve`",
     )
+    broker_queue: str = Field(
+        default="newspeech-analysis",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="the Redis stream or RabbitMQ queue of analysis jobs",
+    )
 
     # Rate limiting of the whole API, per signed-in user and per client address, in fixed
     # one-minute windows; in Redis when a URL is set (shared by every process), else in-process.

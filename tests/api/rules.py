@@ -16,9 +16,9 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 
 from newspeech.analysis.cli import DEFAULT_PROMPTS
+from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.prompt_tree import read_prompt_tree
 from newspeech.analysis.service import PromptSync
-from newspeech.analysis.jobs.service import JobBoard
 from newspeech.models import (
     AnalysisJob,
     AnalysisJobStatus,

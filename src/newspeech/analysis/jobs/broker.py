@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 
 from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, InMemoryBroker
 from taskiq_aio_pika import AioPikaBroker
+from taskiq_aio_pika.exchange import Exchange
+from taskiq_aio_pika.queue import Queue
 from taskiq_redis import RedisStreamBroker
 
 from newspeech.analysis.jobs.runner import JobRunner
@@ -27,23 +29,30 @@ from newspeech.analysis.jobs.runner import JobRunner
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "newspeech.analysis.advance_job"
-QUEUE_NAME = "newspeech-analysis"
 SWEEP_SECONDS = 60.0
 
 
-def make_broker(url: str | None, *, stage_timeout_seconds: float) -> AsyncBroker:
+def make_broker(url: str | None, *, queue: str, stage_timeout_seconds: float) -> AsyncBroker:
+    """The broker ``url`` names; ``queue`` names the Redis stream (and consumer group) or the
+    RabbitMQ exchange and queue, so that two installations can share one server."""
     if url is None:
         return InMemoryBroker()
     if url.startswith(("redis://", "rediss://")):
         return RedisStreamBroker(
             url,
-            queue_name=QUEUE_NAME,
-            consumer_group_name="newspeech-workers",
+            queue_name=queue,
+            consumer_group_name=f"{queue}-workers",
             consumer_id="0",  # a group made after messages were sent still reads them
             # A message held this long without acknowledgement belongs to a dead worker.
             idle_timeout=int((stage_timeout_seconds + 60.0) * 1000),
         )
-    return AioPikaBroker(url, qos=1)
+    return AioPikaBroker(
+        url,
+        qos=1,
+        exchange=Exchange(name=queue),
+        task_queues=[Queue(name=queue)],
+        dead_letter_queue=Queue(name=f"{queue}.dead_letter"),
+    )
 
 
 class JobKicker:
@@ -53,6 +62,8 @@ class JobKicker:
     def __init__(self, broker: AsyncBroker, runner: Callable[[], JobRunner | None]) -> None:
         self.broker = broker
         self._runner = runner
+        self._later: dict[int, asyncio.TimerHandle] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
         async def advance_analysis_job(job_id: int) -> None:
             await self._advance(job_id)
@@ -87,8 +98,8 @@ class JobKicker:
             await asyncio.sleep(every)
 
     async def _advance(self, job_id: int) -> None:
-        """The task: one stage of the job, then a message for the next one (or, after a
-        failed try, the same one once its back-off has passed)."""
+        """The task: one stage of the job, then a message for the next one (or, after a failed
+        try or when another worker holds the stage, one for when it may be taken)."""
         runner = self._runner()
         if runner is None:
             logger.warning("analysis job %s waits: speech engines are off on this node", job_id)
@@ -96,6 +107,27 @@ class JobKicker:
         delay = await runner.advance(job_id)
         if delay is None:
             return
-        if delay:
-            await asyncio.sleep(delay)
-        await self.kick(job_id)
+        if delay <= 0:
+            await self.kick(job_id)
+        else:
+            self.kick_later(job_id, delay)
+
+    def kick_later(self, job_id: int, delay: float) -> None:
+        """Kick the job in ``delay`` seconds without holding a worker slot meanwhile; one
+        pending kick per job in this process (a lost one is made up by the sweep)."""
+        if job_id in self._later:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._later.pop(job_id, None)
+            task = loop.create_task(self.kick(job_id))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+        self._later[job_id] = loop.call_later(delay, fire)
+
+    def cancel_pending(self) -> None:
+        for handle in self._later.values():
+            handle.cancel()
+        self._later.clear()

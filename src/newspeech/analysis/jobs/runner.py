@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,8 @@ from newspeech.storage import AudioStore
 
 logger = logging.getLogger(__name__)
 
-Kick = Callable[[int], Awaitable[None]]
+LEASE_MARGIN_SECONDS = 5.0
+"""A stage's lease is its time limit and this: a live worker has given up on it by then."""
 
 
 @dataclass(frozen=True)
@@ -85,20 +85,21 @@ class JobRunner:
         self.clock = clock
 
     async def advance(self, job_id: int) -> float | None:
-        """Run the job's next stage. Returns when to advance it again: 0 after a stage was
-        done, the back-off after a failed try, ``None`` when there is nothing to do now (the job
-        is finished, cancelled, failed, or its stage is held by another worker)."""
-        claimed = await self._claim(job_id)
+        """Run the job's next stage. Returns in how many seconds to advance it again: 0 after
+        a stage was done, the back-off after a failed try, the rest of the lease when another
+        worker holds the stage (it may have died), ``None`` when the job is finished, failed or
+        cancelled."""
+        claimed = await self.claim(job_id)
         if claimed is None:
-            return None
+            return await self.held_for(job_id)
         try:
-            output = await asyncio.wait_for(self._perform(claimed), self.policy.timeout_seconds)
+            output = await asyncio.wait_for(self.perform(claimed), self.policy.timeout_seconds)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("analysis job %s: %s stage failed: %s", job_id, claimed.kind, exc)
             return await self._failed(claimed, exc)
-        return 0.0 if await self._complete(claimed, output) else None
+        return 0.0 if await self.complete(claimed, output) else None
 
     async def run_to_end(self, job_id: int) -> None:
         """Advance the job until nothing is left to do now, waiting out back-offs (the
@@ -107,11 +108,33 @@ class JobRunner:
             if delay:
                 await asyncio.sleep(delay)
 
+    async def held_for(self, job_id: int) -> float | None:
+        """Seconds until the job's next stage may be taken (its back-off, or the lease of a
+        worker running it, which a dead worker never gives back); ``None`` when the job has
+        nothing left to run."""
+        async with unit_of_work(self.sessionmaker) as db:
+            jobs = JobRepository(db)
+            job = await jobs.get(job_id, fresh=True)
+            if job is None or job.status not in (
+                AnalysisJobStatus.QUEUED,
+                AnalysisJobStatus.RUNNING,
+            ):
+                return None
+            waiting = [
+                stage.lease_until
+                for stage in await jobs.stages(job_id, fresh=True)
+                if stage.status in (AnalysisStageStatus.PENDING, AnalysisStageStatus.RUNNING)
+            ]
+        if not waiting or waiting[0] is None:
+            return None
+        return max((waiting[0] - self.clock()).total_seconds(), 0.0) + LEASE_MARGIN_SECONDS
+
     async def unfinished(self) -> list[int]:
         async with unit_of_work(self.sessionmaker) as db:
             return await JobRepository(db).unfinished_job_ids()
 
-    async def _claim(self, job_id: int) -> Claimed | None:
+    async def claim(self, job_id: int) -> Claimed | None:
+        """Take the job's first unfinished stage (one transaction), or ``None``."""
         async with unit_of_work(self.sessionmaker) as db:
             jobs = JobRepository(db)
             job = await jobs.get(job_id, fresh=True)
@@ -131,7 +154,7 @@ class JobRunner:
             if stage is None or stage.status is AnalysisStageStatus.FAILED:
                 return None
             now = self.clock()
-            lease = now + dt.timedelta(seconds=self.policy.timeout_seconds + 30.0)
+            lease = now + dt.timedelta(seconds=self.policy.timeout_seconds + LEASE_MARGIN_SECONDS)
             if not await jobs.claim_stage(stage, now, lease):
                 return None
             if job.status is AnalysisJobStatus.QUEUED:
@@ -155,7 +178,8 @@ class JobRunner:
                 transcription.recording_key,
             )
 
-    async def _perform(self, claimed: Claimed) -> dict[str, Any]:
+    async def perform(self, claimed: Claimed) -> dict[str, Any]:
+        """The stage's work, outside any transaction; its output."""
         if claimed.kind is AnalysisStageKind.ASSEMBLE:
             return {}  # built from the stored pieces inside the completing transaction
         path = await self._recording(claimed)
@@ -165,7 +189,9 @@ class JobRunner:
         assert claimed.end_seconds is not None
         return await self.work.transcribe(path, claimed.start_seconds, claimed.end_seconds)
 
-    async def _complete(self, claimed: Claimed, output: dict[str, Any]) -> bool:
+    async def complete(self, claimed: Claimed, output: dict[str, Any]) -> bool:
+        """Store the output and mark the stage done (one transaction), unless the job was
+        cancelled or another worker took the stage over meanwhile; whether it was stored."""
         async with unit_of_work(self.sessionmaker) as db:
             jobs = JobRepository(db)
             job = await jobs.get(claimed.job_id, fresh=True)
