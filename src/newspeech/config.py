@@ -229,7 +229,7 @@ class Settings(BaseSettings):
     )
     analysis_chunk_seconds: float = Field(
         default=600.0,
-        ge=30.0,
+        ge=10.0,
         le=600.0,
         description="longest piece a recording is cut into at silences before transcription",
     )
