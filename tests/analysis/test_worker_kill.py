@@ -1,6 +1,7 @@
-"""A ``newspeech worker`` killed with SIGKILL in the middle of a job (Redis Streams as broker):
-another worker resumes the job at its unfinished stage, and no stage's output is stored twice.
-Real processes, the real engines, a real shared recording; on every database backend."""
+"""A ``newspeech worker`` killed with SIGKILL in the middle of a job (Redis Streams or RabbitMQ
+as broker): another worker resumes the job at its unfinished stage, and no stage's output is
+stored twice. Real processes, the real engines, a real shared recording; on every database
+backend."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 
+import aio_pika
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -39,34 +41,45 @@ from tests.fixtures.recordings import JFK_TEXT, encode, shared_pcm, with_pauses
 from tests.voice.wer import word_error_rate
 
 REDIS_URL = os.environ.get("NEWSPEECH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("NEWSPEECH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 STAGE_TIMEOUT = 20.0
 PATIENCE = 600
 """Polls (of 0.1 s) before giving up on a state: a bound on a hung test, not a timing check."""
 
 
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request: pytest.FixtureRequest) -> str:
+    return REDIS_URL if request.param == "redis" else AMQP_URL
+
+
 @pytest.fixture
-async def queue() -> AsyncIterator[str]:
-    """A Redis stream of this test's own (other checkouts may share the server)."""
+async def queue(broker: str) -> AsyncIterator[str]:
+    """A Redis stream or RabbitMQ queue of this test's own (other checkouts share the
+    servers), removed afterwards."""
     name = f"newspeech-test-{uuid.uuid4().hex[:12]}"
     yield name
-    await _drop_stream(name)
+    if broker == REDIS_URL:
+        redis = Redis.from_url(REDIS_URL)
+        try:
+            await redis.delete(name)
+        finally:
+            await redis.aclose()
+    else:
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            for queue_name in (name, f"{name}.dead_letter"):
+                await channel.queue_delete(queue_name)
+            await channel.exchange_delete(name)
 
 
-async def _drop_stream(name: str) -> None:
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.delete(name)
-    finally:
-        await redis.aclose()
-
-
-def _worker_env(settings: Settings, queue: str) -> dict[str, str]:
+def _worker_env(settings: Settings, broker: str, queue: str) -> dict[str, str]:
     return {
         **os.environ,
         "NEWSPEECH_ENVIRONMENT": "test",
         "NEWSPEECH_DATABASE_URL": settings.database_url,
         "NEWSPEECH_DATA_DIR": str(settings.data_dir),
-        "NEWSPEECH_BROKER_URL": REDIS_URL,
+        "NEWSPEECH_BROKER_URL": broker,
         "NEWSPEECH_BROKER_QUEUE": queue,
         "NEWSPEECH_ANALYSIS_CHUNK_SECONDS": "15",
         "NEWSPEECH_ANALYSIS_STAGE_TIMEOUT_SECONDS": str(STAGE_TIMEOUT),
@@ -76,7 +89,7 @@ def _worker_env(settings: Settings, queue: str) -> dict[str, str]:
 
 @pytest.fixture
 def start_worker(
-    settings: Settings, queue: str, tmp_path: Path
+    settings: Settings, broker: str, queue: str, tmp_path: Path
 ) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """Starts ``newspeech worker`` processes (their output in ``worker-N.log``); stops those
     still running at the end."""
@@ -86,7 +99,7 @@ def start_worker(
         with (tmp_path / f"worker-{len(started) + 1}.log").open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "newspeech.cli", "worker"],
-                env=_worker_env(settings, queue),
+                env=_worker_env(settings, broker, queue),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -124,8 +137,8 @@ async def job_id(
     return job.id
 
 
-async def _kick(queue: str, job_id: int) -> None:
-    broker = make_broker(REDIS_URL, queue=queue, stage_timeout_seconds=STAGE_TIMEOUT)
+async def _kick(url: str, queue: str, job_id: int) -> None:
+    broker = make_broker(url, queue=queue, stage_timeout_seconds=STAGE_TIMEOUT)
     kicker = JobKicker(broker, lambda: None)
     await broker.startup()
     try:
@@ -150,11 +163,12 @@ async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> A
 async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
     sessionmaker: async_sessionmaker[AsyncSession],
     start_worker: Callable[[], subprocess.Popen[bytes]],
+    broker: str,
     queue: str,
     job_id: int,
     tmp_path: Path,
 ) -> None:
-    await _kick(queue, job_id)
+    await _kick(broker, queue, job_id)
     first = start_worker()
     running: AnalysisJobStage | None = None
     for _ in range(PATIENCE):

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ from newspeech.models import (
     UserRole,
 )
 from newspeech.storage import AudioStore
+from newspeech.system.input_contract import UPLOAD_LIMIT
 from tests.api.conftest import Api
 from tests.fixtures.factories import make_user
 from tests.fixtures.recordings import ENCODINGS, encode, shared_pcm
@@ -273,3 +275,24 @@ async def _assert_nothing_stored(api: Api) -> None:
     assert await _count(api, Report) == 0
     assert await _count(api, AnalysisJob) == 0
     assert await _count(api, AnalysisJobStage) == 0
+
+
+async def test_a_recording_larger_than_the_apps_upload_limit_streams_through(
+    api: Api, uploader: dict[str, str], shared_dir: Path
+) -> None:
+    """Every other multipart route is capped at 5 MiB and buffered; this one is streamed and
+    capped by NEWSPEECH_ANALYSIS_MAX_UPLOAD_BYTES."""
+    pcm = shared_pcm(shared_dir)
+    data = encode(np.tile(pcm, 1 + UPLOAD_LIMIT // pcm.nbytes), "wav")
+    assert len(data) > UPLOAD_LIMIT
+
+    response = await api.client().post(
+        "/analysis/recordings",
+        headers=uploader,
+        data=METADATA,
+        files={"file": ("long visit.wav", data, "audio/wav")},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["size_bytes"] == len(data)
+    assert [path.stat().st_size for path in _stored_objects(api)] == [len(data)]

@@ -67,6 +67,7 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
             stage_timeout_seconds=settings.analysis_stage_timeout_seconds,
         )
         kicker = JobKicker(broker, lambda: runner)
+        broker.is_worker_process = True  # RabbitMQ opens its consuming connection only then
         await broker.startup()
         try:
             await _serve_queue(kicker, concurrency)

@@ -53,7 +53,6 @@ Name = Annotated[str | None, Form(min_length=1, max_length=200)]
 
 
 def get_intake(
-    request: Request,
     db: DbSession,
     store: AudioStoreDep,
     settings: SettingsDep,
