@@ -296,3 +296,63 @@ async def test_a_recording_larger_than_the_apps_upload_limit_streams_through(
     assert response.status_code == 201, response.text
     assert response.json()["size_bytes"] == len(data)
     assert [path.stat().st_size for path in _stored_objects(api)] == [len(data)]
+
+
+async def test_a_stranger_is_refused_before_the_upload_is_read(
+    api: Api, uploader: dict[str, str], jfk_files: dict[str, bytes]
+) -> None:
+    boundary = "newspeech-test"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="scenario"\r\n\r\ndesign\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + jfk_files["wav"] * 8
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 65536):
+            sent.append(start)
+            yield body[start : start + 65536]
+
+    response = await api.client().post(
+        "/analysis/recordings",
+        content=chunks(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+    assert response.status_code == 401
+    assert len(sent) < len(body) // 65536  # the app stopped reading at the missing token
+    await _assert_nothing_stored(api)
+
+
+@pytest.mark.parametrize(
+    ("fields", "files"),
+    [
+        ({**METADATA, "place": "Grand\x00Hotel"}, True),
+        ({**METADATA, "colour": "blue"}, True),
+        (METADATA, False),
+        ({**METADATA, "recorded_on": "yesterday"}, True),
+    ],
+    ids=["control character", "unknown field", "no file", "bad date"],
+)
+async def test_a_bad_form_is_422_and_stores_nothing(
+    api: Api,
+    uploader: dict[str, str],
+    jfk_files: dict[str, bytes],
+    fields: dict[str, object],
+    files: bool,
+) -> None:
+    response = await api.client().post(
+        "/analysis/recordings",
+        headers=uploader,
+        data=fields,
+        files={"file": ("visit.flac", jfk_files["flac"], "audio/flac")} if files else None,
+    )
+
+    assert response.status_code == 422, response.text
+    await _assert_nothing_stored(api)
+    assert await _count(api, Place) == 0

@@ -32,6 +32,8 @@ JSON_LIMIT = 1 * MIB
 # A multipart upload: a question bank file (at most 5 MiB) and the form around it.
 UPLOAD_LIMIT = 5 * MIB + 64 * KIB
 _CHUNK = 64 * KIB
+STREAMED_UPLOAD = "newspeech.streamed_upload"
+"""Scope key set on a streamed upload: its route reads and checks the form itself."""
 
 
 class BodyLimitMiddleware:
@@ -70,6 +72,8 @@ class BodyLimitMiddleware:
             await _refuse(send, 413, "payload_too_large", _too_large(limit))
             return
         if streamed is not None:
+            # The route parses this body itself, once it knows who is calling.
+            scope = {**scope, STREAMED_UPLOAD: True}
             await self.app(scope, _counted(receive, limit), send)
             return
         body = await _read_body(receive, limit)
@@ -167,7 +171,9 @@ async def refuse_control_characters(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         errors += await _json_body_errors(request)
-    elif media in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    elif media in ("multipart/form-data", "application/x-www-form-urlencoded") and not (
+        request.scope.get(STREAMED_UPLOAD)
+    ):
         for name, field in (await request.form()).multi_items():
             check(("body", name), name)
             if isinstance(field, UploadFile):

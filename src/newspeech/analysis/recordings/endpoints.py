@@ -2,7 +2,9 @@
 
 Examiners and admins (there is no ``analyst`` role yet). The upload's body is not buffered by
 the app's body limit (``BodyLimitMiddleware`` streams this route and counts its bytes against
-``NEWSPEECH_ANALYSIS_MAX_UPLOAD_BYTES``); the multipart parser spools the file to disk.
+``NEWSPEECH_ANALYSIS_MAX_UPLOAD_BYTES``), and it is parsed by the route itself, after the
+caller's role is checked (the API-wide control-character check skips it; the route checks its
+fields the same way); the multipart parser spools the file to disk.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from starlette.datastructures import FormData, UploadFile
 
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.service import JobBoard
@@ -24,6 +29,7 @@ from newspeech.errors import NotFound
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
+from newspeech.kit.text import forbidden_character
 from newspeech.models import (
     BuildingType,
     City,
@@ -49,7 +55,7 @@ def get_audio_store(request: Request) -> AudioStore:
 
 
 AudioStoreDep = Annotated[AudioStore, Depends(get_audio_store)]
-Name = Annotated[str | None, Form(min_length=1, max_length=200)]
+NameField = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 def get_intake(
@@ -66,47 +72,118 @@ def get_intake(
 IntakeDep = Annotated[RecordingIntake, Depends(get_intake)]
 
 
+class UploadForm(BaseModel):
+    """The upload's form fields besides ``file``. Empty optional fields count as absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: NameField
+    report_types: list[NameField] = Field(default_factory=list, max_length=20)
+    building_type: NameField | None = None
+    employee: NameField | None = None
+    client: NameField | None = None
+    place: NameField | None = None
+    zone: NameField | None = None
+    city: NameField | None = None
+    recorded_on: dt.date | None = None
+
+
+_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["file", "scenario"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        **UploadForm.model_json_schema()["properties"],
+    },
+}
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _FORM_SCHEMA}},
+        }
+    },
 )
 async def upload_recording(
-    file: UploadFile,
+    request: Request,
     user: ExaminerUser,
     intake: IntakeDep,
     db: DbSession,
     kicker: JobKickerDep,
     background: BackgroundTasks,
-    scenario: Annotated[str, Form(min_length=1, max_length=200)],
-    report_types: Annotated[list[str] | None, Form()] = None,
-    building_type: Name = None,
-    employee: Name = None,
-    client: Name = None,
-    place: Name = None,
-    zone: Name = None,
-    city: Name = None,
-    recorded_on: Annotated[dt.date | None, Form()] = None,
 ) -> RecordingRead:
     """Upload a recording (WAV, FLAC, OGG/Opus, MP3, M4A or WebM; the file is read to check, its
-    name and declared type are not trusted) and queue its transcription. ``report_types`` may be
-    repeated. Names (employee, client, place ...) are created on first use. A bad file is
-    refused with 413 (too big) or 422 (not a usable recording, too long) and nothing is kept."""
-    metadata = RecordingMetadata(
-        scenario=scenario,
-        report_types=tuple(report_types or ()),
-        building_type=building_type,
-        employee=employee,
-        client=client,
-        place=place,
-        zone=zone,
-        city=city,
-        recorded_on=recorded_on,
-    )
-    transcription = await intake.upload(file.file, file.filename, metadata, actor_id=user.id)
+    name and declared type are not trusted) and queue its transcription. A multipart form:
+    ``file``, ``scenario``, ``report_types`` (repeated), ``building_type``, ``employee``,
+    ``client``, ``place``, ``zone``, ``city``, ``recorded_on``. Names are created on first use.
+    A bad file is refused with 413 (too big) or 422 (not a usable recording, too long) and
+    nothing is kept.
+
+    The body is read only after the caller is known to be an examiner or admin: a stranger
+    cannot make the server spool gigabytes."""
+    form = await request.form(max_files=1, max_fields=40)
+    try:
+        upload, fields = _read_form(form)
+        metadata = RecordingMetadata(
+            scenario=fields.scenario,
+            report_types=tuple(fields.report_types),
+            building_type=fields.building_type,
+            employee=fields.employee,
+            client=fields.client,
+            place=fields.place,
+            zone=fields.zone,
+            city=fields.city,
+            recorded_on=fields.recorded_on,
+        )
+        transcription = await intake.upload(
+            upload.file, upload.filename, metadata, actor_id=user.id
+        )
+    finally:
+        await form.close()
     job = await JobBoard(db).create(transcription.id, requested_by=user.id)
     background.add_task(kicker.kick, job.id)
     return await describe(db, transcription)
+
+
+def _read_form(form: FormData) -> tuple[UploadFile, UploadForm]:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "file"),
+                    "msg": "send the recording as the form field file",
+                    "type": "missing",
+                }
+            ]
+        )
+    texts: dict[str, list[str]] = {}
+    problems = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            text = value.filename or ""
+        else:
+            text = value
+            if text.strip():
+                texts.setdefault(name, []).append(text)
+        if (problem := forbidden_character(name + text)) is not None:
+            problems.append({"loc": ("body", name), "msg": problem, "type": "value_error.text"})
+    if problems:
+        raise RequestValidationError(problems)
+    values: dict[str, object] = {
+        name: found if name == "report_types" else found[0] for name, found in texts.items()
+    }
+    try:
+        return upload, UploadForm.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
 
 
 @router.get("")
