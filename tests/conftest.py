@@ -67,7 +67,11 @@ ENGINE_TESTS = (
     "tests/exams/test_real_exam_socket.py",
 )
 BROWSER_FIXTURES = frozenset({"playwright"})
-SERVICE_PARAMS = {"backend": {"postgresql", "mariadb"}, "limiter": {"redis"}}
+SERVICE_PARAMS = {
+    "backend": {"postgresql", "mariadb"},
+    "limiter": {"redis"},
+    "broker": {"redis", "rabbitmq"},
+}
 """Parametrised fixtures whose values need a server: the test instances that use them."""
 
 SELECTED = [

@@ -78,3 +78,22 @@ def test_audio_purge_dry_run_reports_and_retention_zero_keeps_everything(tmp_pat
     bad = run_cli("audio", "purge", data_dir=tmp_path, env={"NEWSPEECH_AUDIO_STORE": "s3"})
     assert bad.returncode == 2
     assert "NEWSPEECH_AUDIO_S3_BUCKET" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "set NEWSPEECH_BROKER_URL"),
+        ({"NEWSPEECH_BROKER_URL": "kafka://127.0.0.1"}, "BROKER_URL must start with redis://"),
+    ],
+    ids=["no broker", "unknown broker"],
+)
+def test_worker_needs_a_broker_and_says_so(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    # An empty value is no broker (and hides one set in the environment running the tests).
+    result = run_cli("worker", data_dir=tmp_path, env={"NEWSPEECH_BROKER_URL": "", **env})
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -22,6 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
 from newspeech.analysis import endpoints as analysis_prompts
+from newspeech.analysis.jobs import endpoints as analysis_jobs
+from newspeech.analysis.jobs.broker import JobKicker, make_broker
+from newspeech.analysis.jobs.runner import JobRunner
+from newspeech.analysis.jobs.stages import StageWork
+from newspeech.analysis.jobs.worker import stage_policy
+from newspeech.analysis.recordings import endpoints as analysis_recordings
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
@@ -128,8 +134,10 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         review,
         statistics,
         certificates,
-        # Recording analysis (issue 17): the prompt registry, read-only.
+        # Recording analysis (issue 17): the prompt registry (read-only), intake, jobs.
         analysis_prompts,
+        analysis_recordings,
+        analysis_jobs,
     )
 )
 
@@ -188,6 +196,7 @@ def create_app(
         if metrics is not None:
             _watch(metrics, app.state)
         purge = _start_audio_purge(app.state)
+        sweep: asyncio.Task[None] | None = None
         try:
             await check_audio_store(app.state.audio_store)
             if settings.speech_enabled:
@@ -211,9 +220,11 @@ def create_app(
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.graders = await _exam_graders(app.state)
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
+            sweep = await _start_analysis_jobs(app.state)
             with _drain_on_sigterm(app.state, settings.drain_seconds):
                 yield
         finally:
+            await _stop_analysis_jobs(app.state, sweep)
             app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
             if purge is not None:
@@ -245,7 +256,9 @@ def create_app(
     app.state.metrics = metrics
     _install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(BodyLimitMiddleware)  # outermost: a flood of bytes is never buffered
+    # Outermost: a flood of bytes is never buffered. Recording uploads stream through.
+    upload = settings.analysis_max_upload_bytes + 1024 * 1024  # the form around the file
+    app.add_middleware(BodyLimitMiddleware, streamed={analysis_recordings.RECORDINGS_PATH: upload})
     if metrics is not None:  # outside even that: a refused request is counted too
         app.add_middleware(MetricsMiddleware, metrics=metrics, error_status=_error_status)
     app.add_middleware(RequestIdMiddleware)  # outermost: everything logged knows the request
@@ -258,6 +271,50 @@ def create_app(
     install_docs(app)
     app.include_router(exam_socket_router)
     return app
+
+
+def analysis_runner(state: Any) -> JobRunner | None:
+    """The runner of analysis jobs inside this server: only with the in-process broker (with a
+    broker URL, ``newspeech worker`` runs them) and the speech engines loaded."""
+    settings: Settings = state.settings
+    speech: SpeechEngines | None = state.speech
+    if settings.broker_url is not None or speech is None:
+        return None
+    work = StageWork(speech.vad, speech.stt, speech.pool.run, settings.analysis_chunk_seconds)
+    return JobRunner(
+        state.sessionmaker,
+        state.audio_store,
+        work,
+        work_dir=settings.data_dir / "spool" / "analysis-work",
+        policy=stage_policy(settings),
+    )
+
+
+async def _start_analysis_jobs(state: Any) -> asyncio.Task[None] | None:
+    """The task queue's sending side (and, with the in-process broker, its running side: the
+    sweep re-kicks jobs a restart interrupted)."""
+    settings: Settings = state.settings
+    state.analysis_runner = analysis_runner(state)
+    broker = make_broker(
+        settings.broker_url,
+        queue=settings.broker_queue,
+        stage_timeout_seconds=settings.analysis_stage_timeout_seconds,
+    )
+    state.analysis_jobs = JobKicker(broker, lambda: state.analysis_runner)
+    await broker.startup()
+    if settings.broker_url is not None:
+        return None
+    return asyncio.create_task(state.analysis_jobs.sweep_forever(), name="analysis-sweep")
+
+
+async def _stop_analysis_jobs(state: Any, sweep: asyncio.Task[None] | None) -> None:
+    kicker: JobKicker | None = getattr(state, "analysis_jobs", None)
+    if sweep is not None:
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
+    if kicker is not None:
+        kicker.cancel_pending()
+        await kicker.broker.shutdown()
 
 
 def _announce_token_secret(settings: Settings) -> None:

@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     backup_cli.add_parser(commands)
     prompts_cli.add_parser(commands)
+    worker = commands.add_parser(
+        "worker", help="run recording-analysis jobs from NEWSPEECH_BROKER_URL (Redis or RabbitMQ)"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="jobs this process runs at once (default 1)"
+    )
     return parser
 
 
@@ -281,6 +287,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> None:
+    from newspeech.analysis.jobs.worker import run_worker
+
+    check_model_files(settings)
+    _log_to_console(settings.log_format)
+    asyncio.run(run_worker(settings, concurrency=max(args.concurrency, 1)))
+
+
 def _log_to_console(fmt: str) -> None:
     """NewSpeech's own lines (where the token secret lives, engines warm ...) on the console
     next to uvicorn's; as text, other libraries keep their defaults; as JSON, every logger
@@ -316,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(asyncio.run(backup_cli.run(args, settings))))
         elif args.command == "prompts":
             print("\n".join(asyncio.run(prompts_cli.run(args, settings))))
+        elif args.command == "worker":
+            _worker(args, settings)
         else:
             asyncio.run(_db_command(args, settings))
     except NewSpeechError as exc:

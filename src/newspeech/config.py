@@ -232,6 +232,39 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=12, ge=8, le=64)
     invitation_hours: int = Field(default=48, ge=1, le=24 * 30)
 
+    # Recording analysis (issue 17): uploads and the task queue that transcribes them.
+    analysis_max_upload_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, description="largest recording an analyst may upload"
+    )
+    analysis_max_seconds: float = Field(
+        default=4 * 3600.0, gt=0, le=24 * 3600, description="longest recording, in seconds"
+    )
+    analysis_chunk_seconds: float = Field(
+        default=600.0,
+        ge=10.0,
+        le=600.0,
+        description="longest piece a recording is cut into at silences before transcription",
+    )
+    analysis_stage_attempts: int = Field(
+        default=3, ge=1, le=20, description="tries of a job stage before the job fails"
+    )
+    analysis_retry_seconds: float = Field(
+        default=5.0, ge=0, le=3600, description="back-off before a stage's first retry; doubles"
+    )
+    analysis_stage_timeout_seconds: float = Field(
+        default=1800.0, gt=0, le=24 * 3600, description="time limit of one job stage"
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="taskiq broker for analysis jobs: redis:// (Redis Streams) or amqp:// "
+        "(RabbitMQ), served by `newspeech worker`; unset: in-process inside `newspeech serve`",
+    )
+    broker_queue: str = Field(
+        default="newspeech-analysis",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="the Redis stream or RabbitMQ queue of analysis jobs",
+    )
+
     # Rate limiting of the whole API, per signed-in user and per client address, in fixed
     # one-minute windows; in Redis when a URL is set (shared by every process), else in-process.
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
@@ -296,6 +329,13 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value) if value else value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("BROKER_URL must start with redis://, rediss://, amqp:// or amqps://")
+        return value or None
 
     @model_validator(mode="after")
     def _default_sqlite_file(self) -> Settings:

@@ -68,3 +68,29 @@ class ReportStatus(enum.StrEnum):
     PENDING = "pending"
     READY = "ready"
     FAILED = "failed"
+
+
+class AnalysisJobStatus(enum.StrEnum):
+    """A recording-analysis job (issue 17): queued until a worker takes it up."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AnalysisStageKind(enum.StrEnum):
+    CUT = "cut"
+    """decode the recording and cut it at silences into pieces"""
+    TRANSCRIBE = "transcribe"
+    """one piece through speech-to-text, word timestamps kept"""
+    ASSEMBLE = "assemble"
+    """the pieces' words as the recording's timed transcript"""
+
+
+class AnalysisStageStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

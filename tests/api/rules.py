@@ -16,9 +16,19 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 
 from newspeech.analysis.cli import DEFAULT_PROMPTS
+from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.prompt_tree import read_prompt_tree
 from newspeech.analysis.service import PromptSync
-from newspeech.models import Answer, PromptVersion, Question, Result
+from newspeech.models import (
+    AnalysisJob,
+    AnalysisJobStatus,
+    Answer,
+    PromptVersion,
+    Question,
+    Result,
+    Scenario,
+    Transcription,
+)
 from tests.api.audio import give_audio
 from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
@@ -234,6 +244,57 @@ def _import_bank(api: Api, world: World, role: str, owner: Owner) -> Awaitable[C
         )
 
     return call()
+
+
+_WAV = (
+    b"RIFF\x24\x7d\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00"
+    b"\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x7d\x00\x00" + b"\x00\x01" * 16000
+)
+"""A valid one-second WAV (16 kHz mono PCM16, a faint constant level)."""
+
+
+async def _upload_recording(api: Api, world: World, role: str, owner: Owner) -> Call:
+    async with api.sessionmaker() as db:
+        await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="rules")
+        await db.commit()
+    return Call(
+        "/analysis/recordings",
+        data={"scenario": "interview", "report_types": ["client-brief"], "place": "Spa Nova"},
+        files={"file": ("visit.wav", _WAV, "audio/wav")},
+    )
+
+
+async def _recording_with_job(api: Api, status: AnalysisJobStatus) -> tuple[int, int]:
+    """A stored recording row (no audio needed) and a job of it in ``status``."""
+    async with api.sessionmaker() as db:
+        scenario = Scenario(key=f"rules-{next(_n)}", name="Rules")
+        db.add(scenario)
+        await db.flush()
+        transcription = Transcription(
+            recording_key=f"analysis/rules-{next(_n)}.wav", size_bytes=1, scenario_id=scenario.id
+        )
+        db.add(transcription)
+        await db.flush()
+        job = await JobBoard(db).create(transcription.id, requested_by=None)
+        await db.execute(update(AnalysisJob).where(AnalysisJob.id == job.id).values(status=status))
+        await db.commit()
+        return transcription.id, job.id
+
+
+def _on_recording(api: Api, world: World, role: str, owner: Owner) -> Awaitable[Call]:
+    async def call() -> Call:
+        recording_id, _ = await _recording_with_job(api, AnalysisJobStatus.QUEUED)
+        return Call(f"/analysis/recordings/{recording_id}")
+
+    return call()
+
+
+def _on_job(action: str, status: AnalysisJobStatus) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        _, job_id = await _recording_with_job(api, status)
+        return Call(f"/analysis/jobs/{job_id}{action}")
+
+    return build
 
 
 async def _passed_certificate(api: Api, world: World, role: str, owner: Owner) -> Call:
@@ -467,5 +528,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/analysis/prompts/{prompt_id}/diff"): Rule(
         "admin", 200, _on_prompt("diff", params={"from_version": 1, "to_version": 2})
+    ),
+    # Recording intake and its jobs: examiners and admins (no analyst role yet).
+    ("POST", "/api/v1/analysis/recordings"): Rule(
+        "examiner", 201, _upload_recording, audit="analysis.recording.upload"
+    ),
+    ("GET", "/api/v1/analysis/recordings"): Rule("examiner", 200, fixed("/analysis/recordings")),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}"): Rule("examiner", 200, _on_recording),
+    ("GET", "/api/v1/analysis/jobs/{job_id}"): Rule(
+        "examiner", 200, _on_job("", AnalysisJobStatus.QUEUED)
+    ),
+    ("POST", "/api/v1/analysis/jobs/{job_id}/cancel"): Rule(
+        "examiner", 200, _on_job("/cancel", AnalysisJobStatus.RUNNING), audit="analysis.job.cancel"
+    ),
+    ("POST", "/api/v1/analysis/jobs/{job_id}/retry"): Rule(
+        "examiner", 200, _on_job("/retry", AnalysisJobStatus.FAILED), audit="analysis.job.retry"
     ),
 }

@@ -10,6 +10,7 @@ from newspeech.models.analysis import (
     Transcription,
     Zone,
 )
+from newspeech.models.analysis_jobs import AnalysisJob, AnalysisJobStage
 from newspeech.models.audit import AuditLog
 from newspeech.models.auth import (
     AuthSession,
@@ -21,6 +22,9 @@ from newspeech.models.auth import (
 from newspeech.models.colleges import CollegeType
 from newspeech.models.configuration import ConfigEntry
 from newspeech.models.enums import (
+    AnalysisJobStatus,
+    AnalysisStageKind,
+    AnalysisStageStatus,
     ConfigValueType,
     Difficulty,
     EvaluatorType,
@@ -45,6 +49,11 @@ from newspeech.models.results import Result
 from newspeech.models.users import User
 
 __all__ = [
+    "AnalysisJob",
+    "AnalysisJobStage",
+    "AnalysisJobStatus",
+    "AnalysisStageKind",
+    "AnalysisStageStatus",
     "Answer",
     "AttemptGrant",
     "AuditLog",

@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import Enum
 
 from newspeech.enums import (
+    AnalysisJobStatus,
+    AnalysisStageKind,
+    AnalysisStageStatus,
     ConfigValueType,
     Difficulty,
     EvaluatorType,
@@ -21,6 +24,9 @@ from newspeech.enums import (
 )
 
 __all__ = [
+    "AnalysisJobStatus",
+    "AnalysisStageKind",
+    "AnalysisStageStatus",
     "ConfigValueType",
     "Difficulty",
     "EvaluatorType",

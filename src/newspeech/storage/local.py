@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from newspeech.storage.protocols import ObjectMissing, StorageFailed, check_key
 
@@ -31,6 +33,25 @@ class LocalAudioStore:
             await asyncio.to_thread(_write_atomically, path, data)
         except OSError as exc:
             raise StorageFailed(f"cannot write {key} under {self.root}: {exc.strerror}") from exc
+
+    async def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        path = self.path_of(key)
+        try:
+            await asyncio.to_thread(_copy_atomically, path, source)
+        except OSError as exc:
+            raise StorageFailed(f"cannot write {key} under {self.root}: {exc.strerror}") from exc
+
+    async def download_to(self, key: str, target: Path) -> None:
+        path = self.path_of(key)
+        try:
+            await asyncio.to_thread(shutil.copyfile, path, target)
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"no stored object {key}") from exc
+        except OSError as exc:
+            raise StorageFailed(f"cannot read {key} under {self.root}: {exc.strerror}") from exc
+
+    def local_path(self, key: str) -> Path | None:
+        return self.path_of(key)
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         path = self.path_of(key)
@@ -84,6 +105,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _copy_atomically(path: Path, source: BinaryIO) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            shutil.copyfileobj(source, file, _COPY_CHUNK)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_COPY_CHUNK = 1024 * 1024
 
 
 def _read_range(path: Path, start: int, end: int | None) -> bytes:

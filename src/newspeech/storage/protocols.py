@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from newspeech.errors import NotFound, UpstreamError
 
@@ -42,6 +43,20 @@ class AudioStore(Protocol):
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key``, replacing any object there."""
+        ...
+
+    async def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Store what is left to read in ``source`` under ``key``, a piece at a time (a
+        recording of gigabytes is never held in memory); readers never see half of it."""
+        ...
+
+    async def download_to(self, key: str, target: Path) -> None:
+        """Copy the object into the file ``target``, a piece at a time."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding the object when the store is a folder on this machine (read it in
+        place), else ``None``."""
         ...
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -86,6 +87,29 @@ class S3AudioStore:
                 Bucket=self.location.bucket, Key=name, Body=data, ContentType=content_type
             ),
         )
+
+    async def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """A multipart upload of 8 MiB parts when large (boto3's transfer manager): the object
+        appears only once every part is in."""
+        name = self.object_name(key)
+        await self._call(
+            "upload",
+            key,
+            lambda: self._client.upload_fileobj(
+                source, self.location.bucket, name, ExtraArgs={"ContentType": content_type}
+            ),
+        )
+
+    async def download_to(self, key: str, target: Path) -> None:
+        name = self.object_name(key)
+        await self._call(
+            "download",
+            key,
+            lambda: self._client.download_file(self.location.bucket, name, str(target)),
+        )
+
+    def local_path(self, key: str) -> Path | None:
+        return None
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         name = self.object_name(key)

@@ -14,6 +14,7 @@ Ids and other numbers are bounded by the shared annotated types (``newspeech.kit
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newspeech.errors import PayloadTooLarge
 from newspeech.kit.text import forbidden_character, json_problems
 
 KIB = 1024
@@ -30,15 +32,27 @@ JSON_LIMIT = 1 * MIB
 # A multipart upload: a question bank file (at most 5 MiB) and the form around it.
 UPLOAD_LIMIT = 5 * MIB + 64 * KIB
 _CHUNK = 64 * KIB
+STREAMED_UPLOAD = "newspeech.streamed_upload"
+"""Scope key set on a streamed upload: its route reads and checks the form itself."""
 
 
 class BodyLimitMiddleware:
+    """``streamed`` maps a path to its own limit: such a request's body is passed through as it
+    arrives (never buffered here; recording uploads of gigabytes), counted, and cut off with
+    ``413`` once past the limit."""
+
     def __init__(
-        self, app: ASGIApp, *, json_limit: int = JSON_LIMIT, upload_limit: int = UPLOAD_LIMIT
+        self,
+        app: ASGIApp,
+        *,
+        json_limit: int = JSON_LIMIT,
+        upload_limit: int = UPLOAD_LIMIT,
+        streamed: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.json_limit = json_limit
         self.upload_limit = upload_limit
+        self.streamed = dict(streamed or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,12 +61,20 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers", []))
         multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
         limit = self.upload_limit if multipart else self.json_limit
+        streamed = self.streamed.get(scope.get("path", "")) if multipart else None
+        if streamed is not None:
+            limit = streamed
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or len(declared) > 12):
             await _refuse(send, 400, "bad_request", "Content-Length is not a byte count")
             return
         if declared is not None and int(declared) > limit:
             await _refuse(send, 413, "payload_too_large", _too_large(limit))
+            return
+        if streamed is not None:
+            # The route parses this body itself, once it knows who is calling.
+            scope = {**scope, STREAMED_UPLOAD: True}
+            await self.app(scope, _counted(receive, limit), send)
             return
         body = await _read_body(receive, limit)
         if body is None:
@@ -78,6 +100,22 @@ async def _read_body(receive: Receive, limit: int) -> bytes | Message | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :class:`PayloadTooLarge` (answered ``413`` by the app's error
+    handler; the parser discards what it spooled) once the body passes ``limit``."""
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise PayloadTooLarge(_too_large(limit))
+        return message
+
+    return counted
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -133,7 +171,9 @@ async def refuse_control_characters(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         errors += await _json_body_errors(request)
-    elif media in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    elif media in ("multipart/form-data", "application/x-www-form-urlencoded") and not (
+        request.scope.get(STREAMED_UPLOAD)
+    ):
         for name, field in (await request.form()).multi_items():
             check(("body", name), name)
             if isinstance(field, UploadFile):

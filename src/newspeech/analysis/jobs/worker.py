@@ -1,0 +1,99 @@
+"""``newspeech worker``: a process that runs analysis jobs from the broker at
+``NEWSPEECH_BROKER_URL`` (Redis Streams or RabbitMQ). Run as many as you like, on any machine
+that reaches the database, the broker and the audio store.
+
+It loads only what the stages need (Silero VAD and the configured Whisper model), re-kicks
+every unfinished job when it starts and every ``SWEEP_SECONDS`` (a job whose worker was killed
+resumes at its unfinished stage once that stage's lease runs out), and stops on SIGTERM or
+Ctrl-C. Stopping it at any moment loses nothing: see ``runner.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from taskiq.api import run_receiver_task
+
+from newspeech import weights
+from newspeech.analysis.jobs.broker import JobKicker, make_broker
+from newspeech.analysis.jobs.runner import JobRunner, StagePolicy
+from newspeech.analysis.jobs.stages import StageWork
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.errors import ConfigurationError
+from newspeech.storage.factory import audio_store_from_settings, check_audio_store
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.vad import SileroVoiceActivityDetector
+
+logger = logging.getLogger("newspeech.worker")
+
+
+def stage_policy(settings: Settings) -> StagePolicy:
+    return StagePolicy(
+        attempts=settings.analysis_stage_attempts,
+        retry_seconds=settings.analysis_retry_seconds,
+        timeout_seconds=settings.analysis_stage_timeout_seconds,
+    )
+
+
+async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
+    if settings.broker_url is None:
+        raise ConfigurationError(
+            "set NEWSPEECH_BROKER_URL (redis://... or amqp://...) to run workers; without it "
+            "`newspeech serve` runs analysis jobs itself"
+        )
+    engine = create_engine(settings)
+    store = audio_store_from_settings(settings)
+    pool = InferencePool(settings.inference_workers)
+    try:
+        await check_audio_store(store)
+        vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
+        stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+        work = StageWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
+        runner = JobRunner(
+            create_sessionmaker(engine),
+            store,
+            work,
+            work_dir=settings.data_dir / "spool" / "analysis-work",
+            policy=stage_policy(settings),
+        )
+        broker = make_broker(
+            settings.broker_url,
+            queue=settings.broker_queue,
+            stage_timeout_seconds=settings.analysis_stage_timeout_seconds,
+        )
+        kicker = JobKicker(broker, lambda: runner)
+        broker.is_worker_process = True  # RabbitMQ opens its consuming connection only then
+        await broker.startup()
+        try:
+            await _serve_queue(kicker, concurrency)
+        finally:
+            await broker.shutdown()
+    finally:
+        pool.close()
+        await store.aclose()
+        await engine.dispose()
+
+
+async def _serve_queue(kicker: JobKicker, concurrency: int) -> None:
+    receiver = asyncio.create_task(
+        run_receiver_task(kicker.broker, max_async_tasks=concurrency), name="analysis-receiver"
+    )
+    sweep = asyncio.create_task(kicker.sweep_forever(), name="analysis-sweep")
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, receiver.cancel)
+    logger.info("analysis worker ready (%s at most at once)", concurrency)
+    try:
+        await receiver
+    except asyncio.CancelledError:
+        logger.info("analysis worker stopping")
+    finally:
+        kicker.cancel_pending()
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep

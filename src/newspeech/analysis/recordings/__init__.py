@@ -1,0 +1,1 @@
+"""Recording intake (issue 17): uploads of interviews and site audits, with their metadata."""

@@ -1,0 +1,256 @@
+"""Recording intake API: upload a recording with its metadata, list and read recordings.
+
+Examiners and admins (there is no ``analyst`` role yet). The upload's body is not buffered by
+the app's body limit (``BodyLimitMiddleware`` streams this route and counts its bytes against
+``NEWSPEECH_ANALYSIS_MAX_UPLOAD_BYTES``), and it is parsed by the route itself, after the
+caller's role is checked (the API-wide control-character check skips it; the route checks its
+fields the same way); the multipart parser spools the file to disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from starlette.datastructures import FormData, UploadFile
+
+from newspeech.analysis.jobs.deps import JobKickerDep
+from newspeech.analysis.jobs.service import JobBoard
+from newspeech.analysis.recordings.repository import RecordingRepository
+from newspeech.analysis.recordings.schemas import RecordingProgress, RecordingRead
+from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
+from newspeech.auth.deps import AuditorDep, ExaminerUser
+from newspeech.db.deps import DbSession, SettingsDep
+from newspeech.errors import NotFound
+from newspeech.kit.ids import Id
+from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
+from newspeech.kit.responses import COMMON_ERRORS, error_responses
+from newspeech.kit.text import forbidden_character
+from newspeech.models import (
+    BuildingType,
+    City,
+    Client,
+    Employee,
+    Place,
+    Scenario,
+    Transcription,
+    Zone,
+)
+from newspeech.models.prompts import KeyedName
+from newspeech.storage import AudioStore
+
+router = APIRouter(prefix="/analysis/recordings", tags=["analysis"], responses=COMMON_ERRORS)
+
+RECORDINGS_PATH = "/api/v1/analysis/recordings"
+"""The upload route, streamed past the app's body limit (see ``create_app``)."""
+
+
+def get_audio_store(request: Request) -> AudioStore:
+    store: AudioStore = request.app.state.audio_store
+    return store
+
+
+AudioStoreDep = Annotated[AudioStore, Depends(get_audio_store)]
+NameField = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def get_intake(
+    db: DbSession,
+    store: AudioStoreDep,
+    settings: SettingsDep,
+    auditor: AuditorDep,
+) -> RecordingIntake:
+    limits = IntakeLimits(settings.analysis_max_upload_bytes, settings.analysis_max_seconds)
+    audit = auditor if settings.enable_audit_logs else None
+    return RecordingIntake(db, store, audit, limits, settings.data_dir / "spool" / "analysis")
+
+
+IntakeDep = Annotated[RecordingIntake, Depends(get_intake)]
+
+
+class UploadForm(BaseModel):
+    """The upload's form fields besides ``file``. Empty optional fields count as absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: NameField
+    report_types: list[NameField] = Field(default_factory=list, max_length=20)
+    building_type: NameField | None = None
+    employee: NameField | None = None
+    client: NameField | None = None
+    place: NameField | None = None
+    zone: NameField | None = None
+    city: NameField | None = None
+    recorded_on: dt.date | None = None
+
+
+_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["file", "scenario"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        **UploadForm.model_json_schema()["properties"],
+    },
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _FORM_SCHEMA}},
+        }
+    },
+)
+async def upload_recording(
+    request: Request,
+    user: ExaminerUser,
+    intake: IntakeDep,
+    db: DbSession,
+    kicker: JobKickerDep,
+    background: BackgroundTasks,
+) -> RecordingRead:
+    """Upload a recording (WAV, FLAC, OGG/Opus, MP3, M4A or WebM; the file is read to check, its
+    name and declared type are not trusted) and queue its transcription. A multipart form:
+    ``file``, ``scenario``, ``report_types`` (repeated), ``building_type``, ``employee``,
+    ``client``, ``place``, ``zone``, ``city``, ``recorded_on``. Names are created on first use.
+    A bad file is refused with 413 (too big) or 422 (not a usable recording, too long) and
+    nothing is kept.
+
+    The body is read only after the caller is known to be an examiner or admin: a stranger
+    cannot make the server spool gigabytes."""
+    form = await request.form(max_files=1, max_fields=40)
+    try:
+        upload, fields = _read_form(form)
+        metadata = RecordingMetadata(
+            scenario=fields.scenario,
+            report_types=tuple(fields.report_types),
+            building_type=fields.building_type,
+            employee=fields.employee,
+            client=fields.client,
+            place=fields.place,
+            zone=fields.zone,
+            city=fields.city,
+            recorded_on=fields.recorded_on,
+        )
+        transcription = await intake.upload(
+            upload.file, upload.filename, metadata, actor_id=user.id
+        )
+    finally:
+        await form.close()
+    job = await JobBoard(db).create(transcription.id, requested_by=user.id)
+    background.add_task(kicker.kick, job.id)
+    return await describe(db, transcription)
+
+
+def _read_form(form: FormData) -> tuple[UploadFile, UploadForm]:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "file"),
+                    "msg": "send the recording as the form field file",
+                    "type": "missing",
+                }
+            ]
+        )
+    texts: dict[str, list[str]] = {}
+    problems = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            text = value.filename or ""
+        else:
+            text = value
+            if text.strip():
+                texts.setdefault(name, []).append(text)
+        if (problem := forbidden_character(name + text)) is not None:
+            problems.append({"loc": ("body", name), "msg": problem, "type": "value_error.text"})
+    if problems:
+        raise RequestValidationError(problems)
+    values: dict[str, object] = {
+        name: found if name == "report_types" else found[0] for name, found in texts.items()
+    }
+    try:
+        return upload, UploadForm.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from exc
+
+
+@router.get("")
+async def list_recordings(
+    _user: ExaminerUser,
+    db: DbSession,
+    page: Annotated[PageRequest, Query()],
+) -> Page[RecordingRead]:
+    """Recordings, newest first by default; sortable by created_at, recorded_on, id."""
+    allowed = {
+        "created_at": Transcription.created_at,
+        "recorded_on": Transcription.recorded_on,
+        "id": Transcription.id,
+    }
+    query = select(Transcription).order_by(*order_by(page.sort, allowed, ["-created_at", "-id"]))
+    rows, total = await fetch_page(db, query, page)
+    items = [await describe(db, row) for row in rows]
+    return Page(items=items, total=total, page=page.page, size=page.size)
+
+
+@router.get("/{recording_id}")
+async def get_recording(recording_id: Id, _user: ExaminerUser, db: DbSession) -> RecordingRead:
+    transcription = await db.get(Transcription, recording_id)
+    if transcription is None:
+        raise NotFound(f"no recording {recording_id}")
+    return await describe(db, transcription)
+
+
+async def describe(db: DbSession, row: Transcription) -> RecordingRead:
+    scenario = await db.get(Scenario, row.scenario_id)
+    assert scenario is not None  # a foreign key with ON DELETE RESTRICT
+    board = JobBoard(db)
+    job = await board.latest(row.id)
+    progress = None
+    if job is not None:
+        done, total = await board.counts(job.id)
+        progress = RecordingProgress(
+            job_id=job.id, status=job.status, stages_done=done, stages_total=total
+        )
+    return RecordingRead(
+        id=row.id,
+        original_filename=row.original_filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        duration_seconds=row.duration_seconds,
+        status=row.status,
+        scenario=scenario.key,
+        report_types=await _report_types(db, row.id),
+        building_type=await _name(db, BuildingType, row.building_type_id),
+        employee=await _name(db, Employee, row.employee_id),
+        client=await _name(db, Client, row.client_id),
+        place=await _name(db, Place, row.place_id),
+        zone=await _name(db, Zone, row.zone_id),
+        city=await _name(db, City, row.city_id),
+        recorded_on=row.recorded_on,
+        uploaded_by=row.uploaded_by,
+        created_at=row.created_at,
+        job=progress,
+    )
+
+
+async def _name(db: DbSession, model: type[KeyedName], entry_id: int | None) -> str | None:
+    if entry_id is None:
+        return None
+    entry = await db.get(model, entry_id)
+    return None if entry is None else entry.name
+
+
+async def _report_types(db: DbSession, transcription_id: int) -> list[str]:
+    return await RecordingRepository(db).report_type_keys(transcription_id)
