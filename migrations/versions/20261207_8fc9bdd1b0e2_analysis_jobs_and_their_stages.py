@@ -6,7 +6,7 @@ over a recording) and ``analysis_job_stages`` (its ordered steps, unique per
 indexes go with the tables: MariaDB refuses to drop an index a foreign key still uses).
 
 Revision ID: 8fc9bdd1b0e2
-Revises: 9dadb2a589ff
+Revises: b7c41e2d9f05
 Create Date: 2026-12-07 02:32:15.836833+00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import newspeech.db.base
 
 revision: str = "8fc9bdd1b0e2"
-down_revision: str | None = "9dadb2a589ff"
+down_revision: str | None = "b7c41e2d9f05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
