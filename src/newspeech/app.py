@@ -26,6 +26,7 @@ from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
+from newspeech.ask import endpoints as ask
 from newspeech.attempts import endpoints as attempts
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
@@ -123,6 +124,8 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         certificates,
         # Recording analysis (issue 17): the prompt registry, read-only.
         analysis_prompts,
+        # Asking the data in plain language (issue 18).
+        ask,
     )
 )
 
@@ -172,6 +175,7 @@ def create_app(
         app.state.voice = None
         app.state.grader = None
         app.state.llm_client = None
+        app.state.ask_llm = llm_client_from_settings(settings)
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
         app.state.draining = False
@@ -218,6 +222,8 @@ def create_app(
             await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
                 await app.state.llm_client.aclose()
+            if app.state.ask_llm is not None:
+                await app.state.ask_llm.aclose()
             if app.state.speech is not None:
                 await app.state.speech.aclose()
             await app.state.rate_limiter.aclose()

@@ -240,6 +240,10 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # Asking the data (newspeech.ask): how long one question's query may run before the
+    # database stops it (PostgreSQL statement_timeout, MariaDB max_statement_time, SQLite
+    # progress handler).
+    ask_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
     # Answer audio (docs/audio.md): every answer's recording, kept in a folder under the data dir
     # or in any S3-compatible store, for NEWSPEECH_AUDIO_RETENTION_DAYS (0 = forever).

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from newspeech.ask.repository import ReadOnlyRunner
+from newspeech.ask.service import AskService
+from newspeech.auth.deps import AuditorDep
+from newspeech.db.deps import EngineDep, SettingsDep
+from newspeech.llm.client import LLMClient
+
+
+def get_ask_llm(request: Request) -> LLMClient | None:
+    """The chat client questions are written with (``NEWSPEECH_LLM_*``), or None."""
+    client: LLMClient | None = getattr(request.app.state, "ask_llm", None)
+    return client
+
+
+AskLLM = Annotated[LLMClient | None, Depends(get_ask_llm)]
+
+
+def get_ask_service(
+    engine: EngineDep, settings: SettingsDep, auditor: AuditorDep, llm: AskLLM
+) -> AskService:
+    runner = ReadOnlyRunner(engine, timeout_seconds=settings.ask_timeout_seconds)
+    return AskService(runner, auditor, llm)
+
+
+AskServiceDep = Annotated[AskService, Depends(get_ask_service)]
