@@ -101,7 +101,9 @@ def parse_one(sql: str, dialect: str) -> exp.Expr:
 def require_read_only(tree: exp.Expr) -> None:
     """Only allowed syntax and functions anywhere in the tree (CTEs and subqueries included)."""
     for node in tree.walk():
-        if isinstance(node, exp.Func):
+        if isinstance(node, _QUERY_NODES):
+            pass
+        elif isinstance(node, exp.Func):
             if not isinstance(node, ALLOWED_FUNCTIONS):
                 name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
                 raise QueryFunctionNotAllowed(
@@ -110,9 +112,7 @@ def require_read_only(tree: exp.Expr) -> None:
         elif isinstance(node, exp.Var):
             if not isinstance(node.parent, exp.Interval | exp.Extract | exp.Func | exp.DataType):
                 raise QueryNotReadOnly("variables and bare keywords are not allowed")
-        elif isinstance(node, exp.DataTypeParam):
-            continue
-        elif not isinstance(node, _QUERY_NODES):
+        elif not isinstance(node, exp.DataTypeParam):
             raise QueryNotReadOnly(
                 f"{node.key.upper()[:40]} is not allowed: ask with a single read-only SELECT"
             )
@@ -148,8 +148,9 @@ def require_catalogue(tree: exp.Expr, rows: RowFilter) -> None:
             if not rows.may_read(name):
                 raise QueryOutOfScope(f"the view {name!r} is for admins only")
         defined.add(table.alias_or_name.lower())
-    defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias, exp.TableAlias)}
+    defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
     for alias in tree.find_all(exp.TableAlias):
+        defined.add(alias.name.lower())
         defined |= {column.name.lower() for column in alias.columns}
     for column in tree.find_all(exp.Column):
         known = column.name.lower() in ALL_COLUMNS | defined or isinstance(column.this, exp.Star)
