@@ -126,8 +126,7 @@ def test_force_limit_caps_rows(sql: str, limit: int, dialect: str) -> None:
 
 def test_scope_views_filters_every_read_of_a_college_view(dialect: str) -> None:
     tree = parse_one(
-        "SELECT a.college FROM answers AS a WHERE a.session_id IN "
-        "(SELECT session_id FROM results)",
+        "SELECT a.college FROM answers AS a WHERE a.session_id IN (SELECT session_id FROM results)",
         dialect,
     )
     sql = render(scope_views(tree, MEDICAL, dialect), dialect)
