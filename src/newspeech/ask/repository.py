@@ -161,14 +161,23 @@ def _refusal(exc: DBAPIError) -> QueryRefused:
     return QueryRefused("the database could not run this query")
 
 
-def _authorizer(views: frozenset[str]) -> Callable[..., int]:
+def _authorizer(views: frozenset[str], stored: frozenset[str]) -> Callable[..., int]:
+    """Reads of the views, of base tables from inside them, and of names that are no stored
+    table (a query's own WITH names); every other action is denied."""
+    hidden = {name.lower() for name in stored} - views
+
+    def readable(table: str, source: str) -> bool:
+        if table in views or source in views:
+            return True
+        return table not in hidden and not table.startswith(("sqlite_", "pragma_"))
+
     def authorize(
         action: int, arg1: str | None, arg2: str | None, _db: str | None, source: str | None
     ) -> int:
         if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE):
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_READ:
-            allowed = (arg1 or "") in views or (source or "") in views
+            allowed = readable((arg1 or "").lower(), (source or "").lower())
             return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_FUNCTION:
             name = (arg2 or "").lower()
@@ -186,7 +195,10 @@ def run_sqlite(path: str, sql: str, timeout_seconds: float) -> Rows:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_seconds)
     try:
         connection.execute("PRAGMA query_only = ON")
-        connection.set_authorizer(_authorizer(SQLITE_VIEWS))
+        stored = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+        connection.set_authorizer(_authorizer(SQLITE_VIEWS, frozenset(r[0] for r in stored)))
         deadline = time.monotonic() + timeout_seconds
         connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
