@@ -181,7 +181,8 @@ REFUSED: tuple[Attack, ...] = (
     _a("randomblob", "SELECT randomblob(1000000000)", FUNCTION),
     _a(
         "heavy_cross_join",
-        "SELECT COUNT(*) FROM answers a, answers b, answers c, answers d, answers e, answers f, answers g",
+        "SELECT COUNT(*) FROM answers a, answers b, answers c, answers d, answers e, answers f, "
+        "answers g",
         COMPLEX,
     ),
     _a(
@@ -192,13 +193,18 @@ REFUSED: tuple[Attack, ...] = (
     ),
     _a("huge_text", "SELECT '" + "x" * 9000 + "' AS t", COMPLEX),
     # unicode and quoting tricks
-    _a("homoglyph_table", "SELECT * FROM ᴜsers", UNKNOWN, UNPARSABLE),
+    _a("homoglyph_table", "SELECT * FROM \u1d1csers", UNKNOWN, UNPARSABLE),
     _a("quoted_users", 'SELECT * FROM "users"', UNKNOWN),
     _a("backtick_users", "SELECT * FROM `users`", UNKNOWN, UNPARSABLE),
     _a("quoted_schema_dot", 'SELECT * FROM "public"."users"', UNKNOWN),
     _a("quoted_name_with_dot", 'SELECT * FROM "ask.answers"', UNKNOWN),
     _a(
-        "fullwidth_semicolon", "SELECT 1； DROP TABLE users", UNPARSABLE, NOT_ONE, UNKNOWN, NOT_READ
+        "fullwidth_semicolon",
+        "SELECT 1\uff1b DROP TABLE users",
+        UNPARSABLE,
+        NOT_ONE,
+        UNKNOWN,
+        NOT_READ,
     ),
     _a("null_byte", "SELECT college FROM results\x00; DROP TABLE users", UNPARSABLE, NOT_ONE),
     _neutral(
@@ -226,7 +232,8 @@ SCOPED: tuple[Attack, ...] = (
     ),
     _a(
         "union_other_college",
-        "SELECT college FROM results WHERE college = 'medical' UNION SELECT college FROM exam_sessions WHERE college <> 'medical'",
+        "SELECT college FROM results WHERE college = 'medical' "
+        "UNION SELECT college FROM exam_sessions WHERE college <> 'medical'",
     ),
     _a("scalar_subquery", "SELECT (SELECT COUNT(*) FROM exam_sessions WHERE college = 'law') AS n"),
     _a("item_statistics_other", "SELECT COUNT(*) AS n FROM item_statistics WHERE college = 'law'"),

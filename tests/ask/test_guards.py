@@ -87,7 +87,8 @@ def test_read_only_refuses(sql: str, error: type[Exception]) -> None:
 def test_catalogue_accepts_views_ctes_and_aliases() -> None:
     tree = parse_one(
         "WITH t AS (SELECT a.college AS c FROM answers AS a) SELECT t.c, x.n FROM t "
-        "JOIN (SELECT college, COUNT(*) AS n FROM results GROUP BY college) AS x ON x.college = t.c",
+        "JOIN (SELECT college, COUNT(*) AS n FROM results GROUP BY college) AS x "
+        "ON x.college = t.c",
         "sqlite",
     )
     require_catalogue(tree, MEDICAL)

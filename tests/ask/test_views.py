@@ -66,4 +66,5 @@ async def test_mariadb_role_is_granted_select_on_the_views(
         ]
     granted = " ".join(grants)
     assert all(f"`ask_{view.name}`" in granted for view in CATALOGUE)
-    assert "INSERT" not in granted and "ALL PRIVILEGES" not in granted
+    assert "INSERT" not in granted
+    assert "ALL PRIVILEGES" not in granted
