@@ -468,4 +468,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analysis/prompts/{prompt_id}/diff"): Rule(
         "admin", 200, _on_prompt("diff", params={"from_version": 1, "to_version": 2})
     ),
+    ("POST", "/api/v1/ask"): Rule(
+        "examiner",
+        200,
+        fixed("/ask", json={"curated": "sittings_by_status", "parameters": {"college": "medical"}}),
+        audit="ask.query",
+    ),
+    ("GET", "/api/v1/ask/catalogue"): Rule("examiner", 200, fixed("/ask/catalogue")),
 }
