@@ -176,6 +176,11 @@ def create_app(
         app.state.grader = None
         app.state.llm_client = None
         app.state.ask_llm = llm_client_from_settings(settings)
+        app.state.ask_engine = (
+            create_engine(settings.model_copy(update={"database_url": settings.ask_database_url}))
+            if settings.ask_database_url
+            else None
+        )
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
         app.state.draining = False
@@ -224,6 +229,8 @@ def create_app(
                 await app.state.llm_client.aclose()
             if app.state.ask_llm is not None:
                 await app.state.ask_llm.aclose()
+            if app.state.ask_engine is not None:
+                await app.state.ask_engine.dispose()
             if app.state.speech is not None:
                 await app.state.speech.aclose()
             await app.state.rate_limiter.aclose()

@@ -4,13 +4,16 @@ it still runs nothing longer than the timeout and writes nothing."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newspeech.ask.catalogue import physical_name
-from newspeech.ask.repository import ReadOnlyRunner
+from newspeech.ask.repository import READ_ONLY_ROLE, ReadOnlyRunner
+from newspeech.config import Settings
 from newspeech.errors import QueryRefused, QueryTimeout
 from tests.api.world import World
 from tests.ask.conftest import row_counts
+from tests.conftest import CHECKOUT
 
 ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT COUNT(*) FROM t"
 # MariaDB stops recursion after max_recursive_iterations (1000); its sequence engine makes a
@@ -68,7 +71,37 @@ async def test_base_tables_are_out_of_reach_below_the_guards(
     if backend == "mariadb":
         pytest.skip(
             "MariaDB's SET ROLE adds privileges: the application's login still reads base "
-            "tables unless NEWSPEECH runs questions as a separate read-only login (docs/ask.md)"
+            "tables; a separate login holding only the role does not (test below)"
         )
     with pytest.raises(QueryRefused):
         await ReadOnlyRunner(engine).run("SELECT email FROM users")
+
+
+async def test_a_mariadb_login_holding_only_the_role_reads_views_not_tables(
+    backend: str, engine: AsyncEngine, settings: Settings, world: World
+) -> None:
+    """What NEWSPEECH_ASK_DATABASE_URL is for on MariaDB (docs/ask.md)."""
+    if backend != "mariadb":
+        pytest.skip("MariaDB's separate read-only login")
+    login, password = f"ask_{CHECKOUT}", f"pw-{CHECKOUT}"
+    async with engine.connect() as connection:
+        await connection.execute(text(f"DROP USER IF EXISTS '{login}'@'127.0.0.1'"))
+        await connection.execute(
+            text(f"CREATE USER '{login}'@'127.0.0.1' IDENTIFIED BY '{password}'")
+        )
+        await connection.execute(text(f"GRANT {READ_ONLY_ROLE} TO '{login}'@'127.0.0.1'"))
+        await connection.execute(
+            text(f"SET DEFAULT ROLE {READ_ONLY_ROLE} FOR '{login}'@'127.0.0.1'")
+        )
+    url = make_url(settings.database_url).set(username=login, password=password)
+    ask_engine = create_async_engine(url)
+    try:
+        runner = ReadOnlyRunner(ask_engine)
+        found = await runner.run("SELECT COUNT(*) FROM ask_results")
+        assert found.rows == [(2,)]
+        with pytest.raises(QueryRefused):
+            await runner.run("SELECT email FROM users")
+    finally:
+        await ask_engine.dispose()
+        async with engine.connect() as connection:
+            await connection.execute(text(f"DROP USER IF EXISTS '{login}'@'127.0.0.1'"))

@@ -21,9 +21,11 @@ AskLLM = Annotated[LLMClient | None, Depends(get_ask_llm)]
 
 
 def get_ask_service(
-    engine: EngineDep, settings: SettingsDep, auditor: AuditorDep, llm: AskLLM
+    request: Request, engine: EngineDep, settings: SettingsDep, auditor: AuditorDep, llm: AskLLM
 ) -> AskService:
-    runner = ReadOnlyRunner(engine, timeout_seconds=settings.ask_timeout_seconds)
+    # NEWSPEECH_ASK_DATABASE_URL's login when configured, else the application's.
+    ask_engine = getattr(request.app.state, "ask_engine", None) or engine
+    runner = ReadOnlyRunner(ask_engine, timeout_seconds=settings.ask_timeout_seconds)
     return AskService(runner, auditor, llm)
 
 
