@@ -48,6 +48,9 @@ async def test_postgresql_role_reads_the_views_and_nothing_else(
         pytest.skip("PostgreSQL's role; MariaDB's is granted to a separate login (docs/ask.md)")
     async with engine.connect() as connection:
         await connection.execute(text(f"SET ROLE {READ_ONLY_ROLE}"))
+        unscoped = await connection.execute(text("SELECT COUNT(*) FROM ask.results"))
+        assert unscoped.scalar() == 0  # row-level security: no scope set, no rows
+        await connection.execute(text("SELECT set_config('newspeech.ask_all', 'on', true)"))
         found = await connection.execute(text("SELECT COUNT(*) FROM ask.results"))
         assert found.scalar() == 2
         with pytest.raises(DBAPIError, match="permission denied"):

@@ -24,10 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from newspeech.ask.catalogue import VIEWS, physical_name
+from newspeech.ask.guards import RowFilter
 from newspeech.errors import QueryRefused, QueryTimeout
 
 logger = logging.getLogger(__name__)
@@ -96,7 +98,9 @@ class ReadOnlyRunner:
         self.timeout_seconds = timeout_seconds
         self._can_assume_role: bool | None = None
 
-    async def run(self, sql: str) -> Rows:
+    async def run(self, sql: str, rows: RowFilter) -> Rows:
+        """Run ``sql`` (checked by the guards for ``rows``). On PostgreSQL ``rows`` also sets
+        the row-level security scope (migration b7d2e4f6a8c1) of the read-only role."""
         if self.dialect == "sqlite":
             path = self.engine.url.database
             if not path or path == ":memory:":
@@ -105,18 +109,26 @@ class ReadOnlyRunner:
         async with self.engine.connect() as connection:
             try:
                 if self.dialect == "postgresql":
-                    return await self._postgresql(connection, sql)
+                    return await self._postgresql(connection, sql, rows)
                 return await self._mariadb(connection, sql)
             except DBAPIError as exc:
                 raise _refusal(exc) from exc
             finally:
                 await connection.rollback()
 
-    async def _postgresql(self, connection: AsyncConnection, sql: str) -> Rows:
+    async def _postgresql(self, connection: AsyncConnection, sql: str, rows: RowFilter) -> Rows:
         await connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         milliseconds = max(1, int(self.timeout_seconds * 1000))
         await connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
         if await self._role_available(connection):
+            colleges = ",".join(sorted(rows.colleges or ()))
+            await connection.execute(
+                text(
+                    "SELECT set_config('newspeech.ask_all', :all, true), "
+                    "set_config('newspeech.ask_colleges', :colleges, true)"
+                ),
+                {"all": "on" if rows.is_admin else "off", "colleges": colleges},
+            )
             await connection.exec_driver_sql(f"SET LOCAL ROLE {READ_ONLY_ROLE}")
         return await _fetch(connection, sql)
 

@@ -121,7 +121,7 @@ class AskService:
             )
         proposed = await generate_sql(self.llm, question, self.dialect)
         sql = checked_sql(proposed, self.dialect, rows)
-        return await self._answer(question, sql, scope, "llm")
+        return await self._answer(question, sql, rows, scope, "llm")
 
     async def ask_curated(self, key: str, values: Mapping[str, str], scope: Scope) -> Answer:
         rows = row_filter(scope)
@@ -129,12 +129,18 @@ class AskService:
         tree = curated.bind(question, values, self.dialect)
         sql = checked_tree(tree, self.dialect, rows)
         title = f"{question.title} ({', '.join(f'{k}={values[k]}' for k in question.parameters)})"
-        return await self._answer(title, sql, scope, f"curated:{key}", question.chart)
+        return await self._answer(title, sql, rows, scope, f"curated:{key}", question.chart)
 
     async def _answer(
-        self, question: str, sql: str, scope: Scope, source: str, chart: str | None = None
+        self,
+        question: str,
+        sql: str,
+        readable: RowFilter,
+        scope: Scope,
+        source: str,
+        chart: str | None = None,
     ) -> Answer:
-        found: Rows = await self.runner.run(sql)
+        found: Rows = await self.runner.run(sql, readable)
         rows = [[_json_value(v) for v in row] for row in found.rows]
         await self.auditor.record(
             "ask.query",
