@@ -192,6 +192,8 @@ REFUSED: tuple[Attack, ...] = (
         UNPARSABLE,
     ),
     _a("huge_text", "SELECT '" + "x" * 9000 + "' AS t", COMPLEX),
+    _a("deep_nesting", "SELECT " + "(" * 1000 + "1" + ")" * 1000, COMPLEX),
+    _a("deep_subqueries", "SELECT " + "(SELECT " * 300 + "1" + ")" * 300, COMPLEX),
     # unicode and quoting tricks
     _a("homoglyph_table", "SELECT * FROM \u1d1csers", UNKNOWN, UNPARSABLE),
     _a("quoted_users", 'SELECT * FROM "users"', UNKNOWN),

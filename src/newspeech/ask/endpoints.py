@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from newspeech.ask import curated
 from newspeech.ask.catalogue import CATALOGUE
@@ -15,7 +15,10 @@ from newspeech.ask.schemas import (
     CuratedRead,
     ViewRead,
 )
-from newspeech.auth.deps import ExaminerUser, ScopeDep
+from newspeech.ask.service import record_refusal
+from newspeech.auth.deps import ExaminerUser, ScopeDep, client_info
+from newspeech.db.deps import SettingsDep
+from newspeech.errors import QueryRefused
 from newspeech.kit.responses import COMMON_ERRORS
 
 router = APIRouter(prefix="/ask", tags=["ask"], responses=COMMON_ERRORS)
@@ -23,15 +26,33 @@ router = APIRouter(prefix="/ask", tags=["ask"], responses=COMMON_ERRORS)
 
 @router.post("")
 async def ask(
-    body: AskRequest, service: AskServiceDep, _user: ExaminerUser, scope: ScopeDep
+    request: Request,
+    body: AskRequest,
+    service: AskServiceDep,
+    settings: SettingsDep,
+    _user: ExaminerUser,
+    scope: ScopeDep,
 ) -> AskRead:
     """Answer a question with rows from the published views: a plain-language ``question``
     (written as SQL by the LLM) or a ``curated`` one. The SQL is checked, limited to the
-    caller's colleges, run read-only and recorded in the audit log."""
-    if body.curated is not None:
-        answer = await service.ask_curated(body.curated, body.parameters, scope)
-    else:
-        answer = await service.ask(body.question or "", scope)
+    caller's colleges, run read-only and recorded in the audit log (refusals too)."""
+    try:
+        if body.curated is not None:
+            answer = await service.ask_curated(body.curated, body.parameters, scope)
+        else:
+            answer = await service.ask(body.question or "", scope)
+    except QueryRefused as refused:
+        await record_refusal(
+            request.app.state.sessionmaker,
+            client_info(request),
+            user_id=scope.user_id,
+            question=body.question or body.curated or "",
+            proposed=service.proposed,
+            code=refused.code,
+            enabled=settings.enable_audit_logs,
+        )
+        request.state.audited = True
+        raise
     return AskRead(
         question=answer.question,
         sql=answer.sql,

@@ -90,6 +90,8 @@ def parse_one(sql: str, dialect: str) -> exp.Expr:
         statements = [s for s in sqlglot.parse(sql, read=sqlglot_dialect(dialect)) if s]
     except SqlglotError as exc:
         raise QueryUnparsable("the query is not SQL this service can read") from exc
+    except RecursionError as exc:
+        raise QueryTooComplex("the query is nested too deeply") from exc
     if len(statements) != 1:
         raise QueryNotOneStatement(f"send exactly one statement, not {len(statements)}")
     statement: exp.Expr = statements[0]
@@ -224,9 +226,12 @@ def checked_sql(sql: str, dialect: str, rows: RowFilter, *, cap: int = MAX_LIMIT
 
 def checked_tree(tree: exp.Expr, dialect: str, rows: RowFilter, *, cap: int = MAX_LIMIT) -> str:
     """Every guard after parsing, in order; the SQL to run."""
-    require_read_only(tree)
-    require_catalogue(tree, rows)
-    require_small(tree)
-    force_limit(tree, cap)
-    scope_views(tree, rows, dialect)
-    return render(tree, dialect)
+    try:
+        require_read_only(tree)
+        require_catalogue(tree, rows)
+        require_small(tree)
+        force_limit(tree, cap)
+        scope_views(tree, rows, dialect)
+        return render(tree, dialect)
+    except RecursionError as exc:
+        raise QueryTooComplex("the query is nested too deeply") from exc

@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from newspeech.ask import curated
 from newspeech.ask.catalogue import CATALOGUE, prompt_text
 from newspeech.ask.guards import MAX_LIMIT, RowFilter, checked_sql, checked_tree
 from newspeech.ask.repository import ReadOnlyRunner, Rows
-from newspeech.audits.service import Auditor
+from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.auth.scope import Scope
+from newspeech.db.engine import unit_of_work
 from newspeech.errors import QueryOutOfScope, QueryUnparsable, ValidationFailed
 from newspeech.llm.client import ChatMessage, LLMClient, parse_json_object
 from newspeech.models import UserRole
@@ -111,6 +114,8 @@ class AskService:
         self.auditor = auditor
         self.llm = llm
         self.dialect = runner.dialect
+        self.proposed: str | None = None
+        """The SQL last proposed (by the model, or a curated template), checked or not."""
 
     async def ask(self, question: str, scope: Scope) -> Answer:
         """A plain-language question, through the model."""
@@ -119,13 +124,14 @@ class AskService:
             raise ValidationFailed(
                 "no LLM is configured (NEWSPEECH_LLM_API_URL): choose a curated question"
             )
-        proposed = await generate_sql(self.llm, question, self.dialect)
-        sql = checked_sql(proposed, self.dialect, rows)
+        self.proposed = await generate_sql(self.llm, question, self.dialect)
+        sql = checked_sql(self.proposed, self.dialect, rows)
         return await self._answer(question, sql, rows, scope, "llm")
 
     async def ask_curated(self, key: str, values: Mapping[str, str], scope: Scope) -> Answer:
         rows = row_filter(scope)
         question = curated.find(key)
+        self.proposed = question.sql_for(self.dialect)
         tree = curated.bind(question, values, self.dialect)
         sql = checked_tree(tree, self.dialect, rows)
         title = f"{question.title} ({', '.join(f'{k}={values[k]}' for k in question.parameters)})"
@@ -150,3 +156,25 @@ class AskService:
         )
         hint = chart if chart and rows else chart_hint(found.columns, rows)
         return Answer(question, sql, found.columns, rows, hint, source)
+
+
+async def record_refusal(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: ClientInfo,
+    *,
+    user_id: int,
+    question: str,
+    proposed: str | None,
+    code: str,
+    enabled: bool = True,
+) -> None:
+    """A refused question in the audit log, in its own short transaction (the request's is
+    rolled back): who asked what, the SQL proposed, and the refusal's code."""
+    async with unit_of_work(sessionmaker) as db:
+        await Auditor(db, client, enabled=enabled).record(
+            "ask.refused",
+            actor_id=user_id,
+            resource_type="ask",
+            status=code,
+            details={"question": question[:2000], "proposed_sql": (proposed or "")[:4000]},
+        )
