@@ -27,6 +27,7 @@ from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
 from newspeech.ask import endpoints as ask
+from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.attempts import endpoints as attempts
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
@@ -180,6 +181,10 @@ def create_app(
             create_engine(settings.model_copy(update={"database_url": settings.ask_database_url}))
             if settings.ask_database_url
             else None
+        )
+        # One runner for the process: it learns once whether the read-only role may be assumed.
+        app.state.ask_runner = ReadOnlyRunner(
+            app.state.ask_engine or engine, timeout_seconds=settings.ask_timeout_seconds
         )
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()

@@ -7,7 +7,6 @@ from fastapi import Depends, Request
 from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.ask.service import AskService
 from newspeech.auth.deps import AuditorDep
-from newspeech.db.deps import EngineDep, SettingsDep
 from newspeech.llm.client import LLMClient
 
 
@@ -20,12 +19,16 @@ def get_ask_llm(request: Request) -> LLMClient | None:
 AskLLM = Annotated[LLMClient | None, Depends(get_ask_llm)]
 
 
+def get_ask_runner(request: Request) -> ReadOnlyRunner:
+    """The process's runner (built in the lifespan, on NEWSPEECH_ASK_DATABASE_URL's login when
+    configured, else the application's)."""
+    runner: ReadOnlyRunner = request.app.state.ask_runner
+    return runner
+
+
 def get_ask_service(
-    request: Request, engine: EngineDep, settings: SettingsDep, auditor: AuditorDep, llm: AskLLM
+    runner: Annotated[ReadOnlyRunner, Depends(get_ask_runner)], auditor: AuditorDep, llm: AskLLM
 ) -> AskService:
-    # NEWSPEECH_ASK_DATABASE_URL's login when configured, else the application's.
-    ask_engine = getattr(request.app.state, "ask_engine", None) or engine
-    runner = ReadOnlyRunner(ask_engine, timeout_seconds=settings.ask_timeout_seconds)
     return AskService(runner, auditor, llm)
 
 
