@@ -92,9 +92,11 @@ def _json_value(value: Any) -> Any:
 
 async def generate_sql(llm: LLMClient, question: str, dialect: str) -> str:
     """The model's proposed SQL for ``question`` (unchecked: the caller guards it)."""
+    # JSON-quoted with "<" escaped: the question cannot close its own tag.
+    quoted = json.dumps(question).replace("<", "\\u003c")
     messages = [
         ChatMessage("system", system_prompt(dialect)),
-        ChatMessage("user", f"<question>{json.dumps(question)}</question>"),
+        ChatMessage("user", f"<question>{quoted}</question>"),
     ]
     reply = await llm.complete(messages, json_schema=SQL_SCHEMA, schema_name="query")
     try:
