@@ -201,17 +201,22 @@ def scope_views(tree: exp.Expr, rows: RowFilter, dialect: str) -> exp.Expr:
             source.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
             table.replace(source)
             continue
-        condition = _in_colleges(college, sorted(rows.colleges))
-        filtered = exp.select("*").from_(source).where(condition)
-        table.replace(filtered.subquery(alias))
+        filtered = exp.Select(
+            expressions=[exp.Star()],
+            from_=exp.From(this=source),
+            where=exp.Where(this=_in_colleges(college, sorted(rows.colleges))),
+        )
+        table.replace(
+            exp.Subquery(this=filtered, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        )
     return tree
 
 
 def _in_colleges(column: str, colleges: Iterable[str]) -> exp.Expr:
-    values = [exp.Literal.string(code) for code in colleges]
+    values: list[exp.Expr] = [exp.Literal.string(code) for code in colleges]
     if not values:
         return exp.false()
-    return exp.column(column).isin(*values)
+    return exp.In(this=exp.Column(this=exp.to_identifier(column)), expressions=values)
 
 
 def render(tree: exp.Expr, dialect: str) -> str:
