@@ -32,6 +32,8 @@ from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
+from newspeech.ask import endpoints as ask
+from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.attempts import endpoints as attempts
 from newspeech.audits import endpoints as audits
 from newspeech.audits.repository import AuditLogRepository
@@ -138,6 +140,8 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         analysis_prompts,
         analysis_recordings,
         analysis_jobs,
+        # Asking the data in plain language (issue 18).
+        ask,
     )
 )
 
@@ -187,6 +191,16 @@ def create_app(
         app.state.voice = None
         app.state.graders = None
         app.state.llm_client = None
+        app.state.ask_llm = llm_client_from_settings(settings)
+        app.state.ask_engine = (
+            create_engine(settings.model_copy(update={"database_url": settings.ask_database_url}))
+            if settings.ask_database_url
+            else None
+        )
+        # One runner for the process: it learns once whether the read-only role may be assumed.
+        app.state.ask_runner = ReadOnlyRunner(
+            app.state.ask_engine or engine, timeout_seconds=settings.ask_timeout_seconds
+        )
         app.state.loop_settings = LoopSettings.from_settings(settings)
         app.state.live_sittings = LiveSittings()
         app.state.draining = False
@@ -236,6 +250,10 @@ def create_app(
             await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
                 await app.state.llm_client.aclose()
+            if app.state.ask_llm is not None:
+                await app.state.ask_llm.aclose()
+            if app.state.ask_engine is not None:
+                await app.state.ask_engine.dispose()
             if app.state.speech is not None:
                 await app.state.speech.aclose()
             await app.state.rate_limiter.aclose()

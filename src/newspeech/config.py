@@ -285,6 +285,14 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # Asking the data (newspeech.ask): how long one question's query may run before the
+    # database stops it (PostgreSQL statement_timeout, MariaDB max_statement_time, SQLite
+    # progress handler).
+    ask_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # A separate login for questions, holding only the newspeech_ask role (docs/ask.md). Empty:
+    # questions use the application's login (PostgreSQL still narrows it with SET ROLE;
+    # MariaDB cannot, so there a separate login is what keeps base tables out of reach).
+    ask_database_url: str = ""
 
     # Answer audio (docs/audio.md): every answer's recording, kept in a folder under the data dir
     # or in any S3-compatible store, for NEWSPEECH_AUDIO_RETENTION_DAYS (0 = forever).
@@ -325,7 +333,7 @@ class Settings(BaseSettings):
     _token_secret: str | None = PrivateAttr(default=None)
     _token_secret_created: bool = PrivateAttr(default=False)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "ask_database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value) if value else value

@@ -93,3 +93,53 @@ class PayloadTooLarge(NewSpeechError):
 
     code = "payload_too_large"
     http_status = 413
+
+
+class QueryRefused(NewSpeechError):
+    """A question's SQL was refused by a guard (newspeech.ask). Each reason has its own code;
+    the message says what to change and never echoes schema internals."""
+
+    code = "query_refused"
+    http_status = 422
+
+
+class QueryUnparsable(QueryRefused):
+    code = "query_unparsable"
+
+
+class QueryNotOneStatement(QueryRefused):
+    code = "query_not_one_statement"
+
+
+class QueryNotReadOnly(QueryRefused):
+    """Not a plain SELECT: a write, DDL, a lock, a variable or a construct outside the
+    allowed read-only subset."""
+
+    code = "query_not_read_only"
+
+
+class QueryUnknownSource(QueryRefused):
+    """A table, schema or column outside the published catalogue."""
+
+    code = "query_unknown_source"
+
+
+class QueryFunctionNotAllowed(QueryRefused):
+    code = "query_function_not_allowed"
+
+
+class QueryTooComplex(QueryRefused):
+    code = "query_too_complex"
+
+
+class QueryOutOfScope(QueryRefused):
+    """The caller may not read this view (or any: students)."""
+
+    code = "query_out_of_scope"
+    http_status = 403
+
+
+class QueryTimeout(QueryRefused):
+    """The query outlived the statement timeout and was cancelled."""
+
+    code = "query_timeout"

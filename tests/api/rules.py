@@ -544,4 +544,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/analysis/jobs/{job_id}/retry"): Rule(
         "examiner", 200, _on_job("/retry", AnalysisJobStatus.FAILED), audit="analysis.job.retry"
     ),
+    ("POST", "/api/v1/ask"): Rule(
+        "examiner",
+        200,
+        fixed("/ask", json={"curated": "sittings_by_status", "parameters": {"college": "medical"}}),
+        audit="ask.query",
+    ),
+    ("GET", "/api/v1/ask/catalogue"): Rule("examiner", 200, fixed("/ask/catalogue")),
 }

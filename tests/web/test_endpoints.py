@@ -110,6 +110,7 @@ EXAMINER_MODULES = (
     "questions.js",
     "importer.js",
     "statistics.js",
+    "ask.js",
 )
 
 

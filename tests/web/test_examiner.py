@@ -439,6 +439,24 @@ async def test_statistics_draw_the_histogram_facility_discrimination_and_pass_ra
     await expect(page.locator("#stat-candidates")).to_have_text("4")
 
 
+async def test_asking_a_curated_question_shows_its_rows_chart_and_sql(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Ask the data").click()
+    await expect(page.locator("#ask-no-llm")).to_be_visible()
+    await page.get_by_label("Question").select_option("sittings_by_status")
+    await page.get_by_label("College").select_option("medical")
+    await page.locator("#ask-curated-form").get_by_role("button", name="Ask").click()
+    await expect(page.locator("#ask-table tbody tr")).to_have_count(1)
+    await expect(page.locator("#ask-table tbody tr td").first).to_have_text("completed")
+    await expect(page.locator("#ask-sql")).to_contain_text("IN ('medical')")
+    drawn = await chart_data(page, "ask-chart")
+    assert drawn["type"] == "bar"
+    assert drawn["labels"] == ["completed"]
+    assert drawn["data"] == [4]  # four finished sittings
+
+
 async def test_importing_moodle_xml_previews_it_and_shows_a_bad_grade_with_its_line(
     page: Page, workspace: Workspace, shared_dir: Path
 ) -> None:

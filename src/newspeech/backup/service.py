@@ -204,10 +204,19 @@ async def _drop_tables(engine: AsyncEngine) -> None:
 
     def drop(connection: Connection) -> None:
         dialect = connection.dialect.name
-        names = inspect(connection).get_table_names()
-        if dialect == "sqlite" or not names:
+        if dialect == "sqlite":
             return
         quote = connection.dialect.identifier_preparer.quote
+        # The published views of newspeech.ask (docs/ask.md): PostgreSQL keeps them in schema
+        # "ask" (the dump creates it again), MariaDB beside the tables.
+        if dialect == "postgresql":
+            connection.execute(text("DROP SCHEMA IF EXISTS ask CASCADE"))
+        else:
+            for view in inspect(connection).get_view_names():
+                connection.execute(text(f"DROP VIEW IF EXISTS {quote(view)}"))
+        names = inspect(connection).get_table_names()
+        if not names:
+            return
         if dialect == "postgresql":
             listed = ", ".join(quote(name) for name in names)
             connection.execute(text(f"DROP TABLE IF EXISTS {listed} CASCADE"))

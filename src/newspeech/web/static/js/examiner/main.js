@@ -3,6 +3,7 @@
 // cleanup (blob URLs, charts) that runs when the examiner moves on.
 
 import { Api } from "./api.js";
+import { renderAsk } from "./ask.js";
 import { $, h } from "./dom.js";
 import { renderImport } from "./importer.js";
 import { renderQuestion, renderQuestions } from "./questions.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^#\/questions\/(\d+)$/, renderQuestion, "questions"],
   [/^#\/import$/, renderImport, "import"],
   [/^#\/statistics$/, renderStatistics, "statistics"],
+  [/^#\/ask$/, renderAsk, "ask"],
 ];
 
 const api = new Api();

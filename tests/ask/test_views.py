@@ -1,0 +1,73 @@
+"""The published views (migration 3a5c7e9b1d24) on every backend: they match the catalogue,
+hold no secrets, and the read-only role may read them and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from newspeech.ask.catalogue import CATALOGUE, physical_name
+from newspeech.ask.repository import READ_ONLY_ROLE
+from tests.api.world import World
+
+
+def _quoted(dialect: str, view: str) -> str:
+    schema, name = physical_name(dialect, view)
+    quote = "`" if dialect == "mysql" else '"'
+    return f"{quote}{schema}{quote}.{quote}{name}{quote}" if schema else f"{quote}{name}{quote}"
+
+
+async def test_catalogue_documents_every_column_of_every_view_in_order(
+    engine: AsyncEngine, world: World
+) -> None:
+    async with engine.connect() as connection:
+        for view in CATALOGUE:
+            result = await connection.execute(
+                text(f"SELECT * FROM {_quoted(engine.dialect.name, view.name)}")
+            )
+            assert list(result.keys()) == [c.name for c in view.columns], view.name
+
+
+async def test_views_expose_marks_but_no_secrets(engine: AsyncEngine, world: World) -> None:
+    async with engine.connect() as connection:
+        answers = await connection.execute(
+            text(f"SELECT college, score FROM {_quoted(engine.dialect.name, 'answers')}")
+        )
+        rows = {(college, score) for college, score in answers}
+    assert rows == {("medical", 7), ("law", 7)}
+    names = {c.name for view in CATALOGUE for c in view.columns}
+    assert not {n for n in names if "password" in n or "token" in n or "hash" in n}
+
+
+async def test_postgresql_role_reads_the_views_and_nothing_else(
+    backend: str, engine: AsyncEngine, world: World
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's role; MariaDB's is granted to a separate login (docs/ask.md)")
+    async with engine.connect() as connection:
+        await connection.execute(text(f"SET ROLE {READ_ONLY_ROLE}"))
+        unscoped = await connection.execute(text("SELECT COUNT(*) FROM ask.results"))
+        assert unscoped.scalar() == 0  # row-level security: no scope set, no rows
+        await connection.execute(text("SELECT set_config('newspeech.ask_all', 'on', true)"))
+        found = await connection.execute(text("SELECT COUNT(*) FROM ask.results"))
+        assert found.scalar() == 2
+        with pytest.raises(DBAPIError, match="permission denied"):
+            await connection.execute(text("SELECT email FROM users"))
+        await connection.rollback()
+
+
+async def test_mariadb_role_is_granted_select_on_the_views(
+    backend: str, engine: AsyncEngine
+) -> None:
+    if backend != "mariadb":
+        pytest.skip("MariaDB's role")
+    async with engine.connect() as connection:
+        grants = [
+            row[0] for row in await connection.execute(text(f"SHOW GRANTS FOR {READ_ONLY_ROLE}"))
+        ]
+    granted = " ".join(grants)
+    assert all(f"`ask_{view.name}`" in granted for view in CATALOGUE)
+    assert "INSERT" not in granted
+    assert "ALL PRIVILEGES" not in granted
