@@ -22,6 +22,7 @@ from newspeech.errors import ConfigurationError, NewSpeechError
 from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.pool import InferencePool, Urgency, component, current_urgency, urgency
 from newspeech.voice.protocols import AudioChunk
+from newspeech.voice.spoken import spoken_form
 from newspeech.voice.text import split_clauses
 
 CHUNK_SECONDS = 0.04
@@ -123,7 +124,7 @@ class PiperTextToSpeech:
 
     def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
-        return stream_clauses(split_clauses(text), self._render, self.sample_rate)
+        return stream_clauses(split_clauses(spoken_form(text)), self._render, self.sample_rate)
 
     async def warm_up(self) -> None:
         """Synthesize a short phrase once, so the first exam does not pay ONNX's first run."""
@@ -162,7 +163,7 @@ class EspeakTextToSpeech:
 
     def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
-        return stream_clauses(split_clauses(text), self._render, self.sample_rate)
+        return stream_clauses(split_clauses(spoken_form(text)), self._render, self.sample_rate)
 
     async def warm_up(self) -> None:
         """Speak a short phrase once: checks the command and the voice at start-up."""
