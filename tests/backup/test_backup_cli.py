@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from newspeech.configuration.values import SEED_DEFAULTS
 from tests.test_cli import run_cli
 
 
@@ -37,7 +38,8 @@ def test_backup_verify_and_restore_from_the_command_line(tmp_path: Path) -> None
     assert restored.returncode == 0, restored.stderr
     assert "configuration" in restored.stdout
     with sqlite3.connect(data / "newspeech.db") as db:
-        assert db.execute("SELECT count(*) FROM configuration").fetchone()[0] == 19
+        count = db.execute("SELECT count(*) FROM configuration").fetchone()[0]
+        assert count == len(SEED_DEFAULTS)
     assert (data / "answer-audio" / "1" / "1.ogg").read_bytes() == b"OggS" + bytes(1000)
 
 
