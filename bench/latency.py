@@ -3,6 +3,7 @@
     scripts/bench latency                 # table + bench/results/latency.json
     scripts/bench latency --levels 1,10   # a shorter sweep
     scripts/bench latency --conversation scripted   # the scripted exam (no grading, no DB)
+    scripts/bench latency --levels 20 --stagger 3   # a class whose students start over a minute
 
 A server process runs the real app (Silero VAD, Smart Turn v3.2, whisper tiny.en, Piper, the
 session loop, the WebSocket edge). By default THE EXAM IS REAL: the exam service and engine,
@@ -162,6 +163,8 @@ class Exams:
     audio: dict[int, PCM16]
     tokens: list[str]
     end_after: int | None = None
+    stagger: float = 0.05
+    """Seconds between one student's start and the next's."""
 
 
 async def run_exams(
@@ -192,7 +195,7 @@ async def run_exams(
             durations.append(time.perf_counter() - started)
         return report
 
-    return await asyncio.gather(*(one(c, i * 0.05) for i, c in enumerate(candidates)))
+    return await asyncio.gather(*(one(c, i * exams.stagger) for i, c in enumerate(candidates)))
 
 
 async def sign_in(port: int, students: int) -> list[str]:
@@ -279,9 +282,9 @@ async def bench(
     print(f"server up (pid {server.pid}), models loaded and warm: RSS {idle:.0f} MB")
     if real:
         tokens = await sign_in(port, max([args.exams, *args.levels]))
-        exams = Exams(url, audio, tokens, end_after=args.questions)
+        exams = Exams(url, audio, tokens, end_after=args.questions, stagger=args.stagger)
     else:
-        exams = Exams(url, audio, [TOKEN])
+        exams = Exams(url, audio, [TOKEN], stagger=args.stagger)
     sequential = [r for _ in range(args.exams) for r in await run_exams(exams, 1)]
     print(f"  {args.exams} exams one at a time: done")
     barge = await run_exams(exams, args.exams, barge_in_after=1.0)
@@ -302,6 +305,7 @@ async def bench(
         "cpus": os.cpu_count(),
         "cores_used_for_budget": CORES,
         "conversation": CONVERSATIONS[args.conversation].format(questions=args.questions),
+        "stagger_seconds": args.stagger,
         "engines": "silero vad, smart-turn v3.2, whisper tiny.en int8, piper en_US-joe-medium"
         + (", hybrid grader (MiniLM)" if real else ""),
         "server_rss_idle_mb": round(idle, 1),
@@ -342,6 +346,7 @@ async def wait_for_server(port: int, server: subprocess.Popen[bytes]) -> None:
 
 def print_table(result: dict[str, Any]) -> None:
     print(f"\nconversation: {result['conversation']}")
+    print(f"students start {result['stagger_seconds']} s apart")
     single, barge = result["single"], result["barge_in"]
     print(f"\none exam at a time ({single['exams']} exams, {single['turns']} turns)")
     print(f"  {'metric':<34}{'p50':>9}{'p95':>9}")
@@ -389,6 +394,14 @@ def main() -> None:
         type=lambda text: [int(n) for n in text.split(",")],
         default=[1, 10, 25, 50],
         help="simultaneous exams to sweep (default 1,10,25,50)",
+    )
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=0.05,
+        help="seconds between one student's start and the next's (default 0.05: every "
+        "student answers the same audio in step, the worst burst; a class that started "
+        "over a minute is --stagger 3 at 20 students)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latency.json")
     args = parser.parse_args()
