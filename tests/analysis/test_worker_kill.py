@@ -45,6 +45,8 @@ AMQP_URL = os.environ.get("NEWSPEECH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0
 STAGE_TIMEOUT = 20.0
 PATIENCE = 600
 """Polls (of 0.1 s) before giving up on a state: a bound on a hung test, not a timing check."""
+SETTLE = 0.5
+"""Seconds after a kill for the database to apply a commit the worker had already sent."""
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
@@ -160,6 +162,45 @@ async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> A
         return job
 
 
+async def _kill_mid_transcription(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    start_worker: Callable[[], subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> int:
+    """Starts workers and kills each with SIGKILL as soon as it is seen transcribing a chunk,
+    until one dies with its chunk unfinished; that stage's id.
+
+    A chunk can be finished in the instant between seeing it running and the kill; then the
+    stage is done at its first try and proves nothing, so the next worker is killed the same
+    way (each such round finishes a chunk, so this ends)."""
+    for round_ in range(1, 4):
+        worker = start_worker()
+        log = tmp_path / f"worker-{round_}.log"
+        running: AnalysisJobStage | None = None
+        for _ in range(PATIENCE):
+            running = next(
+                (
+                    s
+                    for s in await _stages(sessionmaker)
+                    if s.kind is AnalysisStageKind.TRANSCRIBE
+                    and s.status is AnalysisStageStatus.RUNNING
+                ),
+                None,
+            )
+            if running is not None or worker.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert running is not None, log.read_text()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        await asyncio.sleep(SETTLE)
+        after = next(s for s in await _stages(sessionmaker) if s.id == running.id)
+        if after.status is AnalysisStageStatus.RUNNING:
+            assert after.attempts == 1
+            return running.id
+    raise AssertionError("every worker finished its chunk before it could be killed")
+
+
 async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
     sessionmaker: async_sessionmaker[AsyncSession],
     start_worker: Callable[[], subprocess.Popen[bytes]],
@@ -169,36 +210,19 @@ async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
     tmp_path: Path,
 ) -> None:
     await _kick(broker, queue, job_id)
-    first = start_worker()
-    running: AnalysisJobStage | None = None
-    for _ in range(PATIENCE):
-        stages = await _stages(sessionmaker)
-        running = next(
-            (
-                s
-                for s in stages
-                if s.kind is AnalysisStageKind.TRANSCRIBE
-                and s.status is AnalysisStageStatus.RUNNING
-            ),
-            None,
-        )
-        if running is not None or first.poll() is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert running is not None, (tmp_path / "worker-1.log").read_text()
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    killed_id = await _kill_mid_transcription(sessionmaker, start_worker, tmp_path)
 
-    second = start_worker()
+    survivor = start_worker()
+    log = max(tmp_path.glob("worker-*.log"), key=lambda p: int(p.stem.split("-")[1]))
     for _ in range(PATIENCE):
         job = await _job(sessionmaker, job_id)
-        if job.status is not AnalysisJobStatus.RUNNING or second.poll() is not None:
+        if job.status is not AnalysisJobStatus.RUNNING or survivor.poll() is not None:
             break
         await asyncio.sleep(0.1)
 
     job = await _job(sessionmaker, job_id)
     stages = await _stages(sessionmaker)
-    assert job.status is AnalysisJobStatus.DONE, (tmp_path / "worker-2.log").read_text()
+    assert job.status is AnalysisJobStatus.DONE, log.read_text()
     assert [(s.kind.value, s.chunk, s.status.value) for s in stages] == [
         ("cut", 0, "done"),
         ("transcribe", 0, "done"),
@@ -206,9 +230,9 @@ async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
         ("transcribe", 2, "done"),
         ("assemble", 0, "done"),
     ]
-    killed = next(s for s in stages if s.id == running.id)
+    killed = next(s for s in stages if s.id == killed_id)
     assert killed.attempts == 2  # taken over once its lease ran out
-    assert all(s.attempts == 1 for s in stages if s.id != running.id)
+    assert all(s.attempts == 1 for s in stages if s.id != killed_id)
     async with sessionmaker() as db:
         transcription = await db.scalar(select(Transcription))
         assert transcription is not None
