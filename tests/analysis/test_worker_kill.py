@@ -166,9 +166,9 @@ async def _kill_mid_transcription(
     sessionmaker: async_sessionmaker[AsyncSession],
     start_worker: Callable[[], subprocess.Popen[bytes]],
     tmp_path: Path,
-) -> int:
+) -> tuple[int, int]:
     """Starts workers and kills each with SIGKILL as soon as it is seen transcribing a chunk,
-    until one dies with its chunk unfinished; that stage's id.
+    until one dies with its chunk unfinished; that stage's id and the number of workers started.
 
     A chunk can be finished in the instant between seeing it running and the kill; then the
     stage is done at its first try and proves nothing, so the next worker is killed the same
@@ -197,7 +197,7 @@ async def _kill_mid_transcription(
         after = next(s for s in await _stages(sessionmaker) if s.id == running.id)
         if after.status is AnalysisStageStatus.RUNNING:
             assert after.attempts == 1
-            return running.id
+            return running.id, round_
     raise AssertionError("every worker finished its chunk before it could be killed")
 
 
@@ -210,10 +210,10 @@ async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
     tmp_path: Path,
 ) -> None:
     await _kick(broker, queue, job_id)
-    killed_id = await _kill_mid_transcription(sessionmaker, start_worker, tmp_path)
+    killed_id, killed = await _kill_mid_transcription(sessionmaker, start_worker, tmp_path)
 
     survivor = start_worker()
-    log = max(tmp_path.glob("worker-*.log"), key=lambda p: int(p.stem.split("-")[1]))
+    log = tmp_path / f"worker-{killed + 1}.log"
     for _ in range(PATIENCE):
         job = await _job(sessionmaker, job_id)
         if job.status is not AnalysisJobStatus.RUNNING or survivor.poll() is not None:
@@ -230,8 +230,8 @@ async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
         ("transcribe", 2, "done"),
         ("assemble", 0, "done"),
     ]
-    killed = next(s for s in stages if s.id == killed_id)
-    assert killed.attempts == 2  # taken over once its lease ran out
+    taken_over = next(s for s in stages if s.id == killed_id)
+    assert taken_over.attempts == 2  # taken over once its lease ran out
     assert all(s.attempts == 1 for s in stages if s.id != killed_id)
     async with sessionmaker() as db:
         transcription = await db.scalar(select(Transcription))
