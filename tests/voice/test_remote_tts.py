@@ -104,6 +104,15 @@ async def test_requests_one_clause_at_a_time_first_clause_first(
     assert [request["input"] for request in script.requests] == clauses
 
 
+async def test_the_server_is_asked_for_what_an_examiner_says_not_what_is_written(
+    client: httpx.AsyncClient, base_url: str, script: SpeechServerScript
+) -> None:
+    await collect(remote(client, base_url).stream("Give IV fluids, 30 ml/kg."))
+    assert [request["input"] for request in script.requests] == split_clauses(
+        "Give I V fluids, 30 millilitres per kilogram."
+    )
+
+
 async def test_closing_the_stream_early_requests_no_further_clause(
     client: httpx.AsyncClient, base_url: str, script: SpeechServerScript
 ) -> None:

@@ -19,7 +19,7 @@ from newspeech.errors import ConfigurationError, UpstreamError
 from newspeech.voice.protocols import AudioChunk
 from newspeech.voice.remote import Backoff, OpenAICompatibleEngine
 from newspeech.voice.settings import RemoteSpeechSettings
-from newspeech.voice.text import split_clauses
+from newspeech.voice.spoken import spoken_clauses
 from newspeech.voice.tts import CHUNK_SECONDS
 
 OPENAI_PCM_SAMPLE_RATE = 24_000
@@ -93,7 +93,7 @@ class OpenAITextToSpeech(OpenAICompatibleEngine):
         Closing the iterator (or cancelling its consumer) closes the open response: the
         server sees the connection go and no later clause is requested.
         """
-        return self._stream(split_clauses(text))
+        return self._stream(spoken_clauses(text))
 
     async def _stream(self, clauses: Sequence[str]) -> AsyncIterator[AudioChunk]:
         step = max(1, int(self.sample_rate * CHUNK_SECONDS)) * 2

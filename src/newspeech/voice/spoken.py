@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from newspeech.voice.text import split_clauses
+
 _ROMAN = {"II": 2, "III": 3, "IV": 4, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "XI": 11, "XII": 12}
 _NUMBER_WORDS = {
     2: "two", 3: "three", 4: "four", 6: "six", 7: "seven", 8: "eight", 9: "nine", 11: "eleven",
@@ -80,6 +82,13 @@ _AMOUNT = re.compile(
 _PER = {"min": "minute", "h": "hour", "hr": "hour", "day": "day", "dose": "dose"}
 _SINGULAR = {"millimetres of mercury": "millimetre of mercury"}
 _NUMERAL = re.compile(r"\b(" + "|".join(sorted(_ROMAN, key=len, reverse=True)) + r")\b")
+
+
+def spoken_clauses(text: str) -> list[str]:
+    """What a voice says for ``text``, clause by clause: the spoken form, split where a
+    speaker pauses. Every engine (Piper, espeak, a remote speech server) speaks this; captions
+    keep the written text."""
+    return split_clauses(spoken_form(text))
 
 
 def spoken_form(text: str) -> str:

@@ -1,6 +1,6 @@
 """Offline text-to-speech: Piper (the examiner's voice) and espeak-ng (the fast fallback).
 
-Both speak clause by clause (:func:`newspeech.voice.text.split_clauses`): the first clause is
+Both speak clause by clause (:func:`newspeech.voice.spoken.spoken_clauses`): the first clause is
 synthesized alone so playback can start early, and the next clause is synthesized while the
 current one is being played out. Audio leaves as chunks of at most :data:`CHUNK_SECONDS`;
 pacing them in real time is the caller's job.
@@ -22,8 +22,7 @@ from newspeech.errors import ConfigurationError, NewSpeechError
 from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.pool import InferencePool, Urgency, component, current_urgency, urgency
 from newspeech.voice.protocols import AudioChunk
-from newspeech.voice.spoken import spoken_form
-from newspeech.voice.text import split_clauses
+from newspeech.voice.spoken import spoken_clauses
 
 CHUNK_SECONDS = 0.04
 """Longest chunk handed out: small enough that stopping after a chunk is immediate."""
@@ -124,7 +123,7 @@ class PiperTextToSpeech:
 
     def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
-        return stream_clauses(split_clauses(spoken_form(text)), self._render, self.sample_rate)
+        return stream_clauses(spoken_clauses(text), self._render, self.sample_rate)
 
     async def warm_up(self) -> None:
         """Synthesize a short phrase once, so the first exam does not pay ONNX's first run."""
@@ -163,7 +162,7 @@ class EspeakTextToSpeech:
 
     def stream(self, text: str) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
-        return stream_clauses(split_clauses(spoken_form(text)), self._render, self.sample_rate)
+        return stream_clauses(spoken_clauses(text), self._render, self.sample_rate)
 
     async def warm_up(self) -> None:
         """Speak a short phrase once: checks the command and the voice at start-up."""
