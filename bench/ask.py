@@ -232,7 +232,7 @@ async def accuracy(backend: str) -> dict[str, Any]:
                 )
             await db.rollback()
         await engine.dispose()
-    right = sum(o["ok"] for o in outcomes)
+    right = sum(o["ok"] is True for o in outcomes)
     return {
         "asked": len(outcomes),
         "right": right,

@@ -20,7 +20,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ GOAL_P99_MS = 5.0
 GOAL_WRITES_PER_S = 2000.0
 
 
-def _runner() -> Callable[[Awaitable[Any]], Any]:
+def _runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
     """uvloop when installed: the loop uvicorn serves on."""
     try:
         import uvloop

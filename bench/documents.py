@@ -21,6 +21,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -69,8 +70,8 @@ def interchange(runs: int) -> list[dict[str, Any]]:
                 "format": fmt.value,
                 "questions": len(questions),
                 "bytes": len(data),
-                "export_ms": median_ms(lambda f=fmt: export_questions(questions, f), runs),
-                "parse_ms": median_ms(lambda f=fmt, d=data: parse_questions(d, f), runs),
+                "export_ms": median_ms(partial(export_questions, questions, fmt), runs),
+                "parse_ms": median_ms(partial(parse_questions, data, fmt), runs),
             }
         )
     return rows

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,7 +98,7 @@ async def _sitting(deps: ExamDependencies, user: User, samples: Samples) -> None
     for number, text in enumerate(ANSWERS, start=1):
         heard = _heard(text)
         name = "last turn" if number == len(ANSWERS) else "answer turn"
-        turn = await samples.time(name, lambda heard=heard: conversation.answer(heard))
+        turn = await samples.time(name, partial(conversation.answer, heard))
         if not turn.finished:
             sent = time.monotonic()
             measured = TurnTimings(
@@ -108,7 +109,7 @@ async def _sitting(deps: ExamDependencies, user: User, samples: Samples) -> None
                 grade_ready=sent,
                 first_audio_sent=sent,
             )
-            await samples.time("turn_measured", lambda m=measured: conversation.turn_measured(m))
+            await samples.time("turn_measured", partial(conversation.turn_measured, measured))
     assert conversation.finished, "the sitting did not finish"
 
 

@@ -332,7 +332,7 @@ def build_graders(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> 
     }
     if args.llm_url:
         client = OpenAIChatClient(args.llm_url, model=args.llm_model, api_key=args.llm_key)
-        graders["llm"] = BlockingLLM(LLMGrader(client, graders["hybrid"]), loop)  # type: ignore[arg-type]
+        graders["llm"] = BlockingLLM(LLMGrader(client, graders["hybrid"]), loop)
     if args.only:
         graders = {name: g for name, g in graders.items() if name in args.only}
     return graders

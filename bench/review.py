@@ -164,7 +164,7 @@ async def _prepare(
             await db.execute(insert(Evaluation), evaluations)
             summary = summarise(
                 [
-                    QuestionScore(number, e["score_obtained"])
+                    QuestionScore(number, int(str(e["score_obtained"])))
                     for number, e in enumerate(evaluations, start=1)
                 ],
                 POLICY,

@@ -402,7 +402,7 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                         ],
                     }
                 )
-    table = {}
+    table: dict[str, dict[str, Any]] = {}
     for (condition, corrected, group), row in sorted(rows.items()):
         for k in ("recall", "grader"):
             n, d = row[k]

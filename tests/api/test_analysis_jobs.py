@@ -53,7 +53,12 @@ class BrokenSpeechToText:
     """A speech-to-text server that is down."""
 
     async def transcribe(
-        self, pcm: PCM16, *, prompt: str | None = None, hotwords: Sequence[str] = ()
+        self,
+        pcm: PCM16,
+        *,
+        prompt: str | None = None,
+        hotwords: Sequence[str] = (),
+        language: str | None = None,
     ) -> Transcript:
         raise UpstreamError("the speech server is unreachable")
 

@@ -22,7 +22,7 @@ def api_routes() -> set[tuple[str, str]]:
         for router in API_ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
 
 

@@ -40,6 +40,7 @@ async def test_certificate_is_rendered_on_demand_and_follows_overrides(api: Api)
     assert response.headers["content-type"] == "application/pdf"
     assert "certificate.pdf" in response.headers["content-disposition"]
     text = pdf_text(response.content)
+    assert student.full_name
     assert student.full_name in text
     assert "Score 96 / 120 (80.0%) Grade B" in text
     async with api.sessionmaker() as db:
@@ -62,6 +63,7 @@ async def test_certificate_is_rendered_on_demand_and_follows_overrides(api: Api)
     assert report.status_code == 200
     assert report.headers["content-type"] == "application/pdf"
     text = pdf_text(report.content)
+    assert student.full_name
     assert student.full_name in text
     assert "88" in text
 
@@ -84,6 +86,7 @@ async def test_failed_or_unscored_sittings_and_other_people(api: Api) -> None:
     assert "did not pass" in failed.json()["detail"]
     report = await client.get(f"/exam-sessions/{world.exam_session.id}/report", headers=student)
     assert report.status_code == 200
+    assert world.student.full_name
     assert world.student.full_name in pdf_text(report.content)
     pending = await client.get(f"/exam-sessions/{unscored.exam_session.id}/report", headers=student)
     assert pending.status_code == 409

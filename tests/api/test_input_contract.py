@@ -136,6 +136,7 @@ async def test_a_refused_change_with_a_nul_in_its_path_is_audited_printably(api:
             select(AuditLog).where(AuditLog.action == "request.refused").order_by(AuditLog.id)
         )
     assert refused is not None
+    assert refused.details is not None
     assert refused.details["path"] == "/api/v1/configuration/pass\ufffdpercentage"
 
 

@@ -278,8 +278,10 @@ async def test_every_failure_has_the_one_error_shape(api: Api) -> None:
         ("GET", "/questions", {"sort": "nope"}, 422, "validation_failed"),
     ]
     for method, path, payload, status, code in cases:
-        kwargs = {"params": payload} if method == "GET" else {"json": payload}
-        response = await client.request(method, path, headers=headers, **kwargs)
+        if method == "GET":
+            response = await client.request(method, path, headers=headers, params=payload)
+        else:
+            response = await client.request(method, path, headers=headers, json=payload)
         assert response.status_code == status, path
         body = response.json()
         assert set(body) == {"error", "detail"}

@@ -183,8 +183,8 @@ async def test_queue_groups_by_question_within_the_callers_colleges(api: Api) ->
         f"/review/questions/{medical[0].id}/answers", headers=outsider_headers
     )
     assert hidden.status_code == 404
-    student = await client.get("/review/questions", headers=await api.headers_for(world.student.id))
-    assert student.status_code == 403
+    refused = await client.get("/review/questions", headers=await api.headers_for(world.student.id))
+    assert refused.status_code == 403
 
 
 async def test_answers_come_in_a_random_order_fixed_by_the_seed(api: Api) -> None:
@@ -201,7 +201,7 @@ async def test_answers_come_in_a_random_order_fixed_by_the_seed(api: Api) -> Non
     headers = await api.headers_for(world.examiner.id)
     path = f"/review/questions/{medical[0].id}/answers"
 
-    async def order(**params: object) -> list[int]:
+    async def order(**params: int) -> list[int]:
         response = await client.get(path, params=params, headers=headers)
         assert response.status_code == 200, response.text
         return [item["answer_id"] for item in response.json()["items"]]

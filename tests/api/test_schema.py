@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -114,7 +115,7 @@ def server(settings: Settings, engine: AsyncEngine) -> Iterator[tuple[str, dict[
     derandomize=True,
 )
 def test_api_conforms_to_its_schema(
-    case: schemathesis.Case, server: tuple[str, dict[str, str]]
+    case: schemathesis.Case[Any], server: tuple[str, dict[str, str]]
 ) -> None:
     url, headers = server
     case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
@@ -128,7 +129,7 @@ def test_api_conforms_to_its_schema(
     derandomize=True,
 )
 def test_bad_input_never_gets_a_server_error(
-    case: schemathesis.Case, server: tuple[str, dict[str, str]]
+    case: schemathesis.Case[Any], server: tuple[str, dict[str, str]]
 ) -> None:
     """Every malformed request is refused with a 4xx (never a 5xx) and the usual error body."""
     url, headers = server

@@ -32,7 +32,7 @@ GRADE_BAND_REVISION = "0124cc238b10"
 # Every index the seed's schema lists, by table and columns. Most are named ix_<table>_<cols>
 # here (the seed reused names like idx_user_id across tables); email, session_code, answer_id
 # and config_key are served by their unique constraints' indexes.
-SEED_INDEXES = {
+SEED_INDEXES: dict[str, list[tuple[str, ...]]] = {
     "users": [("email",), ("role",), ("college_type",)],
     "sessions": [("user_id",), ("session_code",), ("status",), ("created_at",)],
     "question_banks": [
@@ -73,9 +73,9 @@ async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -
         assert await connection.run_sync(_diff) == []
 
 
-def _indexed_columns(connection: Connection) -> dict[str, set[tuple[str, ...]]]:
+def _indexed_columns(connection: Connection) -> dict[str, set[tuple[str | None, ...]]]:
     inspector = inspect(connection)
-    found: dict[str, set[tuple[str, ...]]] = {}
+    found: dict[str, set[tuple[str | None, ...]]] = {}
     names: list[str] = []
     for table in SEED_INDEXES:
         columns = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}

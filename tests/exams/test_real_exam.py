@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -278,7 +279,7 @@ async def test_answers_with_pauses_stay_whole_and_under_the_question_that_was_as
         ),
     }
     for number, pcm in spoken.items():
-        await exam.wait_until(lambda n=number: listening_for(exam, n), max_seconds=SPOKEN_SECONDS)
+        await exam.wait_until(partial(listening_for, exam, number), max_seconds=SPOKEN_SECONDS)
         await exam.play(pcm)
     await exam.wait_until(lambda: listening_for(exam, 4), max_seconds=SPOKEN_SECONDS)
     await exam.control(Control.END)

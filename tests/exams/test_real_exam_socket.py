@@ -236,6 +236,7 @@ async def test_an_answer_with_a_thinking_pause_stays_whole_and_question_two_gets
     ).run()
 
     assert report.ended == "ended_by_student"
+    assert report.session_code is not None
     rows = await stored(world, report.session_code)
     heard = {a.question_number: (a.transcribed_text or "").lower() for a in rows["answers"]}
     assert sorted(heard) == [1, 2]

@@ -16,6 +16,7 @@ from newspeech.questions.interchange import (
     BankQuestion,
     ImportFormat,
     IssueKind,
+    ParseResult,
     detect_format,
     export_questions,
     parse_questions,
@@ -25,7 +26,7 @@ from newspeech.questions.interchange.model import format_keywords, map_category,
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "research-data" / "moodle-fixtures"
 
 
-def parse_fixture(name: str, college: str | None = "medical") -> object:
+def parse_fixture(name: str, college: str | None = "medical") -> ParseResult:
     path = FIXTURES / name
     return parse_questions(path.read_bytes(), detect_format(path), college=college)
 

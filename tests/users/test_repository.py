@@ -60,11 +60,13 @@ async def test_updates_last_login(db: AsyncSession) -> None:
 async def test_rejects_duplicate_username_or_email(db: AsyncSession, field: str) -> None:
     first = await make_user(db)
     await db.commit()
-    values = {"username": "someone-else", "email": "else@example.org"}
-    values[field] = getattr(first, field)
+    names = {"username": "someone-else", "email": "else@example.org"}
+    names[field] = getattr(first, field)
 
     with pytest.raises(Conflict, match="cannot create user"):
-        await UserRepository(db).create(password_hash=FACTORY_PASSWORD_HASH, **values)
+        await UserRepository(db).create(
+            password_hash=FACTORY_PASSWORD_HASH, username=names["username"], email=names["email"]
+        )
 
 
 async def test_rejects_unknown_college_type(db: AsyncSession) -> None:

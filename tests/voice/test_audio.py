@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import wave
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from av.audio.stream import AudioStream
 
 from newspeech.errors import ValidationFailed
 from newspeech.voice.audio import (
@@ -45,7 +47,7 @@ def encode(
     """``pcm`` (16 kHz mono) encoded by FFmpeg; PyAV converts it to the encoder's rate."""
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container, options=container_options or {}) as out:
-        stream = out.add_stream(codec, rate=rate, layout=layout)
+        stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout=layout))
         if codec_options:
             stream.codec_context.options = codec_options
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
@@ -59,7 +61,8 @@ def envelope(pcm: PCM16) -> npt.NDArray[np.float64]:
     """RMS per 20 ms: follows the speech, indifferent to what a lossy codec does to phase."""
     window = SAMPLE_RATE // 50
     frames = pcm[: pcm.size // window * window].astype(np.float64).reshape(-1, window)
-    return np.sqrt(np.mean(frames**2, axis=1))
+    rms: npt.NDArray[np.float64] = np.sqrt(np.mean(frames**2, axis=1))
+    return rms
 
 
 def assert_same_speech(decoded: PCM16, original: PCM16, *, delay_samples: int = 0) -> None:
@@ -135,7 +138,7 @@ def test_decodes_streamed_webm_without_a_declared_duration(jfk: PCM16) -> None:
     data = encode(
         jfk, container="webm", codec="libopus", rate=48_000, container_options={"live": "1"}
     )
-    with av.open(io.BytesIO(data)) as probe:
+    with av.open(io.BytesIO(data), mode="r") as probe:
         assert probe.duration is None
 
     decoded = decode_audio(data, max_seconds=LIMIT)

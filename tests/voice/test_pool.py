@@ -63,7 +63,8 @@ async def _submit(
 
 
 async def test_urgent_calls_go_first_and_equal_ones_in_arrival_order() -> None:
-    pool, order = InferencePool(1), []
+    pool = InferencePool(1)
+    order: list[str] = []
     try:
         gate, held = await _blocked(pool)
         tasks = [
@@ -84,7 +85,8 @@ async def test_urgent_calls_go_first_and_equal_ones_in_arrival_order() -> None:
 
 async def test_waiting_work_ages_past_newer_urgent_work() -> None:
     clock = Clock()
-    pool, order = InferencePool(1, clock=clock), []
+    pool = InferencePool(1, clock=clock)
+    order: list[str] = []
     try:
         gate, held = await _blocked(pool)
         old = await _submit(pool, order, "encoding that waited", Urgency.BACKGROUND)
@@ -98,7 +100,8 @@ async def test_waiting_work_ages_past_newer_urgent_work() -> None:
 
 
 async def test_a_promoted_speculative_decode_goes_before_the_others() -> None:
-    pool, order = InferencePool(1), []
+    pool = InferencePool(1)
+    order: list[str] = []
     waits: list[tuple[Urgency, float]] = []
     pool.on_class_wait = lambda level, seconds: waits.append((level, seconds))
     try:
@@ -120,7 +123,8 @@ async def test_a_promoted_speculative_decode_goes_before_the_others() -> None:
 
 
 async def test_a_cancelled_waiting_call_frees_its_place_and_failures_reach_the_caller() -> None:
-    pool, order = InferencePool(1), []
+    pool = InferencePool(1)
+    order: list[str] = []
     try:
         gate, held = await _blocked(pool)
         discarded = await _submit(pool, order, "discarded speculative", Urgency.TURN)

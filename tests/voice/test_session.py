@@ -60,7 +60,7 @@ def at(pcm: PCM16, start: float, end: float | None = None) -> PCM16:
     return pcm[round(start * SAMPLE_RATE) : None if end is None else round(end * SAMPLE_RATE)]
 
 
-async def listening(exam: Exam, count: int = 1) -> None:
+async def listening(exam: Exam[ScriptedConversation], count: int = 1) -> None:
     await exam.wait_for_event("listening", count)
 
 
@@ -158,7 +158,9 @@ async def test_the_natural_pauses_of_a_real_recording_stay_in_one_turn(
     await exam.close()
 
 
-def audio_between(exam: Exam, first: dict[str, object], last_type: str) -> list[bytes]:
+def audio_between(
+    exam: Exam[ScriptedConversation], first: dict[str, object], last_type: str
+) -> list[bytes]:
     """Audio sent after event ``first`` and before the next event of type ``last_type``."""
     out: list[bytes] = []
     seen = False
@@ -196,7 +198,7 @@ async def test_speech_over_the_examiner_barges_in_and_flushes_within_one_chunk(
     await exam.close()
 
 
-async def _answers(exam: Exam, count: int) -> ScriptedConversation:
+async def _answers(exam: Exam[ScriptedConversation], count: int) -> ScriptedConversation:
     await exam.wait_until(lambda: len(exam.conversation.answers) >= count)
     return exam.conversation
 
@@ -285,7 +287,7 @@ def test_loop_settings_come_from_configuration(tmp_path: Path) -> None:
     assert LoopSettings.from_settings(settings).barge_in_min_seconds == 0.45
 
 
-async def _declared_then_feedback(exam: Exam, first_part: PCM16) -> None:
+async def _declared_then_feedback(exam: Exam[ScriptedConversation], first_part: PCM16) -> None:
     """Answer with ``first_part`` and wait until the examiner speaks its feedback."""
     await listening(exam)
     await exam.play(first_part)

@@ -58,7 +58,8 @@ def jfk(shared_dir: Path, start: float, end: float) -> PCM16:
 
 
 def at_level(pcm: PCM16, level: float) -> PCM16:
-    return np.rint(pcm.astype(np.float32) * level).astype(np.int16)
+    scaled: PCM16 = np.rint(pcm.astype(np.float32) * level).astype(np.int16)
+    return scaled
 
 
 def fresh(stt: WhisperSpeechToText, pool: InferencePool) -> WhisperSpeechToText:

@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pytest
-import soxr
+import soxr  # type: ignore[import-untyped]  # ships no stubs or py.typed marker
 from piper import PiperVoice
 
 from newspeech import weights
@@ -146,8 +146,13 @@ async def hung_pid(tmp_path: Path) -> int:
     # Opened read-write, the FIFO never reads as end-of-file while no writer has it open.
     fd = os.open(tmp_path / "hung", os.O_RDWR | os.O_NONBLOCK)
     loop = asyncio.get_running_loop()
-    readable = loop.create_future()
-    loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def announce() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(fd, announce)
     try:
         async with asyncio.timeout(30):
             await readable
@@ -345,7 +350,7 @@ ROUND_TRIP = [
 
 @pytest.fixture(scope="module")
 def whisper() -> Any:
-    from faster_whisper import WhisperModel
+    from faster_whisper import WhisperModel  # type: ignore[import-untyped]
 
     return WhisperModel(str(weights.whisper_tiny_en_dir()), device="cpu", compute_type="int8")
 

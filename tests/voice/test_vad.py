@@ -57,7 +57,8 @@ def noise(kind: str, seconds: float, dbfs: float, seed: int = 0) -> PCM16:
         signal = np.fft.irfft(spectrum / freqs ** (0.5 if kind == "pink" else 1.0), n)
     signal = signal - signal.mean()
     signal *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(signal**2))
-    return np.clip(np.rint(signal), -32768, 32767).astype(np.int16)
+    pcm: PCM16 = np.clip(np.rint(signal), -32768, 32767).astype(np.int16)
+    return pcm
 
 
 def frames(pcm: PCM16) -> list[PCM16]:
@@ -171,7 +172,7 @@ def test_matches_pipecat_reference_wrapper(
         warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
         from pipecat.audio.vad.silero import SileroOnnxModel
 
-    reference = SileroOnnxModel(str(locate(SILERO_VAD)))
+    reference = SileroOnnxModel(str(locate(SILERO_VAD)))  # type: ignore[no-untyped-call]
     expected = [
         float(reference(frame.astype(np.float32) / 32768.0, SAMPLE_RATE)[0, 0])
         for frame in frames(jfk)

@@ -4,7 +4,7 @@ Protocol, so the voice engine and the exam service are measured without knowing 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from newspeech.grading import AsyncGrader, Grade, GradingQuestion
 from newspeech.models.enums import EvaluatorType
@@ -42,7 +42,7 @@ class TimedTextToSpeech:
         self.sample_rate = tts.sample_rate
         self._metrics = metrics
 
-    async def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    async def stream(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         started = time.perf_counter()
         first = True
         async for chunk in self.inner.stream(text):

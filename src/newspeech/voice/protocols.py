@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,7 +80,7 @@ class AudioChunk:
 class TextToSpeech(Protocol):
     sample_rate: int
 
-    def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    def stream(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Speak ``text`` as small chunks, first clause first. Cancelling the consumer (or
         closing the iterator) stops synthesis: no further chunk is produced."""
         ...

@@ -9,7 +9,7 @@ OpenAI's API), and the response body is streamed out as it arrives, in chunks of
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 import httpx
@@ -86,7 +86,7 @@ class OpenAITextToSpeech(OpenAICompatibleEngine):
             retries=settings.speech_retries,
         )
 
-    def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    def stream(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Speak ``text`` clause by clause as chunks of at most CHUNK_SECONDS, each clause's
         audio handed on as its response body arrives.
 
@@ -95,7 +95,7 @@ class OpenAITextToSpeech(OpenAICompatibleEngine):
         """
         return self._stream(spoken_clauses(text))
 
-    async def _stream(self, clauses: Sequence[str]) -> AsyncIterator[AudioChunk]:
+    async def _stream(self, clauses: Sequence[str]) -> AsyncGenerator[AudioChunk, None]:
         step = max(1, int(self.sample_rate * CHUNK_SECONDS)) * 2
         for clause in clauses:
             pending = bytearray()

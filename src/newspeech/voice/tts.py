@@ -12,7 +12,7 @@ import asyncio
 import io
 import shutil
 import wave
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def slice_pcm(pcm: bytes, sample_rate: int) -> Iterator[AudioChunk]:
 
 async def stream_clauses(
     clauses: Sequence[str], render: Render, sample_rate: int
-) -> AsyncIterator[AudioChunk]:
+) -> AsyncGenerator[AudioChunk, None]:
     """Render ``clauses`` in order and yield their audio as small chunks.
 
     While one clause's chunks are being consumed, only the next clause is rendered: nothing
@@ -121,7 +121,7 @@ class PiperTextToSpeech:
             ) from exc
         return cls(voice, pool, clauses)
 
-    def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    def stream(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
         return stream_clauses(spoken_clauses(text), self._render, self.sample_rate)
 
@@ -160,7 +160,7 @@ class EspeakTextToSpeech:
         self._executable = path
         self.sample_rate: int = ESPEAK_SAMPLE_RATE
 
-    def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    def stream(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Speak ``text`` as chunks of at most CHUNK_SECONDS, first clause first."""
         return stream_clauses(spoken_clauses(text), self._render, self.sample_rate)
 
