@@ -42,7 +42,7 @@ from newspeech.questions.interchange import (
     export_questions,
     parse_questions,
 )
-from newspeech.results.statistics import CandidateScores, exam_statistics, item_statistics
+from newspeech.statistics.measures import CandidateScores, exam_statistics, item_statistics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

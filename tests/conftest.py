@@ -31,6 +31,10 @@ from tests.fixtures.databases import BACKENDS, fresh_database_url
 from tests.fixtures.served_apps import end_running_exams
 from tests.fixtures.voices import CandidateVoices
 
+pytest_plugins = ["tests.fixtures.api"]
+"""Fixtures every test package may use: the ``api`` client on the real app (HTTP tests sit
+beside their domain)."""
+
 # Separate names let two checkouts run their suites against the same servers at once.
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
 TEST_DATABASE = os.environ.get("NEWSPEECH_TEST_DATABASE", f"newspeech_test_{CHECKOUT}")

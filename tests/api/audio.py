@@ -11,7 +11,7 @@ from newspeech.models import Answer
 from newspeech.storage import AudioStore
 from newspeech.voice.audio import encode_ogg_opus
 from newspeech.voice.protocols import SAMPLE_RATE
-from tests.api.conftest import Api
+from tests.fixtures.api import Api
 
 _TONE = (8000 * np.sin(2 * np.pi * 220 * np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE)).astype(np.int16)
 RECORDING = encode_ogg_opus(_TONE)

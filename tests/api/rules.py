@@ -30,8 +30,8 @@ from newspeech.models import (
     Transcription,
 )
 from tests.api.audio import give_audio
-from tests.api.conftest import Api
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
+from tests.fixtures.api import Api
 
 Access = Literal["public", "user", "examiner", "admin"]
 Owner = Literal["own", "other"]

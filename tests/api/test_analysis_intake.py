@@ -25,7 +25,7 @@ from newspeech.models import (
 )
 from newspeech.storage import AudioStore
 from newspeech.system.input_contract import UPLOAD_LIMIT
-from tests.api.conftest import Api
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 from tests.fixtures.recordings import ENCODINGS, encode, shared_pcm
 

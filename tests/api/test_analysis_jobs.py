@@ -30,7 +30,7 @@ from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SpeechToText, Transcript
 from newspeech.voice.stt import WhisperSpeechToText
 from newspeech.voice.vad import SileroVoiceActivityDetector
-from tests.api.conftest import Api
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 from tests.fixtures.recordings import JFK_TEXT, encode, shared_pcm, with_pauses
 from tests.voice.wer import word_error_rate

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from tests.api.conftest import MovableClock
 from tests.api.world import build_world
+from tests.fixtures.api import MovableClock
 
 REDIS_URL = os.environ.get("NEWSPEECH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -9,7 +9,7 @@ from newspeech.auth.deps import ExaminerUser, ScopeDep, utc
 from newspeech.db.deps import DbSession
 from newspeech.errors import NotFound, ValidationFailed
 from newspeech.kit.responses import COMMON_ERRORS
-from newspeech.results.statistics_queries import college_statistics_report, pass_rate_report
+from newspeech.statistics.queries import college_statistics_report, pass_rate_report
 from newspeech.statistics.schemas import (
     ExamStatisticsRead,
     PassRateRead,

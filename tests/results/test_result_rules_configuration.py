@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api
 from tests.api.world import build_world
+from tests.fixtures.api import Api
 
 
 @pytest.mark.parametrize(

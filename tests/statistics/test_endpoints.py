@@ -1,5 +1,5 @@
 """GET /statistics/{college}: the item and test statistics of a small fixed data set, checked
-against values worked by hand (the data set of tests/results/test_statistics_queries.py)."""
+against values worked by hand (the data set of tests/statistics/test_queries.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from newspeech.auth.scope import set_assigned_colleges
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.models import ConfigValueType, UserRole
-from tests.api.conftest import Api
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
-from tests.results.test_statistics_queries import sit_the_fixed_data_set
+from tests.statistics.test_queries import sit_the_fixed_data_set
 
 # Scores of four candidates on three questions (max 10 each, result maximum 30):
 #   Q1 8 6 4 2 | Q2 6 4 6 0 | Q3 10 6 4 4 -> totals 24 16 14 6 (80, 53.3, 46.7, 20 %).

@@ -10,8 +10,8 @@ from newspeech.answers.audio.service import audio_key
 from newspeech.auth.scope import set_assigned_colleges
 from newspeech.models import UserRole
 from tests.api.audio import RECORDING, audio_store, give_audio
-from tests.api.conftest import Api
 from tests.api.world import World, build_world
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 
 

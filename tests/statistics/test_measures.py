@@ -32,7 +32,7 @@ import math
 
 import pytest
 
-from newspeech.results.statistics import (
+from newspeech.statistics.measures import (
     CandidateScores,
     PassRate,
     ScoreBin,

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from newspeech.exams.recorder import result_event
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Evaluation
-from tests.api.conftest import Api
 from tests.api.examiner_world import sit, students
 from tests.api.world import World, build_world
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_questions
 
 MACHINE_WORDING = "Incorrect: 3/10.\nSent for examiner review: keyword stuffing."

@@ -9,8 +9,8 @@ import pytest
 
 from newspeech.errors import Unauthenticated
 from newspeech.exams.candidate import login_url, sign_in
-from tests.api.conftest import Api
 from tests.api.world import PASSWORD, build_world
+from tests.fixtures.api import Api
 from tests.test_cli import run_cli
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.configuration.current import current_config
 from newspeech.models import Answer, Evaluation, ExamSession, Question, Result, SessionStatus
-from newspeech.results.statistics import (
+from newspeech.statistics.measures import (
     CandidateScores,
     ExamStatistics,
     ItemStatistics,

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from newspeech.models import AuditLog
-from tests.api.conftest import Api
 from tests.api.rules import RULES
 from tests.api.test_authorisation import api_routes
 from tests.api.world import build_world
+from tests.fixtures.api import Api
 
 MUTATING = sorted(
     (method, path) for method, path in RULES if method in {"POST", "PUT", "PATCH", "DELETE"}

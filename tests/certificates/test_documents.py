@@ -8,9 +8,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from newspeech.models import Result
-from tests.api.conftest import Api
 from tests.api.examiner_world import result_of, sit, students
 from tests.api.world import World, build_world
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_questions
 
 

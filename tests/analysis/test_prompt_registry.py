@@ -9,7 +9,7 @@ from newspeech.analysis.cli import DEFAULT_PROMPTS
 from newspeech.analysis.prompt_tree import read_prompt_tree
 from newspeech.analysis.service import PromptSync
 from newspeech.models import UserRole
-from tests.api.conftest import Api
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 
 SPA_FINDINGS = "design/site-audit/spa/part 1 findings by zone.md"

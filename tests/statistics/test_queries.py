@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.results.rules import ResultPolicy
 from newspeech.results.service import calculate_result
-from newspeech.results.statistics import PassRate
-from newspeech.results.statistics_queries import college_statistics_report, pass_rate_report
+from newspeech.statistics.measures import PassRate
+from newspeech.statistics.queries import college_statistics_report, pass_rate_report
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
 
 TABLE = [(8, 6, 10), (6, 4, 6), (4, 6, 4), (2, 0, 4)]
