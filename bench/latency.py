@@ -15,7 +15,7 @@ questions with Piper-voiced sentences from the bank's model answers, then ends t
 conversation of tests/fixtures/scripted_conversation.py instead (keyword score, fixed
 feedback, no database): real recordings (JFK, ../shared/audio) and Piper-voiced answers.
 
-Simulated candidates (newspeech.exams.candidate) stream at real-time pace, 20 ms a message.
+Simulated candidates (newspeech.client.candidate) stream at real-time pace, 20 ms a message.
 Latencies are the server's own
 per-turn measurements (``latency`` and ``flush`` events):
   voice-to-voice = end of speech → first examiner audio byte sent,
@@ -54,7 +54,7 @@ import numpy as np
 from bench._budget import budget, print_budgets, scrape
 from bench._latency_server import PASSWORD, TOKEN, student_name
 from newspeech import __version__, weights
-from newspeech.exams.candidate import IDENTITY, Candidate, ExamReport
+from newspeech.client.candidate import IDENTITY, Candidate, ExamReport
 from newspeech.questions.banks import load_banks
 from newspeech.voice.audio import decode_audio, resample_pcm16
 from newspeech.voice.pool import InferencePool

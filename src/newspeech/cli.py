@@ -18,11 +18,11 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from newspeech.analysis import cli as prompts_cli
 from newspeech.backup import cli as backup_cli
+from newspeech.client.candidate import Candidate, load_answers, sign_in, summary_lines
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError, UpstreamError, ValidationFailed
-from newspeech.exams.candidate import Candidate, load_answers, sign_in, summary_lines
 from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files

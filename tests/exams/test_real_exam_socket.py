@@ -24,10 +24,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app
+from newspeech.client.candidate import IDENTITY, Candidate, load_answers
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
-from newspeech.exams.candidate import IDENTITY, Candidate, load_answers
 from newspeech.models import Question, SessionStatus
 from newspeech.voice.audio import encode_wav
 from tests.exams.real_exam import (

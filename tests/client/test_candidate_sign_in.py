@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newspeech.client.candidate import login_url, sign_in
 from newspeech.errors import Unauthenticated
-from newspeech.exams.candidate import login_url, sign_in
 from tests.api.world import PASSWORD, build_world
 from tests.fixtures.api import Api
 from tests.test_cli import run_cli
