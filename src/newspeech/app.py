@@ -64,7 +64,7 @@ from newspeech.grading.factory import (
     llm_client_from_settings,
 )
 from newspeech.invitations import endpoints as invitations
-from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.clock import WallClock, system_clock
 from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
@@ -162,7 +162,7 @@ def api_router() -> APIRouter:
 def create_app(
     settings: Settings,
     *,
-    clock: Clock = system_clock,
+    clock: WallClock = system_clock,
     rate_limiter: RateLimiter | None = None,
     exam_opener: OpenerFactory | None = None,
     metrics: Metrics | None = None,
@@ -417,7 +417,7 @@ def exam_dependencies(
 def service_opener(state: Any) -> ConversationOpener:
     """The production exam opener: the API's access token, the exam service, the grader."""
     settings: Settings = state.settings
-    clock: Clock = state.clock
+    clock: WallClock = state.clock
     deps = exam_dependencies(state)
 
     async def signed_in(token: str) -> Authenticated:

@@ -17,18 +17,18 @@ from newspeech.auth.scope import Scope, load_scope
 from newspeech.auth.service import AuthService, authenticate
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.errors import PermissionDenied, Unauthenticated
-from newspeech.kit.clock import Clock
+from newspeech.kit.clock import WallClock
 from newspeech.models import User, UserRole
 
 _bearer = HTTPBearer(auto_error=False, description="access token from POST /api/v1/auth/login")
 
 
-def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
+def get_clock(request: Request) -> WallClock:
+    clock: WallClock = request.app.state.clock
     return clock
 
 
-ClockDep = Annotated[Clock, Depends(get_clock)]
+ClockDep = Annotated[WallClock, Depends(get_clock)]
 
 
 def client_info(request: Request) -> ClientInfo:

@@ -17,7 +17,7 @@ from newspeech.audits.service import Auditor
 from newspeech.auth.repository import AuthSessionRepository, LoginThrottleRepository
 from newspeech.config import Settings
 from newspeech.errors import RateLimited, Unauthenticated, ValidationFailed
-from newspeech.kit.clock import Clock
+from newspeech.kit.clock import WallClock
 from newspeech.kit.password_policy import check_password
 from newspeech.kit.passwords import (
     hash_password,
@@ -108,7 +108,7 @@ async def authenticate_access_token(
 
 class AuthService:
     def __init__(
-        self, db: AsyncSession, settings: Settings, clock: Clock, auditor: Auditor
+        self, db: AsyncSession, settings: Settings, clock: WallClock, auditor: Auditor
     ) -> None:
         self.db = db
         self.settings = settings

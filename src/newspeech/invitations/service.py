@@ -11,7 +11,7 @@ from newspeech.audits.service import Auditor
 from newspeech.auth.scope import Scope, set_assigned_colleges
 from newspeech.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from newspeech.invitations.schemas import InvitationCreate, InvitationRedeem
-from newspeech.kit.clock import Clock
+from newspeech.kit.clock import WallClock
 from newspeech.kit.pagination import PageRequest, fetch_page, order_by
 from newspeech.kit.tokens import hash_secret, new_secret
 from newspeech.models import Invitation, User, UserRole
@@ -31,7 +31,7 @@ class InvitationService:
         db: AsyncSession,
         users: UserService,
         auditor: Auditor,
-        clock: Clock,
+        clock: WallClock,
         default_hours: int,
     ) -> None:
         self.db = db

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-Clock = Callable[[], dt.datetime]
+WallClock = Callable[[], dt.datetime]
+"""Wall time (UTC, for what is stored); the voice loop's monotonic time is
+:class:`newspeech.voice.clock.Clock`."""
 
 
 def system_clock() -> dt.datetime:

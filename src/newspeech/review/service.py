@@ -18,7 +18,7 @@ from newspeech.audits.service import Auditor
 from newspeech.auth.scope import Scope
 from newspeech.configuration.current import current_config
 from newspeech.errors import InvalidState, NotFound, ValidationFailed
-from newspeech.kit.clock import Clock
+from newspeech.kit.clock import WallClock
 from newspeech.models import Answer, Evaluation, EvaluatorType, Question, Result, User
 from newspeech.results.repository import ResultRepository
 from newspeech.results.service import ResultChange, StatisticsCache, recompute_results
@@ -55,7 +55,7 @@ class ReviewService:
         db: AsyncSession,
         auditor: Auditor,
         scope: Scope,
-        clock: Clock,
+        clock: WallClock,
         cache: StatisticsCache | None = None,
     ) -> None:
         self.db = db

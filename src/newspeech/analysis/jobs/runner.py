@@ -30,7 +30,7 @@ from newspeech.analysis.jobs.service import TRANSCRIBE_PHASE
 from newspeech.analysis.jobs.stages import StageWork, assemble
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import ValidationFailed
-from newspeech.kit.clock import Clock, system_clock
+from newspeech.kit.clock import WallClock, system_clock
 from newspeech.models import (
     AnalysisJobStage,
     AnalysisJobStatus,
@@ -75,7 +75,7 @@ class JobRunner:
         *,
         work_dir: Path,
         policy: StagePolicy | None = None,
-        clock: Clock = system_clock,
+        clock: WallClock = system_clock,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.store = store

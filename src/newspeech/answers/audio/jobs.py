@@ -8,7 +8,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.answers.audio.service import purge_expired_audio
-from newspeech.kit.clock import Clock
+from newspeech.kit.clock import WallClock
 from newspeech.storage import AudioStore
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ async def purge_daily(
     store: AudioStore,
     *,
     retention_days: int,
-    clock: Clock,
+    clock: WallClock,
     audit_enabled: bool = True,
     first_delay: float = FIRST_PURGE_DELAY_SECONDS,
     interval: float = PURGE_INTERVAL_SECONDS,
