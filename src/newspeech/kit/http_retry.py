@@ -14,12 +14,39 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
 
 from newspeech.errors import UpstreamError
+
+
+class HttpClientUser:
+    """A client of a remote service over an ``httpx.AsyncClient``: one handed in (shared, e.g.
+    the app's) is left open; one it had to make is closed with it (``aclose`` or ``async
+    with``)."""
+
+    def __init__(self, client: httpx.AsyncClient | None) -> None:
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def is_retryable_status(status: int) -> bool:

@@ -17,14 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import SecretStr
 
 from newspeech.errors import ConfigurationError, UpstreamError
-from newspeech.kit.http_retry import Backoff, display_url, post_with_retries, server_message
+from newspeech.kit.http_retry import (
+    Backoff,
+    HttpClientUser,
+    display_url,
+    post_with_retries,
+    server_message,
+)
 
 Role = Literal["system", "user", "assistant"]
 ResponseFormat = Literal["json_schema", "json_object"]
@@ -62,7 +67,7 @@ class LLMClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-class OpenAIChatClient:
+class OpenAIChatClient(HttpClientUser):
     """:class:`LLMClient` over an OpenAI-compatible ``/chat/completions`` endpoint."""
 
     def __init__(
@@ -84,8 +89,7 @@ class OpenAIChatClient:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        super().__init__(client)
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.backoff = backoff or Backoff(max_seconds=4.0)
@@ -162,22 +166,6 @@ class OpenAIChatClient:
             finish_reason=choice.get("finish_reason"),
             usage=usage if isinstance(usage, dict) else {},
         )
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def parse_json_object(content: str) -> dict[str, Any]:

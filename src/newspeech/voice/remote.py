@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -18,6 +17,7 @@ from pydantic import SecretStr
 from newspeech.errors import ConfigurationError, UpstreamError
 from newspeech.kit.http_retry import (
     Backoff,
+    HttpClientUser,
     display_url,
     is_retryable_status,
     post_with_retries,
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-class OpenAICompatibleEngine:
+class OpenAICompatibleEngine(HttpClientUser):
     """What every engine on an OpenAI-compatible server holds: the endpoint, the key (kept
     out of messages), the retry policy, and the HTTP client, closed only if it made it."""
 
@@ -63,8 +63,7 @@ class OpenAICompatibleEngine:
             raise ConfigurationError(f"the remote {role} engine needs a server URL")
         self.url = base_url.rstrip("/") + path
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        super().__init__(client)
         self.timeout_seconds = timeout_seconds
         self.retries = retries
         self.backoff = backoff or Backoff()
@@ -82,22 +81,6 @@ class OpenAICompatibleEngine:
             service=self._service,
             **request_kwargs,
         )
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this engine created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class OpenAISpeechToText(OpenAICompatibleEngine):
