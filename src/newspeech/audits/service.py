@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.audits.repository import AuditLogRepository
-from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.models import AuditLog
 
 
@@ -71,21 +71,16 @@ SORTABLE = {"created_at": AuditLog.created_at, "id": AuditLog.id, "action": Audi
 
 
 def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
-    if f.user_id is not None:
-        query = query.where(AuditLog.user_id == f.user_id)
-    if f.action is not None:
-        query = query.where(AuditLog.action == f.action)
-    if f.resource_type is not None:
-        query = query.where(AuditLog.resource_type == f.resource_type)
-    if f.resource_id is not None:
-        query = query.where(AuditLog.resource_id == f.resource_id)
-    if f.status is not None:
-        query = query.where(AuditLog.status == f.status)
-    if f.since is not None:
-        query = query.where(AuditLog.created_at >= f.since)
-    if f.until is not None:
-        query = query.where(AuditLog.created_at < f.until)
-    return query
+    return where_given(
+        query,
+        (AuditLog.user_id, "==", f.user_id),
+        (AuditLog.action, "==", f.action),
+        (AuditLog.resource_type, "==", f.resource_type),
+        (AuditLog.resource_id, "==", f.resource_id),
+        (AuditLog.status, "==", f.status),
+        (AuditLog.created_at, ">=", f.since),
+        (AuditLog.created_at, "<", f.until),
+    )
 
 
 async def list_audit_logs(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from newspeech.auth.scope import Scope
 from newspeech.errors import NotFound
 from newspeech.exams.repository import ExamSessionRepository
-from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.models import ExamSession, Result, SessionStatus
 
 
@@ -42,16 +42,14 @@ async def list_sessions(
     limit = scope.where(ExamSession.college_type, ExamSession.user_id)
     if limit is not None:
         query = query.where(limit)
-    if f.college_type is not None:
-        query = query.where(ExamSession.college_type == f.college_type)
-    if f.status is not None:
-        query = query.where(ExamSession.status == f.status)
-    if f.user_id is not None:
-        query = query.where(ExamSession.user_id == f.user_id)
-    if f.created_from is not None:
-        query = query.where(ExamSession.created_at >= f.created_from)
-    if f.created_to is not None:
-        query = query.where(ExamSession.created_at < f.created_to)
+    query = where_given(
+        query,
+        (ExamSession.college_type, "==", f.college_type),
+        (ExamSession.status, "==", f.status),
+        (ExamSession.user_id, "==", f.user_id),
+        (ExamSession.created_at, ">=", f.created_from),
+        (ExamSession.created_at, "<", f.created_to),
+    )
     query = query.order_by(*order_by(page.sort, SESSION_SORTABLE, ["-created_at", "-id"]))
     return await fetch_page(db, query, page)
 

@@ -6,8 +6,9 @@ names allowed fields, ``-`` for descending. Lists answer ``Page[ThingRead]``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
@@ -60,6 +61,24 @@ def order_by(
             )
         clauses.append(column.desc() if field.startswith("-") else column.asc())
     return clauses
+
+
+Comparison = Literal["==", ">=", "<", "is"]
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "==": operator.eq,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "is": lambda column, value: column.is_(value),
+}
+
+
+def where_given(query: Select[Any], *filters: tuple[Any, Comparison, object | None]) -> Select[Any]:
+    """``query`` narrowed by each ``(column, comparison, value)`` whose value was given (not
+    ``None``): a list endpoint's optional filters, one line each."""
+    for column, comparison, value in filters:
+        if value is not None:
+            query = query.where(_COMPARE[comparison](column, value))
+    return query
 
 
 async def fetch_page(

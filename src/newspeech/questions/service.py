@@ -20,7 +20,7 @@ from newspeech.errors import Conflict, NotFound, PermissionDenied, ValidationFai
 from newspeech.exams.form import form_question_ids
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.grading.derive import derive_keywords
-from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.models import Answer, Difficulty, Question, User
 from newspeech.questions.repository import QuestionRepository, ScenarioSummary
 from newspeech.questions.schemas import QuestionCreate, QuestionUpdate
@@ -73,14 +73,13 @@ class QuestionService:
         query = select(Question)
         if not self.scope.is_admin:
             query = query.where(Question.college_type.in_(self.scope.colleges))
-        if f.college_type is not None:
-            query = query.where(Question.college_type == f.college_type)
-        if f.scenario_id is not None:
-            query = query.where(Question.scenario_id == f.scenario_id)
-        if f.difficulty is not None:
-            query = query.where(Question.difficulty_level == f.difficulty)
-        if f.category is not None:
-            query = query.where(Question.category == f.category)
+        query = where_given(
+            query,
+            (Question.college_type, "==", f.college_type),
+            (Question.scenario_id, "==", f.scenario_id),
+            (Question.difficulty_level, "==", f.difficulty),
+            (Question.category, "==", f.category),
+        )
         default = ["college_type", "scenario_id", "question_number"]
         query = query.order_by(*order_by(page.sort, SORTABLE, default))
         return await fetch_page(self.db, query, page)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.auth.scope import Scope
 from newspeech.errors import NotFound
-from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.models import Result
 
 
@@ -35,12 +35,12 @@ async def list_results(
     limit = scope.where(Result.college_type, Result.user_id)
     if limit is not None:
         query = query.where(limit)
-    if f.user_id is not None:
-        query = query.where(Result.user_id == f.user_id)
-    if f.college_type is not None:
-        query = query.where(Result.college_type == f.college_type)
-    if f.pass_status is not None:
-        query = query.where(Result.pass_status.is_(f.pass_status))
+    query = where_given(
+        query,
+        (Result.user_id, "==", f.user_id),
+        (Result.college_type, "==", f.college_type),
+        (Result.pass_status, "is", f.pass_status),
+    )
     query = query.order_by(*order_by(page.sort, RESULT_SORTABLE, ["-generated_at", "-id"]))
     return await fetch_page(db, query, page)
 

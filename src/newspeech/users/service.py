@@ -14,7 +14,7 @@ from newspeech.auth.service import AuthService
 from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.db.errors import integrity_as_conflict
 from newspeech.errors import InvalidState, NotFound, ValidationFailed
-from newspeech.kit.pagination import PageRequest, fetch_page, order_by
+from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.kit.passwords import hash_password_async
 from newspeech.models import User, UserRole, UserStatus
 from newspeech.users.repository import UserRepository
@@ -47,12 +47,12 @@ class UserService:
 
     async def search(self, f: UserFilter, page: PageRequest) -> tuple[list[User], int]:
         query = select(User)
-        if f.role is not None:
-            query = query.where(User.role == f.role)
-        if f.status is not None:
-            query = query.where(User.status == f.status)
-        if f.college_type is not None:
-            query = query.where(User.college_type == f.college_type)
+        query = where_given(
+            query,
+            (User.role, "==", f.role),
+            (User.status, "==", f.status),
+            (User.college_type, "==", f.college_type),
+        )
         if f.q:
             pattern = f"%{f.q.lower()}%"
             query = query.where(or_(User.username.ilike(pattern), User.email.ilike(pattern)))
