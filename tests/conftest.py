@@ -69,6 +69,7 @@ ENGINE_TESTS = (
     "tests/exams/test_ws.py",
     "tests/exams/test_real_exam.py",
     "tests/exams/test_real_exam_socket.py",
+    "tests/test_cli.py::test_voice_prerender_fills_the_disk_store_once",
 )
 BROWSER_FIXTURES = frozenset({"playwright"})
 SERVICE_PARAMS = {

@@ -97,3 +97,30 @@ def test_worker_needs_a_broker_and_says_so(
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_voice_prerender_fills_the_disk_store_once(tmp_path: Path) -> None:
+    espeak = {"NEWSPEECH_TTS_ENGINE": "espeak"}  # quick to synthesise; the store is the same
+    for command in (("db", "upgrade"), ("db", "seed")):
+        assert run_cli(*command, data_dir=tmp_path).returncode == 0
+
+    first = run_cli("voice", "prerender", "--college", "medical", data_dir=tmp_path, env=espeak)
+    assert first.returncode == 0, first.stderr
+    assert "fixed phrases: 10 utterances, 10 synthesised" in first.stdout
+    assert "medical: 16 utterances, 16 synthesised" in first.stdout
+    assert "26 synthesised, 0 already stored" in first.stdout
+    stored = list((tmp_path / "phrases").rglob("*.pcm"))
+    assert len(stored) == 26
+    assert all(path.stat().st_size > 10_000 for path in stored)
+
+    again = run_cli("voice", "prerender", "--college", "medical", data_dir=tmp_path, env=espeak)
+    assert "0 synthesised, 26 already stored" in again.stdout
+
+    off = run_cli(
+        "voice", "prerender", data_dir=tmp_path, env={**espeak, "NEWSPEECH_TTS_DISK_CACHE_MB": "0"}
+    )
+    assert off.returncode == 2
+    assert "the disk store is off" in off.stderr
+    unknown = run_cli("voice", "prerender", "--college", "dentistry", data_dir=tmp_path)
+    assert unknown.returncode == 2
+    assert "no college type dentistry" in unknown.stderr

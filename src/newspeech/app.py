@@ -85,7 +85,7 @@ from newspeech.storage.factory import audio_store_from_settings, check_audio_sto
 from newspeech.system.endpoints import router as system_router
 from newspeech.system.input_contract import BodyLimitMiddleware, refuse_control_characters
 from newspeech.users import endpoints as users
-from newspeech.voice.engines import SpeechEngines, load_speech_engines
+from newspeech.voice.engines import SpeechEngines, load_speech_engines, phrase_store
 from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.protocols import SpeechToText, TextToSpeech
 from newspeech.voice.session import LoopSettings, SessionEngines
@@ -362,7 +362,12 @@ def _session_engines(
     tts: TextToSpeech = speech.tts
     if metrics is not None:
         stt, tts = TimedSpeechToText(stt, metrics), TimedTextToSpeech(tts, metrics)
-    speaker = Speaker(tts, PhraseCache(settings.tts_cache_entries), speech.fallback_tts)
+    speaker = Speaker(
+        tts,
+        PhraseCache(settings.tts_cache_entries),
+        speech.fallback_tts,
+        phrase_store(settings, tts.sample_rate),
+    )
     return SessionEngines(speech.frame_pool, speech.vad, speech.turn, stt, speaker)
 
 

@@ -23,6 +23,7 @@ from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import NewSpeechError, UpstreamError, ValidationFailed
+from newspeech.exams import prerender as voice_cli
 from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files
@@ -89,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     backup_cli.add_parser(commands)
     prompts_cli.add_parser(commands)
+    voice_cli.add_parser(commands)
     worker = commands.add_parser(
         "worker", help="run recording-analysis jobs from NEWSPEECH_BROKER_URL (Redis or RabbitMQ)"
     )
@@ -214,6 +216,10 @@ async def _exam(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ended in ("completed", "ended_by_student") else 1
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _print_event(event: dict[str, Any]) -> None:
     print(json.dumps(event, ensure_ascii=False))
 
@@ -330,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(asyncio.run(backup_cli.run(args, settings))))
         elif args.command == "prompts":
             print("\n".join(asyncio.run(prompts_cli.run(args, settings))))
+        elif args.command == "voice":
+            print("\n".join(asyncio.run(voice_cli.run(args, settings, _say))))
         elif args.command == "worker":
             _worker(args, settings)
         else:

@@ -210,6 +210,14 @@ class Settings(BaseSettings):
         "clause every student hears (a feedback's model-answer sentence) is synthesised once; 0 "
         "turns it off",
     )
+    tts_disk_cache_mb: int = Field(
+        default=512,
+        ge=0,
+        le=1_000_000,
+        description="megabytes of synthesised questions, cases and fixed phrases kept on disk "
+        "under the data directory (phrases/), shared by every process and kept across restarts; "
+        "`newspeech voice prerender` fills it; 0 turns it off",
+    )
     tts_lead_seconds: float = Field(
         default=0.12,
         ge=0,
@@ -439,6 +447,11 @@ class Settings(BaseSettings):
     def audio_folder(self) -> Path:
         """Where the local store keeps answer audio."""
         return self.audio_dir or self.data_dir / "answer-audio"
+
+    @property
+    def phrases_folder(self) -> Path:
+        """Where synthesised utterances are kept on disk (``PhraseStore``)."""
+        return self.data_dir / "phrases"
 
     @property
     def models_dir(self) -> Path:

@@ -76,3 +76,18 @@ def result(summary: ResultSummary) -> str:
         f"You scored {summary.total_score} out of {summary.max_score}, which is "
         f"{summary.percentage:.0f} percent: grade {summary.grade}. {verdict}"
     )
+
+
+CACHEABLE = (
+    TAKE_YOUR_TIME,
+    SAY_MORE,
+    CONFIRM_END,
+    GOODBYE,
+    CARRY_ON,
+    ONCE_MORE,
+    OF_COURSE,
+    SKIPPED,
+    MOVE_ON_SILENT,
+)
+"""The fixed phrases the engine says as cacheable utterances (kept in the phrase caches and
+pre-rendered by ``newspeech voice prerender``)."""

