@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from newspeech.answers.audio.service import AnswerTake
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
 from newspeech.exams.recorder import ExamRecorder, HeardSpan, answer_input, rehear
@@ -61,12 +62,13 @@ class Held(Protocol):
 @dataclass(eq=False)
 class HeldAnswer:
     """An answer (``heard``) or a question passed without one (``heard`` is None), with its
-    grade once known and its recording, stored when the database is back."""
+    grade once known and its recording, stored when the database is back (the recording
+    spooled inside the answer's transaction, then stored in the background)."""
 
     question: AskedQuestion
     number: int
     heard: HeardSpan | None
-    pcm: bytes = b""
+    take: AnswerTake | None = None
     graded: Graded | None = None
     grading_error: str | None = None
     stored_id: int | None = None
@@ -111,7 +113,11 @@ class HeldAnswer:
                 )
             elif heard is not None and self.grading_error is not None:
                 await recorder.grading_failed_in(db, answer, self.grading_error)
+            if heard is not None and self.take is not None:
+                await self.take.before_commit(answer)
         self.stored_id = answer.id
+        if self.take is not None:
+            await self.take.committed()
 
     async def _store_passed(self, recorder: ExamRecorder, answers: AnswerRepository) -> Answer:
         session = await recorder.session_in(answers.db)
@@ -171,14 +177,12 @@ class HeldWrites:
         max_answers: int,
         retry_seconds: float,
         wait_seconds: float,
-        keep_audio: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self._recorder = recorder
         self._held: collections.deque[Held] = collections.deque()
         self._max_answers = max_answers
         self._retry_seconds = retry_seconds
         self._wait_seconds = wait_seconds
-        self._keep_audio = keep_audio
         self._tried_at = float("-inf")
         self._lock = asyncio.Lock()
         self.kept_total = 0
@@ -247,8 +251,6 @@ class HeldWrites:
                     )
                 self._held.popleft()
                 written += 1
-                if isinstance(held, HeldAnswer) and held.stored_id is not None:
-                    self._keep(held.stored_id, held.pcm)
         if written:
             logger.info(
                 "sitting %s: the database is back; %d held writes stored",
@@ -256,10 +258,6 @@ class HeldWrites:
                 written,
             )
         return written
-
-    def _keep(self, answer_id: int, pcm: bytes) -> None:
-        if pcm and self._keep_audio is not None:
-            self._keep_audio(answer_id, pcm)
 
     async def drain(self) -> int:
         """Write everything held, waiting for the database up to ``wait_seconds``;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,10 @@ from newspeech.review.record import AnswerMark, answer_mark
 from newspeech.review.rules import review_reasons
 
 logger = logging.getLogger(__name__)
+
+BeforeCommit = Callable[[Answer], Awaitable[None]]
+"""Run inside an answer's transaction once its row has an id, before it commits (the answer's
+recording goes to the spool there: ``newspeech.answers.audio.service.AnswerTake``)."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +145,21 @@ class ExamRecorder:
             await sittings.start(self.exam_session_id, at=at)
             await self.audit_in(db, "exam.started", {"identity_confirmed": True})
 
-    async def answer(self, question: AskedQuestion, number: int, heard: HeardSpan) -> Answer:
+    async def answer(
+        self,
+        question: AskedQuestion,
+        number: int,
+        heard: HeardSpan,
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> Answer:
         async with unit_of_work(self._sessionmaker) as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db), answer_input(question, number, heard)
             )
             await self.audit_answer_stored(db, answer, heard)
+            if before_commit is not None:
+                await before_commit(answer)
         return answer
 
     async def audit_answer_stored(
@@ -161,7 +174,9 @@ class ExamRecorder:
             resource=("answer", answer.id),
         )
 
-    async def amend(self, answer_id: int, heard: HeardSpan) -> Answer:
+    async def amend(
+        self, answer_id: int, heard: HeardSpan, *, before_commit: BeforeCommit | None = None
+    ) -> Answer:
         """The candidate went on after the end of their answer was declared: the stored
         answer takes the whole of it, and its evaluation goes (it is graded again)."""
         async with unit_of_work(self._sessionmaker) as db:
@@ -181,6 +196,8 @@ class ExamRecorder:
                 },
                 resource=("answer", answer.id),
             )
+            if before_commit is not None:
+                await before_commit(answer)
         return answer
 
     async def no_answer(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.answers.audio.service import AnswerAudioRecorder, AnswerTake
 from newspeech.attempts.service import ensure_may_start
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.configuration.current import current_config
@@ -166,7 +166,6 @@ class ExamConversation:
             max_answers=deps.outage.held_answers,
             retry_seconds=deps.outage.retry_seconds,
             wait_seconds=deps.outage.wait_seconds,
-            keep_audio=self._keep_audio,
         )
         self._paused = False
         """The database went away and the candidate has been told (or is about to be)."""
@@ -395,10 +394,6 @@ class ExamConversation:
 
     # -- riding out a database outage ------------------------------------------------------
 
-    def _keep_audio(self, answer_id: int, pcm: bytes) -> None:
-        if self._deps.audio is not None:
-            self._deps.audio.keep(answer_id, self.exam_session_id, self._recorder.user_id, pcm)
-
     async def _essential(self, call: Callable[[], Awaitable[None]]) -> None:
         """A write the sitting cannot do without: now, or held until the database is back."""
         was_holding = self._writes.holding
@@ -507,27 +502,36 @@ class ExamConversation:
         span = replace(span, corrected=self._corrected(pending.question, span.text, parts))
         if isinstance(replacing, HeldAnswer):  # still held: the whole is held in its place
             replacing = replacing.stored_id
-        pcm = b"".join(part.pcm for part in parts)
+        take = AnswerTake(
+            self._deps.audio,
+            self.exam_session_id,
+            self._recorder.user_id,
+            b"".join(part.pcm for part in parts),
+        )
         held: HeldAnswer | None = None
         answer: Answer | None = None
         if not self._writes.holding:
             try:
                 if replacing is None:
-                    answer = await self._recorder.answer(question, number, span)
+                    answer = await self._recorder.answer(
+                        question, number, span, before_commit=take.before_commit
+                    )
                 else:
-                    answer = await self._recorder.amend(replacing, span)
+                    answer = await self._recorder.amend(
+                        replacing, span, before_commit=take.before_commit
+                    )
             except Exception as exc:
                 if not database_unavailable(exc):
+                    await take.rolled_back()
                     raise
-        if answer is None:  # kept in memory; its recording is kept once it is stored
-            held = HeldAnswer(question, number, span, pcm=pcm)
+        if answer is None:  # kept in memory; its recording is spooled once it is stored
+            held = HeldAnswer(question, number, span, take=take)
             await self._hold(held)
             self._last_held = held
             answer = held.detached(self.exam_session_id)
         else:
             self._measure_answer_id = self._last_answer_id = answer.id
-            if parts:  # in the background: the reply never waits for encoding or upload
-                self._keep_audio(answer.id, pcm)
+            await take.committed()  # in the background: the reply never waits for the upload
         turn_declared = parts[-1].timings.turn_declared if parts else None
         latency = 0.0 if turn_declared is None else 1000 * (self._deps.clock() - turn_declared)
         grade, event = await self._grade_stored(answer, latency_ms=latency, held=held)

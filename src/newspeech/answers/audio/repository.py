@@ -22,6 +22,8 @@ class AnswerAudioRow:
     college_type: str
     owner_id: int
     created_at: dt.datetime
+    transcript: str | None
+    """What the take stored with the row said (what a spooled take is matched on)."""
 
 
 _COLUMNS = (
@@ -31,6 +33,7 @@ _COLUMNS = (
     ExamSession.college_type,
     ExamSession.user_id,
     Answer.created_at,
+    Answer.transcribed_text,
 )
 
 
