@@ -267,8 +267,49 @@ async def test_a_held_answer_written_twice_is_stored_once(
     held.graded = Graded(grade, 300.0, 2.0)
     await held.write(recorder)
     await held.write(recorder)
-    numbers, evaluated, evaluations = await counts(db, await stored(db, conversation.session_code))
+    exam_session = await stored(db, conversation.session_code)
+    numbers, evaluated, evaluations = await counts(db, exam_session)
     assert (numbers, evaluated, evaluations) == ([1], 1, 1)
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.answer_stored") == 1  # audit rows once too
+    assert actions.count("exam.answer_evaluated") == 1
+
+
+async def test_a_commit_whose_reply_was_lost_is_replayed_without_a_second_audit_row(
+    sitting: tuple[Candidate, AnswerAudioRecorder, LocalAudioStore],
+    proxy: TcpProxy,
+    db: AsyncSession,
+) -> None:
+    """Answer 3's commit reaches PostgreSQL but its reply is lost with the connection (the
+    proxy resets it as the reply comes back): the sitting holds the answer as in an outage and
+    replays it at the next step. The replay finds its idempotency key and stores nothing twice:
+    one answer, one evaluation, one of each audit row, the recording attached."""
+    candidate, audio, store = sitting
+    await confirm(candidate)
+    for number in (1, 2):
+        await candidate.say(MODEL_ANSWERS[number - 1])
+    await audio.drain()  # no recording's commit races answer 3's
+    proxy.lose_reply_to(b"COMMIT")
+    paused = await candidate.say(MODEL_ANSWERS[2])
+    assert proxy.replies_lost == 1
+    assert events_of(paused, "technical_pause")
+    assert question_numbers(paused) == [4]
+    back = await candidate.say(MODEL_ANSWERS[3])
+    assert back.events[0]["type"] == "technical_pause_over"
+    assert question_numbers(back) == [5]
+    await audio.drain()
+
+    exam_session = await stored(db, candidate.conversation.session_code)
+    assert await counts(db, exam_session) == ([1, 2, 3, 4], 4, 4)
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.answer_stored") == 4  # answer 3's once, not twice
+    assert actions.count("exam.answer_evaluated") == 4
+    assert actions.count("answer.audio_stored") == 4
+    answer_3 = await db.scalar(
+        select(Answer).where(Answer.session_id == exam_session.id, Answer.question_number == 3)
+    )
+    assert answer_3 is not None and answer_3.answer_audio_path is not None
+    assert await store.exists(answer_3.answer_audio_path)
 
 
 async def test_a_client_dropped_during_an_outage_resumes_with_every_answer_kept(

@@ -50,7 +50,9 @@ from newspeech.exams.plan import PlannedQuestion
 from newspeech.exams.recorder import (
     ExamRecorder,
     HeardSpan,
+    WriteKey,
     is_resumable,
+    keyed,
     result_event,
     summary_of,
 )
@@ -473,14 +475,16 @@ class ExamConversation:
         elif isinstance(record, NoAnswer):
             question = self._setting.questions[record.question.question_id]
             number, reason = record.question.number, record.reason.value
+            key = WriteKey()
             if not self._writes.holding:
                 try:
-                    await self._recorder.no_answer(question, number, reason, now)
+                    with keyed(key):
+                        await self._recorder.no_answer(question, number, reason, now)
                     return
                 except Exception as exc:
                     if not database_unavailable(exc):
                         raise
-            await self._hold(HeldAnswer(question, number, heard=None))
+            await self._hold(HeldAnswer(question, number, heard=None, key=key))
         elif isinstance(record, RequestMade):
             details = {
                 "request": record.intent.value,
@@ -510,22 +514,24 @@ class ExamConversation:
         )
         held: HeldAnswer | None = None
         answer: Answer | None = None
+        key = WriteKey()
         if not self._writes.holding:
             try:
-                if replacing is None:
-                    answer = await self._recorder.answer(
-                        question, number, span, before_commit=take.before_commit
-                    )
-                else:
-                    answer = await self._recorder.amend(
-                        replacing, span, before_commit=take.before_commit
-                    )
+                with keyed(key):
+                    if replacing is None:
+                        answer = await self._recorder.answer(
+                            question, number, span, before_commit=take.before_commit
+                        )
+                    else:
+                        answer = await self._recorder.amend(
+                            replacing, span, before_commit=take.before_commit
+                        )
             except Exception as exc:
                 if not database_unavailable(exc):
                     await take.rolled_back()
                     raise
         if answer is None:  # kept in memory; its recording is spooled once it is stored
-            held = HeldAnswer(question, number, span, take=take)
+            held = HeldAnswer(question, number, span, take=take, key=key)
             await self._hold(held)
             self._last_held = held
             answer = held.detached(self.exam_session_id)
@@ -608,19 +614,21 @@ class ExamConversation:
         }
 
     async def _store_evaluation(self, answer: Answer, graded: Graded) -> None:
+        key = WriteKey()
         if not self._writes.holding:
             try:
-                await self._recorder.evaluation(
-                    answer,
-                    graded.grade,
-                    latency_ms=graded.latency_ms,
-                    processing_ms=graded.processing_ms,
-                )
+                with keyed(key):
+                    await self._recorder.evaluation(
+                        answer,
+                        graded.grade,
+                        latency_ms=graded.latency_ms,
+                        processing_ms=graded.processing_ms,
+                    )
                 return
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
-        await self._hold(HeldEvaluation(answer, graded))
+        await self._hold(HeldEvaluation(answer, graded, key=key))
 
     async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
         return await self._grader.grade_async(
