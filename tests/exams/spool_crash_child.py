@@ -119,7 +119,8 @@ async def main(url: str, user_id: int, data_dir: Path, step: str) -> None:
         sessionmaker=sessionmaker, grader=PooledGrader(KeywordGrader()), clock=clock, audio=audio
     )
     conversation = await ExamConversation.start(deps, user, "medical")
-    print(conversation.exam_session_id, flush=True)
+    sys.stdout.write(f"{conversation.exam_session_id}\n")
+    sys.stdout.flush()
     await conversation.begin()
     await conversation.answer(heard(clock, "Yes, that's me.", 0.5))
     arm(step, audio)

@@ -244,6 +244,41 @@ async def test_the_last_answer_waits_for_the_database_before_the_result(
     assert (numbers, evaluated, evaluations) == (list(range(1, 13)), 12, 12)
 
 
+async def test_the_pause_is_said_as_soon_as_the_last_answer_is_held(
+    proxied: AsyncEngine, pool: InferencePool, student: User, proxy: TcpProxy, db: AsyncSession
+) -> None:
+    """Gone as the last answer is given: the reply waits for the database (the result needs
+    every answer), so the technical pause is said at once through the loop's
+    ``speak_meanwhile``, not after the database is back with the reply. The database comes
+    back only once the pause has been said: said late, the sitting would wait in vain."""
+    clock = FakeClock()
+    conversation = await ExamConversation.start(exam_deps(proxied, pool, clock), student, "medical")
+    said: list[tuple[ExaminerTurn, bool]] = []
+    restoring: set[asyncio.Task[None]] = set()
+
+    def say(turn: ExaminerTurn) -> None:
+        said.append((turn, proxy.up))
+        restoring.add(asyncio.create_task(proxy.restore()))
+
+    conversation.speak_meanwhile(say)
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    for number in range(1, 12):
+        await candidate.say(MODEL_ANSWERS[number - 1])
+    await proxy.cut()
+    last = await candidate.say(MODEL_ANSWERS[11])
+
+    [(pause, database_up)] = said
+    assert [u.text for u in pause.utterances] == [PAUSE_TEXT]
+    assert events_of(pause, "technical_pause")
+    assert not database_up  # said while the write was held
+    assert PAUSE_TEXT not in [u.text for u in last.utterances]  # and not again with the reply
+    assert not events_of(last, "technical_pause")
+    assert last.finished
+    [result] = events_of(last, "result")
+    assert result["total_score"] == 120
+
+
 async def test_a_held_answer_written_twice_is_stored_once(
     engine: AsyncEngine, pool: InferencePool, student: User, db: AsyncSession
 ) -> None:
@@ -308,7 +343,8 @@ async def test_a_commit_whose_reply_was_lost_is_replayed_without_a_second_audit_
     answer_3 = await db.scalar(
         select(Answer).where(Answer.session_id == exam_session.id, Answer.question_number == 3)
     )
-    assert answer_3 is not None and answer_3.answer_audio_path is not None
+    assert answer_3 is not None
+    assert answer_3.answer_audio_path is not None
     assert await store.exists(answer_3.answer_audio_path)
 
 

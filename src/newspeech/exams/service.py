@@ -68,6 +68,7 @@ from newspeech.voice.conversation import (
     ExaminerTurn,
     HeardAnswer,
     ListenPlan,
+    SayMeanwhile,
     TurnTimings,
     Utterance,
     UtteranceKind,
@@ -174,6 +175,7 @@ class ExamConversation:
         self._pause_due = False
         self._last_held: HeldAnswer | None = None
         """The last answer, while it is (or was) held: what an amend replaces."""
+        self._say_meanwhile: SayMeanwhile | None = None
 
     @property
     def exam_session_id(self) -> int:
@@ -405,7 +407,21 @@ class ExamConversation:
     async def _hold(self, held: HeldAnswer | HeldEvaluation) -> None:
         if not self._writes.holding:
             self._pausing()
+        if self._writes.full:  # the reply waits for the database: say why now
+            self._pause_now()
         await self._writes.hold(held)
+
+    def speak_meanwhile(self, say: SayMeanwhile) -> None:
+        self._say_meanwhile = say
+
+    def _pause_now(self) -> None:
+        """The technical pause, said at once (not with the reply) when the reply must wait
+        for the database: for the result, or with the buffer full. Said once per outage."""
+        if self._say_meanwhile is None:
+            return
+        said, told = self._pause_notice()
+        if said:
+            self._say_meanwhile(ExaminerTurn(utterances=tuple(said), events=tuple(told)))
 
     def _pausing(self) -> None:
         if not self._paused:
@@ -656,6 +672,8 @@ class ExamConversation:
         self, pending: Conclude
     ) -> tuple[list[Mapping[str, Any]], ResultSummary | None]:
         events: list[Mapping[str, Any]] = []
+        if self._writes.holding:
+            self._pause_now()
         await self._writes.drain()  # every answer is stored before the result is summed
         if pending.scored:
             for answer in await self._recorder.unevaluated():  # one more try for failed grades
