@@ -27,7 +27,8 @@ from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import User

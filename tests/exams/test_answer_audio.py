@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import (
 from newspeech.answers.audio.service import AnswerAudioRecorder, audio_key
 from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer
 from newspeech.db.engine import create_sessionmaker
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import Answer, AuditLog, Evaluation, User

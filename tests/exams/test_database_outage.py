@@ -22,9 +22,10 @@ from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
 from newspeech.config import Settings
 from newspeech.db.engine import create_sessionmaker
+from newspeech.exams.dependencies import ExamDependencies, OutagePolicy
 from newspeech.exams.outage import PAUSE_TEXT, Graded, HeldAnswer
 from newspeech.exams.recorder import ExamRecorder, HeardSpan
-from newspeech.exams.service import ExamConversation, ExamDependencies, OutagePolicy
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import GradingQuestion, KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import Answer, Evaluation, ExamSession, Question, Result, SessionStatus, User
