@@ -63,6 +63,8 @@ class _Outcome(enum.Enum):
     """It can never be stored (the audio does not encode); audited."""
     PENDING = "pending"
     """The store or the database is away: kept in the spool, tried again."""
+    REPLACED = "replaced"
+    """The answer no longer holds this take (a newer one committed, or it is gone)."""
 
 
 @dataclass
@@ -231,6 +233,7 @@ class AnswerAudioRecorder:
             if outcome is _Outcome.PENDING:
                 report.pending += 1
             report.stored += outcome is _Outcome.STORED
+            report.dropped += outcome is _Outcome.REPLACED
         if report.stored or report.dropped or report.pending:
             logger.info(
                 "answer audio spool: %d stored, %d dropped, %d still waiting",
@@ -270,7 +273,13 @@ class AnswerAudioRecorder:
             return (_Outcome.LOST if lost else _Outcome.PENDING), None
         try:
             async with unit_of_work(self._sessionmaker) as db:
-                await AnswerAudioRepository(db).set_path(entry.answer_id, key)
+                if not await self._attach(AnswerAudioRepository(db), entry, key):
+                    logger.info(
+                        "answer %s: a newer take replaced this recording's (or the answer is "
+                        "gone); its key is not saved",
+                        entry.answer_id,
+                    )
+                    return _Outcome.REPLACED, None
                 await AuditLogRepository(db, enabled=self._audit_enabled).log(
                     "answer.audio_stored",
                     user_id=entry.user_id,
@@ -291,6 +300,15 @@ class AnswerAudioRecorder:
             )
             return _Outcome.PENDING, None
         return _Outcome.STORED, key
+
+    @staticmethod
+    async def _attach(audio: AnswerAudioRepository, entry: SpooledAnswer, key: str) -> bool:
+        """Save the key in the answer's row if the row still holds this take (an answer the
+        candidate went on with has a newer one, stored after it under the same key)."""
+        row = await audio.get(entry.answer_id)
+        if row is None or not entry.matches(row.exam_session_id, row.transcript):
+            return False
+        return await audio.set_path(entry.answer_id, key, transcript=row.transcript)
 
     async def _audit(
         self, action: str, entry: SpooledAnswer, details: dict[str, object], *, status: str
