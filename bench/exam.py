@@ -35,7 +35,8 @@ from newspeech import __version__
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.kit.passwords import hash_password

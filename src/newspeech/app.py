@@ -50,9 +50,9 @@ from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
+from newspeech.exams.dependencies import ExamDependencies, OutagePolicy
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
-from newspeech.exams.service import ExamDependencies, OutagePolicy
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
 from newspeech.exams.ws import router as exam_socket_router
 from newspeech.grading import AsyncGrader

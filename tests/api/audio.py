@@ -33,6 +33,6 @@ async def give_audio(api: Api, exam_session_id: int) -> int:
         assert answer is not None
         key = audio_key(exam_session_id, answer.id)
         await audio_store(api).put(key, RECORDING, CONTENT_TYPE)
-        await AnswerAudioRepository(db).set_path(answer.id, key)
+        await AnswerAudioRepository(db).set_path(answer.id, key, transcript=answer.transcribed_text)
         await db.commit()
         return answer.id

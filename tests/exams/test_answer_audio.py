@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import (
 
 from newspeech.answers.audio.service import AnswerAudioRecorder, audio_key
 from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer
-from newspeech.db.engine import create_sessionmaker
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.db.engine import create_sessionmaker, unit_of_work
+from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.recorder import HeardSpan, rehear
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import Answer, AuditLog, Evaluation, User
@@ -286,4 +288,40 @@ async def test_a_store_outage_that_ends_is_retried_until_the_recording_is_stored
     assert store.failures == 0
     assert actions.count("answer.audio_failed") == 1  # once for the outage, not per retry
     assert "answer.audio_stored" in actions
+    assert spool.entries() == []
+
+
+async def test_an_older_take_stored_after_the_answer_went_on_does_not_name_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """The candidate went on with answer 1 (its whole replaces the first part, and the path
+    of the first part's recording is cleared) while the first part's recording was still being
+    stored: that upload finishing late must not name the answer's recording, and its spool
+    entry goes (the whole answer's take is the one to keep)."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    recorder = AnswerAudioRecorder(store, sessionmaker, offload=pool.run, spool=spool)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is not None
+    pcm = real_speech.tobytes()
+    older = await recorder.spool_take(
+        answer.id, conversation.exam_session_id, student.id, answer.transcribed_text, pcm
+    )
+    whole = HeardSpan(f"{FIRST_MODEL_ANSWER} And aspirin.", 0.9, 8.0, None, None)
+    async with unit_of_work(sessionmaker) as session:
+        await rehear(session, answer.id, whole)
+
+    recorder.keep(older, pcm)  # the first part's upload, finishing after the commit
+    await recorder.drain()
+
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.transcribed_text == whole.text
+    assert answer.answer_audio_path is None  # not the first part's recording
+    assert actions.count("answer.audio_stored") == 1  # the first part's, before it went on
     assert spool.entries() == []

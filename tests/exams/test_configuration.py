@@ -15,9 +15,10 @@ from newspeech.auth.service import Authenticated
 from newspeech.configuration.keys import ExamConfig
 from newspeech.configuration.schemas import ConfigEntryWrite
 from newspeech.configuration.service import ConfigurationService
+from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.exams.ws import StartExam
 from newspeech.grading.factory import keyword_graders
 from newspeech.models import Evaluation, ExamSession, User, UserRole

@@ -22,9 +22,10 @@ from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.answers.audio.spool import AudioSpool
 from newspeech.config import Settings
 from newspeech.db.engine import create_sessionmaker
+from newspeech.exams.dependencies import ExamDependencies, OutagePolicy
 from newspeech.exams.outage import PAUSE_TEXT, Graded, HeldAnswer
 from newspeech.exams.recorder import ExamRecorder, HeardSpan
-from newspeech.exams.service import ExamConversation, ExamDependencies, OutagePolicy
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import GradingQuestion, KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import Answer, Evaluation, ExamSession, Question, Result, SessionStatus, User
@@ -244,6 +245,41 @@ async def test_the_last_answer_waits_for_the_database_before_the_result(
     assert (numbers, evaluated, evaluations) == (list(range(1, 13)), 12, 12)
 
 
+async def test_the_pause_is_said_as_soon_as_the_last_answer_is_held(
+    proxied: AsyncEngine, pool: InferencePool, student: User, proxy: TcpProxy, db: AsyncSession
+) -> None:
+    """Gone as the last answer is given: the reply waits for the database (the result needs
+    every answer), so the technical pause is said at once through the loop's
+    ``speak_meanwhile``, not after the database is back with the reply. The database comes
+    back only once the pause has been said: said late, the sitting would wait in vain."""
+    clock = FakeClock()
+    conversation = await ExamConversation.start(exam_deps(proxied, pool, clock), student, "medical")
+    said: list[tuple[ExaminerTurn, bool]] = []
+    restoring: set[asyncio.Task[None]] = set()
+
+    def say(turn: ExaminerTurn) -> None:
+        said.append((turn, proxy.up))
+        restoring.add(asyncio.create_task(proxy.restore()))
+
+    conversation.speak_meanwhile(say)
+    candidate = Candidate(conversation, clock)
+    await confirm(candidate)
+    for number in range(1, 12):
+        await candidate.say(MODEL_ANSWERS[number - 1])
+    await proxy.cut()
+    last = await candidate.say(MODEL_ANSWERS[11])
+
+    [(pause, database_up)] = said
+    assert [u.text for u in pause.utterances] == [PAUSE_TEXT]
+    assert events_of(pause, "technical_pause")
+    assert not database_up  # said while the write was held
+    assert PAUSE_TEXT not in [u.text for u in last.utterances]  # and not again with the reply
+    assert not events_of(last, "technical_pause")
+    assert last.finished
+    [result] = events_of(last, "result")
+    assert result["total_score"] == 120
+
+
 async def test_a_held_answer_written_twice_is_stored_once(
     engine: AsyncEngine, pool: InferencePool, student: User, db: AsyncSession
 ) -> None:
@@ -267,8 +303,50 @@ async def test_a_held_answer_written_twice_is_stored_once(
     held.graded = Graded(grade, 300.0, 2.0)
     await held.write(recorder)
     await held.write(recorder)
-    numbers, evaluated, evaluations = await counts(db, await stored(db, conversation.session_code))
+    exam_session = await stored(db, conversation.session_code)
+    numbers, evaluated, evaluations = await counts(db, exam_session)
     assert (numbers, evaluated, evaluations) == ([1], 1, 1)
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.answer_stored") == 1  # audit rows once too
+    assert actions.count("exam.answer_evaluated") == 1
+
+
+async def test_a_commit_whose_reply_was_lost_is_replayed_without_a_second_audit_row(
+    sitting: tuple[Candidate, AnswerAudioRecorder, LocalAudioStore],
+    proxy: TcpProxy,
+    db: AsyncSession,
+) -> None:
+    """Answer 3's commit reaches PostgreSQL but its reply is lost with the connection (the
+    proxy resets it as the reply comes back): the sitting holds the answer as in an outage and
+    replays it at the next step. The replay finds its idempotency key and stores nothing twice:
+    one answer, one evaluation, one of each audit row, the recording attached."""
+    candidate, audio, store = sitting
+    await confirm(candidate)
+    for number in (1, 2):
+        await candidate.say(MODEL_ANSWERS[number - 1])
+    await audio.drain()  # no recording's commit races answer 3's
+    proxy.lose_reply_to(b"COMMIT")
+    paused = await candidate.say(MODEL_ANSWERS[2])
+    assert proxy.replies_lost == 1
+    assert events_of(paused, "technical_pause")
+    assert question_numbers(paused) == [4]
+    back = await candidate.say(MODEL_ANSWERS[3])
+    assert back.events[0]["type"] == "technical_pause_over"
+    assert question_numbers(back) == [5]
+    await audio.drain()
+
+    exam_session = await stored(db, candidate.conversation.session_code)
+    assert await counts(db, exam_session) == ([1, 2, 3, 4], 4, 4)
+    actions = await audit_actions(db, exam_session.id)
+    assert actions.count("exam.answer_stored") == 4  # answer 3's once, not twice
+    assert actions.count("exam.answer_evaluated") == 4
+    assert actions.count("answer.audio_stored") == 4
+    answer_3 = await db.scalar(
+        select(Answer).where(Answer.session_id == exam_session.id, Answer.question_number == 3)
+    )
+    assert answer_3 is not None
+    assert answer_3.answer_audio_path is not None
+    assert await store.exists(answer_3.answer_audio_path)
 
 
 async def test_a_client_dropped_during_an_outage_resumes_with_every_answer_kept(

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import InvalidState, NotFound, PermissionDenied
+from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.repository import AnswerRepository, EvaluationRepository
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import Grade, GradingQuestion, KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import (

@@ -16,12 +16,13 @@ from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.auth.scope import load_scope, set_assigned_colleges
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.errors import AttemptLimitReached, Conflict
+from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.repository import (
     AnswerRepository,
     EvaluationRepository,
     ExamSessionRepository,
 )
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import AuditLog, ExamSession, SessionStatus, User, UserRole

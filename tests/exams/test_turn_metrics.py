@@ -6,7 +6,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
 from newspeech.models import User

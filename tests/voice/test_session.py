@@ -6,6 +6,8 @@ the exam is the scripted conversation. No assertion is about how long anything t
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,13 @@ import pytest
 
 from newspeech.config import Settings
 from newspeech.voice.audio import decode_audio
-from newspeech.voice.conversation import Control, UtteranceKind
+from newspeech.voice.conversation import (
+    Control,
+    ExaminerTurn,
+    SayMeanwhile,
+    Utterance,
+    UtteranceKind,
+)
 from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.phrase_cache import PhraseCache
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
@@ -25,7 +33,7 @@ from tests.fixtures.scripted_conversation import (
     ScriptedConversation,
     ScriptedQuestion,
 )
-from tests.voice.session_harness import Exam, silence, start_exam
+from tests.voice.session_harness import REAL_TIMEOUT, Exam, silence, start_exam
 from tests.voice.wer import normalize
 
 QUESTIONS = (
@@ -254,6 +262,72 @@ async def test_skip_and_end_controls(engines: SessionEngines) -> None:
     assert exam.wire.events("ended")[0]["reason"] == "ended_by_student"
     assert exam.wire.events("result")
     assert conversation.disconnects == 0
+
+
+PAUSE = "Please bear with me: we have a short technical pause on our side."
+
+
+@dataclass
+class WaitingConversation(ScriptedConversation):
+    """Its reply to a skip waits for ``back`` (a database coming back); meanwhile it asks the
+    loop to say there is a technical pause, as the exam does."""
+
+    say: SayMeanwhile | None = None
+    back: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def speak_meanwhile(self, say: SayMeanwhile) -> None:
+        self.say = say
+
+    async def control(self, command: Control) -> ExaminerTurn:
+        if command is Control.SKIP:
+            assert self.say is not None
+            pause = Utterance(PAUSE, UtteranceKind.PROMPT, cacheable=True)
+            self.say(ExaminerTurn(utterances=(pause,), events=({"type": "technical_pause"},)))
+            await self.back.wait()
+        return await super().control(command)
+
+
+def pause_audio(exam: Exam[WaitingConversation]) -> bool:
+    """The pause's ``speaking`` event went out, and audio after it."""
+    log = exam.wire.log
+    begun = [
+        i
+        for i, (_, what, sent) in enumerate(log)
+        if what == "event" and sent["type"] == "speaking" and sent["text"] == PAUSE
+    ]
+    return bool(begun) and any(what == "audio" for _, what, _ in log[begun[0] :])
+
+
+async def test_what_the_conversation_says_meanwhile_is_spoken_before_its_reply_is_ready(
+    engines: SessionEngines,
+) -> None:
+    """The reply waits (the database is away): the pause is spoken at once, and a button
+    pressed meanwhile waits for the reply rather than cutting the pause and the reply short."""
+    conversation = WaitingConversation(QUESTIONS)
+    exam = start_exam(engines, conversation)
+    await listening(exam)
+    await exam.wire.push(Control.SKIP)  # no settling: the examiner waits on the conversation
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + REAL_TIMEOUT
+    while not pause_audio(exam):
+        assert loop.time() < deadline, f"the pause was not said: {exam.wire.types()}"
+        await asyncio.sleep(0.01)
+    pauses = [e for e in exam.wire.events("speaking") if e["text"] == PAUSE]
+    assert len(pauses) == 1  # its words are under way ...
+    assert exam.wire.events("technical_pause")
+    assert not exam.wire.events("question")[1:]  # ... before the reply exists
+    await exam.wire.push(Control.REPEAT)  # pressed during the pause: deferred, not a cut
+    conversation.back.set()
+    await exam.wait_for_event("question", 3)  # the skip's question 2, then the repeat's
+
+    assert conversation.controls == [Control.SKIP, Control.REPEAT]
+    assert not exam.wire.events("flush")  # nothing cut short
+    events = exam.wire.events()
+    pause_done = events.index({"type": "speaking_done", "utterance_id": pauses[0]["utterance_id"]})
+    second = events.index(exam.wire.events("question")[1])
+    assert events.index(pauses[0]) < pause_done < second  # said in full, then the reply
+    assert [e["number"] for e in exam.wire.events("question")] == [1, 2, 2]
+    assert await exam.close() == "disconnected"
 
 
 async def test_disconnect_mid_speech_cancels_everything_and_leaves_the_exam_resumable(

@@ -28,9 +28,11 @@ class AuditLogRepository:
         details: dict[str, Any] | None = None,
         ip_address: str | None = None,
         user_agent: str | None = None,
+        write_key: str | None = None,
         flush: bool = True,
     ) -> AuditLog | None:
-        """Add the row; ``flush=False`` leaves it for the next flush (many rows at once)."""
+        """Add the row; ``flush=False`` leaves it for the next flush (many rows at once).
+        ``write_key``: the idempotency key of the write it belongs to (:meth:`has_write_key`)."""
         if not self.enabled:
             return None
         row = AuditLog(
@@ -43,11 +45,17 @@ class AuditLogRepository:
             details=details,
             ip_address=ip_address,
             user_agent=user_agent,
+            write_key=write_key,
         )
         self.db.add(row)
         if flush:
             await self.db.flush()
         return row
+
+    async def has_write_key(self, write_key: str) -> bool:
+        """A write with this idempotency key committed already."""
+        query = select(AuditLog.id).where(AuditLog.write_key == write_key)
+        return (await self.db.scalar(query)) is not None
 
     async def for_user(self, user_id: int, *, limit: int = 100) -> list[AuditLog]:
         query = (

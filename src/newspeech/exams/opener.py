@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from newspeech.auth.service import Authenticated
+from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.live import LiveSittings
-from newspeech.exams.service import ExamConversation, ExamDependencies
+from newspeech.exams.service import ExamConversation
 from newspeech.exams.ws import OpenedExam, ResumeExam, StartExam
 
 Authenticate = Callable[[str], Awaitable[Authenticated]]

@@ -4,8 +4,11 @@ When a write of the live exam finds the database unreachable, the sitting goes o
 held here, in order, and the examiner says there is a short technical pause. The held writes are
 replayed when the database answers again (at the sitting's next step, before it concludes, or
 when the connection ends), each in one transaction that may run twice without storing anything
-twice: an answer is keyed by its sitting and question number, an evaluation replaces the
-answer's one. Only the per-turn latency figures are not kept (``ExamRecorder.turn_latency``).
+twice: each write carries one idempotency key from its first try on (``WriteKey``, stored on its
+first audit row), so a try whose commit succeeded but whose reply was lost is found and not
+stored again, audit rows included; without audit rows, an answer is keyed by its sitting and
+question number and an evaluation replaces the answer's one. Only the per-turn latency figures
+are not kept (``ExamRecorder.turn_latency``).
 
 The buffer is bounded by the answers it holds: when it is full, the next answer waits for the
 database (the candidate has already heard why).
@@ -18,12 +21,21 @@ import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from newspeech.answers.audio.service import AnswerTake
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
-from newspeech.exams.recorder import ExamRecorder, HeardSpan, answer_input, rehear
+from newspeech.exams.recorder import (
+    AlreadyWritten,
+    ExamRecorder,
+    HeardSpan,
+    WriteKey,
+    answer_input,
+    keyed,
+    rehear,
+)
 from newspeech.exams.repository import (
     AnswerInput,
     AnswerRepository,
@@ -53,20 +65,29 @@ class Graded:
 
 
 class Held(Protocol):
+    key: WriteKey
+    """The write's idempotency key, the same as its first try's."""
+
     async def write(self, recorder: ExamRecorder) -> None:
-        """Store this write in one transaction; running it twice stores it once."""
+        """Store this write in one transaction; running it twice stores it once (under
+        :func:`keyed`, a try after a commit whose reply was lost raises ``AlreadyWritten``)."""
         ...
 
 
 @dataclass(eq=False)
 class HeldAnswer:
     """An answer (``heard``) or a question passed without one (``heard`` is None), with its
-    grade once known and its recording, stored when the database is back."""
+    grade once known and its recording, stored when the database is back (the recording
+    spooled inside the answer's transaction, then stored in the background)."""
 
     question: AskedQuestion
     number: int
     heard: HeardSpan | None
-    pcm: bytes = b""
+    take: AnswerTake | None = None
+    key: WriteKey = field(default_factory=WriteKey)
+    """The answer's write: the live try's key, so a replay after its lost reply is found."""
+    grade_key: WriteKey = field(default_factory=WriteKey)
+    """Its grade's (written with the answer when it is held, on its own key)."""
     graded: Graded | None = None
     grading_error: str | None = None
     stored_id: int | None = None
@@ -87,31 +108,57 @@ class HeldAnswer:
         )
 
     async def write(self, recorder: ExamRecorder) -> None:
+        try:
+            self.stored_id = await self._write(recorder)
+        except AlreadyWritten:  # the last try committed all of it: only its reply was lost
+            async with unit_of_work(recorder.sessionmaker) as db:
+                stored = await AnswerRepository(db).for_question(
+                    recorder.exam_session_id, self.number
+                )
+            if stored is None:
+                raise
+            self.stored_id = stored.id
+        if self.take is not None:
+            await self.take.committed()
+
+    async def _write(self, recorder: ExamRecorder) -> int:
+        """The answer (under ``key``, the same as the live try's) and its grade (under
+        ``grade_key``) in one transaction; a part a try committed before is not written again."""
         async with unit_of_work(recorder.sessionmaker) as db:
             answers = AnswerRepository(db)
             existing = await answers.for_question(recorder.exam_session_id, self.number)
             heard = self.heard
             if heard is None:
-                answer = existing or await self._store_passed(recorder, answers)
-            elif existing is None:
-                session = await recorder.session_in(db)
-                stored = answer_input(self.question, self.number, heard)
-                answer = await answers.store(session, stored)
-                await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
-            else:  # stored before (a replay, or the answer went on): the whole replaces it
-                answer = await rehear(db, existing.id, heard)
-                await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
-            if heard is not None and self.graded is not None:
-                await recorder.evaluation_in(
-                    db,
-                    answer,
-                    self.graded.grade,
-                    latency_ms=self.graded.latency_ms,
-                    processing_ms=self.graded.processing_ms,
-                )
-            elif heard is not None and self.grading_error is not None:
-                await recorder.grading_failed_in(db, answer, self.grading_error)
-        self.stored_id = answer.id
+                return (existing or await self._store_passed(recorder, answers)).id
+            grading = self.graded is not None or self.grading_error is not None
+            answered = existing is not None and await recorder.written(db, self.key)
+            if answered and (not grading or await recorder.written(db, self.grade_key)):
+                raise AlreadyWritten(f"answer {self.number} of sitting {recorder.exam_session_id}")
+            with keyed(self.key):
+                if existing is None:
+                    session = await recorder.session_in(db)
+                    stored = answer_input(self.question, self.number, heard)
+                    answer = await answers.store(session, stored)
+                    await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
+                elif answered:  # by the live try, whose reply was lost; its grade was not
+                    answer = existing
+                else:  # stored before (the answer went on): the whole replaces it
+                    answer = await rehear(db, existing.id, heard)
+                    await recorder.audit_answer_stored(db, answer, heard, kept_in_outage=True)
+            with keyed(self.grade_key):
+                if self.graded is not None:
+                    await recorder.evaluation_in(
+                        db,
+                        answer,
+                        self.graded.grade,
+                        latency_ms=self.graded.latency_ms,
+                        processing_ms=self.graded.processing_ms,
+                    )
+                elif self.grading_error is not None:
+                    await recorder.grading_failed_in(db, answer, self.grading_error)
+            if self.take is not None:
+                await self.take.before_commit(answer)
+        return answer.id
 
     async def _store_passed(self, recorder: ExamRecorder, answers: AnswerRepository) -> Answer:
         session = await recorder.session_in(answers.db)
@@ -134,6 +181,7 @@ class HeldEvaluation:
 
     answer: Answer
     graded: Graded
+    key: WriteKey = field(default_factory=WriteKey)
 
     async def write(self, recorder: ExamRecorder) -> None:
         async with unit_of_work(recorder.sessionmaker) as db:
@@ -152,6 +200,7 @@ class HeldCall:
     """Any other essential write (the sitting's start, audit rows), as the recorder call."""
 
     call: Callable[[], Awaitable[None]]
+    key: WriteKey = field(default_factory=WriteKey)
 
     async def write(self, recorder: ExamRecorder) -> None:
         await self.call()
@@ -171,14 +220,12 @@ class HeldWrites:
         max_answers: int,
         retry_seconds: float,
         wait_seconds: float,
-        keep_audio: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self._recorder = recorder
         self._held: collections.deque[Held] = collections.deque()
         self._max_answers = max_answers
         self._retry_seconds = retry_seconds
         self._wait_seconds = wait_seconds
-        self._keep_audio = keep_audio
         self._tried_at = float("-inf")
         self._lock = asyncio.Lock()
         self.kept_total = 0
@@ -209,9 +256,11 @@ class HeldWrites:
 
     async def write_or_hold(self, call: Callable[[], Awaitable[None]]) -> bool:
         """Run an essential write now, or hold it (behind any held already); True if held."""
+        key = WriteKey()
         if not self.holding:
             try:
-                await call()
+                with keyed(key):
+                    await call()
                 return False
             except Exception as exc:
                 if not database_unavailable(exc):
@@ -220,7 +269,7 @@ class HeldWrites:
                     "sitting %s: the database is away; the sitting's writes are kept in memory",
                     self._recorder.exam_session_id,
                 )
-        await self.hold(HeldCall(call))
+        await self.hold(HeldCall(call, key))
         return True
 
     async def flush(self, *, force: bool = False) -> int:
@@ -236,7 +285,10 @@ class HeldWrites:
             while self._held:
                 held = self._held[0]
                 try:
-                    await held.write(self._recorder)
+                    with keyed(held.key):
+                        await held.write(self._recorder)
+                except AlreadyWritten:
+                    pass  # its commit's reply was lost: it is stored, once
                 except Exception as exc:
                     if database_unavailable(exc):
                         return written
@@ -247,8 +299,6 @@ class HeldWrites:
                     )
                 self._held.popleft()
                 written += 1
-                if isinstance(held, HeldAnswer) and held.stored_id is not None:
-                    self._keep(held.stored_id, held.pcm)
         if written:
             logger.info(
                 "sitting %s: the database is back; %d held writes stored",
@@ -256,10 +306,6 @@ class HeldWrites:
                 written,
             )
         return written
-
-    def _keep(self, answer_id: int, pcm: bytes) -> None:
-        if pcm and self._keep_audio is not None:
-            self._keep_audio(answer_id, pcm)
 
     async def drain(self) -> int:
         """Write everything held, waiting for the database up to ``wait_seconds``;

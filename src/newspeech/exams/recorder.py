@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,6 +38,40 @@ from newspeech.review.record import AnswerMark, answer_mark
 from newspeech.review.rules import review_reasons
 
 logger = logging.getLogger(__name__)
+
+BeforeCommit = Callable[[Answer], Awaitable[None]]
+"""Run inside an answer's transaction once its row has an id, before it commits (the answer's
+recording goes to the spool there: ``newspeech.answers.audio.service.AnswerTake``)."""
+
+
+@dataclass(eq=False)
+class WriteKey:
+    """The idempotency key of one essential write of the live exam, the same for its first try
+    and every replay (``newspeech.exams.outage``). The first audit row each try writes carries
+    it (``audit_logs.write_key``, unique): a try that finds it committed already raises
+    :class:`AlreadyWritten` and its transaction rolls back, so a commit whose reply was lost is
+    never stored twice, audit rows included."""
+
+    value: str = field(default_factory=lambda: uuid.uuid4().hex)
+    carried_by: AsyncSession | None = None
+    """The transaction whose audit row carries it (each try is a new one)."""
+
+
+class AlreadyWritten(Exception):
+    """The keyed write committed before (only its reply was lost): nothing more to store."""
+
+
+_WRITE_KEY: ContextVar[WriteKey | None] = ContextVar("newspeech_exam_write_key", default=None)
+
+
+@contextmanager
+def keyed(key: WriteKey) -> Iterator[WriteKey]:
+    """The recorder's writes inside carry ``key`` (their transaction's first audit row)."""
+    token = _WRITE_KEY.set(key)
+    try:
+        yield key
+    finally:
+        _WRITE_KEY.reset(token)
 
 
 @dataclass(frozen=True)
@@ -103,8 +140,16 @@ class ExamRecorder:
         resource: tuple[str, int] | None = None,
         status: str = "success",
     ) -> None:
-        """An audit row inside the caller's transaction."""
-        await AuditLogRepository(db, enabled=self.audit_enabled).log(
+        """An audit row inside the caller's transaction; the first of a keyed write's carries
+        its key (:class:`WriteKey`), or raises :class:`AlreadyWritten` if it is stored."""
+        audits = AuditLogRepository(db, enabled=self.audit_enabled)
+        key = _WRITE_KEY.get()
+        write_key = None
+        if key is not None and self.audit_enabled and key.carried_by is not db:
+            if await self.written(db, key):
+                raise AlreadyWritten(f"write {key.value} of sitting {self.exam_session_id}")
+            key.carried_by, write_key = db, key.value
+        await audits.log(
             action,
             user_id=self.user_id,
             session_id=self.exam_session_id,
@@ -112,7 +157,12 @@ class ExamRecorder:
             resource_id=resource[1] if resource else None,
             status=status,
             details=dict(details) if details is not None else None,
+            write_key=write_key,
         )
+
+    async def written(self, db: AsyncSession, key: WriteKey) -> bool:
+        """A try of the write keyed ``key`` committed already (never, without audit rows)."""
+        return self.audit_enabled and await AuditLogRepository(db).has_write_key(key.value)
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -141,12 +191,21 @@ class ExamRecorder:
             await sittings.start(self.exam_session_id, at=at)
             await self.audit_in(db, "exam.started", {"identity_confirmed": True})
 
-    async def answer(self, question: AskedQuestion, number: int, heard: HeardSpan) -> Answer:
+    async def answer(
+        self,
+        question: AskedQuestion,
+        number: int,
+        heard: HeardSpan,
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> Answer:
         async with unit_of_work(self._sessionmaker) as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db), answer_input(question, number, heard)
             )
             await self.audit_answer_stored(db, answer, heard)
+            if before_commit is not None:
+                await before_commit(answer)
         return answer
 
     async def audit_answer_stored(
@@ -161,7 +220,9 @@ class ExamRecorder:
             resource=("answer", answer.id),
         )
 
-    async def amend(self, answer_id: int, heard: HeardSpan) -> Answer:
+    async def amend(
+        self, answer_id: int, heard: HeardSpan, *, before_commit: BeforeCommit | None = None
+    ) -> Answer:
         """The candidate went on after the end of their answer was declared: the stored
         answer takes the whole of it, and its evaluation goes (it is graded again)."""
         async with unit_of_work(self._sessionmaker) as db:
@@ -181,6 +242,8 @@ class ExamRecorder:
                 },
                 resource=("answer", answer.id),
             )
+            if before_commit is not None:
+                await before_commit(answer)
         return answer
 
     async def no_answer(

@@ -353,11 +353,16 @@ class AnswerRepository:
         started_at: dt.datetime | None,
         ended_at: dt.datetime | None,
     ) -> Answer:
-        """Put the whole of an answer the candidate went on with in place of its first part."""
+        """Put the whole of an answer the candidate went on with in place of its first part. A
+        recording stored for another transcript (the first part's) no longer names the answer's
+        take: its path is cleared until the whole answer's recording is stored under it."""
+        said = await self.db.scalar(select(Answer.transcribed_text).where(Answer.id == answer_id))
+        recording = {} if said == transcribed_text else {"answer_audio_path": None}
         await self.db.execute(
             update(Answer)
             .where(Answer.id == answer_id)
             .values(
+                **recording,
                 answer_text=transcribed_text if answer_text is None else answer_text,
                 transcribed_text=transcribed_text,
                 audio_duration_seconds=audio_duration_seconds,

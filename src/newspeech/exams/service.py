@@ -12,26 +12,18 @@ import asyncio
 import collections
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from newspeech.answers.audio.service import AnswerAudioRecorder
-from newspeech.attempts.service import ensure_may_start
-from newspeech.audits.repository import AuditLogRepository
-from newspeech.configuration.current import current_config
+from newspeech.answers.audio.service import AnswerTake
 from newspeech.configuration.keys import ExamConfig
-from newspeech.db.base import utcnow
-from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
-from newspeech.errors import AttemptLimitReached, InvalidState, NotFound, PermissionDenied
+from newspeech.errors import InvalidState
+from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.engine import (
     Conclude,
-    ExamEngine,
     GradeAnswer,
     IdentityConfirmed,
     NoAnswer,
@@ -39,120 +31,54 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
+from newspeech.exams.opening import OpenedSitting, open_sitting, resume_sitting
 from newspeech.exams.outage import (
-    PAUSE_TEXT,
     Graded,
     HeldAnswer,
     HeldEvaluation,
     HeldWrites,
 )
+from newspeech.exams.pause import TechnicalPause
 from newspeech.exams.plan import PlannedQuestion
 from newspeech.exams.recorder import (
-    ExamRecorder,
     HeardSpan,
-    is_resumable,
+    WriteKey,
+    keyed,
     result_event,
     summary_of,
 )
-from newspeech.exams.repository import AnswerRepository, ExamSessionRepository
-from newspeech.exams.setting import Setting, choose_form, config_of, form_of
-from newspeech.grading import AsyncGrader, Grade, GradingQuestion
-from newspeech.models import Answer, ExamSession, SessionStatus, User, UserStatus
+from newspeech.grading import Grade, GradingQuestion
+from newspeech.models import Answer, User
 from newspeech.results.rules import ResultSummary
-from newspeech.results.service import StatisticsCache
 from newspeech.voice.conversation import (
     Control,
     Conversation,
     ExaminerTurn,
     HeardAnswer,
     ListenPlan,
+    SayMeanwhile,
     TurnTimings,
     Utterance,
-    UtteranceKind,
 )
-from newspeech.voice.terms import TermCorrector
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OutagePolicy:
-    """How a live sitting rides out a database outage (``newspeech.exams.outage``)."""
-
-    wait_seconds: float = 120.0
-    """The longest it waits where it must (before its result, or with its buffer full)."""
-    retry_seconds: float = 2.0
-    held_answers: int = 12
-
-
-@dataclass(frozen=True)
-class ExamDependencies:
-    """What every sitting in the process shares. ``clock`` is the session loop's monotonic
-    clock (the one :class:`TurnTimings` are measured on); ``wall_clock`` stamps stored rows."""
-
-    sessionmaker: async_sessionmaker[AsyncSession]
-    grader: AsyncGrader
-    """Grades every sitting, unless ``grader_for`` is given."""
-    grader_for: Callable[[ExamConfig], AsyncGrader] | None = None
-    """The grader for a sitting's configuration (its thresholds and LLM temperature)."""
-    audit_enabled: bool = True
-    result_cache: StatisticsCache | None = None
-    audio: AnswerAudioRecorder | None = None
-    """Keeps each answer's recording (none: recordings are not kept)."""
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], dt.datetime] = utcnow
-    rng: random.Random = field(default_factory=random.SystemRandom)
-    """Chooses each sitting's cases when the bank holds more than ``total_questions``."""
-    terms: TermCorrector | None = None
-    """Reads the question's terms back into what was heard before it is graded (none: answers
-    are graded as heard). The raw transcript is stored beside the corrected one."""
-    on_turn_measured: Callable[[Mapping[str, float]], None] | None = None
-    """Told each answered turn's latency figures in ms (the metrics' histograms)."""
-    outage: OutagePolicy = field(default_factory=OutagePolicy)
-
-
-def _candidate_name(user: User) -> str:
-    return user.full_name or user.username
-
-
-async def _audit_refused(deps: ExamDependencies, user: User, college_type: str) -> None:
-    if not deps.audit_enabled:
-        return
-    async with unit_of_work(deps.sessionmaker) as db:
-        await AuditLogRepository(db).log(
-            "exam.start_refused",
-            user_id=user.id,
-            status="failure",
-            details={"college_type": college_type, "reason": AttemptLimitReached.code},
-        )
 
 
 class ExamConversation:
     """One sitting, spoken. Build it with :meth:`start` or :meth:`resume`."""
 
-    def __init__(
-        self,
-        deps: ExamDependencies,
-        *,
-        session_code: str,
-        college_type: str,
-        setting: Setting,
-        engine: ExamEngine,
-        recorder: ExamRecorder,
-        ungraded: list[Answer] | None = None,
-        resumed: bool = False,
-    ) -> None:
+    def __init__(self, deps: ExamDependencies, opened: OpenedSitting) -> None:
         self._deps = deps
-        self.resumed = resumed
+        self.resumed = opened.resumed
         """Opened on a sitting that already existed (a resume, or a start that resumed)."""
-        self.session_code = session_code
-        self.college_type = college_type
+        self.session_code = opened.session_code
+        self.college_type = opened.college_type
+        setting = self._setting = opened.setting
         self.total_questions = len(setting.plan.questions)
-        self._setting = setting
         self._grader = deps.grader_for(setting.config) if deps.grader_for else deps.grader
-        self.engine = engine
-        self._recorder = recorder
-        self._ungraded = ungraded or []
+        self.engine = opened.engine
+        self._recorder = recorder = opened.recorder
+        self._ungraded = list(opened.ungraded)
         self._heard: collections.deque[HeardAnswer] = collections.deque(maxlen=4)
         self._measure_answer_id: int | None = None
         self._last_turn: ExaminerTurn | None = None
@@ -166,11 +92,8 @@ class ExamConversation:
             max_answers=deps.outage.held_answers,
             retry_seconds=deps.outage.retry_seconds,
             wait_seconds=deps.outage.wait_seconds,
-            keep_audio=self._keep_audio,
         )
-        self._paused = False
-        """The database went away and the candidate has been told (or is about to be)."""
-        self._pause_due = False
+        self._pause = TechnicalPause(self._writes)
         self._last_held: HeldAnswer | None = None
         """The last answer, while it is (or was) held: what an amend replaces."""
 
@@ -191,115 +114,16 @@ class ExamConversation:
 
     @classmethod
     async def start(cls, deps: ExamDependencies, user: User, college_type: str) -> ExamConversation:
-        """The candidate's sitting of the college: their unfinished one, resumed (``resumed``
-        is set), or a new one (pending until they confirm who they are) with its exam form,
-        if the attempt policy allows another (``AttemptLimitReached`` if not)."""
-        if user.status is not UserStatus.ACTIVE:
-            raise PermissionDenied(f"user {user.username} is {user.status.value}")
-        try:
-            async with unit_of_work(deps.sessionmaker) as db:
-                sittings = ExamSessionRepository(db)
-                unfinished = await sittings.unfinished_for(user.id, college_type)
-                if unfinished is not None:
-                    return await cls._reopen(deps, db, unfinished, user)
-                attempts = await ensure_may_start(db, user.id, college_type)
-                config = await current_config(db)
-                form = await choose_form(db, college_type, config.total_questions, deps.rng)
-                setting = Setting.of(form, config)
-                exam_session = await sittings.create(
-                    user_id=user.id,
-                    college_type=college_type,
-                    total_questions=len(setting.plan.questions),
-                    exam_form=form.to_json(),
-                    attempt_number=attempts.used + 1,
-                    config_snapshot=config.snapshot(),
-                )
-                recorder = ExamRecorder(
-                    deps.sessionmaker,
-                    exam_session.id,
-                    user_id=user.id,
-                    audit_enabled=deps.audit_enabled,
-                )
-                await recorder.audit_in(
-                    db,
-                    "exam.created",
-                    {
-                        "college_type": college_type,
-                        "attempt": exam_session.attempt_number,
-                        "attempts_allowed": attempts.allowed,
-                        "questions": [q.question_id for q in setting.plan.questions],
-                    },
-                )
-        except AttemptLimitReached:
-            await _audit_refused(deps, user, college_type)
-            raise
-        engine = ExamEngine(setting.plan, setting.rules, _candidate_name(user), deps.clock)
-        return cls(
-            deps,
-            session_code=exam_session.session_code,
-            college_type=college_type,
-            setting=setting,
-            engine=engine,
-            recorder=recorder,
-        )
+        """The candidate's sitting of the college (``newspeech.exams.opening.open_sitting``):
+        their unfinished one, resumed (``resumed`` is set), or a new one."""
+        return cls(deps, await open_sitting(deps, user, college_type))
 
     @classmethod
     async def resume(
         cls, deps: ExamDependencies, session_code: str, user: User
     ) -> ExamConversation:
         """Pick up an interrupted sitting where the database says it stopped."""
-        async with unit_of_work(deps.sessionmaker) as db:
-            exam_session = await ExamSessionRepository(db).get_by_code(session_code)
-            if exam_session is None:
-                raise NotFound(f"exam session {session_code} does not exist")
-            if exam_session.user_id != user.id:
-                raise PermissionDenied(f"exam session {session_code} belongs to another user")
-            return await cls._reopen(deps, db, exam_session, user)
-
-    @classmethod
-    async def _reopen(
-        cls, deps: ExamDependencies, db: AsyncSession, exam_session: ExamSession, user: User
-    ) -> ExamConversation:
-        """Resume with the sitting's own form: questions already answered or passed are not
-        asked again; stored answers never graded are graded before the examiner speaks."""
-        code = exam_session.session_code
-        if not is_resumable(exam_session.status):
-            raise InvalidState(
-                f"exam session {code} is {exam_session.status.value}; "
-                "only a pending or in-progress sitting can be resumed"
-            )
-        form = await form_of(db, exam_session, deps.rng)
-        setting = Setting.of(form, await config_of(db, exam_session))
-        answers = await AnswerRepository(db).for_session(exam_session.id)
-        unevaluated = await AnswerRepository(db).unevaluated(exam_session.id)
-        recorder = ExamRecorder(
-            deps.sessionmaker, exam_session.id, user_id=user.id, audit_enabled=deps.audit_enabled
-        )
-        confirmed = exam_session.status is SessionStatus.IN_PROGRESS
-        start = exam_session.start_time
-        elapsed = (deps.wall_clock() - start).total_seconds() if start and confirmed else 0.0
-        await recorder.audit_in(
-            db, "exam.resumed", {"answers": len(answers), "elapsed_seconds": round(elapsed)}
-        )
-        engine = ExamEngine(
-            setting.plan,
-            setting.rules,
-            _candidate_name(user),
-            deps.clock,
-            confirmed=confirmed,
-            done={a.question_number for a in answers},
-            elapsed_seconds=max(elapsed, 0.0),
-        )
-        return cls(
-            deps,
-            session_code=code,
-            college_type=exam_session.college_type,
-            setting=setting,
-            engine=engine,
-            recorder=recorder,
-            ungraded=[a for a in unevaluated if a.is_complete and a.transcribed_text is not None],
-            resumed=True,
-        )
+        return cls(deps, await resume_sitting(deps, session_code, user))
 
     # -- the Conversation protocol ---------------------------------------------------------
 
@@ -393,43 +217,16 @@ class ExamConversation:
         if self._writes.holding:  # what the sitting kept must be stored before it is resumed
             await self._writes.drain()
 
-    # -- riding out a database outage ------------------------------------------------------
+    # -- riding out a database outage (newspeech.exams.pause) -------------------------------
 
-    def _keep_audio(self, answer_id: int, pcm: bytes) -> None:
-        if self._deps.audio is not None:
-            self._deps.audio.keep(answer_id, self.exam_session_id, self._recorder.user_id, pcm)
+    def speak_meanwhile(self, say: SayMeanwhile) -> None:
+        self._pause.speak_meanwhile(say)
 
     async def _essential(self, call: Callable[[], Awaitable[None]]) -> None:
-        """A write the sitting cannot do without: now, or held until the database is back."""
-        was_holding = self._writes.holding
-        if await self._writes.write_or_hold(call) and not was_holding:
-            self._pausing()
+        await self._pause.essential(call)
 
     async def _hold(self, held: HeldAnswer | HeldEvaluation) -> None:
-        if not self._writes.holding:
-            self._pausing()
-        await self._writes.hold(held)
-
-    def _pausing(self) -> None:
-        if not self._paused:
-            self._paused = self._pause_due = True
-
-    async def _catch_up(self) -> list[Mapping[str, Any]]:
-        """Write what was held if the database is back; the ``technical_pause_over`` event
-        once nothing is held any more."""
-        if self._writes.holding:
-            await self._writes.flush()
-        if not self._paused or self._writes.holding:
-            return []
-        self._paused = self._pause_due = False
-        return [{"type": "technical_pause_over", "kept": self._writes.kept_total}]
-
-    def _pause_notice(self) -> tuple[list[Utterance], list[Mapping[str, Any]]]:
-        if not self._pause_due:
-            return [], []
-        self._pause_due = False
-        event = {"type": "technical_pause", "reason": "database_unavailable"}
-        return [Utterance(PAUSE_TEXT, UtteranceKind.PROMPT, cacheable=True)], [event]
+        await self._pause.hold(held)
 
     # -- doing what the engine asks --------------------------------------------------------
 
@@ -441,7 +238,7 @@ class ExamConversation:
         replacing: int | HeldAnswer | None = None,
     ) -> ExaminerTurn:
         utterances: list[Utterance] = []
-        events: list[Mapping[str, Any]] = await self._catch_up()
+        events: list[Mapping[str, Any]] = await self._pause.catch_up()
         while True:
             for record in step.records:
                 await self._record(record)
@@ -460,7 +257,7 @@ class ExamConversation:
         if step.finished:
             self.end_reason = None if step.end_reason is None else step.end_reason.value
             self._stop_preparing()
-        said, told = self._pause_notice()
+        said, told = self._pause.notice()
         utterances[:0], events[:0] = said, told
         self._last_turn = ExaminerTurn(
             utterances=tuple(utterances),
@@ -478,14 +275,16 @@ class ExamConversation:
         elif isinstance(record, NoAnswer):
             question = self._setting.questions[record.question.question_id]
             number, reason = record.question.number, record.reason.value
+            key = WriteKey()
             if not self._writes.holding:
                 try:
-                    await self._recorder.no_answer(question, number, reason, now)
+                    with keyed(key):
+                        await self._recorder.no_answer(question, number, reason, now)
                     return
                 except Exception as exc:
                     if not database_unavailable(exc):
                         raise
-            await self._hold(HeldAnswer(question, number, heard=None))
+            await self._hold(HeldAnswer(question, number, heard=None, key=key))
         elif isinstance(record, RequestMade):
             details = {
                 "request": record.intent.value,
@@ -507,27 +306,38 @@ class ExamConversation:
         span = replace(span, corrected=self._corrected(pending.question, span.text, parts))
         if isinstance(replacing, HeldAnswer):  # still held: the whole is held in its place
             replacing = replacing.stored_id
-        pcm = b"".join(part.pcm for part in parts)
+        take = AnswerTake(
+            self._deps.audio,
+            self.exam_session_id,
+            self._recorder.user_id,
+            b"".join(part.pcm for part in parts),
+        )
         held: HeldAnswer | None = None
         answer: Answer | None = None
+        key = WriteKey()
         if not self._writes.holding:
             try:
-                if replacing is None:
-                    answer = await self._recorder.answer(question, number, span)
-                else:
-                    answer = await self._recorder.amend(replacing, span)
+                with keyed(key):
+                    if replacing is None:
+                        answer = await self._recorder.answer(
+                            question, number, span, before_commit=take.before_commit
+                        )
+                    else:
+                        answer = await self._recorder.amend(
+                            replacing, span, before_commit=take.before_commit
+                        )
             except Exception as exc:
                 if not database_unavailable(exc):
+                    await take.rolled_back()
                     raise
-        if answer is None:  # kept in memory; its recording is kept once it is stored
-            held = HeldAnswer(question, number, span, pcm=pcm)
+        if answer is None:  # kept in memory; its recording is spooled once it is stored
+            held = HeldAnswer(question, number, span, take=take, key=key)
             await self._hold(held)
             self._last_held = held
             answer = held.detached(self.exam_session_id)
         else:
             self._measure_answer_id = self._last_answer_id = answer.id
-            if parts:  # in the background: the reply never waits for encoding or upload
-                self._keep_audio(answer.id, pcm)
+            await take.committed()  # in the background: the reply never waits for the upload
         turn_declared = parts[-1].timings.turn_declared if parts else None
         latency = 0.0 if turn_declared is None else 1000 * (self._deps.clock() - turn_declared)
         grade, event = await self._grade_stored(answer, latency_ms=latency, held=held)
@@ -604,19 +414,21 @@ class ExamConversation:
         }
 
     async def _store_evaluation(self, answer: Answer, graded: Graded) -> None:
+        key = WriteKey()
         if not self._writes.holding:
             try:
-                await self._recorder.evaluation(
-                    answer,
-                    graded.grade,
-                    latency_ms=graded.latency_ms,
-                    processing_ms=graded.processing_ms,
-                )
+                with keyed(key):
+                    await self._recorder.evaluation(
+                        answer,
+                        graded.grade,
+                        latency_ms=graded.latency_ms,
+                        processing_ms=graded.processing_ms,
+                    )
                 return
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
-        await self._hold(HeldEvaluation(answer, graded))
+        await self._hold(HeldEvaluation(answer, graded, key=key))
 
     async def _grade(self, question: GradingQuestion, text: str, answer: Answer) -> Grade:
         return await self._grader.grade_async(
@@ -644,6 +456,8 @@ class ExamConversation:
         self, pending: Conclude
     ) -> tuple[list[Mapping[str, Any]], ResultSummary | None]:
         events: list[Mapping[str, Any]] = []
+        if self._writes.holding:
+            self._pause.say_now()
         await self._writes.drain()  # every answer is stored before the result is summed
         if pending.scored:
             for answer in await self._recorder.unevaluated():  # one more try for failed grades

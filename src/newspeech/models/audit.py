@@ -18,6 +18,7 @@ class AuditLog(CreatedAt, Base):
         Index("ix_audit_logs_action", "action"),
         Index("ix_audit_logs_created_at", "created_at"),
         Index("ix_audit_logs_resource", "resource_type", "resource_id"),
+        Index("ux_audit_logs_write_key", "write_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -30,3 +31,7 @@ class AuditLog(CreatedAt, Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
+    write_key: Mapped[str | None] = mapped_column(String(32))
+    """The idempotency key of the live exam's write this row was the first audit row of
+    (``newspeech.exams.recorder.keyed``): a write replayed after its commit's reply was lost
+    finds it and stores nothing twice. Unique; NULL for every other row."""

@@ -9,9 +9,9 @@ touches audio. The exam service implements this protocol; tests of the loop use 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from newspeech.voice.protocols import Transcript
 
@@ -166,3 +166,17 @@ class Conversation(Protocol):
     async def disconnected(self) -> None:
         """The connection closed; the exam stays resumable unless it had finished."""
         ...
+
+
+SayMeanwhile = Callable[[ExaminerTurn], None]
+"""Asks the loop to perform a turn's events and words at once, while the conversation is still
+working out its reply (the turn's ``listen`` and ``finished`` are ignored)."""
+
+
+@runtime_checkable
+class SpeaksMeanwhile(Protocol):
+    """A :class:`Conversation` that may have something to say before its reply is ready: the
+    loop hands it :data:`SayMeanwhile` when it starts. The exam says there is a short technical
+    pause at once when its reply must wait for the database (``newspeech.exams.outage``)."""
+
+    def speak_meanwhile(self, say: SayMeanwhile) -> None: ...

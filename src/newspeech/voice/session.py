@@ -42,6 +42,7 @@ from newspeech.voice.conversation import (
     ExaminerTurn,
     HeardAnswer,
     ListenPlan,
+    SpeaksMeanwhile,
     TurnTimings,
     Utterance,
     UtteranceKind,
@@ -223,6 +224,12 @@ class ExamSession:
         self.drained = False
         """The loop ended for a server shutdown, between two answers (:meth:`drain`)."""
         self.stats = LoopStats()
+        self._meanwhile: asyncio.Queue[ExaminerTurn] = asyncio.Queue()
+        """What the conversation asked to be said while it works out its reply."""
+        self._thinking = False
+        """The examiner waits for its reply (perhaps saying something meanwhile)."""
+        if isinstance(conversation, SpeaksMeanwhile):
+            conversation.speak_meanwhile(self._meanwhile.put_nowait)
 
     @property
     def examiner(self) -> asyncio.Task[None] | None:
@@ -451,8 +458,33 @@ class ExamSession:
     async def _examine(
         self, call: Awaitable[ExaminerTurn], reason: str | None, timings: TurnTimings | None = None
     ) -> None:
-        turn = await self._store(call)
+        turn = await self._think(self._begin_store(call))
         await self._perform(turn, reason, timings)
+
+    async def _think(self, stored: asyncio.Future[ExaminerTurn]) -> ExaminerTurn:
+        """Await the examiner's reply (a barge-in or disconnect never cuts it short), saying
+        meanwhile what the conversation asks to be said at once (a technical pause while the
+        reply waits for the database). That speech is the examiner's like any other (the
+        answer going on over it withdraws it) but not a barge-in's to interrupt."""
+        self._thinking = True
+        try:
+            while True:
+                said = asyncio.ensure_future(self._meanwhile.get())
+                try:
+                    await asyncio.wait({stored, said}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not said.done():
+                        said.cancel()
+                if said.done() and not said.cancelled():
+                    meanwhile = said.result()
+                    self._interruptible = False
+                    await self._send_events(meanwhile)
+                    for utterance in meanwhile.utterances:
+                        await self._say(utterance, None)
+                    continue
+                return stored.result()
+        finally:
+            self._thinking = False
 
     async def _store(self, call: Awaitable[T]) -> T:
         """Await a conversation call that must not be cut short by a barge-in or disconnect."""
@@ -496,7 +528,7 @@ class ExamSession:
             await answer.stored
             call = self._conversation.amend(heard)
         answer.stored = self._begin_store(call)
-        turn = await asyncio.shield(answer.stored)
+        turn = await self._think(answer.stored)
         timings = dataclasses.replace(timings, grade_ready=self._clock.now())
         await self._perform(turn, None, timings)
 
@@ -510,7 +542,8 @@ class ExamSession:
                 break
             await self._send_events(turn)
             reason = "ended_by_student" if command is Control.END else None
-            turn, timings = await self._store(self._conversation.control(command)), None
+            turn = await self._think(self._begin_store(self._conversation.control(command)))
+            timings = None
         self._listening = False
         self._closing = turn.finished
         # The student may talk over a turn that then listens; the closing words are heard out.
@@ -661,7 +694,7 @@ class ExamSession:
             return
         self._amendable = None
         self._close_reply()
-        if self._examiner is not None and self._speaking is None:
+        if self._examiner is not None and (self._speaking is None or self._thinking):
             self._deferred = command  # thinking: handled as soon as its turn is stored
             return
         await self._stop_speaking()

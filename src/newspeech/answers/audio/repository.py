@@ -22,6 +22,8 @@ class AnswerAudioRow:
     college_type: str
     owner_id: int
     created_at: dt.datetime
+    transcript: str | None
+    """What the take stored with the row said (what a spooled take is matched on)."""
 
 
 _COLUMNS = (
@@ -31,6 +33,7 @@ _COLUMNS = (
     ExamSession.college_type,
     ExamSession.user_id,
     Answer.created_at,
+    Answer.transcribed_text,
 )
 
 
@@ -47,10 +50,15 @@ class AnswerAudioRepository:
         row = (await self.db.execute(query)).first()
         return None if row is None else AnswerAudioRow(*row)
 
-    async def set_path(self, answer_id: int, key: str | None) -> None:
-        await self.db.execute(
-            update(Answer).where(Answer.id == answer_id).values(answer_audio_path=key)
+    async def set_path(self, answer_id: int, key: str | None, *, transcript: str | None) -> bool:
+        """Save the key if the answer still says ``transcript`` (checked in the update itself,
+        so a take committed meanwhile wins); whether it was saved."""
+        result = await self.db.execute(
+            update(Answer)
+            .where(Answer.id == answer_id, Answer.transcribed_text.is_not_distinct_from(transcript))
+            .values(answer_audio_path=key)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def stored_before(
         self, cutoff: dt.datetime, *, after_id: int = 0, limit: int = 500

@@ -1,11 +1,12 @@
 """Storing an answer's audio, finding it for a listener, and forgetting it after retention.
 
-The live exam hands each stored answer's PCM to :class:`AnswerAudioRecorder`, which encodes and
-uploads it in the background (the examiner never waits for it) and then records the storage key
-in a short transaction of its own. The PCM waits in a local spool (newspeech.answers.audio.spool)
-until both are done, so a store or database outage, or a crash, costs no recording: it is tried
-again, and stored at the next start. Meanwhile the answer stays, its path stays NULL, and an
-audit row says why.
+The live exam writes each answer's PCM to a local spool (newspeech.answers.audio.spool) inside
+the transaction that stores the answer, before it commits (:class:`AnswerTake`); after the
+commit :class:`AnswerAudioRecorder` encodes and uploads it in the background (the examiner never
+waits for it) and records the storage key in a short transaction of its own. The PCM stays in
+the spool until both are done, so a store or database outage, or a crash at any point, costs no
+recording: it is tried again, and attached at the next start if its answer committed (removed if
+it did not). Meanwhile the answer stays, its path stays NULL, and an audit row says why.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.answers.audio.repository import AnswerAudioRepository, AnswerAudioRow
-from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer
+from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer, take_of
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.auth.scope import Scope
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
 from newspeech.errors import NewSpeechError, NotFound
+from newspeech.models import Answer
 from newspeech.storage import AudioStore, ObjectMissing
 from newspeech.voice.audio import OPUS_CONTENT_TYPE, encode_ogg_opus
 
@@ -61,6 +63,8 @@ class _Outcome(enum.Enum):
     """It can never be stored (the audio does not encode); audited."""
     PENDING = "pending"
     """The store or the database is away: kept in the spool, tried again."""
+    REPLACED = "replaced"
+    """The answer no longer holds this take (a newer one committed, or it is gone)."""
 
 
 @dataclass
@@ -98,47 +102,78 @@ class AnswerAudioRecorder:
         self._retry_seconds = retry_seconds
         self._retries = retries
         self._tasks: set[asyncio.Task[str | None]] = set()
-        self._latest: dict[int, asyncio.Task[str | None]] = {}
+        self._latest: dict[int, tuple[asyncio.Task[str | None], SpooledAnswer]] = {}
+        """Each answer's newest take being stored, and its spool entry."""
 
-    def keep(self, answer_id: int, exam_session_id: int, user_id: int, pcm: bytes) -> None:
-        """Store the answer's 16 kHz mono PCM16 in the background. Kept again (the candidate
-        went on with the answer), the newer recording is stored after the older one, so the
-        stored audio is always the whole answer."""
-        before = self._latest.get(answer_id)
-        entry = SpooledAnswer(answer_id, exam_session_id, user_id)
-        task = asyncio.create_task(self._after(before, entry, pcm))
+    async def spool_take(
+        self, answer_id: int, exam_session_id: int, user_id: int, transcript: str | None, pcm: bytes
+    ) -> SpooledAnswer:
+        """Put a take of the answer on local disk: inside the answer's transaction, after its
+        row has an id and *before* it commits, so a crash at any point leaves the recording
+        attached to the committed answer or in the spool (where :meth:`reconcile` attaches it
+        if the answer committed with ``transcript``, and removes it if not)."""
+        entry = SpooledAnswer(answer_id, exam_session_id, user_id, take_of(transcript))
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.write, entry, pcm)
+        return entry
+
+    async def discard(self, entry: SpooledAnswer) -> None:
+        """The take's transaction did not commit: its spooled recording belongs to nothing."""
+        await self._unspool(entry)
+
+    def keep(self, entry: SpooledAnswer, pcm: bytes) -> None:
+        """Store the committed take's 16 kHz mono PCM16 in the background (it is in the spool
+        already: :meth:`spool_take`). Kept again (the candidate went on with the answer), the
+        newer take is stored after the older one, so the stored audio is always the whole
+        answer."""
+        before = self._latest.get(entry.answer_id)
+        task = asyncio.create_task(self._after(None if before is None else before[0], entry, pcm))
         self._tasks.add(task)
-        self._latest[answer_id] = task
+        self._latest[entry.answer_id] = (task, entry)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda done: self._forget(answer_id, done))
+        task.add_done_callback(lambda done: self._forget(entry.answer_id, done))
 
     async def _after(
         self, before: asyncio.Task[str | None] | None, entry: SpooledAnswer, pcm: bytes
     ) -> str | None:
         try:
-            if self.spool is not None:
-                await asyncio.to_thread(self.spool.write, entry, pcm)
             if before is not None:
                 await asyncio.wait([before])
-            outcome, key = await self._store(entry, pcm, audit_failure=True)
-            for _ in range(self._retries if self.spool is not None else 0):
-                if outcome is not _Outcome.PENDING or not self._is_latest(entry):
-                    break
-                await asyncio.sleep(self._retry_seconds)
-                outcome, key = await self._store(entry, pcm, audit_failure=False)
-            if outcome is not _Outcome.PENDING and self._is_latest(entry):
-                await self._unspool(entry)
+            _, key = await self._settle(entry, pcm, retries=self._retries)
             return key
         except Exception:  # a background task: nothing awaits it to see the error
             logger.exception("answer %s: recording not stored", entry.answer_id)
             return None
 
-    def _is_latest(self, entry: SpooledAnswer) -> bool:
-        """This task stores the newest take of its answer (an older one leaves the spool)."""
-        return self._latest.get(entry.answer_id) is asyncio.current_task()
+    async def _settle(
+        self, entry: SpooledAnswer, pcm: bytes, *, retries: int
+    ) -> tuple[_Outcome, str | None]:
+        """Store a spooled take and commit its key (``retries`` more tries while the store or
+        the database is away), then take it out of the spool unless it must wait: what the
+        live exam and :meth:`reconcile` both do."""
+        outcome, key = await self._store(entry, pcm, audit_failure=True)
+        for _ in range(retries if self.spool is not None else 0):
+            if outcome is not _Outcome.PENDING or self._superseded(entry):
+                break
+            await asyncio.sleep(self._retry_seconds)
+            outcome, key = await self._store(entry, pcm, audit_failure=False)
+        if outcome is not _Outcome.PENDING or self._superseded(entry):
+            await self._unspool(entry)
+        return outcome, key
+
+    def _superseded(self, entry: SpooledAnswer) -> bool:
+        """A newer take of the answer (in a file of its own) is being stored by another task:
+        this one's file may go."""
+        latest = self._latest.get(entry.answer_id)
+        return (
+            latest is not None
+            and latest[0] is not asyncio.current_task()
+            and latest[1].name != entry.name
+        )
 
     def _forget(self, answer_id: int, done: asyncio.Task[str | None]) -> None:
-        if self._latest.get(answer_id) is done:
+        latest = self._latest.get(answer_id)
+        if latest is not None and latest[0] is done:
             del self._latest[answer_id]
 
     async def drain(self, *, wait_seconds: float | None = None) -> None:
@@ -158,7 +193,8 @@ class AnswerAudioRecorder:
 
     async def reconcile(self) -> ReconcileReport:
         """Store what the spool still holds (left by a crash or an outage) and commit its key;
-        drop what belongs to no answer or is stored already. At start-up, before any sitting
+        drop what belongs to no committed answer (its transaction never committed, or a newer
+        take replaced it) or is stored already. At start-up, before any sitting
         runs; with the database away it leaves everything for the next start."""
         report = ReconcileReport()
         if self.spool is None:
@@ -174,22 +210,30 @@ class AnswerAudioRecorder:
                 report.pending += len(await asyncio.to_thread(self.spool.entries))
                 return report
             key = audio_key(entry.exam_session_id, entry.answer_id)
-            if row is None or (row.key == key and await self.store.size(key) is not None):
+            if row is None or not entry.matches(row.exam_session_id, row.transcript):
                 logger.info(
-                    "answer audio spool: answer %s %s; its spooled recording is dropped",
+                    "answer audio spool: answer %s never committed with this take (or a newer "
+                    "take replaced it); its spooled recording is dropped",
                     entry.answer_id,
-                    "no longer exists" if row is None else "is stored already",
+                )
+                await self._unspool(entry)
+                report.dropped += 1
+                continue
+            if row.key == key and await self.store.size(key) is not None:
+                logger.info(
+                    "answer audio spool: answer %s is stored already; its spooled recording "
+                    "is dropped",
+                    entry.answer_id,
                 )
                 await self._unspool(entry)
                 report.dropped += 1
                 continue
             pcm = await asyncio.to_thread(self.spool.read, entry)
-            outcome, _ = await self._store(entry, pcm, audit_failure=True)
+            outcome, _ = await self._settle(entry, pcm, retries=0)
             if outcome is _Outcome.PENDING:
                 report.pending += 1
-                continue
-            await self._unspool(entry)
             report.stored += outcome is _Outcome.STORED
+            report.dropped += outcome is _Outcome.REPLACED
         if report.stored or report.dropped or report.pending:
             logger.info(
                 "answer audio spool: %d stored, %d dropped, %d still waiting",
@@ -229,7 +273,13 @@ class AnswerAudioRecorder:
             return (_Outcome.LOST if lost else _Outcome.PENDING), None
         try:
             async with unit_of_work(self._sessionmaker) as db:
-                await AnswerAudioRepository(db).set_path(entry.answer_id, key)
+                if not await self._attach(AnswerAudioRepository(db), entry, key):
+                    logger.info(
+                        "answer %s: a newer take replaced this recording's (or the answer is "
+                        "gone); its key is not saved",
+                        entry.answer_id,
+                    )
+                    return _Outcome.REPLACED, None
                 await AuditLogRepository(db, enabled=self._audit_enabled).log(
                     "answer.audio_stored",
                     user_id=entry.user_id,
@@ -251,6 +301,15 @@ class AnswerAudioRecorder:
             return _Outcome.PENDING, None
         return _Outcome.STORED, key
 
+    @staticmethod
+    async def _attach(audio: AnswerAudioRepository, entry: SpooledAnswer, key: str) -> bool:
+        """Save the key in the answer's row if the row still holds this take (an answer the
+        candidate went on with has a newer one, stored after it under the same key)."""
+        row = await audio.get(entry.answer_id)
+        if row is None or not entry.matches(row.exam_session_id, row.transcript):
+            return False
+        return await audio.set_path(entry.answer_id, key, transcript=row.transcript)
+
     async def _audit(
         self, action: str, entry: SpooledAnswer, details: dict[str, object], *, status: str
     ) -> None:
@@ -267,6 +326,46 @@ class AnswerAudioRecorder:
                 )
         except Exception:  # the audit must not turn a lost recording into a crashed exam
             logger.exception("answer %s: could not audit %s", entry.answer_id, action)
+
+
+@dataclass(eq=False)
+class AnswerTake:
+    """One take of an answer's recording, spooled inside the transaction that stores the
+    answer: pass :meth:`before_commit` to the write, then call :meth:`committed` or
+    :meth:`rolled_back` after it. Written again (a write replayed after an outage), the older
+    spool entry goes once the newer one is committed."""
+
+    audio: AnswerAudioRecorder | None
+    exam_session_id: int
+    user_id: int
+    pcm: bytes
+    entry: SpooledAnswer | None = None
+    _stale: SpooledAnswer | None = None
+
+    async def before_commit(self, answer: Answer) -> None:
+        if self.audio is None or not self.pcm:
+            return
+        entry = await self.audio.spool_take(
+            answer.id, self.exam_session_id, self.user_id, answer.transcribed_text, self.pcm
+        )
+        if self.entry is not None and self.entry.name != entry.name:
+            self._stale = self.entry
+        self.entry = entry
+
+    async def committed(self) -> None:
+        """Store the recording in the background (the reply never waits for it)."""
+        if self.audio is None or self.entry is None:
+            return
+        if self._stale is not None:
+            await self.audio.discard(self._stale)
+            self._stale = None
+        self.audio.keep(self.entry, self.pcm)
+
+    async def rolled_back(self) -> None:
+        """The transaction surely did not commit (not an outage, where it may have)."""
+        if self.audio is not None and self.entry is not None:
+            await self.audio.discard(self.entry)
+            self.entry = None
 
 
 async def audio_key_for(db: AsyncSession, scope: Scope, answer_id: int) -> str:

@@ -6,12 +6,22 @@ encode). What is still here after a crash, a database outage or a store outage i
 by :meth:`AnswerAudioRecorder.reconcile` at start-up: no recording is lost silently and none is
 left in the store without its key.
 
-One file per answer, ``<answer>-<sitting>-<user>.pcm`` (16 kHz mono PCM16): what the recorder
-needs to store it again. A newer take of the same answer replaces the older file.
+The live exam writes the entry *before* the answer's transaction commits, so a crash at any
+point leaves the recording attached to its answer or an entry here; reconciliation attaches the
+entry when its answer committed and removes it when it did not.
+
+One file per take of an answer, ``<answer>-<sitting>-<user>-<take>.pcm`` (16 kHz mono PCM16):
+what the recorder needs to store it again. ``take`` is a digest of the transcript the take was
+stored with (:func:`take_of`), so reconciliation attaches it only to the answer row that
+committed with that transcript: not to a row that never committed, nor to the older take of an
+answer the candidate went on with, nor (on SQLite, which reuses the id of a rolled-back row) to
+another answer that took the same id. Files from before takes, ``<answer>-<sitting>-<user>.pcm``,
+are still read (``take`` None: matched by answer and sitting only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -20,7 +30,12 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(\d+)-(\d+)-(\d+)\.pcm$")
+_NAME = re.compile(r"^(\d+)-(\d+)-(\d+)(?:-([0-9a-f]{16}))?\.pcm$")
+
+
+def take_of(transcript: str | None) -> str:
+    """The digest naming a take: its transcript's, as stored in the answer's row."""
+    return hashlib.sha256((transcript or "").encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -28,10 +43,19 @@ class SpooledAnswer:
     answer_id: int
     exam_session_id: int
     user_id: int
+    take: str | None = None
+    """:func:`take_of` the transcript committed with this recording (None: an older file)."""
 
     @property
     def name(self) -> str:
-        return f"{self.answer_id}-{self.exam_session_id}-{self.user_id}.pcm"
+        take = "" if self.take is None else f"-{self.take}"
+        return f"{self.answer_id}-{self.exam_session_id}-{self.user_id}{take}.pcm"
+
+    def matches(self, exam_session_id: int, transcript: str | None) -> bool:
+        """The committed row (its sitting and transcript) is the one this take belongs to."""
+        return self.exam_session_id == exam_session_id and (
+            self.take is None or self.take == take_of(transcript)
+        )
 
 
 class AudioSpool:
@@ -63,5 +87,6 @@ class AudioSpool:
         found = []
         for path in self.folder.iterdir():
             if match := _NAME.match(path.name):
-                found.append(SpooledAnswer(*(int(part) for part in match.groups())))
+                answer, sitting, user, take = match.groups()
+                found.append(SpooledAnswer(int(answer), int(sitting), int(user), take))
         return sorted(found, key=lambda entry: entry.answer_id)
