@@ -98,10 +98,10 @@ def arm(step: str, audio: AnswerAudioRecorder) -> None:
             die()
         remove(*args)
 
-    spool.write = spooled  # type: ignore[method-assign]
-    audio.keep = kept  # type: ignore[method-assign]
-    store.put = uploaded  # type: ignore[method-assign]
-    spool.remove = removed  # type: ignore[method-assign]
+    spool.write = spooled  # type: ignore[method-assign, assignment]
+    audio.keep = kept  # type: ignore[method-assign, assignment]
+    store.put = uploaded  # type: ignore[method-assign, assignment]
+    spool.remove = removed  # type: ignore[method-assign, assignment]
 
 
 async def main(url: str, user_id: int, data_dir: Path, step: str) -> None:
