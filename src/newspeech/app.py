@@ -50,6 +50,7 @@ from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
+from newspeech.exams.lease import LeasePolicy
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
 from newspeech.exams.service import ExamDependencies, OutagePolicy
@@ -411,6 +412,7 @@ def exam_dependencies(
             retry_seconds=settings.exam_outage_retry_seconds,
             held_answers=settings.exam_outage_held_answers,
         ),
+        lease=LeasePolicy(seconds=settings.sitting_lease_seconds),
     )
 
 

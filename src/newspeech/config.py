@@ -117,6 +117,15 @@ class Settings(BaseSettings):
         description="seconds between a sitting's attempts to write what it holds in memory",
         validation_alias=_env("EXAM_OUTAGE_RETRY_SECONDS"),
     )
+    sitting_lease_seconds: float = Field(
+        default=15.0,
+        ge=0.3,
+        le=600,
+        description="how long a running exam's hold on its sitting lasts unless renewed (every "
+        "third of it): a loop taken over by a reconnect to another worker or node notices "
+        "within a third of this at the latest",
+        validation_alias=_env("SITTING_LEASE_SECONDS"),
+    )
     exam_outage_held_answers: int = Field(
         default=12,
         ge=1,

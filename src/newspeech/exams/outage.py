@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
+from newspeech.exams.lease import SittingTakenOver
 from newspeech.exams.recorder import ExamRecorder, HeardSpan, answer_input, rehear
 from newspeech.exams.repository import (
     AnswerInput,
@@ -87,7 +87,7 @@ class HeldAnswer:
         )
 
     async def write(self, recorder: ExamRecorder) -> None:
-        async with unit_of_work(recorder.sessionmaker) as db:
+        async with recorder.writing() as db:
             answers = AnswerRepository(db)
             existing = await answers.for_question(recorder.exam_session_id, self.number)
             heard = self.heard
@@ -136,7 +136,7 @@ class HeldEvaluation:
     graded: Graded
 
     async def write(self, recorder: ExamRecorder) -> None:
-        async with unit_of_work(recorder.sessionmaker) as db:
+        async with recorder.writing() as db:
             await EvaluationRepository(db).delete_for_answer(self.answer.id)
             await recorder.evaluation_in(
                 db,
@@ -237,6 +237,8 @@ class HeldWrites:
                 held = self._held[0]
                 try:
                     await held.write(self._recorder)
+                except SittingTakenOver:
+                    raise  # the sitting runs elsewhere now: what this loop held is not its to write
                 except Exception as exc:
                     if database_unavailable(exc):
                         return written

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import InvalidState, NotFound
+from newspeech.exams.lease import Lease
 from newspeech.exams.repository import (
     AnswerInput,
     AnswerRepository,
@@ -88,11 +90,23 @@ class ExamRecorder:
         *,
         user_id: int,
         audit_enabled: bool = True,
+        lease: Lease | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self.exam_session_id = exam_session_id
         self.user_id = user_id
         self.audit_enabled = audit_enabled
+        self.lease = lease
+        """The loop's hold on the sitting: every write checks it first (none: unchecked)."""
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction of the sitting: it stores nothing (``SittingTakenOver``)
+        once another loop has taken the sitting over (``newspeech.exams.lease``)."""
+        async with unit_of_work(self._sessionmaker) as db:
+            if self.lease is not None:
+                await self.lease.check_in(db)
+            yield db
 
     async def audit_in(
         self,
@@ -128,13 +142,13 @@ class ExamRecorder:
         """An audit row on its own (requests, interruptions, disconnects)."""
         if not self.audit_enabled:
             return
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.audit_in(db, action, details)
 
     async def started(self, at: dt.datetime) -> None:
         """The candidate confirmed who they are. Writing it twice changes nothing (a write
         kept through a database outage may be replayed after its commit was lost)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             sittings = ExamSessionRepository(db)
             if (await self.session_in(db)).status is SessionStatus.IN_PROGRESS:
                 return
@@ -142,7 +156,7 @@ class ExamRecorder:
             await self.audit_in(db, "exam.started", {"identity_confirmed": True})
 
     async def answer(self, question: AskedQuestion, number: int, heard: HeardSpan) -> Answer:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db), answer_input(question, number, heard)
             )
@@ -164,7 +178,7 @@ class ExamRecorder:
     async def amend(self, answer_id: int, heard: HeardSpan) -> Answer:
         """The candidate went on after the end of their answer was declared: the stored
         answer takes the whole of it, and its evaluation goes (it is graded again)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answers = AnswerRepository(db)
             before = await answers.get(answer_id)
             if before is None:
@@ -188,7 +202,7 @@ class ExamRecorder:
     ) -> Answer:
         """A row for a question passed without an answer (``is_complete`` false, no
         transcript, no evaluation), so a resumed sitting does not ask it again."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db),
                 AnswerInput(
@@ -206,7 +220,7 @@ class ExamRecorder:
     async def evaluation(
         self, answer: Answer, grade: Grade, *, latency_ms: float, processing_ms: float
     ) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.evaluation_in(
                 db, answer, grade, latency_ms=latency_ms, processing_ms=processing_ms
             )
@@ -250,7 +264,7 @@ class ExamRecorder:
         )
 
     async def grading_failed(self, answer: Answer, error: BaseException) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.grading_failed_in(db, answer, repr(error))
 
     async def grading_failed_in(self, db: AsyncSession, answer: Answer, error: str) -> None:
@@ -279,7 +293,7 @@ class ExamRecorder:
     async def _store_turn_latency(
         self, answer_id: int | None, latency: dict[str, float], response_ms: float | None
     ) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             if answer_id is not None:
                 await AnswerRepository(db).set_turn_latency(answer_id, latency)
                 if response_ms is not None:
@@ -305,7 +319,7 @@ class ExamRecorder:
         cache: StatisticsCache | None = None,
     ) -> tuple[Result | None, ExamSession]:
         """Complete or terminate the sitting; store its result when ``policy`` is given."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             repo = ExamSessionRepository(db)
             finish = repo.complete if completed else repo.terminate
             exam_session = await finish(self.exam_session_id, at=at)
@@ -331,7 +345,7 @@ class ExamRecorder:
     ) -> tuple[Result, ExamSession]:
         """The completed sitting's last answer went on and was graded again: re-sum its
         stored result (as an examiner's override does)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             [change] = await recompute_results(
                 db, [self.exam_session_id], policy=policy, cache=cache
             )

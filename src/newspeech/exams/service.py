@@ -39,6 +39,7 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
+from newspeech.exams.lease import Lease, LeasePolicy, SittingTakenOver, first_lease, take
 from newspeech.exams.outage import (
     PAUSE_TEXT,
     Graded,
@@ -109,6 +110,8 @@ class ExamDependencies:
     on_turn_measured: Callable[[Mapping[str, float]], None] | None = None
     """Told each answered turn's latency figures in ms (the metrics' histograms)."""
     outage: OutagePolicy = field(default_factory=OutagePolicy)
+    lease: LeasePolicy = field(default_factory=LeasePolicy)
+    """The sitting lease (``newspeech.exams.lease``): one loop per sitting, across nodes."""
 
 
 def _candidate_name(user: User) -> str:
@@ -124,6 +127,14 @@ async def _audit_refused(deps: ExamDependencies, user: User, college_type: str) 
             user_id=user.id,
             status="failure",
             details={"college_type": college_type, "reason": AttemptLimitReached.code},
+        )
+
+
+def _ensure_resumable(exam_session: ExamSession) -> None:
+    if not is_resumable(exam_session.status):
+        raise InvalidState(
+            f"exam session {exam_session.session_code} is {exam_session.status.value}; "
+            "only a pending or in-progress sitting can be resumed"
         )
 
 
@@ -179,6 +190,11 @@ class ExamConversation:
         return self._recorder.exam_session_id
 
     @property
+    def lease(self) -> Lease | None:
+        """The loop's hold on the sitting (renewed by the edge while the loop runs)."""
+        return self._recorder.lease
+
+    @property
     def config(self) -> ExamConfig:
         """The configuration the sitting runs on (stored when it started)."""
         return self._setting.config
@@ -200,39 +216,50 @@ class ExamConversation:
             async with unit_of_work(deps.sessionmaker) as db:
                 sittings = ExamSessionRepository(db)
                 unfinished = await sittings.unfinished_for(user.id, college_type)
-                if unfinished is not None:
-                    return await cls._reopen(deps, db, unfinished, user)
-                attempts = await ensure_may_start(db, user.id, college_type)
-                config = await current_config(db)
-                form = await choose_form(db, college_type, config.total_questions, deps.rng)
-                setting = Setting.of(form, config)
-                exam_session = await sittings.create(
-                    user_id=user.id,
-                    college_type=college_type,
-                    total_questions=len(setting.plan.questions),
-                    exam_form=form.to_json(),
-                    attempt_number=attempts.used + 1,
-                    config_snapshot=config.snapshot(),
-                )
-                recorder = ExamRecorder(
-                    deps.sessionmaker,
-                    exam_session.id,
-                    user_id=user.id,
-                    audit_enabled=deps.audit_enabled,
-                )
-                await recorder.audit_in(
-                    db,
-                    "exam.created",
-                    {
-                        "college_type": college_type,
-                        "attempt": exam_session.attempt_number,
-                        "attempts_allowed": attempts.allowed,
-                        "questions": [q.question_id for q in setting.plan.questions],
-                    },
-                )
+                if unfinished is None:
+                    created = await cls._create(deps, db, user, college_type)
+            if unfinished is not None:
+                return await cls._take_and_reopen(deps, unfinished.id, user)
         except AttemptLimitReached:
             await _audit_refused(deps, user, college_type)
             raise
+        return created
+
+    @classmethod
+    async def _create(
+        cls, deps: ExamDependencies, db: AsyncSession, user: User, college_type: str
+    ) -> ExamConversation:
+        """A new sitting of the college (and its lease), in the caller's transaction."""
+        sittings = ExamSessionRepository(db)
+        attempts = await ensure_may_start(db, user.id, college_type)
+        config = await current_config(db)
+        form = await choose_form(db, college_type, config.total_questions, deps.rng)
+        setting = Setting.of(form, config)
+        exam_session = await sittings.create(
+            user_id=user.id,
+            college_type=college_type,
+            total_questions=len(setting.plan.questions),
+            exam_form=form.to_json(),
+            attempt_number=attempts.used + 1,
+            config_snapshot=config.snapshot(),
+        )
+        recorder = ExamRecorder(
+            deps.sessionmaker,
+            exam_session.id,
+            user_id=user.id,
+            audit_enabled=deps.audit_enabled,
+            lease=await first_lease(db, exam_session.id, deps.lease),
+        )
+        await recorder.audit_in(
+            db,
+            "exam.created",
+            {
+                "college_type": college_type,
+                "attempt": exam_session.attempt_number,
+                "attempts_allowed": attempts.allowed,
+                "questions": [q.question_id for q in setting.plan.questions],
+            },
+        )
         engine = ExamEngine(setting.plan, setting.rules, _candidate_name(user), deps.clock)
         return cls(
             deps,
@@ -254,26 +281,46 @@ class ExamConversation:
                 raise NotFound(f"exam session {session_code} does not exist")
             if exam_session.user_id != user.id:
                 raise PermissionDenied(f"exam session {session_code} belongs to another user")
-            return await cls._reopen(deps, db, exam_session, user)
+            _ensure_resumable(exam_session)
+        return await cls._take_and_reopen(deps, exam_session.id, user)
+
+    @classmethod
+    async def _take_and_reopen(
+        cls, deps: ExamDependencies, exam_session_id: int, user: User
+    ) -> ExamConversation:
+        """Take the sitting over (any loop still running it, on any node, writes nothing
+        more), then read it: the take commits first, so what that loop stored before is read."""
+        lease = await take(deps.sessionmaker, exam_session_id, deps.lease)
+        async with unit_of_work(deps.sessionmaker) as db:
+            await lease.check_in(db)  # still ours: no later opening took it meanwhile
+            exam_session = await ExamSessionRepository(db).get(exam_session_id)
+            if exam_session is None:
+                raise NotFound(f"exam session {exam_session_id} no longer exists")
+            return await cls._reopen(deps, db, exam_session, user, lease)
 
     @classmethod
     async def _reopen(
-        cls, deps: ExamDependencies, db: AsyncSession, exam_session: ExamSession, user: User
+        cls,
+        deps: ExamDependencies,
+        db: AsyncSession,
+        exam_session: ExamSession,
+        user: User,
+        lease: Lease,
     ) -> ExamConversation:
         """Resume with the sitting's own form: questions already answered or passed are not
         asked again; stored answers never graded are graded before the examiner speaks."""
         code = exam_session.session_code
-        if not is_resumable(exam_session.status):
-            raise InvalidState(
-                f"exam session {code} is {exam_session.status.value}; "
-                "only a pending or in-progress sitting can be resumed"
-            )
+        _ensure_resumable(exam_session)
         form = await form_of(db, exam_session, deps.rng)
         setting = Setting.of(form, await config_of(db, exam_session))
         answers = await AnswerRepository(db).for_session(exam_session.id)
         unevaluated = await AnswerRepository(db).unevaluated(exam_session.id)
         recorder = ExamRecorder(
-            deps.sessionmaker, exam_session.id, user_id=user.id, audit_enabled=deps.audit_enabled
+            deps.sessionmaker,
+            exam_session.id,
+            user_id=user.id,
+            audit_enabled=deps.audit_enabled,
+            lease=lease,
         )
         confirmed = exam_session.status is SessionStatus.IN_PROGRESS
         start = exam_session.start_time
@@ -383,6 +430,15 @@ class ExamConversation:
 
     async def disconnected(self) -> None:
         self._stop_preparing()
+        lease = self._recorder.lease
+        if lease is not None and lease.lost:
+            return  # taken over: the sitting is no longer this loop's to write
+        try:
+            await self._disconnected()
+        except SittingTakenOver:
+            logger.info("exam %s: taken over as the connection ended", self.session_code)
+
+    async def _disconnected(self) -> None:
         if not self.finished:
             current = self.engine.current
             details = {
