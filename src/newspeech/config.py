@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="serve: worker processes sharing the port (uvicorn's supervisor)",
+    )
+    serve_worker: bool = Field(
+        default=False,
+        description="set by 'serve --workers N' for its worker processes: the parent has "
+        "stored the answer-audio spool, the workers leave it alone at start",
+    )
     drain_seconds: float = Field(
         default=30.0,
         ge=0,
