@@ -281,14 +281,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from newspeech.app import create_app, reconcile_spool_alone
 
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be 1 or more, not {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.speech_enabled:
         # Fail here with one line naming the package, not inside the server's start-up.
         check_model_files(settings)
     _log_to_console(settings.log_format)
-    workers = args.workers if args.workers is not None else settings.workers
-    if workers < 1:
-        raise ConfigurationError(f"--workers must be 1 or more, not {workers}")
     where: dict[str, Any] = {
         "host": args.host or settings.host,
         "port": args.port or settings.port,
