@@ -9,11 +9,16 @@ real-socket version with two ``newspeech serve`` processes is ``test_two_nodes.p
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from newspeech.db.base import utcnow
 from newspeech.exams.lease import LeasePolicy, SittingTakenOver
+from newspeech.exams.recorder import ExamRecorder
+from newspeech.exams.repository import ExamSessionRepository
 from newspeech.exams.service import ExamConversation, ExamDependencies
 from newspeech.grading import KeywordGrader
 from newspeech.grading.factory import PooledGrader
@@ -159,3 +164,55 @@ async def test_a_sitting_from_before_leases_gets_one_at_its_next_opening(
     assert (await lease_row(db, sitting)).generation == 1
     turn = await Candidate(resumed, FakeClock()).conversation.begin()
     assert turn.utterances  # the sitting runs: its writes pass the check
+
+
+LOCK_WAITS = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    "mariadb": "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+}
+
+
+async def until_a_lock_wait(sessionmaker: async_sessionmaker[AsyncSession], backend: str) -> None:
+    """Until the database shows a transaction waiting for a row lock (30 s at most: an outcome
+    waited for, not a timing assertion)."""
+    for _ in range(1500):
+        async with sessionmaker() as session:
+            if await session.scalar(text(LOCK_WAITS[backend])):
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no transaction waited for the lease row")
+
+
+async def test_a_take_waits_for_a_write_under_way_and_the_new_loop_reads_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    backend: str,
+) -> None:
+    if backend not in LOCK_WAITS:
+        pytest.skip("SQLite has one writer at a time: no write is under way during a take")
+    first = node(sessionmaker, pool, "node-a:1")
+    conversation = await ExamConversation.start(first, student, "medical")
+    sitting = conversation.exam_session_id
+    writer = ExamRecorder(sessionmaker, sitting, user_id=student.id, lease=conversation.lease)
+
+    # Node A's write is under way (the lease checked and locked, the candidate confirmed, not
+    # yet committed) as the candidate's reconnect reaches node B.
+    async with writer.writing() as tx:
+        await ExamSessionRepository(tx).start(sitting, at=utcnow())
+        taking = asyncio.create_task(
+            ExamConversation.resume(
+                node(sessionmaker, pool, "node-b:1"), conversation.session_code, student
+            )
+        )
+        await until_a_lock_wait(sessionmaker, backend)
+        assert not taking.done()  # the take waits for the write
+    resumed = await taking
+
+    # Node B read what A committed: the candidate is confirmed, so B asks question 1 (not
+    # "is this you?"); and A's next write stores nothing.
+    turn = await resumed.begin()
+    assert question_numbers(turn) == [1]
+    with pytest.raises(SittingTakenOver):
+        await writer.audit("exam.request", {"request": "repeat"})
