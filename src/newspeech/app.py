@@ -51,6 +51,7 @@ from newspeech.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from newspeech.errors import NewSpeechError, RateLimited
 from newspeech.exams import endpoints as exams
 from newspeech.exams.dependencies import ExamDependencies, OutagePolicy
+from newspeech.exams.lease import LeasePolicy
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.opener import ServiceOpener
 from newspeech.exams.ws import ConversationOpener, OpenerFactory
@@ -229,7 +230,8 @@ def create_app(
                     audit_enabled=settings.enable_audit_logs,
                     spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
                 )
-                await _reconcile_spool(app.state.answer_audio)
+                if not settings.serve_worker:  # with workers, the parent did it
+                    await _reconcile_spool(app.state.answer_audio)
                 if exam_opener is None:  # the exam service grades; tests may bring their own
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.graders = await _exam_graders(app.state)
@@ -416,6 +418,7 @@ def exam_dependencies(
             retry_seconds=settings.exam_outage_retry_seconds,
             held_answers=settings.exam_outage_held_answers,
         ),
+        lease=LeasePolicy(seconds=settings.sitting_lease_seconds),
     )
 
 
@@ -489,6 +492,28 @@ async def _hang_up_sittings(live: LiveSittings) -> None:
         logger.info("shutting down: ending %d running exam(s)", len(live))
         if still := await live.end_all(wait_seconds=30.0):
             logger.warning("shutting down: %d exam loop(s) did not end in 30 s", still)
+
+
+async def reconcile_spool_alone(settings: Settings) -> None:
+    """Store what the answer-audio spool holds, outside an app: ``serve --workers N`` does
+    it once in the parent before the workers start, so that no worker's start-up stores a
+    recording another worker is storing (or replacing with a newer take) at that moment."""
+    if not settings.speech_enabled:
+        return
+    engine = create_engine(settings)
+    store = audio_store_from_settings(settings)
+    try:
+        recorder = AnswerAudioRecorder(
+            store,
+            create_sessionmaker(engine),
+            audit_enabled=settings.enable_audit_logs,
+            spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
+        )
+        await _reconcile_spool(recorder)
+        await recorder.drain(wait_seconds=10.0)
+    finally:
+        await store.aclose()
+        await engine.dispose()
 
 
 async def _reconcile_spool(recorder: AnswerAudioRecorder) -> None:

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidURI
@@ -22,11 +22,14 @@ from newspeech.client.candidate import Candidate, load_answers, sign_in, summary
 from newspeech.config import Settings, load_settings
 from newspeech.db import migrations
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
-from newspeech.errors import NewSpeechError, UpstreamError, ValidationFailed
+from newspeech.errors import ConfigurationError, NewSpeechError, UpstreamError, ValidationFailed
 from newspeech.exams import prerender as voice_cli
 from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 from newspeech.seed import seed_demo_accounts, seed_reference_data
 from newspeech.voice.engines import check_model_files
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 PASSWORD_VARIABLE = "NEWSPEECH_PASSWORD"
 """Where ``newspeech exam --user NAME`` reads the password from before asking for it."""
@@ -39,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web app and API")
     serve.add_argument("--host", help="address to bind (default: NEWSPEECH_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: NEWSPEECH_PORT or 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port (default: NEWSPEECH_WORKERS or 1); "
+        "each loads its own speech models",
+    )
 
     db = commands.add_parser("db", help="database schema and data").add_subparsers(
         dest="db_command", required=True
@@ -276,21 +285,50 @@ async def _seed(engine: AsyncEngine, *, demo: bool) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from newspeech.app import create_app
+    from newspeech.app import create_app, reconcile_spool_alone
 
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be 1 or more, not {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.speech_enabled:
         # Fail here with one line naming the package, not inside the server's start-up.
         check_model_files(settings)
     _log_to_console(settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level="info",
+    where: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_level": "info",
         # JSON: uvicorn leaves logging alone; its records reach the root logger's JSON handler.
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        "log_config": None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **where)
+        return
+    # Several processes on one port (uvicorn's supervisor): each worker builds the app from
+    # the same environment. The sitting lease keeps one exam loop per sitting whichever
+    # worker a reconnect reaches; the token secret and the answer-audio spool are settled
+    # here, once, before any worker starts.
+    settings.token_secret()
+    asyncio.run(reconcile_spool_alone(settings))
+    os.environ["NEWSPEECH_SERVE_WORKER"] = "true"
+    uvicorn.run(
+        "newspeech.cli:serve_worker_app",
+        factory=True,
+        workers=workers,
+        # A worker loading its speech models may answer the supervisor's ping late.
+        timeout_worker_healthcheck=60,
+        **where,
     )
+
+
+def serve_worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` worker process (uvicorn calls it in the worker)."""
+    from newspeech.app import create_app
+
+    settings = load_settings()
+    _log_to_console(settings.log_format)
+    return create_app(settings)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:

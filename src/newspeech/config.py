@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="serve: worker processes sharing the port (uvicorn's supervisor)",
+    )
+    serve_worker: bool = Field(
+        default=False,
+        description="set by 'serve --workers N' for its worker processes: the parent has "
+        "stored the answer-audio spool, the workers leave it alone at start",
+    )
     drain_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -116,6 +127,15 @@ class Settings(BaseSettings):
         le=60,
         description="seconds between a sitting's attempts to write what it holds in memory",
         validation_alias=_env("EXAM_OUTAGE_RETRY_SECONDS"),
+    )
+    sitting_lease_seconds: float = Field(
+        default=15.0,
+        ge=0.3,
+        le=600,
+        description="how long a running exam's hold on its sitting lasts unless renewed (every "
+        "third of it): a loop taken over by a reconnect to another worker or node notices "
+        "within a third of this at the latest",
+        validation_alias=_env("SITTING_LEASE_SECONDS"),
     )
     exam_outage_held_answers: int = Field(
         default=12,

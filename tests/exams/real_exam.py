@@ -134,8 +134,9 @@ async def student(server: RealServer, db: async_sessionmaker[AsyncSession], name
 
 
 class Sitting:
-    """Drives one connection: confirms identity when asked, answers question 1, records every
-    event. ``barge_in`` answers question 1 over the case presentation instead of after it."""
+    """Drives one connection: confirms identity when asked, answers question 1 (or each of
+    ``questions``), records every event. ``barge_in`` answers over the case presentation
+    instead of after it."""
 
     def __init__(
         self,
@@ -144,15 +145,19 @@ class Sitting:
         voices: CandidateVoices,
         *,
         barge_in: bool = False,
+        questions: tuple[int, ...] = (1,),
+        confirm: bool = True,
     ) -> None:
         self.ws, self.db, self.voices, self.barge_in = ws, db, voices, barge_in
+        self.questions = questions
         self.microphone = Microphone(ws)
         self.events: list[dict[str, Any]] = []
         self.answer_text = ""
         self.answer_pcm: PCM16 = np.zeros(0, dtype=np.int16)
         self._answer: PCM16 | None = None
-        self._identity: PCM16 | None = voices.piper(IDENTITY_ANSWER)
+        self._identity: PCM16 | None = voices.piper(IDENTITY_ANSWER) if confirm else None
         self._answered = False
+        self._prepared: set[int] = set()
 
     async def until(self, event_type: str, **fields: Any) -> dict[str, Any]:
         """Read (and react to) events until one of ``event_type`` with ``fields`` arrives."""
@@ -166,10 +171,15 @@ class Sitting:
                 return item
 
     async def _react(self, event: dict[str, Any]) -> None:
-        if event["type"] == "question" and event["number"] == 1 and self._answer is None:
+        number = event.get("number")
+        if event["type"] == "question" and number in self.questions:
+            if number in self._prepared:
+                return  # asked again (a repeat): answered once
+            self._prepared.add(number)
             self.answer_text = await model_answer_opening(self.db, event["text"])
             self._answer = self.voices.piper(self.answer_text)
             self.answer_pcm = self._answer
+            self._answered = False
             if self.barge_in:
                 self.microphone.queue.put_nowait(self._answer)
         elif event["type"] == "listening":

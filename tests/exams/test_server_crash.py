@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import connect
@@ -41,6 +36,7 @@ from tests.exams.real_exam import (
     stored,
     stored_audio_key,
 )
+from tests.exams.serve_process import free_port, newspeech_serve
 from tests.fixtures.databases import fresh_database_url
 from tests.fixtures.voices import CandidateVoices
 
@@ -50,55 +46,6 @@ DATABASE = (
     "newspeech_fault_crash_" + hashlib.sha1(str(Path(__file__).parents[2]).encode()).hexdigest()[:8]
 )
 """One per checkout: two checkouts' suites never drop each other's database."""
-START_SECONDS = 240.0
-"""Real seconds a server may take to load its speech models on a loaded CI box (an outcome
-waited for, not a timing assertion)."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@asynccontextmanager
-async def newspeech_serve(
-    env: dict[str, str], port: int
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``newspeech serve`` in its own process, once ``/readyz`` says it is ready."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "import sys; from newspeech.cli import main; sys.exit(main())",
-        "serve",
-        "--port",
-        str(port),
-        env=os.environ | env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for _ in range(int(START_SECONDS / 0.25)):
-                if process.returncode is not None:
-                    raise AssertionError(f"newspeech serve exited with {process.returncode}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass  # not listening yet
-                await asyncio.sleep(0.25)
-            else:
-                raise AssertionError(f"newspeech serve was not ready after {START_SECONDS} s")
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.answers.audio.service import AnswerAudioRecorder
 from newspeech.configuration.keys import ExamConfig
 from newspeech.db.base import utcnow
+from newspeech.exams.lease import LeasePolicy
 from newspeech.grading import AsyncGrader
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.terms import TermCorrector
@@ -52,3 +53,5 @@ class ExamDependencies:
     on_turn_measured: Callable[[Mapping[str, float]], None] | None = None
     """Told each answered turn's latency figures in ms (the metrics' histograms)."""
     outage: OutagePolicy = field(default_factory=OutagePolicy)
+    lease: LeasePolicy = field(default_factory=LeasePolicy)
+    """The sitting lease (``newspeech.exams.lease``): one loop per sitting, across nodes."""

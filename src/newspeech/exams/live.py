@@ -8,8 +8,9 @@ write for the same sitting at once, and the newer one would resume from a state 
 still changing.
 
 Shutdown (and a test between two cases) waits until no loop runs, so nothing writes to a
-database that is closing or being emptied. One process only: with several nodes the load
-balancer must keep a candidate on one node (docs/operations.md, "Several nodes").
+database that is closing or being emptied. This register is one process's; across workers
+and nodes the sitting lease in the database (``newspeech.exams.lease``) keeps one loop per
+sitting (docs/operations.md, "Several nodes").
 """
 
 from __future__ import annotations

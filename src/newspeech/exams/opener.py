@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.auth.service import Authenticated
 from newspeech.exams.dependencies import ExamDependencies
+from newspeech.exams.lease import Lease
 from newspeech.exams.live import LiveSittings
 from newspeech.exams.service import ExamConversation
 from newspeech.exams.ws import OpenedExam, ResumeExam, StartExam
@@ -17,6 +21,25 @@ session) or raises ``Unauthenticated``."""
 
 SignInEnded = Callable[[int, int], Awaitable[str | None]]
 """``(user id, sign-in session id)`` -> why that sign-in no longer stands, or ``None``."""
+
+
+@dataclass(frozen=True)
+class RenewedLease:
+    """A sitting's lease as the edge renews it (:class:`~newspeech.exams.ws.HeldLease`)."""
+
+    lease: Lease
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def lost(self) -> bool:
+        return self.lease.lost
+
+    @property
+    def renew_seconds(self) -> float:
+        return self.lease.renew_seconds
+
+    async def renew(self) -> None:
+        await self.lease.renew(self.sessionmaker)
 
 
 class ServiceOpener:
@@ -52,4 +75,7 @@ class ServiceOpener:
             sign_in_ended=partial(self._sign_in_ended, user.id, signed_in.auth_session_id),
             vad_threshold=conversation.config.vad_threshold,
             language=conversation.config.asr_language_code,
+            lease=None
+            if conversation.lease is None
+            else RenewedLease(conversation.lease, self._deps.sessionmaker),
         )

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from newspeech.answers.audio.service import AnswerTake
-from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
+from newspeech.exams.lease import SittingTakenOver
 from newspeech.exams.recorder import (
     AlreadyWritten,
     ExamRecorder,
@@ -111,7 +111,7 @@ class HeldAnswer:
         try:
             self.stored_id = await self._write(recorder)
         except AlreadyWritten:  # the last try committed all of it: only its reply was lost
-            async with unit_of_work(recorder.sessionmaker) as db:
+            async with recorder.writing() as db:
                 stored = await AnswerRepository(db).for_question(
                     recorder.exam_session_id, self.number
                 )
@@ -124,7 +124,7 @@ class HeldAnswer:
     async def _write(self, recorder: ExamRecorder) -> int:
         """The answer (under ``key``, the same as the live try's) and its grade (under
         ``grade_key``) in one transaction; a part a try committed before is not written again."""
-        async with unit_of_work(recorder.sessionmaker) as db:
+        async with recorder.writing() as db:
             answers = AnswerRepository(db)
             existing = await answers.for_question(recorder.exam_session_id, self.number)
             heard = self.heard
@@ -184,7 +184,7 @@ class HeldEvaluation:
     key: WriteKey = field(default_factory=WriteKey)
 
     async def write(self, recorder: ExamRecorder) -> None:
-        async with unit_of_work(recorder.sessionmaker) as db:
+        async with recorder.writing() as db:
             await EvaluationRepository(db).delete_for_answer(self.answer.id)
             await recorder.evaluation_in(
                 db,
@@ -289,6 +289,8 @@ class HeldWrites:
                         await held.write(self._recorder)
                 except AlreadyWritten:
                     pass  # its commit's reply was lost: it is stored, once
+                except SittingTakenOver:
+                    raise  # the sitting runs elsewhere now: what this loop held is not its to write
                 except Exception as exc:
                     if database_unavailable(exc):
                         return written

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.audits.repository import AuditLogRepository
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import InvalidState, NotFound
+from newspeech.exams.lease import Lease
 from newspeech.exams.repository import (
     AnswerInput,
     AnswerRepository,
@@ -125,11 +126,23 @@ class ExamRecorder:
         *,
         user_id: int,
         audit_enabled: bool = True,
+        lease: Lease | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self.exam_session_id = exam_session_id
         self.user_id = user_id
         self.audit_enabled = audit_enabled
+        self.lease = lease
+        """The loop's hold on the sitting: every write checks it first (none: unchecked)."""
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction of the sitting: it stores nothing (``SittingTakenOver``)
+        once another loop has taken the sitting over (``newspeech.exams.lease``)."""
+        async with unit_of_work(self._sessionmaker) as db:
+            if self.lease is not None:
+                await self.lease.check_in(db)
+            yield db
 
     async def audit_in(
         self,
@@ -178,13 +191,13 @@ class ExamRecorder:
         """An audit row on its own (requests, interruptions, disconnects)."""
         if not self.audit_enabled:
             return
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.audit_in(db, action, details)
 
     async def started(self, at: dt.datetime) -> None:
         """The candidate confirmed who they are. Writing it twice changes nothing (a write
         kept through a database outage may be replayed after its commit was lost)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             sittings = ExamSessionRepository(db)
             if (await self.session_in(db)).status is SessionStatus.IN_PROGRESS:
                 return
@@ -199,7 +212,7 @@ class ExamRecorder:
         *,
         before_commit: BeforeCommit | None = None,
     ) -> Answer:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db), answer_input(question, number, heard)
             )
@@ -225,7 +238,7 @@ class ExamRecorder:
     ) -> Answer:
         """The candidate went on after the end of their answer was declared: the stored
         answer takes the whole of it, and its evaluation goes (it is graded again)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answers = AnswerRepository(db)
             before = await answers.get(answer_id)
             if before is None:
@@ -251,7 +264,7 @@ class ExamRecorder:
     ) -> Answer:
         """A row for a question passed without an answer (``is_complete`` false, no
         transcript, no evaluation), so a resumed sitting does not ask it again."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             answer = await AnswerRepository(db).store(
                 await self.session_in(db),
                 AnswerInput(
@@ -269,7 +282,7 @@ class ExamRecorder:
     async def evaluation(
         self, answer: Answer, grade: Grade, *, latency_ms: float, processing_ms: float
     ) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.evaluation_in(
                 db, answer, grade, latency_ms=latency_ms, processing_ms=processing_ms
             )
@@ -313,7 +326,7 @@ class ExamRecorder:
         )
 
     async def grading_failed(self, answer: Answer, error: BaseException) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             await self.grading_failed_in(db, answer, repr(error))
 
     async def grading_failed_in(self, db: AsyncSession, answer: Answer, error: str) -> None:
@@ -342,7 +355,7 @@ class ExamRecorder:
     async def _store_turn_latency(
         self, answer_id: int | None, latency: dict[str, float], response_ms: float | None
     ) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             if answer_id is not None:
                 await AnswerRepository(db).set_turn_latency(answer_id, latency)
                 if response_ms is not None:
@@ -368,7 +381,7 @@ class ExamRecorder:
         cache: StatisticsCache | None = None,
     ) -> tuple[Result | None, ExamSession]:
         """Complete or terminate the sitting; store its result when ``policy`` is given."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             repo = ExamSessionRepository(db)
             finish = repo.complete if completed else repo.terminate
             exam_session = await finish(self.exam_session_id, at=at)
@@ -394,7 +407,7 @@ class ExamRecorder:
     ) -> tuple[Result, ExamSession]:
         """The completed sitting's last answer went on and was graded again: re-sum its
         stored result (as an examiner's override does)."""
-        async with unit_of_work(self._sessionmaker) as db:
+        async with self.writing() as db:
             [change] = await recompute_results(
                 db, [self.exam_session_id], policy=policy, cache=cache
             )

@@ -31,6 +31,7 @@ from newspeech.exams.engine import (
     RequestMade,
     Step,
 )
+from newspeech.exams.lease import Lease, SittingTakenOver
 from newspeech.exams.opening import OpenedSitting, open_sitting, resume_sitting
 from newspeech.exams.outage import (
     Graded,
@@ -100,6 +101,11 @@ class ExamConversation:
     @property
     def exam_session_id(self) -> int:
         return self._recorder.exam_session_id
+
+    @property
+    def lease(self) -> Lease | None:
+        """The loop's hold on the sitting (renewed by the edge while the loop runs)."""
+        return self._recorder.lease
 
     @property
     def config(self) -> ExamConfig:
@@ -207,6 +213,15 @@ class ExamConversation:
 
     async def disconnected(self) -> None:
         self._stop_preparing()
+        lease = self._recorder.lease
+        if lease is not None and lease.lost:
+            return  # taken over: the sitting is no longer this loop's to write
+        try:
+            await self._disconnected()
+        except SittingTakenOver:
+            logger.info("exam %s: taken over as the connection ended", self.session_code)
+
+    async def _disconnected(self) -> None:
         if not self.finished:
             current = self.engine.current
             details = {

@@ -27,7 +27,8 @@ from newspeech.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from newspeech.exams.live import LiveSittings
+from newspeech.exams.lease import SittingTakenOver
+from newspeech.exams.live import LiveSittings, Seat
 from newspeech.observability.logs import bind_sitting
 from newspeech.voice.clock import MonotonicClock
 from newspeech.voice.conversation import Control, Conversation
@@ -80,6 +81,20 @@ OpenRequest = Annotated[StartExam | ResumeExam, Field(discriminator="type")]
 _OPEN_REQUEST: TypeAdapter[StartExam | ResumeExam] = TypeAdapter(OpenRequest)
 
 
+class HeldLease(Protocol):
+    """The loop's hold on its sitting (``newspeech.exams.lease``), renewed while it runs."""
+
+    @property
+    def lost(self) -> bool:
+        """Another opening of the sitting (on any node) took it over."""
+
+    @property
+    def renew_seconds(self) -> float: ...
+
+    async def renew(self) -> None:
+        """Renew it, or raise ``SittingTakenOver``."""
+
+
 @dataclass(frozen=True)
 class OpenedExam:
     conversation: Conversation
@@ -99,6 +114,9 @@ class OpenedExam:
     """The sitting's voice detector threshold (its configuration); ``None``: the app's."""
     language: str | None = None
     """The language its answers are transcribed in (its configuration); ``None``: the app's."""
+    lease: HeldLease | None = None
+    """Renewed while the exam runs; once lost the loop ends and the candidate is told the
+    exam goes on elsewhere (``taken_over``)."""
 
 
 class ConversationOpener(Protocol):
@@ -275,15 +293,26 @@ async def exam_socket(websocket: WebSocket) -> None:
             if opened.sign_in_ended is not None
             else None
         )
+        renewal = (
+            asyncio.create_task(_renew_lease(opened.lease, session, seat))
+            if opened.lease is not None
+            else None
+        )
         try:
             reason = await session.run(edge)
         except Exception:
-            logger.exception("exam %s: the session loop failed", opened.session_code)
-            await edge.error("server_error", "the exam stopped on a server error; resume it")
-            await _close(websocket, CLOSE_SERVER_ERROR)
-            return
+            if opened.lease is not None and opened.lease.lost:
+                # A write found the sitting taken over (on another node): nothing was stored.
+                logger.info("exam %s: taken over; this loop ended", opened.session_code)
+                seat.taken_over, reason = True, "taken_over"
+            else:
+                logger.exception("exam %s: the session loop failed", opened.session_code)
+                await edge.error("server_error", "the exam stopped on a server error; resume it")
+                await _close(websocket, CLOSE_SERVER_ERROR)
+                return
         finally:
             signed_out = await _stopped(watch)
+            await _stopped(renewal)
     if signed_out is not None:
         await edge.error("unauthenticated", signed_out)
         await _close(websocket, 4401)
@@ -314,6 +343,22 @@ async def _watch_sign_in(
         if reason is not None:
             session.hang_up()
             return reason
+
+
+async def _renew_lease(lease: HeldLease, session: ExamSession, seat: Seat) -> str | None:
+    """Keep the sitting's lease while the loop runs; when another opening took the sitting
+    over (on another worker or node), end this loop: it writes nothing more. A failed renewal
+    (the database away for a moment) changes nothing; the writes themselves check the lease."""
+    while True:
+        await asyncio.sleep(lease.renew_seconds)
+        try:
+            await lease.renew()
+        except SittingTakenOver:
+            seat.taken_over = True
+            session.hang_up()
+            return "taken_over"
+        except Exception:
+            logger.warning("could not renew the sitting's lease; the exam goes on", exc_info=True)
 
 
 async def _stopped(watch: asyncio.Task[str | None] | None) -> str | None:

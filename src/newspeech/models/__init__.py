@@ -35,7 +35,7 @@ from newspeech.models.enums import (
     UserRole,
     UserStatus,
 )
-from newspeech.models.exams import Answer, AttemptGrant, Evaluation, ExamSession
+from newspeech.models.exams import Answer, AttemptGrant, Evaluation, ExamSession, SittingLease
 from newspeech.models.prompts import (
     BuildingType,
     KeyedName,
@@ -85,6 +85,7 @@ __all__ = [
     "Result",
     "Scenario",
     "SessionStatus",
+    "SittingLease",
     "Transcription",
     "TranscriptionStatus",
     "User",

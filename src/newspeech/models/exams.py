@@ -236,3 +236,23 @@ class Evaluation(Timestamps, Base):
     answer: Mapped[Answer] = relationship(back_populates="evaluation")
     # Loaded with the evaluation: every view of a mark names who changed it.
     overrider: Mapped[User | None] = relationship(foreign_keys=[overridden_by], lazy="selectin")
+
+
+class SittingLease(Base):
+    """Which exam loop may write a sitting (``newspeech.exams.lease``).
+
+    Opening a sitting (start or resume, on any process or node) takes it over: ``generation``
+    goes up by one and the new loop holds that number. Every write a loop makes first renews
+    the lease for its own generation in the same transaction; a loop whose generation is no
+    longer the row's has been taken over and writes nothing more. ``holder`` and
+    ``expires_at`` say which process runs the loop and until when it last promised to renew.
+    """
+
+    __tablename__ = "sitting_leases"
+
+    session_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, nullable=False)
+    holder: Mapped[str] = mapped_column(String(100), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
