@@ -10,6 +10,7 @@ real-socket version with two ``newspeech serve`` processes is ``test_two_nodes.p
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, text
@@ -170,17 +171,24 @@ async def test_a_sitting_from_before_leases_gets_one_at_its_next_opening(
 LOCK_WAITS = {
     "postgresql": "SELECT count(*) FROM pg_stat_activity"
     " WHERE wait_event_type = 'Lock' AND datname = current_database()",
-    "mariadb": "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+    # MariaDB 10.11 lists a transaction blocked on a row lock in neither innodb_trx nor
+    # innodb_lock_waits; its statement shows in the process list, still updating.
+    "mariadb": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE()"
+    " AND command = 'Query' AND info LIKE 'UPDATE sitting_leases%'",
 }
 
 
-async def until_a_lock_wait(sessionmaker: async_sessionmaker[AsyncSession], backend: str) -> None:
+async def until_a_lock_wait(
+    sessionmaker: async_sessionmaker[AsyncSession], backend: str, waiting: asyncio.Task[Any]
+) -> None:
     """Until the database shows a transaction waiting for a row lock (30 s at most: an outcome
-    waited for, not a timing assertion)."""
+    waited for, not a timing assertion); ``waiting`` must not end meanwhile."""
     for _ in range(1500):
         async with sessionmaker() as session:
             if await session.scalar(text(LOCK_WAITS[backend])):
                 return
+        if waiting.done():
+            raise AssertionError(f"it did not wait for the lock: {waiting.result()!r}")
         await asyncio.sleep(0.02)
     raise AssertionError("no transaction waited for the lease row")
 
@@ -207,7 +215,7 @@ async def test_a_take_waits_for_a_write_under_way_and_the_new_loop_reads_it(
                 node(sessionmaker, pool, "node-b:1"), conversation.session_code, student
             )
         )
-        await until_a_lock_wait(sessionmaker, backend)
+        await until_a_lock_wait(sessionmaker, backend, taking)
         assert not taking.done()  # the take waits for the write
     resumed = await taking
 
