@@ -22,6 +22,9 @@ from newspeech.models import (
 )
 
 CUT_PHASE, TRANSCRIBE_PHASE, ASSEMBLE_PHASE = 1, 2, 3
+SPEAKERS_PHASE, PROMPT_PHASE, REPORT_PHASE = 4, 5, 6
+"""Added by the assembly (or by re-running a report): speaker roles, each prompt of each
+report's chain, each report's assembly."""
 
 
 def first_stages() -> list[AnalysisJobStage]:
