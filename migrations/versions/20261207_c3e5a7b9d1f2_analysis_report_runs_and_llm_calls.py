@@ -1,9 +1,10 @@
 """analysis: report runs and LLM calls
 
 Prompt chains as job stages (issue 17): ``analysis_report_runs`` (each run of a report's chain,
-with its Markdown, JSON and the key of its PDF in the audio store; re-running a report adds one) and ``analysis_llm_calls`` (every
-chat-completion request, unique per stage try and sequence). Job stages gain ``run_id`` and
-``prompt_version_id``, and the stage-kind CHECK gains ``speakers``, ``prompt`` and ``report``.
+with its Markdown, JSON and the key of its PDF in the audio store; re-running a report adds
+one) and ``analysis_llm_calls`` (every chat-completion request, unique per stage try and
+sequence). Job stages gain ``run_id`` and ``prompt_version_id``, and the stage-kind CHECK gains
+``speakers``, ``prompt`` and ``report``.
 Downgrading drops the new tables and columns and restores the CHECK (stages of the new kinds are
 deleted first).
 

@@ -27,7 +27,6 @@ from newspeech.analysis.reports.chains import (
 )
 from newspeech.kit.http_retry import Backoff
 from newspeech.llm import OpenAIChatClient
-from newspeech.storage.local import LocalAudioStore
 from newspeech.models import (
     AnalysisJob,
     AnalysisJobStage,
@@ -41,6 +40,7 @@ from newspeech.models import (
     ReportType,
     Transcription,
 )
+from newspeech.storage.local import LocalAudioStore
 from tests.fixtures.analysis_chains import (
     FACTS,
     FACTS_SCHEMA,
