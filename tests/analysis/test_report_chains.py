@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pypdf
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from newspeech.analysis.jobs.runner import JobRunner, StagePolicy
 from newspeech.analysis.reports.chains import (
@@ -25,6 +25,7 @@ from newspeech.analysis.reports.chains import (
     PromptChain,
     PromptSpec,
 )
+from newspeech.db.migrations import downgrade, upgrade
 from newspeech.kit.http_retry import Backoff
 from newspeech.llm import OpenAIChatClient
 from newspeech.models import (
@@ -440,3 +441,39 @@ async def test_a_long_transcript_is_read_in_parts_and_the_answers_combined(
     read = [line for text in sent[:-1] for line in text.splitlines() if "Saying number" in line]
     assert [line.split("number ")[1].split()[0] for line in read] == [str(i) for i in range(400)]
     assert f"### Answer for part {len(parts)}" in sent[-1]
+
+
+@pytest.mark.usefixtures("prompts")
+async def test_the_report_runs_revision_downgrades_and_upgrades_over_stored_runs(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chain: PromptChain,
+    tmp_path: Path,
+) -> None:
+    async with sessionmaker() as db:
+        _, job_id = await transcribed_piece(db)
+    await _runner(sessionmaker, tmp_path, chain).run_to_end(job_id)
+
+    await downgrade(engine, "c3e5a7b9d1f2-1")
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            columns = await connection.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("analysis_job_stages")}
+            )
+            kinds = set(
+                (await connection.execute(text("SELECT kind FROM analysis_job_stages"))).scalars()
+            )
+        assert not tables & {"analysis_report_runs", "analysis_llm_calls"}
+        assert not columns & {"run_id", "prompt_version_id"}
+        assert kinds == {"transcribe", "assemble"}  # the report stages went with their runs
+    finally:
+        await upgrade(engine)
+
+    async with sessionmaker() as db:
+        _, again = await transcribed_piece(db)
+    await _runner(sessionmaker, tmp_path, chain).run_to_end(again)
+    async with sessionmaker() as db:
+        job = await db.get(AnalysisJob, again)
+        assert job is not None
+        assert job.status is AnalysisJobStatus.DONE
