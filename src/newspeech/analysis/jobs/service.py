@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.analysis.jobs.repository import UNFINISHED_JOBS, JobRepository
@@ -17,6 +18,8 @@ from newspeech.models import (
     AnalysisJobStatus,
     AnalysisStageKind,
     AnalysisStageStatus,
+    ReportRun,
+    ReportRunStatus,
     Transcription,
     TranscriptionStatus,
 )
@@ -89,6 +92,12 @@ class JobBoard:
                 f"the job is {job.status.value}; only a running job can be cancelled"
             )
         await self._set_transcription(job.transcription_id, TranscriptionStatus.UPLOADED)
+        await self.db.execute(
+            update(ReportRun)
+            .where(ReportRun.job_id == job_id, ReportRun.status == ReportRunStatus.PENDING)
+            .values(status=ReportRunStatus.FAILED, error="the job was cancelled")
+            .execution_options(synchronize_session=False)
+        )
         await self._audit("analysis.job.cancel", job_id, actor_id)
         return await self._fresh(job_id)
 
