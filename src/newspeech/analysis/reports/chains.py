@@ -274,8 +274,8 @@ class PromptChain:
         if not returns_json:
             return reply.content.strip()
         value, error = _check(reply.content, schema, count)
+        record.parsed = value  # kept even when it fails the schema, to see what was wrong
         if error is None:
-            record.parsed = value
             return value
         record.error = f"invalid answer: {error}"
         messages += [
@@ -289,13 +289,13 @@ class PromptChain:
         repair = CallRecord(**{**record.columns(), "purpose": "repair", "error": None})
         reply = await self._call(messages, schema, repair, log)
         value, error = _check(reply.content, schema, count)
+        repair.parsed = value
         if error is not None:
             repair.error = f"invalid answer: {error}"
             raise InvalidAnswer(
                 f"the model's answer is not valid JSON for its schema, even after it was "
                 f"shown the error: {error}"
             )
-        repair.parsed = value
         return value
 
     async def _call(
