@@ -179,9 +179,9 @@ class PromptChain:
     ) -> dict[str, Any]:
         """The prompt's answer over the whole transcript: ``{"markdown": ...}`` or
         ``{"data": ...}``, and how many parts the transcript was read in."""
-        instructions = _instructions(prompt)
+        instructions = prompt_instructions(prompt)
         schema = prompt.json_schema if prompt.returns_json else None
-        parts = split_lines(utterance_lines(segments), self._budget(instructions))
+        parts = split_lines(utterance_lines(segments), self.transcript_budget(instructions))
         answers = []
         for index, lines in enumerate(parts, start=1):
             where = (
@@ -226,7 +226,7 @@ class PromptChain:
             f"{i}. [{clock(float(s['start']))}] {s['text']}" for i, s in enumerate(segments, 1)
         ]
         roles: list[str] = []
-        parts = split_lines(numbered, self._budget(instructions))
+        parts = split_lines(numbered, self.transcript_budget(instructions))
         for index, lines in enumerate(parts, start=1):
             content = f"{instructions}\n\nUtterances ({len(lines)}):\n" + "\n".join(lines)
             record = self._record("speakers", None, index, len(parts))
@@ -234,7 +234,7 @@ class PromptChain:
             roles.extend(answer["roles"])
         return roles
 
-    def _budget(self, instructions: str) -> int:
+    def transcript_budget(self, instructions: str) -> int:
         free = self.limits.context_tokens - self.limits.answer_tokens - 200
         budget = int(free * CHARS_PER_TOKEN) - len(SYSTEM) - len(instructions)
         if budget < 500:
@@ -342,7 +342,7 @@ class PromptChain:
         return reply
 
 
-def _instructions(prompt: PromptSpec) -> str:
+def prompt_instructions(prompt: PromptSpec) -> str:
     text = prompt.text.strip()
     if not prompt.returns_json:
         return text
