@@ -261,7 +261,7 @@ async def test_an_invalid_json_answer_is_sent_back_once_with_the_error(
 
 
 @pytest.mark.usefixtures("prompts")
-async def test_json_still_invalid_after_the_repair_fails_the_stage_with_the_error(
+async def test_json_still_invalid_after_the_repair_fails_its_stage_and_report_not_the_job(
     sessionmaker: async_sessionmaker[AsyncSession],
     chain: PromptChain,
     script: ChatServerScript,
@@ -288,14 +288,24 @@ async def test_json_still_invalid_after_the_repair_fails_the_stage_with_the_erro
         run = await db.scalar(
             select(ReportRun).where(ReportRun.report_id == reports["client-brief"].id)
         )
+        assert run is not None
+        assembly = await db.scalar(
+            select(AnalysisJobStage).where(
+                AnalysisJobStage.run_id == run.id,
+                AnalysisJobStage.kind == AnalysisStageKind.REPORT,
+            )
+        )
         transcription = await db.get(Transcription, recording_id)
     assert job is not None
-    assert job.status is AnalysisJobStatus.FAILED
+    assert job.status is AnalysisJobStatus.DONE  # the other report was made
+    assert reports["transcript"].status is ReportStatus.READY
+    assert assembly is not None
+    assert (assembly.status.value, assembly.attempts) == ("failed", 0)
+    assert assembly.error == "an earlier stage of this report failed"
     assert stage is not None
     assert (stage.status.value, stage.attempts) == ("failed", 1)  # not retried: it would not help
     assert stage.error is not None
     assert "not valid JSON" in stage.error
-    assert run is not None
     assert run.status is ReportRunStatus.FAILED
     assert reports["client-brief"].status is ReportStatus.FAILED
     assert "not valid JSON" in (reports["client-brief"].error or "")
@@ -307,6 +317,38 @@ async def test_json_still_invalid_after_the_repair_fails_the_stage_with_the_erro
     ]
     assert all("it is not JSON" in (c.error or "") for c in calls[2:])
     assert all(c.parsed is None for c in calls[2:])
+
+
+@pytest.mark.usefixtures("prompts")
+async def test_a_failed_speaker_pass_leaves_speakers_unlabelled_and_the_reports_are_made(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chain: PromptChain,
+    script: ChatServerScript,
+    tmp_path: Path,
+) -> None:
+    async with sessionmaker() as db:
+        recording_id, job_id = await transcribed_piece(db)
+    script.replies += ['{"roles": ["interviewer"]}', '{"roles": ["chair"] }']
+
+    await _runner(sessionmaker, tmp_path, chain).run_to_end(job_id)
+
+    async with sessionmaker() as db:
+        job = await db.get(AnalysisJob, job_id)
+        transcription = await db.get(Transcription, recording_id)
+        reports = await _reports(db, recording_id)
+        calls = await _calls(db)
+    assert job is not None
+    assert job.status is AnalysisJobStatus.DONE
+    assert transcription is not None
+    assert [s["speaker"] for s in transcription.segments or []] == [None] * 4
+    assert all(r.status is ReportStatus.READY for r in reports.values())
+    assert [(c.purpose, c.error) for c in calls][:2] == [
+        ("speakers", "invalid answer: `roles` has 1 entries for 4 utterances"),
+        (
+            "repair",
+            "invalid answer: at roles/0: 'chair' is not one of ['interviewer', 'respondent']",
+        ),
+    ]
 
 
 @pytest.mark.usefixtures("prompts")

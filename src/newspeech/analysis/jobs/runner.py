@@ -9,7 +9,10 @@ redelivered message, two workers, or a worker killed at any point store each out
 stage either committed (and is skipped from then on) or did not (and runs again).
 
 A failed stage is tried again after a back-off that doubles (``retry_seconds``, 2x, 4x ...)
-until it has had ``attempts`` tries; then the job fails, and an admin may retry it.
+until it has had ``attempts`` tries; then the job fails, and an admin may retry it. A report's
+stage that fails for good fails only that report (its run, and the run's stages left), and a
+failed speaker pass leaves the speakers unlabelled: the job goes on with the rest, and a report
+can be re-run.
 
 The assembly adds the report stages (see ``analysis/reports/planning.py``); the job is done when
 its last stage is. The LLM calls a stage made are stored with the transaction that ends its
@@ -165,7 +168,7 @@ class JobRunner:
                 (
                     s
                     for s in await jobs.stages(job_id, fresh=True)
-                    if s.status is not AnalysisStageStatus.DONE
+                    if s.status is not AnalysisStageStatus.DONE and not _given_up(s)
                 ),
                 None,
             )
@@ -276,8 +279,7 @@ class JobRunner:
             if claimed.kind is AnalysisStageKind.REPORT:
                 assert claimed.run_id is not None
                 await self.reports.store_report(db, claimed.run_id, report, now)
-            done, total = await jobs.counts(claimed.job_id)
-            if done == total:
+            if not await jobs.unfinished_stages(claimed.job_id):
                 await jobs.change_job(
                     claimed.job_id,
                     (AnalysisJobStatus.RUNNING,),
@@ -346,13 +348,28 @@ class JobRunner:
             if not final:
                 return delay
             message = f"the {claimed.kind.value} stage failed {claimed.attempt} times: {error}"
+            if claimed.kind in REPORT_KINDS:  # the job goes on without it
+                if claimed.run_id is not None:  # that report failed
+                    await self.reports.run_failed(db, claimed.run_id, message)
+                    await jobs.give_up_run(
+                        claimed.job_id,
+                        claimed.run_id,
+                        "an earlier stage of this report failed",
+                        now,
+                    )
+                if await jobs.unfinished_stages(claimed.job_id):
+                    return 0.0
+                await jobs.change_job(
+                    claimed.job_id,
+                    (AnalysisJobStatus.RUNNING,),
+                    {"status": AnalysisJobStatus.DONE, "finished_at": now},
+                )
+                return None
             await jobs.change_job(
                 claimed.job_id,
                 (AnalysisJobStatus.RUNNING, AnalysisJobStatus.QUEUED),
                 {"status": AnalysisJobStatus.FAILED, "error": message, "finished_at": now},
             )
-            if claimed.run_id is not None:
-                await self.reports.run_failed(db, claimed.run_id, message)
             transcription = await db.get(Transcription, claimed.transcription_id)
             if transcription is not None and claimed.kind not in REPORT_KINDS:
                 transcription.status = TranscriptionStatus.FAILED
@@ -377,6 +394,12 @@ class JobRunner:
             finally:
                 await asyncio.to_thread(part.unlink, missing_ok=True)
         return path
+
+
+def _given_up(stage: AnalysisJobStage) -> bool:
+    """A failed stage of the reports: speaker roles (the transcript keeps unlabelled speakers)
+    or a report run (that report failed); the job's other stages go on."""
+    return stage.status is AnalysisStageStatus.FAILED and stage.kind in REPORT_KINDS
 
 
 def _new_file(folder: Path) -> Path:
