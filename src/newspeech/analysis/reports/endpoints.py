@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Response, status
 
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.keys import dictionary_key
@@ -25,7 +25,7 @@ from newspeech.analysis.reports.service import ReportDesk
 from newspeech.auth.deps import AuditorDep, ExaminerUser
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.enums import ReportStatus
-from newspeech.kit.ids import Id
+from newspeech.kit.ids import MAX_INT32, Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS
 from newspeech.models import Report
@@ -33,7 +33,7 @@ from newspeech.models import Report
 router = APIRouter(prefix="/analysis/reports", tags=["analysis"], responses=COMMON_ERRORS)
 
 NameQuery = Annotated[str | None, Query(min_length=1, max_length=200)]
-RunNumber = Annotated[int, Query(ge=1, le=2_147_483_647)]
+RunNumber = Annotated[int, Query(ge=1, le=MAX_INT32)]
 
 
 def get_desk(
@@ -69,7 +69,7 @@ async def list_reports(
     report_status: Annotated[ReportStatus | None, Query(alias="status")] = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    recording_id: Annotated[int | None, Query(ge=1)] = None,
+    recording_id: Id | None = None,
 ) -> Page[ReportRead]:
     """Reports matching every filter given. Names (place, city, zone, building type,
     employee, client) match whatever their case and spacing; scenario and report type are
@@ -132,7 +132,9 @@ async def download_report(
 
 
 @router.get("/{report_id}/runs/{number}/calls")
-async def list_run_calls(report_id: Id, number: Id, desk: DeskDep) -> list[LLMCallRead]:
+async def list_run_calls(
+    report_id: Id, number: Annotated[int, Path(ge=1, le=MAX_INT32)], desk: DeskDep
+) -> list[LLMCallRead]:
     """Every LLM request the run made, failed ones and repairs included, in order: prompt
     version, hash of the input, models asked and answering, parameters, tokens, latency,
     raw and parsed answer, error."""
