@@ -202,7 +202,11 @@ async def test_reports_are_listed_and_filtered_by_their_metadata(
 
 
 async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
-    api: Api, examiner: dict[str, str], with_llm: JobRunner, script: ChatServerScript
+    api: Api,
+    examiner: dict[str, str],
+    with_llm: JobRunner,
+    script: ChatServerScript,
+    tmp_path: Path,
 ) -> None:
     hotel = await _recording(api, with_llm)
     client = api.client()
@@ -233,6 +237,12 @@ async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
         return second if not body.get("response_format") else model_answer(body)
 
     script.answer = answer
+    # The summary prompt is edited in between: the re-run uses its new version.
+    (tmp_path / "prompts/interview/client-brief/hotel/part 1 summary.md").write_text(
+        "Summarise what the client wants, in three lines.\n"
+    )
+    async with api.sessionmaker() as db:
+        await sync_prompts(db, tmp_path / "prompts")
     rerun = await client.post(f"{url}/runs", headers=examiner)
     assert rerun.status_code == 202, rerun.text
     assert rerun.json()["run"]["number"] == 2
@@ -257,6 +267,11 @@ async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
     assert json.loads(calls[1]["raw_output"]) == calls[1]["parsed"]
     first_calls = (await client.get(f"{url}/runs/1/calls", headers=examiner)).json()
     assert first_calls[0]["raw_output"] == SUMMARY
+    # Run 2 names the summary's second version (sent in full); the facts prompt is unchanged.
+    assert calls[0]["prompt_version_id"] != first_calls[0]["prompt_version_id"]
+    assert calls[1]["prompt_version_id"] == first_calls[1]["prompt_version_id"]
+    assert calls[0]["input_sha256"] != first_calls[0]["input_sha256"]
+    assert "in three lines" in script.requests[-2]["messages"][1]["content"]
     missing = await client.get(f"{url}/download", headers=examiner, params={"run": 3})
     assert missing.status_code == 404
 
