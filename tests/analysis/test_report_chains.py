@@ -19,6 +19,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from newspeech.analysis.jobs.runner import JobRunner, StagePolicy
+from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.reports.chains import (
     CallRecord,
     ChainLimits,
@@ -517,3 +518,36 @@ async def test_the_report_runs_revision_downgrades_and_upgrades_over_stored_runs
         job = await db.get(AnalysisJob, again)
         assert job is not None
         assert job.status is AnalysisJobStatus.DONE
+
+
+@pytest.mark.usefixtures("prompts")
+async def test_a_cancelled_job_fails_its_pending_runs_and_drops_the_running_prompt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chain: PromptChain,
+    script: ChatServerScript,
+    tmp_path: Path,
+) -> None:
+    async with sessionmaker() as db:
+        _, job_id = await transcribed_piece(db)
+    runner = _runner(sessionmaker, tmp_path, chain)
+    assert await runner.advance(job_id) == 0.0  # assembled
+    assert await runner.advance(job_id) == 0.0  # speakers
+    claimed = await runner.claim(job_id)
+    assert claimed is not None
+    assert claimed.kind is AnalysisStageKind.PROMPT
+    calls: list[CallRecord] = []
+    output = await runner.perform(claimed, calls)
+
+    async with sessionmaker() as db:
+        await JobBoard(db).cancel(job_id, actor_id=None)
+        await db.commit()
+    stored = await runner.complete(claimed, output, calls)
+
+    async with sessionmaker() as db:
+        runs = list(await db.scalars(select(ReportRun).order_by(ReportRun.id)))
+        stored_calls = await _calls(db)
+    assert stored is False
+    assert {(r.status, r.error) for r in runs} == {
+        (ReportRunStatus.FAILED, "the job was cancelled")
+    }
+    assert [c.purpose for c in stored_calls] == ["speakers"]  # the dropped prompt's call too
