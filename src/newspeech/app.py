@@ -26,8 +26,9 @@ from newspeech.analysis.jobs import endpoints as analysis_jobs
 from newspeech.analysis.jobs.broker import JobKicker, make_broker
 from newspeech.analysis.jobs.runner import JobRunner
 from newspeech.analysis.jobs.stages import StageWork
-from newspeech.analysis.jobs.worker import stage_policy
+from newspeech.analysis.jobs.worker import prompt_chain, stage_policy
 from newspeech.analysis.recordings import endpoints as analysis_recordings
+from newspeech.analysis.reports import endpoints as analysis_reports
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
@@ -141,6 +142,7 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         analysis_prompts,
         analysis_recordings,
         analysis_jobs,
+        analysis_reports,
         # Asking the data in plain language (issue 18).
         ask,
     )
@@ -307,6 +309,7 @@ def analysis_runner(state: Any) -> JobRunner | None:
         work,
         work_dir=settings.data_dir / "spool" / "analysis-work",
         policy=stage_policy(settings),
+        chain=prompt_chain(settings),
     )
 
 
@@ -335,6 +338,9 @@ async def _stop_analysis_jobs(state: Any, sweep: asyncio.Task[None] | None) -> N
     if kicker is not None:
         kicker.cancel_pending()
         await kicker.broker.shutdown()
+    runner: JobRunner | None = getattr(state, "analysis_runner", None)
+    if runner is not None and runner.chain is not None:
+        await runner.chain.client.aclose()
 
 
 def _announce_token_secret(settings: Settings) -> None:

@@ -282,6 +282,19 @@ class Settings(BaseSettings):
     analysis_stage_timeout_seconds: float = Field(
         default=1800.0, gt=0, le=24 * 3600, description="time limit of one job stage"
     )
+    analysis_llm_context_tokens: int = Field(
+        default=8192,
+        ge=2048,
+        le=2_000_000,
+        description="context window of the LLM that runs report prompts; longer transcripts are "
+        "read in parts and the answers combined",
+    )
+    analysis_llm_answer_tokens: int = Field(
+        default=1500, ge=100, le=100_000, description="most tokens asked for one prompt's answer"
+    )
+    analysis_llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="time limit of one report prompt's LLM request"
+    )
     broker_url: str | None = Field(
         default=None,
         description="taskiq broker for analysis jobs: redis:// (Redis Streams) or amqp:// "

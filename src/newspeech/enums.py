@@ -70,6 +70,14 @@ class ReportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ReportRunStatus(enum.StrEnum):
+    """One run of a report's prompt chain (issue 17): re-running a report adds a run."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class AnalysisJobStatus(enum.StrEnum):
     """A recording-analysis job (issue 17): queued until a worker takes it up."""
 
@@ -87,6 +95,12 @@ class AnalysisStageKind(enum.StrEnum):
     """one piece through speech-to-text, word timestamps kept"""
     ASSEMBLE = "assemble"
     """the pieces' words as the recording's timed transcript"""
+    SPEAKERS = "speakers"
+    """an LLM pass labels each segment's speaker (interviewer / respondent)"""
+    PROMPT = "prompt"
+    """one prompt of a report's chain over the transcript (split into parts when long)"""
+    REPORT = "report"
+    """a report run's parts assembled as Markdown and PDF"""
 
 
 class AnalysisStageStatus(enum.StrEnum):

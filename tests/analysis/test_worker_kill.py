@@ -229,6 +229,7 @@ async def test_a_worker_killed_mid_job_is_resumed_by_another_without_duplicates(
         ("transcribe", 1, "done"),
         ("transcribe", 2, "done"),
         ("assemble", 0, "done"),
+        ("report", 0, "done"),  # the transcript report (the worker has no LLM)
     ]
     taken_over = next(s for s in stages if s.id == killed_id)
     assert taken_over.attempts == 2  # taken over once its lease ran out

@@ -25,9 +25,15 @@ from newspeech.models import (
     Answer,
     PromptVersion,
     Question,
+    Report,
+    ReportRun,
+    ReportRunStatus,
+    ReportStatus,
+    ReportType,
     Result,
     Scenario,
     Transcription,
+    TranscriptionStatus,
 )
 from tests.api.audio import give_audio
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
@@ -297,6 +303,48 @@ def _on_job(action: str, status: AnalysisJobStatus) -> Builder:
     return build
 
 
+async def _report_with_run(api: Api) -> int:
+    """A transcribed recording's report (of a type without prompts) with one finished run."""
+    async with api.sessionmaker() as db:
+        scenario = Scenario(key=f"rules-{next(_n)}", name="Rules")
+        db.add(scenario)
+        await db.flush()
+        kind = ReportType(scenario_id=scenario.id, key="transcript", name="Transcript")
+        transcription = Transcription(
+            recording_key=f"analysis/rules-{next(_n)}.wav",
+            size_bytes=1,
+            scenario_id=scenario.id,
+            status=TranscriptionStatus.TRANSCRIBED,
+            segments=[],
+        )
+        db.add_all([kind, transcription])
+        await db.flush()
+        report = Report(
+            transcription_id=transcription.id, report_type_id=kind.id, status=ReportStatus.READY
+        )
+        db.add(report)
+        await db.flush()
+        db.add(
+            ReportRun(
+                report_id=report.id,
+                number=1,
+                status=ReportRunStatus.DONE,
+                markdown="# Transcript\n",
+                pdf_key=f"analysis/reports/rules-{report.id}.pdf",
+                pdf_bytes=1,
+            )
+        )
+        await db.commit()
+        return report.id
+
+
+def _on_report(suffix: str, **kwargs: Any) -> Builder:
+    async def build(api: Api, world: World, role: str, owner: Owner) -> Call:
+        return Call(f"/analysis/reports/{await _report_with_run(api)}{suffix}", **kwargs)
+
+    return build
+
+
 async def _passed_certificate(api: Api, world: World, role: str, owner: Owner) -> Call:
     async with api.sessionmaker() as db:
         ids = [world.result.id, world.other_result.id]
@@ -543,6 +591,21 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/v1/analysis/jobs/{job_id}/retry"): Rule(
         "examiner", 200, _on_job("/retry", AnalysisJobStatus.FAILED), audit="analysis.job.retry"
+    ),
+    # Reports of recording analysis: examiners and admins (no analyst role yet).
+    ("GET", "/api/v1/analysis/reports"): Rule("examiner", 200, fixed("/analysis/reports")),
+    ("GET", "/api/v1/analysis/reports/types"): Rule(
+        "examiner", 200, fixed("/analysis/reports/types")
+    ),
+    ("GET", "/api/v1/analysis/reports/{report_id}"): Rule("examiner", 200, _on_report("")),
+    ("GET", "/api/v1/analysis/reports/{report_id}/download"): Rule(
+        "examiner", 200, _on_report("/download", params={"format": "md"})
+    ),
+    ("GET", "/api/v1/analysis/reports/{report_id}/runs/{number}/calls"): Rule(
+        "examiner", 200, _on_report("/runs/1/calls")
+    ),
+    ("POST", "/api/v1/analysis/reports/{report_id}/runs"): Rule(
+        "examiner", 202, _on_report("/runs"), audit="analysis.report.rerun"
     ),
     ("POST", "/api/v1/ask"): Rule(
         "examiner",

@@ -158,8 +158,9 @@ async def test_an_upload_is_transcribed_by_the_in_process_queue_in_timed_pieces(
         ("transcribe", 1),
         ("transcribe", 2),
         ("assemble", 0),
+        ("report", 0),  # the transcript report (no LLM here: the client brief needs one)
     ]
-    assert (body["stages_done"], body["stages_total"]) == (5, 5)
+    assert (body["stages_done"], body["stages_total"]) == (6, 6)
     assert all(s["attempts"] == 1 for s in body["stages"])
     pieces = [(s["start_seconds"], s["end_seconds"]) for s in body["stages"][1:4]]
     # Each cut falls in a pause between two sayings (11-13 s and 24-26 s).
@@ -242,7 +243,7 @@ async def test_a_failing_stage_is_retried_then_fails_the_job_and_an_admin_retry_
         assert row is not None
         assert row.status is TranscriptionStatus.TRANSCRIBED
         stages = await db.scalar(select(func.count()).select_from(AnalysisJobStage))
-    assert stages == 5
+    assert stages == 6  # cut, three pieces, assembly, transcript report
 
 
 async def test_a_cancelled_job_runs_no_further_stage_and_drops_a_running_one(

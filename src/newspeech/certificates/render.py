@@ -10,32 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/local/share/fonts/dejavu"),
-)
+from newspeech.kit.pdf import PdfFonts
 
-
-@dataclass(frozen=True)
-class PdfFonts:
-    """A regular and a bold TrueType file; ``None`` means the PDF core font (Latin-1 only)."""
-
-    regular: Path | None = None
-    bold: Path | None = None
-
-    @classmethod
-    def discover(cls) -> PdfFonts:
-        for folder in FONT_DIRS:
-            regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-            if regular.is_file() and bold.is_file():
-                return cls(regular, bold)
-        return cls()
+__all__ = [
+    "CertificateData",
+    "PdfFonts",
+    "ReportAnswer",
+    "SessionReportData",
+    "render_certificate",
+    "render_session_report",
+]
 
 
 @dataclass(frozen=True)

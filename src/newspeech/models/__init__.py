@@ -11,6 +11,7 @@ from newspeech.models.analysis import (
     Zone,
 )
 from newspeech.models.analysis_jobs import AnalysisJob, AnalysisJobStage
+from newspeech.models.analysis_reports import LLMCall, ReportRun
 from newspeech.models.audit import AuditLog
 from newspeech.models.auth import (
     AuthSession,
@@ -29,6 +30,7 @@ from newspeech.models.enums import (
     Difficulty,
     EvaluatorType,
     FeedbackType,
+    ReportRunStatus,
     ReportStatus,
     SessionStatus,
     TranscriptionStatus,
@@ -73,6 +75,7 @@ __all__ = [
     "FeedbackType",
     "Invitation",
     "KeyedName",
+    "LLMCall",
     "LoginThrottle",
     "Place",
     "Prompt",
@@ -80,6 +83,8 @@ __all__ = [
     "Question",
     "RefreshToken",
     "Report",
+    "ReportRun",
+    "ReportRunStatus",
     "ReportStatus",
     "ReportType",
     "Result",

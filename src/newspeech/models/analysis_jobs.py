@@ -5,7 +5,9 @@ The task queue (taskiq) only says "advance job N"; what is done, and each stage'
 here. A stage's output is written in the same transaction that marks it done, and only if it
 was not done already, so a stage run twice (a redelivered message, a worker killed after the
 commit) stores its output once. Stages are ordered by ``(phase, chunk)``: the cut (phase 1),
-one transcription per piece (phase 2, chunk 0, 1 ...; added by the cut), the assembly (phase 3).
+one transcription per piece (phase 2, chunk 0, 1 ...; added by the cut), the assembly (phase 3),
+then (added by the assembly) the speaker roles (4), each prompt of each report's chain (5) and
+each report's assembly (6).
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ class AnalysisJobStage(Timestamps, Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     start_seconds: Mapped[float | None] = mapped_column(Float)
     end_seconds: Mapped[float | None] = mapped_column(Float)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_report_runs.id", ondelete="CASCADE")
+    )
+    """the report run a prompt or report stage belongs to"""
+    prompt_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_prompt_versions.id", ondelete="RESTRICT")
+    )
+    """the exact prompt text a prompt stage runs (fixed when the stage is made)"""
     output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -68,6 +68,27 @@ class JobRepository:
         by_status = {status: int(n) for status, n in await self.db.execute(query)}
         return by_status.get(AnalysisStageStatus.DONE, 0), sum(by_status.values())
 
+    async def unfinished_stages(self, job_id: int) -> int:
+        """How many of the job's stages are pending or running."""
+        query = select(func.count()).where(
+            AnalysisJobStage.job_id == job_id,
+            AnalysisJobStage.status.in_((AnalysisStageStatus.PENDING, AnalysisStageStatus.RUNNING)),
+        )
+        return int(await self.db.scalar(query) or 0)
+
+    async def give_up_run(self, job_id: int, run_id: int, error: str, now: dt.datetime) -> None:
+        """Fail the pending stages of a report run one of whose stages failed for good."""
+        await self.db.execute(
+            update(AnalysisJobStage)
+            .where(
+                AnalysisJobStage.job_id == job_id,
+                AnalysisJobStage.run_id == run_id,
+                AnalysisJobStage.status == AnalysisStageStatus.PENDING,
+            )
+            .values(status=AnalysisStageStatus.FAILED, error=error, finished_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     async def unfinished_job_ids(self) -> list[int]:
         query = select(AnalysisJob.id).where(AnalysisJob.status.in_(UNFINISHED_JOBS))
         return list(await self.db.scalars(query.order_by(AnalysisJob.id)))

@@ -9,7 +9,14 @@ redelivered message, two workers, or a worker killed at any point store each out
 stage either committed (and is skipped from then on) or did not (and runs again).
 
 A failed stage is tried again after a back-off that doubles (``retry_seconds``, 2x, 4x ...)
-until it has had ``attempts`` tries; then the job fails, and an admin may retry it.
+until it has had ``attempts`` tries; then the job fails, and an admin may retry it. A report's
+stage that fails for good fails only that report (its run, and the run's stages left), and a
+failed speaker pass leaves the speakers unlabelled: the job goes on with the rest, and a report
+can be re-run.
+
+The assembly adds the report stages (see ``analysis/reports/planning.py``); the job is done when
+its last stage is. The LLM calls a stage made are stored with the transaction that ends its
+try, done or failed, so a call is never stored twice.
 """
 
 from __future__ import annotations
@@ -28,9 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.analysis.jobs.repository import JobRepository
 from newspeech.analysis.jobs.service import TRANSCRIBE_PHASE
 from newspeech.analysis.jobs.stages import StageWork, assemble
+from newspeech.analysis.reports.chains import CallRecord, PromptChain
+from newspeech.analysis.reports.planning import plan_reports, reports_to_make
+from newspeech.analysis.reports.stages import REPORT_KINDS, ReportStages
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import ValidationFailed
 from newspeech.kit.clock import WallClock, system_clock
+from newspeech.kit.pdf import PdfFonts
 from newspeech.models import (
     AnalysisJobStage,
     AnalysisJobStatus,
@@ -64,6 +75,8 @@ class Claimed:
     end_seconds: float | None
     transcription_id: int
     recording_key: str
+    run_id: int | None = None
+    prompt_version_id: int | None = None
 
 
 class JobRunner:
@@ -76,6 +89,8 @@ class JobRunner:
         work_dir: Path,
         policy: StagePolicy | None = None,
         clock: WallClock = system_clock,
+        chain: PromptChain | None = None,
+        fonts: PdfFonts | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.store = store
@@ -83,6 +98,9 @@ class JobRunner:
         self.work_dir = work_dir
         self.policy = policy or StagePolicy()
         self.clock = clock
+        self.chain = chain
+        """the LLM of the report prompts and speaker roles; None: transcript reports only"""
+        self.reports = ReportStages(sessionmaker, store, chain, fonts or PdfFonts.discover())
 
     async def advance(self, job_id: int) -> float | None:
         """Run the job's next stage. Returns in how many seconds to advance it again: 0 after
@@ -92,14 +110,17 @@ class JobRunner:
         claimed = await self.claim(job_id)
         if claimed is None:
             return await self.held_for(job_id)
+        calls: list[CallRecord] = []
         try:
-            output = await asyncio.wait_for(self.perform(claimed), self.policy.timeout_seconds)
+            output = await asyncio.wait_for(
+                self.perform(claimed, calls), self.policy.timeout_seconds
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("analysis job %s: %s stage failed: %s", job_id, claimed.kind, exc)
-            return await self._failed(claimed, exc)
-        return 0.0 if await self.complete(claimed, output) else None
+            return await self._failed(claimed, exc, calls)
+        return 0.0 if await self.complete(claimed, output, calls) else None
 
     async def run_to_end(self, job_id: int) -> None:
         """Advance the job until nothing is left to do now, waiting out back-offs (the
@@ -147,7 +168,7 @@ class JobRunner:
                 (
                     s
                     for s in await jobs.stages(job_id, fresh=True)
-                    if s.status is not AnalysisStageStatus.DONE
+                    if s.status is not AnalysisStageStatus.DONE and not _given_up(s)
                 ),
                 None,
             )
@@ -176,12 +197,28 @@ class JobRunner:
                 stage.end_seconds,
                 transcription.id,
                 transcription.recording_key,
+                stage.run_id,
+                stage.prompt_version_id,
             )
 
-    async def perform(self, claimed: Claimed) -> dict[str, Any]:
-        """The stage's work, outside any transaction; its output."""
+    async def perform(
+        self, claimed: Claimed, calls: list[CallRecord] | None = None
+    ) -> dict[str, Any]:
+        """The stage's work, outside any transaction; its output. LLM calls are added to
+        ``calls`` as they are made."""
+        calls = [] if calls is None else calls
         if claimed.kind is AnalysisStageKind.ASSEMBLE:
             return {}  # built from the stored pieces inside the completing transaction
+        if claimed.kind is AnalysisStageKind.SPEAKERS:
+            return await self.reports.speakers(claimed.transcription_id, calls)
+        if claimed.kind is AnalysisStageKind.PROMPT:
+            assert claimed.prompt_version_id is not None
+            return await self.reports.prompt(
+                claimed.transcription_id, claimed.prompt_version_id, calls
+            )
+        if claimed.kind is AnalysisStageKind.REPORT:
+            assert claimed.run_id is not None
+            return await self.reports.report(claimed.job_id, claimed.run_id)
         path = await self._recording(claimed)
         if claimed.kind is AnalysisStageKind.CUT:
             return await self.work.cut(path)
@@ -189,9 +226,15 @@ class JobRunner:
         assert claimed.end_seconds is not None
         return await self.work.transcribe(path, claimed.start_seconds, claimed.end_seconds)
 
-    async def complete(self, claimed: Claimed, output: dict[str, Any]) -> bool:
-        """Store the output and mark the stage done (one transaction), unless the job was
-        cancelled or another worker took the stage over meanwhile; whether it was stored."""
+    async def complete(
+        self, claimed: Claimed, output: dict[str, Any], calls: list[CallRecord] | None = None
+    ) -> bool:
+        """Store the output (and the LLM calls made) and mark the stage done (one
+        transaction), unless the job was cancelled or another worker took the stage over
+        meanwhile; whether it was stored."""
+        report = output
+        if claimed.kind is AnalysisStageKind.REPORT:  # the report itself goes in its run
+            output = {"characters": len(report["markdown"]), "pdf_bytes": report["pdf_bytes"]}
         async with unit_of_work(self.sessionmaker) as db:
             jobs = JobRepository(db)
             job = await jobs.get(claimed.job_id, fresh=True)
@@ -199,7 +242,7 @@ class JobRunner:
                 return False  # cancelled meanwhile: the output is dropped
             now = self.clock()
             if claimed.kind is AnalysisStageKind.ASSEMBLE:
-                output = await self._assemble(db, claimed)
+                output = await self._assemble(db, claimed, job.requested_by)
             stored = await jobs.change_stage(
                 claimed.stage_id,
                 {"status": AnalysisStageStatus.RUNNING, "attempts": claimed.attempt},
@@ -228,7 +271,15 @@ class JobRunner:
                         )
                     )
                 await db.flush()
-            if claimed.kind is AnalysisStageKind.ASSEMBLE:
+            await self.reports.store_calls(
+                db, claimed.stage_id, claimed.attempt, claimed.run_id, calls or []
+            )
+            if claimed.kind is AnalysisStageKind.SPEAKERS:
+                await self.reports.store_speakers(db, claimed.transcription_id, output["roles"])
+            if claimed.kind is AnalysisStageKind.REPORT:
+                assert claimed.run_id is not None
+                await self.reports.store_report(db, claimed.run_id, report, now)
+            if not await jobs.unfinished_stages(claimed.job_id):
                 await jobs.change_job(
                     claimed.job_id,
                     (AnalysisJobStatus.RUNNING,),
@@ -238,7 +289,9 @@ class JobRunner:
             await asyncio.to_thread(self._cached(claimed).unlink, missing_ok=True)
         return True
 
-    async def _assemble(self, db: AsyncSession, claimed: Claimed) -> dict[str, Any]:
+    async def _assemble(
+        self, db: AsyncSession, claimed: Claimed, requested_by: int | None
+    ) -> dict[str, Any]:
         pieces = [
             stage.output or {}
             for stage in await JobRepository(db).stages(claimed.job_id, fresh=True)
@@ -253,13 +306,25 @@ class JobRunner:
         transcription.status = TranscriptionStatus.TRANSCRIBED
         transcription.error = None
         await db.flush()
+        planned = await plan_reports(
+            db,
+            claimed.job_id,
+            transcription,
+            await reports_to_make(db, transcription),
+            model=self.chain.model if self.chain is not None else None,
+            requested_by=requested_by,
+            label_speakers=True,
+        )
         return {
+            "report_stages": planned.stages,
             "segments": len(transcript.segments),
             "words": sum(len(s["words"]) for s in transcript.segments),
             "characters": len(transcript.text),
         }
 
-    async def _failed(self, claimed: Claimed, exc: Exception) -> float | None:
+    async def _failed(
+        self, claimed: Claimed, exc: Exception, calls: list[CallRecord]
+    ) -> float | None:
         final = claimed.attempt >= self.policy.attempts or isinstance(exc, ValidationFailed)
         delay = self.policy.retry_seconds * float(2 ** (claimed.attempt - 1))
         error = f"{type(exc).__name__}: {exc}"[:4000]
@@ -277,16 +342,36 @@ class JobRunner:
             expected = {"status": AnalysisStageStatus.RUNNING, "attempts": claimed.attempt}
             if not await jobs.change_stage(claimed.stage_id, expected, values):
                 return None
+            await self.reports.store_calls(
+                db, claimed.stage_id, claimed.attempt, claimed.run_id, calls
+            )
             if not final:
                 return delay
             message = f"the {claimed.kind.value} stage failed {claimed.attempt} times: {error}"
+            if claimed.kind in REPORT_KINDS:  # the job goes on without it
+                if claimed.run_id is not None:  # that report failed
+                    await self.reports.run_failed(db, claimed.run_id, message)
+                    await jobs.give_up_run(
+                        claimed.job_id,
+                        claimed.run_id,
+                        "an earlier stage of this report failed",
+                        now,
+                    )
+                if await jobs.unfinished_stages(claimed.job_id):
+                    return 0.0
+                await jobs.change_job(
+                    claimed.job_id,
+                    (AnalysisJobStatus.RUNNING,),
+                    {"status": AnalysisJobStatus.DONE, "finished_at": now},
+                )
+                return None
             await jobs.change_job(
                 claimed.job_id,
                 (AnalysisJobStatus.RUNNING, AnalysisJobStatus.QUEUED),
                 {"status": AnalysisJobStatus.FAILED, "error": message, "finished_at": now},
             )
             transcription = await db.get(Transcription, claimed.transcription_id)
-            if transcription is not None:
+            if transcription is not None and claimed.kind not in REPORT_KINDS:
                 transcription.status = TranscriptionStatus.FAILED
                 transcription.error = message
         return None
@@ -309,6 +394,12 @@ class JobRunner:
             finally:
                 await asyncio.to_thread(part.unlink, missing_ok=True)
         return path
+
+
+def _given_up(stage: AnalysisJobStage) -> bool:
+    """A failed stage of the reports: speaker roles (the transcript keeps unlabelled speakers)
+    or a report run (that report failed); the job's other stages go on."""
+    return stage.status is AnalysisStageStatus.FAILED and stage.kind in REPORT_KINDS
 
 
 def _new_file(folder: Path) -> Path:

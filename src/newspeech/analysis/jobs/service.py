@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.analysis.jobs.repository import UNFINISHED_JOBS, JobRepository
@@ -17,11 +18,16 @@ from newspeech.models import (
     AnalysisJobStatus,
     AnalysisStageKind,
     AnalysisStageStatus,
+    ReportRun,
+    ReportRunStatus,
     Transcription,
     TranscriptionStatus,
 )
 
 CUT_PHASE, TRANSCRIBE_PHASE, ASSEMBLE_PHASE = 1, 2, 3
+SPEAKERS_PHASE, PROMPT_PHASE, REPORT_PHASE = 4, 5, 6
+"""Added by the assembly (or by re-running a report): speaker roles, each prompt of each
+report's chain, each report's assembly."""
 
 
 def first_stages() -> list[AnalysisJobStage]:
@@ -86,6 +92,12 @@ class JobBoard:
                 f"the job is {job.status.value}; only a running job can be cancelled"
             )
         await self._set_transcription(job.transcription_id, TranscriptionStatus.UPLOADED)
+        await self.db.execute(
+            update(ReportRun)
+            .where(ReportRun.job_id == job_id, ReportRun.status == ReportRunStatus.PENDING)
+            .values(status=ReportRunStatus.FAILED, error="the job was cancelled")
+            .execution_options(synchronize_session=False)
+        )
         await self._audit("analysis.job.cancel", job_id, actor_id)
         return await self._fresh(job_id)
 

@@ -2,7 +2,8 @@
 ``NEWSPEECH_BROKER_URL`` (Redis Streams or RabbitMQ). Run as many as you like, on any machine
 that reaches the database, the broker and the audio store.
 
-It loads only what the stages need (Silero VAD and the configured Whisper model), re-kicks
+It loads only what the stages need (Silero VAD, the configured Whisper model, and the LLM client
+when ``NEWSPEECH_LLM_API_URL`` is set), re-kicks
 every unfinished job when it starts and every ``SWEEP_SECONDS`` (a job whose worker was killed
 resumes at its unfinished stage once that stage's lease runs out), and stops on SIGTERM or
 Ctrl-C. Stopping it at any moment loses nothing: see ``runner.py``.
@@ -21,9 +22,11 @@ from newspeech import weights
 from newspeech.analysis.jobs.broker import JobKicker, make_broker
 from newspeech.analysis.jobs.runner import JobRunner, StagePolicy
 from newspeech.analysis.jobs.stages import StageWork
+from newspeech.analysis.reports.chains import ChainLimits, PromptChain
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.errors import ConfigurationError
+from newspeech.llm import OpenAIChatClient
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.stt import WhisperSpeechToText
@@ -40,6 +43,26 @@ def stage_policy(settings: Settings) -> StagePolicy:
     )
 
 
+def prompt_chain(settings: Settings) -> PromptChain | None:
+    """The LLM that runs report prompts and labels speakers; None without
+    ``NEWSPEECH_LLM_API_URL`` (jobs then make transcript reports only). Close its client."""
+    if not settings.llm_api_url:
+        return None
+    client = OpenAIChatClient(
+        settings.llm_api_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_seconds=settings.analysis_llm_timeout_seconds,
+        retries=settings.llm_max_retries,
+        response_format=settings.llm_response_format,
+    )
+    limits = ChainLimits(
+        context_tokens=settings.analysis_llm_context_tokens,
+        answer_tokens=settings.analysis_llm_answer_tokens,
+    )
+    return PromptChain(client, limits)
+
+
 async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     if settings.broker_url is None:
         raise ConfigurationError(
@@ -49,6 +72,7 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
     engine = create_engine(settings)
     store = audio_store_from_settings(settings)
     pool = InferencePool(settings.inference_workers)
+    chain = prompt_chain(settings)
     try:
         await check_audio_store(store)
         vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
@@ -60,6 +84,7 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
             work,
             work_dir=settings.data_dir / "spool" / "analysis-work",
             policy=stage_policy(settings),
+            chain=chain,
         )
         broker = make_broker(
             settings.broker_url,
@@ -74,6 +99,8 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
         finally:
             await broker.shutdown()
     finally:
+        if chain is not None:
+            await chain.client.aclose()
         pool.close()
         await store.aclose()
         await engine.dispose()
