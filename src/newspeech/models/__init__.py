@@ -8,6 +8,7 @@ from newspeech.models.analysis import (
     Place,
     Report,
     Transcription,
+    TranscriptSegment,
     Zone,
 )
 from newspeech.models.analysis_jobs import AnalysisJob, AnalysisJobStage
@@ -85,6 +86,7 @@ __all__ = [
     "Result",
     "Scenario",
     "SessionStatus",
+    "TranscriptSegment",
     "Transcription",
     "TranscriptionStatus",
     "User",

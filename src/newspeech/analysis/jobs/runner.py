@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.analysis.jobs.repository import JobRepository
 from newspeech.analysis.jobs.service import TRANSCRIBE_PHASE
 from newspeech.analysis.jobs.stages import StageWork, assemble
+from newspeech.analysis.search.repository import SegmentRepository
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import ValidationFailed
 from newspeech.kit.clock import Clock, system_clock
@@ -249,6 +250,7 @@ class JobRunner:
         assert transcription is not None
         transcription.text = transcript.text
         transcription.segments = transcript.segments
+        await SegmentRepository(db).replace(transcription.id, transcript.segments)
         transcription.language = transcript.language
         transcription.status = TranscriptionStatus.TRANSCRIBED
         transcription.error = None
