@@ -40,11 +40,14 @@ class SegmentRepository:
         self.db = db
 
     async def replace(self, transcription_id: int, segments: Sequence[dict[str, Any]]) -> None:
-        """Store a transcript's segments (those with text), replacing any stored before."""
+        """Store a transcript's segments (those with text, each at its index in the
+        transcript's ``segments``), replacing any stored before."""
         await self.db.execute(
             delete(TranscriptSegment).where(TranscriptSegment.transcription_id == transcription_id)
         )
-        for position, segment in enumerate(s for s in segments if str(s["text"]).strip()):
+        for position, segment in enumerate(segments):
+            if not str(segment["text"]).strip():
+                continue  # nothing to find; the others keep their index in the transcript
             self.db.add(
                 TranscriptSegment(
                     transcription_id=transcription_id,
