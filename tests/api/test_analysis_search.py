@@ -100,3 +100,33 @@ async def test_transcript_and_seekable_audio(api: Api) -> None:
     assert part.content == AUDIO[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(AUDIO)}"
     assert past.status_code == 416
+
+
+async def test_an_admin_invites_an_analyst_who_can_search(api: Api) -> None:
+    async with api.sessionmaker() as db:
+        admin = await make_user(db, role=UserRole.ADMIN, college_type=None)
+        await db.commit()
+    client = api.client()
+    invited = await client.post(
+        "/invitations", json={"role": "analyst"}, headers=await api.headers_for(admin.id)
+    )
+    assert invited.status_code == 201, invited.text
+    redeemed = await client.post(
+        "/invitations/redeem",
+        json={
+            "code": invited.json()["code"],
+            "username": "field.analyst",
+            "email": "field.analyst@example.org",
+            "password": "a long enough passphrase",
+        },
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    assert redeemed.json()["role"] == "analyst"
+    login = await client.post(
+        "/auth/login", json={"username": "field.analyst", "password": "a long enough passphrase"}
+    )
+    token = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert (
+        await client.get("/analysis/search", params={"q": "x"}, headers=token)
+    ).status_code == 200
+    assert (await client.get("/questions", headers=token)).status_code == 403
