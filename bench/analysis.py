@@ -108,72 +108,67 @@ def words_between(segments: list[dict[str, Any]], start: float, end: float) -> s
     )
 
 
-async def run_one(seconds: float) -> dict[str, Any]:
-    """One recording through intake and job, in this process (run in a child per length)."""
-    pcm, placed = build_recording(seconds)
-    data = encode(pcm, "ogg")
-    del pcm
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        settings = Settings(
-            environment="test",
-            data_dir=folder,
-            database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
-            speech_enabled=False,
-        )
-        (folder / "upload.ogg").write_bytes(data)
-        del data
-        engine = create_engine(settings)
-        pool = InferencePool(settings.inference_workers)
-        try:
-            await upgrade(engine)
-            sessionmaker = create_sessionmaker(engine)
-            vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
-            stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
-            # Warm the model once (its first decode allocates), as a long-running worker is.
-            await stt.transcribe(clip(COUNTING))
-            loaded_rss = rss_mb()[0]
-            store = audio_store_from_settings(settings)
-            async with sessionmaker() as db:
-                await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="bench")
-                intake = RecordingIntake(
-                    db,
-                    store,
-                    None,
-                    IntakeLimits(settings.analysis_max_upload_bytes, settings.analysis_max_seconds),
-                    folder / "spool",
-                )
-                started = time.perf_counter()
-                with (folder / "upload.ogg").open("rb") as source:
-                    row = await intake.upload(
-                        source, "bench.ogg", RecordingMetadata("interview"), actor_id=None
-                    )
-                job = await JobBoard(db).create(row.id, requested_by=None)
-                await db.commit()
-                upload_s = time.perf_counter() - started
-            work = StageWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
-            runner = JobRunner(
-                sessionmaker,
+async def run_one(folder: Path) -> dict[str, Any]:
+    """The recording in ``folder`` through intake and job, in this process (a child per
+    length: the parent made the recording, so this process's peak RSS is the pipeline's)."""
+    placed = [tuple(p) for p in json.loads((folder / "placed.json").read_text())]
+    seconds = float(json.loads((folder / "seconds.json").read_text()))
+    settings = Settings(
+        environment="test",
+        data_dir=folder,
+        database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+        speech_enabled=False,
+    )
+    engine = create_engine(settings)
+    pool = InferencePool(settings.inference_workers)
+    try:
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
+        stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+        # Warm the model once (its first decode allocates), as a long-running worker is.
+        await stt.transcribe(clip(COUNTING))
+        loaded_rss = rss_mb()[0]
+        store = audio_store_from_settings(settings)
+        async with sessionmaker() as db:
+            await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="bench")
+            intake = RecordingIntake(
+                db,
                 store,
-                work,
-                work_dir=folder / "work",
-                policy=stage_policy(settings),
+                None,
+                IntakeLimits(settings.analysis_max_upload_bytes, settings.analysis_max_seconds),
+                folder / "spool",
             )
             started = time.perf_counter()
-            await runner.run_to_end(job.id)
-            job_s = time.perf_counter() - started
-            async with sessionmaker() as db:
-                stages = list(
-                    await db.scalars(
-                        select(AnalysisJobStage).where(AnalysisJobStage.job_id == job.id)
-                    )
+            with (folder / "upload.ogg").open("rb") as source:
+                row = await intake.upload(
+                    source, "bench.ogg", RecordingMetadata("interview"), actor_id=None
                 )
-                transcription = await db.get(Transcription, row.id)
-                assert transcription is not None
-                segments = transcription.segments or []
-        finally:
-            pool.close()
-            await engine.dispose()
+            job = await JobBoard(db).create(row.id, requested_by=None)
+            await db.commit()
+            upload_s = time.perf_counter() - started
+        upload_peak = rss_mb()[1]
+        work = StageWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
+        runner = JobRunner(
+            sessionmaker,
+            store,
+            work,
+            work_dir=folder / "work",
+            policy=stage_policy(settings),
+        )
+        started = time.perf_counter()
+        await runner.run_to_end(job.id)
+        job_s = time.perf_counter() - started
+        async with sessionmaker() as db:
+            stages = list(
+                await db.scalars(select(AnalysisJobStage).where(AnalysisJobStage.job_id == job.id))
+            )
+            transcription = await db.get(Transcription, row.id)
+            assert transcription is not None
+            segments = transcription.segments or []
+    finally:
+        pool.close()
+        await engine.dispose()
 
     def spent(kind: AnalysisStageKind) -> float:
         return sum(
@@ -197,6 +192,7 @@ async def run_one(seconds: float) -> dict[str, Any]:
         "rtf_transcribe": seconds / transcribe_s,
         "rtf_job": seconds / job_s,
         "rss_models_mb": loaded_rss,
+        "rss_peak_after_upload_mb": upload_peak,
         "rss_peak_mb": rss_mb()[1],
         "segments": len(segments),
         "words": sum(len(s["words"]) for s in segments),
@@ -216,13 +212,21 @@ async def short_path_lecture() -> str:
 
 
 def child(minutes: float) -> dict[str, Any]:
-    """Run one length in a fresh interpreter, so its peak RSS is its own."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.analysis", "--child", str(minutes)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    """Make the recording here, then run it in a fresh interpreter (its peak RSS is the
+    pipeline's own, not this process's making of the recording)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        pcm, placed = build_recording(minutes * 60)
+        (folder / "upload.ogg").write_bytes(encode(pcm, "ogg"))
+        del pcm
+        (folder / "placed.json").write_text(json.dumps(placed))
+        (folder / "seconds.json").write_text(json.dumps(minutes * 60))
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.analysis", "--child", str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -230,10 +234,10 @@ def child(minutes: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 30.0])
-    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(asyncio.run(run_one(args.child * 60))))
+        print(json.dumps(asyncio.run(run_one(args.child))))
         return
     load_before = os.getloadavg()
     runs = [child(minutes) for minutes in args.minutes]
