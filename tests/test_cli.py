@@ -35,7 +35,7 @@ def test_upgrade_seed_and_demo_accounts_on_a_fresh_sqlite_file(tmp_path: Path) -
     assert seed.returncode == 0, seed.stderr
     assert "seeded 6 college types, 16 configuration keys, 72 new and 0 updated" in seed.stdout
     accounts = dict(re.findall(r"^\s+\w+\s+(demo_\w+)\s+(\S+)$", seed.stdout, re.MULTILINE))
-    assert set(accounts) == {"demo_student", "demo_examiner", "demo_admin"}
+    assert set(accounts) == {"demo_student", "demo_examiner", "demo_admin", "demo_analyst"}
 
     import sqlite3
 

@@ -29,6 +29,7 @@ from newspeech.analysis.jobs.stages import StageWork
 from newspeech.analysis.jobs.worker import prompt_chain, stage_policy
 from newspeech.analysis.recordings import endpoints as analysis_recordings
 from newspeech.analysis.reports import endpoints as analysis_reports
+from newspeech.analysis.search import endpoints as analysis_search
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
 from newspeech.answers.audio.service import AnswerAudioRecorder
@@ -138,11 +139,12 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         review,
         statistics,
         certificates,
-        # Recording analysis (issue 17): the prompt registry (read-only), intake, jobs.
+        # Recording analysis (issue 17): the prompt registry (read-only), intake, jobs, search.
         analysis_prompts,
         analysis_recordings,
         analysis_jobs,
         analysis_reports,
+        analysis_search,
         # Asking the data in plain language (issue 18).
         ask,
     )

@@ -13,6 +13,8 @@ class UserRole(enum.StrEnum):
     STUDENT = "student"
     EXAMINER = "examiner"
     ADMIN = "admin"
+    # Recording analysis (issue 17): uploads, transcripts, search; no exam data.
+    ANALYST = "analyst"
 
 
 class UserStatus(enum.StrEnum):

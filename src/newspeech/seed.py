@@ -80,6 +80,7 @@ DEMO_ACCOUNTS = (
         "medical",
     ),
     ("demo_admin", "demo.admin@newspeech.local", "Demo Administrator", UserRole.ADMIN, None),
+    ("demo_analyst", "demo.analyst@newspeech.local", "Demo Analyst", UserRole.ANALYST, None),
 )
 
 

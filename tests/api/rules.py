@@ -35,14 +35,17 @@ from newspeech.models import (
     Transcription,
     TranscriptionStatus,
 )
-from tests.api.audio import give_audio
+from tests.api.audio import audio_store, give_audio
 from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
 from tests.fixtures.api import Api
 
-Access = Literal["public", "user", "examiner", "admin"]
+Access = Literal["public", "user", "examiner", "analyst", "admin"]
 Owner = Literal["own", "other"]
 RANK = {"public": 0, "user": 1, "examiner": 2, "admin": 3}
 ROLE_RANK = {"anonymous": 0, "student": 1, "examiner": 2, "admin": 3}
+# Recording analysis is a side branch: analysts and admins only. Elsewhere an analyst is a
+# signed-in user with no exam data of their own (nothing of anyone's is "own" to them).
+ANALYSTS = {"analyst", "admin"}
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,22 @@ class Rule:
     audit: str | None = None
 
     def expected(self, role: str, owner: Owner) -> int:
+        if self.access == "analyst":
+            if role not in ANALYSTS:
+                return 401 if role == "anonymous" else 403
+            return self.ok
+        if role == "analyst":
+            return self._for_analyst()
         if ROLE_RANK[role] < RANK[self.access]:
             return 401 if role == "anonymous" else 403
         if owner == "other" and role != "admin":
             return {"hidden": 404, "forbidden": 403, "open": self.ok}[self.others]
         return self.ok
+
+    def _for_analyst(self) -> int:
+        if RANK[self.access] > RANK["user"]:
+            return 403
+        return {"hidden": 404, "forbidden": 403, "open": self.ok}[self.others]
 
 
 _n = itertools.count(1)
@@ -293,6 +307,20 @@ def _on_recording(api: Api, world: World, role: str, owner: Owner) -> Awaitable[
         return Call(f"/analysis/recordings/{recording_id}")
 
     return call()
+
+
+async def _recording_audio(api: Api, world: World, role: str, owner: Owner) -> Call:
+    recording_id, _ = await _recording_with_job(api, AnalysisJobStatus.QUEUED)
+    async with api.sessionmaker() as db:
+        recording = await db.get(Transcription, recording_id)
+        assert recording is not None
+        await audio_store(api).put(recording.recording_key, _WAV, "audio/wav")
+    return Call(f"/analysis/recordings/{recording_id}/audio")
+
+
+async def _recording_transcript(api: Api, world: World, role: str, owner: Owner) -> Call:
+    recording_id, _ = await _recording_with_job(api, AnalysisJobStatus.QUEUED)
+    return Call(f"/analysis/recordings/{recording_id}/transcript")
 
 
 def _on_job(action: str, status: AnalysisJobStatus) -> Builder:
@@ -577,35 +605,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analysis/prompts/{prompt_id}/diff"): Rule(
         "admin", 200, _on_prompt("diff", params={"from_version": 1, "to_version": 2})
     ),
-    # Recording intake and its jobs: examiners and admins (no analyst role yet).
+    # Recording intake, jobs, transcripts and search: analysts and admins.
     ("POST", "/api/v1/analysis/recordings"): Rule(
-        "examiner", 201, _upload_recording, audit="analysis.recording.upload"
+        "analyst", 201, _upload_recording, audit="analysis.recording.upload"
     ),
-    ("GET", "/api/v1/analysis/recordings"): Rule("examiner", 200, fixed("/analysis/recordings")),
-    ("GET", "/api/v1/analysis/recordings/{recording_id}"): Rule("examiner", 200, _on_recording),
+    ("GET", "/api/v1/analysis/recordings"): Rule("analyst", 200, fixed("/analysis/recordings")),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}"): Rule("analyst", 200, _on_recording),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/transcript"): Rule(
+        "analyst", 200, _recording_transcript
+    ),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/audio"): Rule(
+        "analyst", 200, _recording_audio
+    ),
+    ("GET", "/api/v1/analysis/search"): Rule(
+        "analyst", 200, fixed("/analysis/search", params={"q": "boiler pressure"})
+    ),
     ("GET", "/api/v1/analysis/jobs/{job_id}"): Rule(
-        "examiner", 200, _on_job("", AnalysisJobStatus.QUEUED)
+        "analyst", 200, _on_job("", AnalysisJobStatus.QUEUED)
     ),
     ("POST", "/api/v1/analysis/jobs/{job_id}/cancel"): Rule(
-        "examiner", 200, _on_job("/cancel", AnalysisJobStatus.RUNNING), audit="analysis.job.cancel"
+        "analyst", 200, _on_job("/cancel", AnalysisJobStatus.RUNNING), audit="analysis.job.cancel"
     ),
     ("POST", "/api/v1/analysis/jobs/{job_id}/retry"): Rule(
-        "examiner", 200, _on_job("/retry", AnalysisJobStatus.FAILED), audit="analysis.job.retry"
+        "analyst", 200, _on_job("/retry", AnalysisJobStatus.FAILED), audit="analysis.job.retry"
     ),
-    # Reports of recording analysis: examiners and admins (no analyst role yet).
-    ("GET", "/api/v1/analysis/reports"): Rule("examiner", 200, fixed("/analysis/reports")),
+    # Reports of recording analysis: analysts and admins.
+    ("GET", "/api/v1/analysis/reports"): Rule("analyst", 200, fixed("/analysis/reports")),
     ("GET", "/api/v1/analysis/reports/types"): Rule(
-        "examiner", 200, fixed("/analysis/reports/types")
+        "analyst", 200, fixed("/analysis/reports/types")
     ),
-    ("GET", "/api/v1/analysis/reports/{report_id}"): Rule("examiner", 200, _on_report("")),
+    ("GET", "/api/v1/analysis/reports/{report_id}"): Rule("analyst", 200, _on_report("")),
     ("GET", "/api/v1/analysis/reports/{report_id}/download"): Rule(
-        "examiner", 200, _on_report("/download", params={"format": "md"})
+        "analyst", 200, _on_report("/download", params={"format": "md"})
     ),
     ("GET", "/api/v1/analysis/reports/{report_id}/runs/{number}/calls"): Rule(
-        "examiner", 200, _on_report("/runs/1/calls")
+        "analyst", 200, _on_report("/runs/1/calls")
     ),
     ("POST", "/api/v1/analysis/reports/{report_id}/runs"): Rule(
-        "examiner", 202, _on_report("/runs"), audit="analysis.report.rerun"
+        "analyst", 202, _on_report("/runs"), audit="analysis.report.rerun"
     ),
     ("POST", "/api/v1/ask"): Rule(
         "examiner",

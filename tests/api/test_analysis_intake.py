@@ -50,13 +50,13 @@ def jfk_files(shared_dir: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 async def uploader(api: Api) -> AsyncIterator[dict[str, str]]:
-    """An examiner's headers, with the shipped prompt registry and no recording stored yet."""
+    """An analyst's headers, with the shipped prompt registry and no recording stored yet."""
     shutil.rmtree(api.settings.audio_folder / "analysis", ignore_errors=True)
     async with api.sessionmaker() as db:
         await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="test")
-        examiner = await make_user(db, role=UserRole.EXAMINER)
+        analyst = await make_user(db, role=UserRole.ANALYST)
         await db.commit()
-    yield await api.headers_for(examiner.id)
+    yield await api.headers_for(analyst.id)
     api.app.state.settings = api.settings
 
 

@@ -85,11 +85,11 @@ def three_sayings(shared_dir: Path) -> bytes:
 
 
 @pytest.fixture
-async def examiner(api: Api) -> AsyncIterator[dict[str, str]]:
+async def analyst(api: Api) -> AsyncIterator[dict[str, str]]:
     shutil.rmtree(api.settings.audio_folder / "analysis", ignore_errors=True)
     async with api.sessionmaker() as db:
         await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="test")
-        user = await make_user(db, role=UserRole.EXAMINER)
+        user = await make_user(db, role=UserRole.ANALYST)
         await db.commit()
     yield await api.headers_for(user.id)
     api.app.state.analysis_runner = None
@@ -138,16 +138,16 @@ async def _stages(api: Api, kind: AnalysisStageKind | None = None) -> list[Analy
 
 
 async def test_an_upload_is_transcribed_by_the_in_process_queue_in_timed_pieces(
-    api: Api, examiner: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
+    api: Api, analyst: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
 ) -> None:
     api.app.state.analysis_runner = _runner(api, whisper.work(), tmp_path)
 
-    uploaded = await _upload(api, examiner, three_sayings)
+    uploaded = await _upload(api, analyst, three_sayings)
     await _settle(api)
     job = uploaded["job"]
     assert isinstance(job, dict)
-    progress = await api.client().get(f"/analysis/jobs/{job['job_id']}", headers=examiner)
-    recording = await api.client().get(f"/analysis/recordings/{uploaded['id']}", headers=examiner)
+    progress = await api.client().get(f"/analysis/jobs/{job['job_id']}", headers=analyst)
+    recording = await api.client().get(f"/analysis/recordings/{uploaded['id']}", headers=analyst)
 
     assert progress.status_code == 200
     body = progress.json()
@@ -177,12 +177,18 @@ async def test_an_upload_is_transcribed_by_the_in_process_queue_in_timed_pieces(
     assert starts == sorted(starts)
     assert words[-1]["end"] > 30.0  # times are of the whole recording, not of its piece
     assert len(row.segments or []) >= 3  # split at the pauses
+    found = await api.client().get(
+        "/analysis/search", params={"q": "fellow Americans"}, headers=analyst
+    )
+    hits = found.json()["items"]
+    assert len(hits) == 3, hits  # once per saying, each when it was said
+    assert [round(h["hit_seconds"]) // 13 for h in hits] == [0, 1, 2]
 
 
 async def test_a_stage_run_twice_stores_its_output_once(
-    api: Api, examiner: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
+    api: Api, analyst: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
 ) -> None:
-    uploaded = await _upload(api, examiner, three_sayings)  # no runner here: nothing runs
+    uploaded = await _upload(api, analyst, three_sayings)  # no runner here: nothing runs
     await _settle(api)
     job = uploaded["job"]
     assert isinstance(job, dict)
@@ -212,22 +218,22 @@ async def test_a_stage_run_twice_stores_its_output_once(
 
 
 async def test_a_failing_stage_is_retried_then_fails_the_job_and_an_admin_retry_finishes_it(
-    api: Api, examiner: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
+    api: Api, analyst: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
 ) -> None:
     api.app.state.analysis_runner = _runner(
         api, whisper.work(BrokenSpeechToText()), tmp_path / "broken"
     )
-    uploaded = await _upload(api, examiner, three_sayings)
+    uploaded = await _upload(api, analyst, three_sayings)
     await _settle(api)
     job = uploaded["job"]
     assert isinstance(job, dict)
     client = api.client()
 
-    failed = (await client.get(f"/analysis/jobs/{job['job_id']}", headers=examiner)).json()
+    failed = (await client.get(f"/analysis/jobs/{job['job_id']}", headers=analyst)).json()
     api.app.state.analysis_runner = _runner(api, whisper.work(), tmp_path / "working")
-    retried = await client.post(f"/analysis/jobs/{job['job_id']}/retry", headers=examiner)
+    retried = await client.post(f"/analysis/jobs/{job['job_id']}/retry", headers=analyst)
     await _settle(api)
-    done = (await client.get(f"/analysis/jobs/{job['job_id']}", headers=examiner)).json()
+    done = (await client.get(f"/analysis/jobs/{job['job_id']}", headers=analyst)).json()
 
     assert failed["status"] == "failed"
     assert "unreachable" in failed["error"]
@@ -247,9 +253,9 @@ async def test_a_failing_stage_is_retried_then_fails_the_job_and_an_admin_retry_
 
 
 async def test_a_cancelled_job_runs_no_further_stage_and_drops_a_running_one(
-    api: Api, examiner: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
+    api: Api, analyst: dict[str, str], whisper: Engines, three_sayings: bytes, tmp_path: Path
 ) -> None:
-    uploaded = await _upload(api, examiner, three_sayings)
+    uploaded = await _upload(api, analyst, three_sayings)
     await _settle(api)
     job = uploaded["job"]
     assert isinstance(job, dict)
@@ -258,10 +264,10 @@ async def test_a_cancelled_job_runs_no_further_stage_and_drops_a_running_one(
     assert claimed is not None
     output = await runner.perform(claimed)
 
-    cancelled = await api.client().post(f"/analysis/jobs/{job['job_id']}/cancel", headers=examiner)
+    cancelled = await api.client().post(f"/analysis/jobs/{job['job_id']}/cancel", headers=analyst)
     stored = await runner.complete(claimed, output)
     again = await runner.advance(job["job_id"])
-    twice = await api.client().post(f"/analysis/jobs/{job['job_id']}/cancel", headers=examiner)
+    twice = await api.client().post(f"/analysis/jobs/{job['job_id']}/cancel", headers=analyst)
 
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"

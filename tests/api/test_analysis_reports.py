@@ -21,7 +21,6 @@ from newspeech.analysis.reports.chains import PromptChain
 from newspeech.kit.http_retry import Backoff
 from newspeech.llm import OpenAIChatClient
 from newspeech.models import UserRole
-from tests.fixtures.api import Api
 from tests.fixtures.analysis_chains import (
     SUMMARY,
     model_answer,
@@ -29,6 +28,7 @@ from tests.fixtures.analysis_chains import (
     transcribed_piece,
     write_prompt_tree,
 )
+from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
 from tests.fixtures.openai_tts_server import serving
@@ -49,10 +49,10 @@ async def base_url(script: ChatServerScript) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def examiner(api: Api, tmp_path: Path) -> dict[str, str]:
+async def analyst(api: Api, tmp_path: Path) -> dict[str, str]:
     async with api.sessionmaker() as db:
         await sync_prompts(db, write_prompt_tree(tmp_path / "prompts"))
-        user = await make_user(db, role=UserRole.EXAMINER)
+        user = await make_user(db, role=UserRole.ANALYST, college_type=None)
         await db.commit()
     return await api.headers_for(user.id)
 
@@ -119,7 +119,7 @@ async def _list(api: Api, headers: dict[str, str], **filters: str) -> list[tuple
 
 
 async def test_reports_are_listed_and_filtered_by_their_metadata(
-    api: Api, examiner: dict[str, str], with_llm: JobRunner
+    api: Api, analyst: dict[str, str], with_llm: JobRunner
 ) -> None:
     hotel = await _recording(api, with_llm)
     spa = await _recording(
@@ -153,35 +153,35 @@ async def test_reports_are_listed_and_filtered_by_their_metadata(
         (bare, "transcript"),
     ]
 
-    assert await _list(api, examiner) == everything
-    assert await _list(api, examiner, scenario="Interview") == everything
+    assert await _list(api, analyst) == everything
+    assert await _list(api, analyst, scenario="Interview") == everything
     hotel_reports = [(hotel, "client-brief"), (hotel, "transcript")]
     spa_reports = [(spa, "client-brief"), (spa, "transcript")]
-    assert await _list(api, examiner, place="grand  HOTEL") == hotel_reports
-    assert await _list(api, examiner, city="paris") == spa_reports
-    assert await _list(api, examiner, zone="Lobby") == hotel_reports
-    assert await _list(api, examiner, building_type="spa") == spa_reports
-    assert await _list(api, examiner, employee="Ada Field") == hotel_reports
-    assert await _list(api, examiner, client="wellness co") == spa_reports
-    assert await _list(api, examiner, report_type="transcript") == [
+    assert await _list(api, analyst, place="grand  HOTEL") == hotel_reports
+    assert await _list(api, analyst, city="paris") == spa_reports
+    assert await _list(api, analyst, zone="Lobby") == hotel_reports
+    assert await _list(api, analyst, building_type="spa") == spa_reports
+    assert await _list(api, analyst, employee="Ada Field") == hotel_reports
+    assert await _list(api, analyst, client="wellness co") == spa_reports
+    assert await _list(api, analyst, report_type="transcript") == [
         (hotel, "transcript"),
         (spa, "transcript"),
         (bare, "transcript"),
     ]
-    assert await _list(api, examiner, date_from="2026-12-01") == [
+    assert await _list(api, analyst, date_from="2026-12-01") == [
         *spa_reports,
         (bare, "transcript"),
     ]
-    assert await _list(api, examiner, date_from="2026-12-01", date_to="2026-12-04") == spa_reports
-    assert await _list(api, examiner, date_to="2026-11-30") == hotel_reports
+    assert await _list(api, analyst, date_from="2026-12-01", date_to="2026-12-04") == spa_reports
+    assert await _list(api, analyst, date_to="2026-11-30") == hotel_reports
     # The spa has no prompts in the registry: its brief failed, and says why.
-    assert await _list(api, examiner, status="failed") == [(spa, "client-brief")]
-    assert await _list(api, examiner, city="Paris", report_type="client-brief") == [
+    assert await _list(api, analyst, status="failed") == [(spa, "client-brief")]
+    assert await _list(api, analyst, city="Paris", report_type="client-brief") == [
         (spa, "client-brief")
     ]
-    assert await _list(api, examiner, place="Nowhere") == []
+    assert await _list(api, analyst, place="Nowhere") == []
     listed = await api.client().get(
-        "/analysis/reports", headers=examiner, params={"status": "failed"}
+        "/analysis/reports", headers=analyst, params={"status": "failed"}
     )
     failed = listed.json()["items"][0]
     assert failed["error"] == "this report type has no prompts for the recording's building type"
@@ -192,7 +192,7 @@ async def test_reports_are_listed_and_filtered_by_their_metadata(
     )
     assert failed["needs_llm"] is True
     for bad in ({"date_from": "yesterday"}, {"status": "lost"}, {"sort": "place"}):
-        response = await api.client().get("/analysis/reports", headers=examiner, params=bad)
+        response = await api.client().get("/analysis/reports", headers=analyst, params=bad)
         assert response.status_code == 422, bad
     async with api.sessionmaker() as db:
         student = await make_user(db, role=UserRole.STUDENT)
@@ -203,7 +203,7 @@ async def test_reports_are_listed_and_filtered_by_their_metadata(
 
 async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
     api: Api,
-    examiner: dict[str, str],
+    analyst: dict[str, str],
     with_llm: JobRunner,
     script: ChatServerScript,
     tmp_path: Path,
@@ -213,14 +213,14 @@ async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
     (brief,) = (
         await client.get(
             "/analysis/reports",
-            headers=examiner,
+            headers=analyst,
             params={"recording_id": hotel, "report_type": "client-brief"},
         )
     ).json()["items"]
     url = f"/analysis/reports/{brief['id']}"
 
-    pdf = await client.get(f"{url}/download", headers=examiner)
-    markdown = await client.get(f"{url}/download", headers=examiner, params={"format": "md"})
+    pdf = await client.get(f"{url}/download", headers=analyst)
+    markdown = await client.get(f"{url}/download", headers=analyst, params={"format": "md"})
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.headers["content-disposition"] == (
@@ -243,68 +243,68 @@ async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
     )
     async with api.sessionmaker() as db:
         await sync_prompts(db, tmp_path / "prompts")
-    rerun = await client.post(f"{url}/runs", headers=examiner)
+    rerun = await client.post(f"{url}/runs", headers=analyst)
     assert rerun.status_code == 202, rerun.text
     assert rerun.json()["run"]["number"] == 2
     await _settle(api)
 
-    detail = (await client.get(url, headers=examiner)).json()
+    detail = (await client.get(url, headers=analyst)).json()
     assert [(r["number"], r["status"], r["model"]) for r in detail["runs"]] == [
         (1, "done", MODEL),
         (2, "done", MODEL),
     ]
     assert detail["status"] == "ready"
     assert "new reception desk" in detail["markdown"]
-    first = await client.get(f"{url}/download", headers=examiner, params={"format": "md", "run": 1})
-    latest = await client.get(f"{url}/download", headers=examiner, params={"format": "md"})
+    first = await client.get(f"{url}/download", headers=analyst, params={"format": "md", "run": 1})
+    latest = await client.get(f"{url}/download", headers=analyst, params={"format": "md"})
     assert "brighter lobby" in first.text
     assert "reception desk" not in first.text
     assert "new reception desk" in latest.text
-    calls = (await client.get(f"{url}/runs/2/calls", headers=examiner)).json()
+    calls = (await client.get(f"{url}/runs/2/calls", headers=analyst)).json()
     assert [(c["purpose"], c["stage_attempt"]) for c in calls] == [("part", 1), ("part", 1)]
     assert calls[0]["raw_output"] == second
     assert calls[1]["parsed"]["budget_eur"] == 200000
     assert json.loads(calls[1]["raw_output"]) == calls[1]["parsed"]
-    first_calls = (await client.get(f"{url}/runs/1/calls", headers=examiner)).json()
+    first_calls = (await client.get(f"{url}/runs/1/calls", headers=analyst)).json()
     assert first_calls[0]["raw_output"] == SUMMARY
     # Run 2 names the summary's second version (sent in full); the facts prompt is unchanged.
     assert calls[0]["prompt_version_id"] != first_calls[0]["prompt_version_id"]
     assert calls[1]["prompt_version_id"] == first_calls[1]["prompt_version_id"]
     assert calls[0]["input_sha256"] != first_calls[0]["input_sha256"]
     assert "in three lines" in script.requests[-2]["messages"][1]["content"]
-    missing = await client.get(f"{url}/download", headers=examiner, params={"run": 3})
+    missing = await client.get(f"{url}/download", headers=analyst, params={"run": 3})
     assert missing.status_code == 404
 
 
 async def test_without_an_llm_the_api_says_which_report_types_need_it(
-    api: Api, examiner: dict[str, str], tmp_path: Path
+    api: Api, analyst: dict[str, str], tmp_path: Path
 ) -> None:
     runner = _runner(api, tmp_path, None)
     api.app.state.analysis_runner = runner
     try:
         hotel = await _recording(api, runner)
         client = api.client()
-        types = (await client.get("/analysis/reports/types", headers=examiner)).json()
+        types = (await client.get("/analysis/reports/types", headers=analyst)).json()
         reports = {
             r["report_type"]: r
             for r in (
                 await client.get(
-                    "/analysis/reports", headers=examiner, params={"recording_id": hotel}
+                    "/analysis/reports", headers=analyst, params={"recording_id": hotel}
                 )
             ).json()["items"]
         }
         refused = await client.post(
-            f"/analysis/reports/{reports['client-brief']['id']}/runs", headers=examiner
+            f"/analysis/reports/{reports['client-brief']['id']}/runs", headers=analyst
         )
         again = await client.post(
-            f"/analysis/reports/{reports['transcript']['id']}/runs", headers=examiner
+            f"/analysis/reports/{reports['transcript']['id']}/runs", headers=analyst
         )
         await _settle(api)
         transcript = (
-            await client.get(f"/analysis/reports/{reports['transcript']['id']}", headers=examiner)
+            await client.get(f"/analysis/reports/{reports['transcript']['id']}", headers=analyst)
         ).json()
         no_run = await client.get(
-            f"/analysis/reports/{reports['client-brief']['id']}/download", headers=examiner
+            f"/analysis/reports/{reports['client-brief']['id']}/download", headers=analyst
         )
     finally:
         api.app.state.analysis_runner = None

@@ -12,7 +12,7 @@ from tests.api.rules import RULES, Owner
 from tests.api.world import build_world
 from tests.fixtures.api import Api
 
-ROLES = ("anonymous", "student", "examiner", "admin")
+ROLES = ("anonymous", "student", "examiner", "admin", "analyst")
 
 
 def api_routes() -> set[tuple[str, str]]:

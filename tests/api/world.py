@@ -1,5 +1,6 @@
 """A small world for API tests: two colleges, an admin, an examiner of one college, a student
-in each college, each student with a finished, graded sitting; known passwords."""
+in each college, each student with a finished, graded sitting, an analyst (recording analysis,
+no college); known passwords."""
 
 from __future__ import annotations
 
@@ -41,12 +42,14 @@ class World:
     other_exam_session: ExamSession
     result: Result
     other_result: Result
+    analyst: User
 
     def user(self, role: str) -> User | None:
         return {
             "admin": self.admin,
             "examiner": self.examiner,
             "student": self.student,
+            "analyst": self.analyst,
         }.get(role)
 
 
@@ -67,6 +70,7 @@ async def build_world(db: AsyncSession) -> World:
     examiner = await make_user(db, role=UserRole.EXAMINER)
     student = await make_user(db)
     other = await make_user(db, college_type="law")
+    analyst = await make_user(db, role=UserRole.ANALYST, college_type=None)
     await set_assigned_colleges(db, examiner.id, ["medical"])
     medical = await make_questions(db, "medical")
     law = await make_questions(db, "law")
@@ -88,6 +92,7 @@ async def build_world(db: AsyncSession) -> World:
         sessions[other.id],
         result,
         other_result,
+        analyst,
     )
 
 

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from newspeech.analysis.search.service import SearchFilter, search_transcripts
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.base import Base
 from newspeech.db.migrations import (
@@ -18,12 +21,28 @@ from newspeech.db.migrations import (
     include_object,
     upgrade,
 )
+from newspeech.errors import Conflict
 from newspeech.exams.repository import ExamSessionRepository
-from newspeech.models import Answer, Evaluation, EvaluatorType, ExamSession, Result, User
+from newspeech.models import (
+    Answer,
+    Evaluation,
+    EvaluatorType,
+    ExamSession,
+    Result,
+    Scenario,
+    Transcription,
+    User,
+    UserRole,
+)
 from newspeech.results.rules import ResultPolicy
 from newspeech.results.service import calculate_result
 from newspeech.seed import seed_reference_data
-from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session
+from tests.fixtures.factories import (
+    answer_and_evaluate,
+    make_questions,
+    make_session,
+    make_user,
+)
 
 REVIEW_STATE_REVISION = "211c97026998"
 OVERRIDE_PROVENANCE_REVISION = "0d217c5d6a87"
@@ -255,3 +274,65 @@ async def test_configuration_revision_drops_the_unread_keys_and_keeps_every_sitt
     await upgrade(engine)
     async with sessionmaker() as db:
         assert (await ConfigurationRepository(db).values())["llm_temperature"] == 0.0
+
+
+ANALYST_SEARCH_REVISION = "d4e8a1c3f5b7"
+
+
+async def test_analyst_and_search_revision_backfills_segments_and_guards_its_downgrade(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as db:
+        analyst = await make_user(db, role=UserRole.ANALYST, college_type=None)
+        await db.commit()
+    with pytest.raises(RuntimeError, match="analyst rows"):
+        await downgrade(engine, ANALYST_SEARCH_REVISION + "-1")
+    async with sessionmaker() as db:
+        assert (await db.get(User, analyst.id)) is not None
+        await db.delete(await db.get(User, analyst.id))
+        await db.commit()
+
+    await downgrade(engine, ANALYST_SEARCH_REVISION + "-1")
+    try:
+        async with sessionmaker() as db:
+            with pytest.raises((Conflict, DBAPIError)):  # the old constraint is back
+                await make_user(db, role=UserRole.ANALYST, college_type=None)
+        async with sessionmaker() as db:
+            scenario = Scenario(key="design", name="Design")
+            db.add(scenario)
+            await db.flush()
+            await db.execute(
+                insert(cast(Table, Transcription.__table__)).values(
+                    recording_key="analysis/old.wav",
+                    size_bytes=1,
+                    scenario_id=scenario.id,
+                    status="transcribed",
+                    segments=[
+                        {"start": 1.0, "end": 2.0, "speaker": None, "text": "", "words": []},
+                        {
+                            "start": 3.0,
+                            "end": 4.0,
+                            "speaker": None,
+                            "text": "Wet floor.",
+                            "words": [
+                                {"start": 3.0, "end": 3.4, "word": "Wet"},
+                                {"start": 3.5, "end": 4.0, "word": "floor."},
+                            ],
+                        },
+                    ],
+                    created_at=dt.datetime.now(dt.UTC),
+                    updated_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            await db.commit()
+    finally:
+        await upgrade(engine)
+    async with sessionmaker() as db:
+        [hit] = (await search_transcripts(db, "floor", SearchFilter(), offset=0, limit=5)).items
+        assert (hit.segment, hit.hit_seconds, hit.text) == (
+            1,
+            3.5,
+            "Wet floor.",
+        )  # its index in the transcript
+        await make_user(db, role=UserRole.ANALYST, college_type=None)
+        await db.commit()

@@ -129,6 +129,19 @@ async def test_examiner_page_is_served_with_its_modules_and_stylesheet(settings:
     assert "@media print" in css.text
 
 
+async def test_analyst_page_is_served_with_its_module_and_stylesheet(settings: Settings) -> None:
+    async with client_for(settings) as client:
+        page = await client.get("/analyst")
+        module = await client.get("/web/static/js/analyst/main.js")
+        css = await client.get("/web/static/analyst.css")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-cache"
+    assert '<script type="module" src="/web/static/js/analyst/main.js">' in page.text
+    assert module.status_code == 200
+    assert module.headers["content-type"].split(";")[0] in JAVASCRIPT
+    assert css.status_code == 200
+
+
 async def test_vendored_chart_js_matches_the_version_and_hash_in_its_readme(
     settings: Settings,
 ) -> None:

@@ -1,6 +1,7 @@
 """Who is calling, and what they may do: one dependency per rule.
 
-``CurrentUser`` (any active, signed-in user), ``ExaminerUser`` (examiner or admin), ``AdminUser``.
+``CurrentUser`` (any active, signed-in user), ``ExaminerUser`` (examiner or admin),
+``AnalystUser`` (analyst or admin: recording analysis), ``AdminUser``.
 Handlers never check roles themselves; scoping to colleges and own data is in ``auth.scope``.
 """
 
@@ -78,6 +79,12 @@ def get_examiner(user: CurrentUser) -> User:
     return user
 
 
+def get_analyst(user: CurrentUser) -> User:
+    if user.role not in (UserRole.ANALYST, UserRole.ADMIN):
+        raise PermissionDenied("analysts and admins only")
+    return user
+
+
 def get_admin(user: CurrentUser) -> User:
     if user.role is not UserRole.ADMIN:
         raise PermissionDenied("admins only")
@@ -85,6 +92,7 @@ def get_admin(user: CurrentUser) -> User:
 
 
 ExaminerUser = Annotated[User, Depends(get_examiner)]
+AnalystUser = Annotated[User, Depends(get_analyst)]
 AdminUser = Annotated[User, Depends(get_admin)]
 
 

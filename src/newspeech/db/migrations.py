@@ -27,9 +27,10 @@ def alembic_config() -> Config:
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Autogenerate filter: full-text indexes are backend-specific and created by hand in the
-    migrations (the models cannot express them portably), so autogenerate leaves them alone."""
-    return not (type_ == "index" and is_fulltext_index(name))
+    """Autogenerate filter: full-text indexes (and SQLite's FTS5 tables with their shadow
+    tables) are backend-specific and created by hand in the migrations (the models cannot
+    express them portably), so autogenerate leaves them alone."""
+    return not (type_ in ("index", "table") and is_fulltext_index(name))
 
 
 def head_revision() -> str | None:

@@ -8,6 +8,7 @@ from newspeech.models.analysis import (
     Place,
     Report,
     Transcription,
+    TranscriptSegment,
     Zone,
 )
 from newspeech.models.analysis_jobs import AnalysisJob, AnalysisJobStage
@@ -91,6 +92,7 @@ __all__ = [
     "Scenario",
     "SessionStatus",
     "SittingLease",
+    "TranscriptSegment",
     "Transcription",
     "TranscriptionStatus",
     "User",

@@ -144,3 +144,27 @@ class Report(Timestamps, Base):
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TranscriptSegment(Base):
+    """One timed segment of a transcript, a row of its own so it can be searched.
+
+    Written with the transcript (the ``assemble`` stage); ``words`` are the segment's words with
+    their times in the whole recording (``[{"start", "end", "word"}]``). Each backend indexes
+    ``text`` for full-text search (migration ``d4e8a1c3f5b7``): a GIN index over
+    ``to_tsvector('simple', text)`` on PostgreSQL, a FULLTEXT index on MariaDB, an FTS5 table
+    kept in step by triggers on SQLite.
+    """
+
+    __tablename__ = "analysis_transcript_segments"
+    __table_args__ = (UniqueConstraint("transcription_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    transcription_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_transcriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    position: Mapped[int] = mapped_column(nullable=False)
+    start_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    end_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)

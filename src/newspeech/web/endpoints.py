@@ -1,5 +1,5 @@
-"""The exam page at ``/``, the examiner workspace at ``/examiner``, their static files and
-``GET /web/config.json``."""
+"""The exam page at ``/``, the examiner workspace at ``/examiner``, the analyst workspace at
+``/analyst``, their static files and ``GET /web/config.json``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ async def examiner_page() -> FileResponse:
     """The examiner workspace: sign-in, review queue, sessions, questions, statistics. It reads
     everything through ``/api/v1`` with the examiner's bearer token."""
     return FileResponse(STATIC_DIR / "examiner.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/analyst", include_in_schema=False)
+async def analyst_page() -> FileResponse:
+    """The analyst workspace: upload recordings, follow their jobs, read transcripts with the
+    recording, search. It reads everything through ``/api/v1`` with the analyst's token."""
+    return FileResponse(STATIC_DIR / "analyst.html", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/web/config.json", response_model=PageConfig)

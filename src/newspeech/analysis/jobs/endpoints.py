@@ -1,4 +1,4 @@
-"""Analysis jobs API: progress, cancel, retry. Examiners and admins."""
+"""Analysis jobs API: progress, cancel, retry. Analysts and admins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.schemas import JobRead, StageRead
 from newspeech.analysis.jobs.service import JobBoard
-from newspeech.auth.deps import AuditorDep, ExaminerUser
+from newspeech.auth.deps import AnalystUser, AuditorDep
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.kit.ids import Id
 from newspeech.kit.responses import COMMON_ERRORS
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/analysis/jobs", tags=["analysis"], responses=COMMON_
 
 
 def get_board(
-    db: DbSession, _user: ExaminerUser, auditor: AuditorDep, settings: SettingsDep
+    db: DbSession, _user: AnalystUser, auditor: AuditorDep, settings: SettingsDep
 ) -> JobBoard:
     return JobBoard(db, auditor=auditor if settings.enable_audit_logs else None)
 
@@ -33,7 +33,7 @@ async def get_job(job_id: Id, board: BoardDep) -> JobRead:
 
 
 @router.post("/{job_id}/cancel")
-async def cancel_job(job_id: Id, board: BoardDep, user: ExaminerUser) -> JobRead:
+async def cancel_job(job_id: Id, board: BoardDep, user: AnalystUser) -> JobRead:
     """Stop a queued or running job; what its stages stored is kept, a stage running now is
     discarded when it ends. 409 for a finished job."""
     await board.cancel(job_id, actor_id=user.id)
@@ -44,7 +44,7 @@ async def cancel_job(job_id: Id, board: BoardDep, user: ExaminerUser) -> JobRead
 async def retry_job(
     job_id: Id,
     board: BoardDep,
-    user: ExaminerUser,
+    user: AnalystUser,
     kicker: JobKickerDep,
     background: BackgroundTasks,
 ) -> JobRead:

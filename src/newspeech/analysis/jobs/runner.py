@@ -38,6 +38,7 @@ from newspeech.analysis.jobs.stages import StageWork, assemble
 from newspeech.analysis.reports.chains import CallRecord, PromptChain
 from newspeech.analysis.reports.planning import plan_reports, reports_to_make
 from newspeech.analysis.reports.stages import REPORT_KINDS, ReportStages
+from newspeech.analysis.search.repository import SegmentRepository
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import ValidationFailed
 from newspeech.kit.clock import WallClock, system_clock
@@ -302,6 +303,7 @@ class JobRunner:
         assert transcription is not None
         transcription.text = transcript.text
         transcription.segments = transcript.segments
+        await SegmentRepository(db).replace(transcription.id, transcript.segments)
         transcription.language = transcript.language
         transcription.status = TranscriptionStatus.TRANSCRIBED
         transcription.error = None

@@ -1,6 +1,7 @@
-"""Recording intake API: upload a recording with its metadata, list and read recordings.
+"""Recording intake API: upload a recording with its metadata, list and read recordings, their
+transcripts and audio.
 
-Examiners and admins (there is no ``analyst`` role yet). The upload's body is not buffered by
+Analysts and admins. The upload's body is not buffered by
 the app's body limit (``BodyLimitMiddleware`` streams this route and counts its bytes against
 ``NEWSPEECH_ANALYSIS_MAX_UPLOAD_BYTES``), and it is parsed by the route itself, after the
 caller's role is checked (the API-wide control-character check skips it; the route checks its
@@ -10,10 +11,12 @@ fields the same way); the multipart parser spools the file to disk.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
@@ -21,11 +24,17 @@ from starlette.datastructures import FormData, UploadFile
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.recordings.repository import RecordingRepository
-from newspeech.analysis.recordings.schemas import RecordingProgress, RecordingRead
+from newspeech.analysis.recordings.schemas import (
+    RecordingProgress,
+    RecordingRead,
+    SegmentRead,
+    TranscriptRead,
+)
 from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
-from newspeech.auth.deps import AuditorDep, ExaminerUser
+from newspeech.auth.deps import AnalystUser, AuditorDep
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.errors import NotFound
+from newspeech.kit.http_range import RangeNotSatisfiable, parse_range
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
@@ -111,7 +120,7 @@ _FORM_SCHEMA = {
 )
 async def upload_recording(
     request: Request,
-    user: ExaminerUser,
+    user: AnalystUser,
     intake: IntakeDep,
     db: DbSession,
     kicker: JobKickerDep,
@@ -124,7 +133,7 @@ async def upload_recording(
     A bad file is refused with 413 (too big) or 422 (not a usable recording, too long) and
     nothing is kept.
 
-    The body is read only after the caller is known to be an examiner or admin: a stranger
+    The body is read only after the caller is known to be an analyst or admin: a stranger
     cannot make the server spool gigabytes."""
     form = await request.form(max_files=1, max_fields=40)
     try:
@@ -188,7 +197,7 @@ def _read_form(form: FormData) -> tuple[UploadFile, UploadForm]:
 
 @router.get("")
 async def list_recordings(
-    _user: ExaminerUser,
+    _user: AnalystUser,
     db: DbSession,
     page: Annotated[PageRequest, Query()],
 ) -> Page[RecordingRead]:
@@ -205,7 +214,7 @@ async def list_recordings(
 
 
 @router.get("/{recording_id}")
-async def get_recording(recording_id: Id, _user: ExaminerUser, db: DbSession) -> RecordingRead:
+async def get_recording(recording_id: Id, _user: AnalystUser, db: DbSession) -> RecordingRead:
     transcription = await db.get(Transcription, recording_id)
     if transcription is None:
         raise NotFound(f"no recording {recording_id}")
@@ -254,3 +263,85 @@ async def _name(db: DbSession, model: type[KeyedName], entry_id: int | None) -> 
 
 async def _report_types(db: DbSession, transcription_id: int) -> list[str]:
     return await RecordingRepository(db).report_type_keys(transcription_id)
+
+
+async def _recording(db: DbSession, recording_id: int) -> Transcription:
+    transcription = await db.get(Transcription, recording_id)
+    if transcription is None:
+        raise NotFound(f"no recording {recording_id}")
+    return transcription
+
+
+@router.get("/{recording_id}/transcript")
+async def get_transcript(recording_id: Id, _user: AnalystUser, db: DbSession) -> TranscriptRead:
+    """The timed transcript: segments and their words with start and end seconds (what a
+    player needs to follow along and to jump to a word)."""
+    row = await _recording(db, recording_id)
+    return TranscriptRead(
+        recording_id=row.id,
+        status=row.status,
+        language=row.language,
+        duration_seconds=row.duration_seconds,
+        text=row.text,
+        segments=[SegmentRead.model_validate(segment) for segment in row.segments or []],
+    )
+
+
+_AUDIO: dict[str, Any] = {"content": {"audio/*": {"schema": {"type": "string"}}}}
+_CHUNK = 1024 * 1024
+
+
+@router.get(
+    "/{recording_id}/audio",
+    response_class=Response,
+    responses={
+        200: {"description": "the whole recording, as uploaded", **_AUDIO},
+        206: {"description": "the requested byte range", **_AUDIO},
+        **error_responses(416),
+    },
+)
+async def get_audio(
+    recording_id: Id,
+    _user: AnalystUser,
+    db: DbSession,
+    store: AudioStoreDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The recording as uploaded. Honours a single ``Range: bytes=…`` (206) so a player can
+    seek; the whole file is streamed a megabyte at a time."""
+    row = await _recording(db, recording_id)
+    size = await store.size(row.recording_key)
+    if size is None:
+        raise NotFound(f"the audio of recording {recording_id} is missing from the store")
+    media_type = row.content_type or "application/octet-stream"
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    try:
+        span = parse_range(range_header, size)
+    except RangeNotSatisfiable:
+        return JSONResponse(
+            status_code=416,
+            content={"error": "range_not_satisfiable", "detail": f"the recording has {size} bytes"},
+            headers={**headers, "Content-Range": f"bytes */{size}"},
+        )
+    if span is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            _stream(store, row.recording_key, 0, size - 1), media_type=media_type, headers=headers
+        )
+    first, last = span
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    headers["Content-Length"] = str(last - first + 1)
+    return StreamingResponse(
+        _stream(store, row.recording_key, first, last),
+        status_code=206,
+        media_type=media_type,
+        headers=headers,
+    )
+
+
+async def _stream(store: AudioStore, key: str, first: int, last: int) -> AsyncIterator[bytes]:
+    position = first
+    while position <= last:
+        end = min(position + _CHUNK - 1, last)
+        yield await store.get(key, position, end)
+        position = end + 1

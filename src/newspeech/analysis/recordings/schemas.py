@@ -35,3 +35,29 @@ class RecordingRead(BaseModel):
     uploaded_by: int | None
     created_at: dt.datetime
     job: RecordingProgress | None = Field(description="the latest transcription job")
+
+
+class WordRead(BaseModel):
+    start: float
+    end: float
+    word: str
+
+
+class SegmentRead(BaseModel):
+    start: float
+    end: float
+    speaker: str | None
+    text: str
+    words: list[WordRead]
+
+
+class TranscriptRead(BaseModel):
+    recording_id: int
+    status: TranscriptionStatus
+    language: str | None
+    duration_seconds: float | None
+    text: str | None
+    segments: list[SegmentRead] = Field(
+        description="timed segments with their words (times in seconds of the recording); "
+        "empty until the recording is transcribed"
+    )

@@ -1,6 +1,5 @@
 """Reports API: list and filter reports, read one with its runs, download a run as Markdown or
-PDF, see a run's LLM calls, re-run a report. Examiners and admins (there is no ``analyst`` role
-yet)."""
+PDF, see a run's LLM calls, re-run a report. Analysts and admins."""
 
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ from newspeech.analysis.reports.schemas import (
     RerunRead,
 )
 from newspeech.analysis.reports.service import ReportDesk
-from newspeech.auth.deps import AuditorDep, ExaminerUser
+from newspeech.auth.deps import AnalystUser, AuditorDep
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.enums import ReportStatus
 from newspeech.kit.ids import MAX_INT32, Id
@@ -38,7 +37,7 @@ RunNumber = Annotated[int, Query(ge=1, le=MAX_INT32)]
 
 def get_desk(
     db: DbSession,
-    _user: ExaminerUser,
+    _user: AnalystUser,
     auditor: AuditorDep,
     settings: SettingsDep,
     store: AudioStoreDep,
@@ -145,7 +144,7 @@ async def list_run_calls(
 async def rerun_report(
     report_id: Id,
     desk: DeskDep,
-    user: ExaminerUser,
+    user: AnalystUser,
     kicker: JobKickerDep,
     background: BackgroundTasks,
 ) -> RerunRead:

@@ -1,0 +1,288 @@
+"""Recording-analysis benchmark: long recordings through the in-process pipeline.
+
+    scripts/bench analysis                  # 10 and 30 min; table + bench/results/analysis.json
+    scripts/bench analysis --minutes 2 5    # other lengths
+
+Each recording is real speech from ../shared/audio (the 60 s lecture, the JFK sentence, "one two
+three") joined with pauses of 0.8 to 3 s until it reaches the length, encoded as Ogg/Opus (what
+a browser uploads). Each length runs in a fresh process, as a worker does: the intake
+(``RecordingIntake``: probe, audio store, row) and the job (``JobRunner``: cut at silences into
+pieces of at most 10 minutes, transcribe each with the product's faster-whisper tiny.en,
+assemble, search index) on a scratch SQLite database. Measured: the real-time factor of the
+transcription (audio seconds / seconds spent in transcribe stages) and of the whole job, and
+the process's peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB and flat in the
+recording's length).
+
+WER: the lecture has no published transcript, so the long-audio path (the lecture inside the
+recording, cut and transcribed in pieces) is compared with the short-answer path (the exam's
+``transcribe`` on the lecture clip alone); the JFK sentences are compared with their reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from tests.fixtures.recordings import encode
+from tests.voice.wer import word_error_rate
+
+from newspeech import __version__, weights
+from newspeech.analysis.cli import DEFAULT_PROMPTS
+from newspeech.analysis.jobs.runner import JobRunner
+from newspeech.analysis.jobs.service import JobBoard
+from newspeech.analysis.jobs.stages import StageWork
+from newspeech.analysis.jobs.worker import stage_policy
+from newspeech.analysis.prompt_tree import read_prompt_tree
+from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
+from newspeech.analysis.service import PromptSync
+from newspeech.config import Settings
+from newspeech.db.engine import create_engine, create_sessionmaker
+from newspeech.db.migrations import upgrade
+from newspeech.enums import AnalysisStageKind
+from newspeech.models import AnalysisJobStage, Transcription
+from newspeech.storage.factory import audio_store_from_settings
+from newspeech.voice.audio import decode_audio
+from newspeech.voice.pool import InferencePool
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE
+from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.vad import SileroVoiceActivityDetector
+
+AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+RESULTS = Path(__file__).resolve().parent / "results"
+LECTURE = "silero-vad_test.wav"
+JFK = "whisper_jfk.flac"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+COUNTING = "speech_recognition_english.wav"
+PAUSES = (0.8, 1.5, 3.0, 1.2, 2.0)
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def clip(name: str) -> PCM16:
+    return decode_audio((AUDIO / name).read_bytes(), max_seconds=600)
+
+
+def build_recording(seconds: float) -> tuple[PCM16, list[tuple[str, float, float]]]:
+    """Lecture, JFK, counting, ... with pauses, to ``seconds``; and where each clip lies."""
+    clips = [(LECTURE, clip(LECTURE)), (JFK, clip(JFK)), (COUNTING, clip(COUNTING))]
+    pieces: list[PCM16] = []
+    placed: list[tuple[str, float, float]] = []
+    at = 0
+    index = 0
+    while at < seconds * SAMPLE_RATE:
+        name, pcm = clips[index % len(clips)]
+        pieces.append(pcm)
+        placed.append((name, at / SAMPLE_RATE, (at + len(pcm)) / SAMPLE_RATE))
+        at += len(pcm)
+        pause = np.zeros(int(PAUSES[index % len(PAUSES)] * SAMPLE_RATE), dtype=np.int16)
+        pieces.append(pause)
+        at += len(pause)
+        index += 1
+    return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)], placed
+
+
+def words_between(segments: list[dict[str, Any]], start: float, end: float) -> str:
+    return " ".join(
+        w["word"]
+        for s in segments
+        for w in s["words"]
+        if start - 0.5 <= w["start"] and w["end"] <= end + 0.5
+    )
+
+
+async def run_one(folder: Path) -> dict[str, Any]:
+    """The recording in ``folder`` through intake and job, in this process (a child per
+    length: the parent made the recording, so this process's peak RSS is the pipeline's)."""
+    placed = [tuple(p) for p in json.loads((folder / "placed.json").read_text())]
+    seconds = float(json.loads((folder / "seconds.json").read_text()))
+    settings = Settings(
+        environment="test",
+        data_dir=folder,
+        database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+        speech_enabled=False,
+    )
+    engine = create_engine(settings)
+    pool = InferencePool(settings.inference_workers)
+    try:
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
+        stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+        # Warm the model once (its first decode allocates), as a long-running worker is.
+        await stt.transcribe(clip(COUNTING))
+        loaded_rss = rss_mb()[0]
+        store = audio_store_from_settings(settings)
+        async with sessionmaker() as db:
+            await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="bench")
+            intake = RecordingIntake(
+                db,
+                store,
+                None,
+                IntakeLimits(settings.analysis_max_upload_bytes, settings.analysis_max_seconds),
+                folder / "spool",
+            )
+            started = time.perf_counter()
+            with (folder / "upload.ogg").open("rb") as source:
+                row = await intake.upload(
+                    source, "bench.ogg", RecordingMetadata("interview"), actor_id=None
+                )
+            job = await JobBoard(db).create(row.id, requested_by=None)
+            await db.commit()
+            upload_s = time.perf_counter() - started
+        upload_peak = rss_mb()[1]
+        work = StageWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
+        runner = JobRunner(
+            sessionmaker,
+            store,
+            work,
+            work_dir=folder / "work",
+            policy=stage_policy(settings),
+        )
+        started = time.perf_counter()
+        await runner.run_to_end(job.id)
+        job_s = time.perf_counter() - started
+        async with sessionmaker() as db:
+            stages = list(
+                await db.scalars(select(AnalysisJobStage).where(AnalysisJobStage.job_id == job.id))
+            )
+            transcription = await db.get(Transcription, row.id)
+            assert transcription is not None
+            segments = transcription.segments or []
+    finally:
+        pool.close()
+        await engine.dispose()
+
+    def spent(kind: AnalysisStageKind) -> float:
+        return sum(
+            (s.finished_at - s.started_at).total_seconds()
+            for s in stages
+            if s.kind is kind and s.started_at and s.finished_at
+        )
+
+    jfk = [(a, b) for name, a, b in placed if name == JFK]
+    jfk_wer = [word_error_rate(JFK_TEXT, words_between(segments, a, b)) for a, b in jfk]
+    first_lecture = next((a, b) for name, a, b in placed if name == LECTURE)
+    transcribe_s = spent(AnalysisStageKind.TRANSCRIBE)
+    return {
+        "audio_s": seconds,
+        "pieces": sum(1 for s in stages if s.kind is AnalysisStageKind.TRANSCRIBE),
+        "upload_s": upload_s,
+        "cut_s": spent(AnalysisStageKind.CUT),
+        "transcribe_s": transcribe_s,
+        "assemble_s": spent(AnalysisStageKind.ASSEMBLE),
+        "job_s": job_s,
+        "rtf_transcribe": seconds / transcribe_s,
+        "rtf_job": seconds / job_s,
+        "rss_models_mb": loaded_rss,
+        "rss_peak_after_upload_mb": upload_peak,
+        "rss_peak_mb": rss_mb()[1],
+        "segments": len(segments),
+        "words": sum(len(s["words"]) for s in segments),
+        "jfk_wer_mean": float(np.mean(jfk_wer)),
+        "lecture_long_path": words_between(segments, *first_lecture),
+    }
+
+
+async def short_path_lecture() -> str:
+    pool = InferencePool(None)
+    try:
+        settings = Settings(environment="test", speech_enabled=False)
+        stt = WhisperSpeechToText.from_settings(settings, pool=pool)
+        return (await stt.transcribe(clip(LECTURE))).text
+    finally:
+        pool.close()
+
+
+def child(minutes: float) -> dict[str, Any]:
+    """Make the recording here, then run it in a fresh interpreter (its peak RSS is the
+    pipeline's own, not this process's making of the recording)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        pcm, placed = build_recording(minutes * 60)
+        (folder / "upload.ogg").write_bytes(encode(pcm, "ogg"))
+        del pcm
+        (folder / "placed.json").write_text(json.dumps(placed))
+        (folder / "seconds.json").write_text(json.dumps(minutes * 60))
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.analysis", "--child", str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 30.0])
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(asyncio.run(run_one(args.child))))
+        return
+    load_before = os.getloadavg()
+    runs = [child(minutes) for minutes in args.minutes]
+    short = asyncio.run(short_path_lecture())
+    load_after = os.getloadavg()
+    for run in runs:
+        run["lecture_wer_long_vs_short"] = word_error_rate(short, run.pop("lecture_long_path"))
+    header = (
+        f"{'audio':>7} {'pieces':>6} {'upload':>7} {'cut':>6} {'transcr.':>8} {'job':>7} "
+        f"{'RTF tr.':>7} {'RTF job':>7} {'RSS models':>10} {'RSS peak':>8} "
+        f"{'JFK WER':>7} {'lecture WER':>11}"
+    )
+    print(header)
+    for r in runs:
+        print(
+            f"{r['audio_s'] / 60:>5.1f} m {r['pieces']:>6} {r['upload_s']:>6.1f}s "
+            f"{r['cut_s']:>5.1f}s "
+            f"{r['transcribe_s']:>7.1f}s {r['job_s']:>6.1f}s {r['rtf_transcribe']:>6.1f}x "
+            f"{r['rtf_job']:>6.1f}x {r['rss_models_mb']:>8.0f}MB {r['rss_peak_mb']:>6.0f}MB "
+            f"{r['jfk_wer_mean']:>7.1%} {r['lecture_wer_long_vs_short']:>11.1%}"
+        )
+    print(
+        f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} "
+        f"on {os.cpu_count()} cores; goals: RTF >= 25x, peak RSS < 1 GB and flat"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "analysis.json"
+    out.write_text(
+        json.dumps(
+            {
+                "version": __version__,
+                "machine": platform.machine(),
+                "cores": os.cpu_count(),
+                "load_average_before": load_before,
+                "load_average_after": load_after,
+                "whisper_model": Settings(environment="test").whisper_model,
+                "short_path_lecture": short,
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Full-text search over transcripts (issue 17): timed segments, indexed on every backend."""
