@@ -31,8 +31,9 @@ class TwoWayLogistic:
 
     def __init__(self, path: Path = WEIGHTS) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path}: features {data['features']} are not {FEATURES}")
+        self.features = tuple(data["features"])
+        if not set(self.features) <= set(FEATURES):
+            raise ValueError(f"{path}: features {data['features']} are not among {FEATURES}")
         self.mean = np.asarray(data["mean"])
         self.scale = np.asarray(data["scale"])
         self.coef = np.asarray(data["coef"])
@@ -41,7 +42,7 @@ class TwoWayLogistic:
         self.provenance: dict[str, Any] = data["provenance"]
 
     def fraction(self, values: dict[str, float]) -> float:
-        x = np.array([values[name] for name in FEATURES])
+        x = np.array([values[name] for name in self.features])
         z = float(((x - self.mean) / self.scale) @ self.coef + self.intercept) + self.offset
         return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
 

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app, exam_dependencies
+from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.config import Settings
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.exams.service import ExamConversation
@@ -34,6 +35,9 @@ from newspeech.models import (
     UserRole,
     UserStatus,
 )
+from newspeech.questions.importer import import_questions
+from newspeech.questions.interchange import ImportFormat, parse_questions
+from newspeech.questions.repository import QuestionRepository
 from newspeech.storage.local import LocalAudioStore
 from newspeech.users.repository import UserRepository
 from newspeech.voice.audio import decode_audio
@@ -86,9 +90,10 @@ async def world(
 
 
 async def virtual_sitting(
-    server: RealServer, db: async_sessionmaker[AsyncSession], name: str
+    server: RealServer, db: async_sessionmaker[AsyncSession], name: str, college: str = "medical"
 ) -> Exam[ExamConversation]:
-    """A medical sitting for a new student, its loop on a virtual clock (no socket)."""
+    """A sitting (medical unless told) for a new student, its loop on a virtual clock (no
+    socket)."""
     async with db() as session:
         user = await UserRepository(session).create(
             username=name.lower(),
@@ -96,14 +101,14 @@ async def virtual_sitting(
             password_hash=hash_password(PASSWORD),
             full_name=f"{name} Walker",
             role=UserRole.STUDENT,
-            college_type="medical",
+            college_type=college,
         )
         await session.commit()
         user = await session.get_one(User, user.id)
     state = server.app.state
     clock = VirtualClock()
     conversation = await ExamConversation.start(
-        exam_dependencies(state, loop_clock=clock.now), user, "medical"
+        exam_dependencies(state, loop_clock=clock.now), user, college
     )
     return start_exam(state.voice, conversation, state.loop_settings, clock)
 
@@ -427,3 +432,71 @@ async def test_an_open_exam_closes_with_4401_soon_after_its_sign_in_ends(
     assert ws.close_code == 4401
     assert told["error"] == "unauthenticated"
     assert (await stored(world, code))["session"].status is SessionStatus.PENDING
+
+
+IMPORTED_GIFT = """$CATEGORY: $course$/emergency/Imported
+
+::Q1::Why does a patient with sepsis need fluids early?{
+####Sepsis makes the blood vessels dilate and leak, so blood pressure falls and the organs
+are starved of oxygen. Early intravenous fluids restore the circulating volume and organ
+perfusion.}
+"""
+"""A college's own question as GIFT exports carry it: question and model answer, no keywords."""
+IMPORTED_CORRECT = (
+    "The vessels widen and leak in sepsis, so the blood pressure drops and the organs do not "
+    "get enough oxygen. Early fluids into the vein fill the circulation and perfuse the organs."
+)
+IMPORTED_WRONG = "Give them a cold drink for the headache and let them sleep it off at home."
+
+
+async def answer_the_only_question(
+    server: RealServer,
+    db: async_sessionmaker[AsyncSession],
+    voices: CandidateVoices,
+    name: str,
+    answer: str,
+) -> Heard:
+    """A sitting of the imported college (one question): identity, the answer, the end."""
+    exam = await virtual_sitting(server, db, name, college="emergency")
+    await exam.wait_for_event("listening", max_seconds=SPOKEN_SECONDS)
+    await exam.play(voices.piper(IDENTITY_ANSWER))
+    question = await exam.wait_for_event("question", max_seconds=SPOKEN_SECONDS)
+    assert question["text"] == "Why does a patient with sepsis need fluids early?"
+    await exam.wait_for_event("listening", 2, max_seconds=SPOKEN_SECONDS)
+    await exam.play(voices.piper(answer))
+    evaluation = await exam.wait_for_event("evaluation", max_seconds=SPOKEN_SECONDS)
+    await exam.wait_until(exam.task.done, max_seconds=SPOKEN_SECONDS)
+    finals = [e["text"] for e in exam.wire.events("transcript") if e["final"]]
+    return Heard(exam.conversation.session_code, answer, finals, evaluation, exam)
+
+
+async def test_a_question_imported_with_only_a_model_answer_is_graded_in_a_real_exam(
+    server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
+) -> None:
+    """A GIFT question with a model answer and no keywords, imported into its own college's
+    bank, asked in real sittings: keywords are derived at import, and the default grader
+    (hybrid, MiniLM, the shipped mark model) marks the spoken correct answer >= 8 and the
+    spoken wrong one <= 3."""
+    async with world() as db:
+        await CollegeTypeRepository(db).get_or_create("emergency", name="Emergency care")
+        report = await import_questions(
+            db, parse_questions(IMPORTED_GIFT.encode(), ImportFormat.GIFT)
+        )
+        await db.commit()
+        [question] = await QuestionRepository(db).for_college("emergency")
+    assert (report.new, report.errors) == (1, 0), report
+    assert question.keywords
+    assert all(k["derived"] for k in question.keywords)
+
+    right = await answer_the_only_question(server, world, voices, "Grace", IMPORTED_CORRECT)
+    wrong = await answer_the_only_question(server, world, voices, "Henry", IMPORTED_WRONG)
+
+    for heard in (right, wrong):
+        assert word_error_rate(heard.answer_text, heard.transcripts[-1]) <= 0.25, heard
+        [answer] = (await stored(world, heard.code))["answers"]
+        assert answer.transcribed_text == heard.transcripts[-1]
+        [evaluation] = (await stored(world, heard.code))["evaluations"]
+        assert evaluation.evaluator_type is EvaluatorType.HYBRID
+        assert evaluation.score_obtained == round(heard.evaluation["score"])
+    assert right.evaluation["score"] >= 8, right.evaluation
+    assert wrong.evaluation["score"] <= 3, wrong.evaluation

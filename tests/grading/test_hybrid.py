@@ -52,8 +52,10 @@ def test_a_malformed_model_is_refused(tmp_path: Path) -> None:
 
 def test_more_evidence_never_lowers_the_mark() -> None:
     model = MarkModel.load()
-    low = dict.fromkeys(model.features, 0.1)
-    high = dict.fromkeys(model.features, 0.9)
+    # Two standard deviations below and above the training answers' mean, feature by feature.
+    spread = list(zip(model.features, model.mean, model.scale, strict=True))
+    low = {name: mean - 2 * scale for name, mean, scale in spread}
+    high = {name: mean + 2 * scale for name, mean, scale in spread}
     assert model.fraction(high) > model.fraction(low)
     assert model.fraction(dict.fromkeys(model.features, 1.0)) == 1.0
 

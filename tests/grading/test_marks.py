@@ -124,23 +124,7 @@ def test_every_saf_model_answer_read_back_scores_full_marks(grader: HybridGrader
             assert ReviewReason.KEYWORD_STUFFING not in grade.review_reasons, question.id
 
 
-@pytest.mark.parametrize(
-    "question_id",
-    [
-        pytest.param(
-            question_id,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known miss of the current mark model (issue 12): a short paraphrase "
-                "('shrinks by a factor of ten, from about 300 to 30 metres') of a two-point "
-                "model answer scores below 8",
-            ),
-        )
-        if question_id == "4.1_LM_v1.0"
-        else question_id
-        for question_id in sorted(SAF_PARAPHRASES)
-    ],
-)
+@pytest.mark.parametrize("question_id", sorted(SAF_PARAPHRASES))
 def test_a_fluent_paraphrase_of_a_saf_model_answer_scores_at_least_8(
     grader: HybridGrader, question_id: str
 ) -> None:
@@ -178,7 +162,7 @@ def test_a_fixed_saf_sample_stays_as_close_to_the_tutors_as_the_fit_promised(
     assert abs(found["mean_mark"] - found["human_mean_mark"]) <= CALIBRATION["mean_gap"], found
 
 
-CALIBRATION = {"qwk": 0.3, "within_one": 0.35, "pearson_r": 0.3, "mean_gap": 1.2}
+CALIBRATION = {"qwk": 0.3, "within_one": 0.4, "pearson_r": 0.3, "mean_gap": 1.0}
 """Floors set below the full test splits' measured values (bench/results/grading-saf.json:
-QWK 0.29 / 0.57, within one 0.54 / 0.48, r 0.29 / 0.61, mean gap 0.31 / 0.71 on unseen answers /
+QWK 0.40 / 0.62, within one 0.58 / 0.54, r 0.41 / 0.61, mean gap 0.21 / 0.46 on unseen answers /
 unseen questions), with a margin for the smaller sample."""

@@ -616,3 +616,79 @@ async def test_the_candidates_report_shows_the_examiner_mark_beside_the_machine_
     second = page.locator("#report-rows tr").nth(1)
     await expect(second.locator(".mark-feedback")).to_have_text("Machine feedback on answer 2.")
     await expect(second.locator(".mark-examiner-mark")).to_have_count(0)
+
+
+IMPORTED_GIFT = """$CATEGORY: $course$/medical/Imported in the browser
+
+::Lactate::What does a raised lactate suggest in sepsis?{
+####Tissue hypoperfusion, not simply dehydration.}
+"""
+
+
+async def test_derived_keywords_of_an_imported_question_are_shown_edited_and_stored(
+    page: Page, workspace: Workspace, tmp_path: Path
+) -> None:
+    """A question imported with only a model answer: the editor shows the keywords derived
+    from it, marked derived; the examiner edits one and saves; the edit is stored as the
+    examiner's own and the untouched ones stay derived."""
+    gift = tmp_path / "college.gift"
+    gift.write_text(IMPORTED_GIFT, encoding="utf-8")
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Import / export").click()
+    await page.get_by_label("Question file").set_input_files(gift)
+    await page.get_by_role("button", name="Preview (dry run)").click()
+    # Measured over 5 s on this shared box with another job running: wait longer than 5 s.
+    await expect(page.locator("#import-summary")).to_contain_text("Preview: 1 new", timeout=30_000)
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await expect(page.locator("#import-summary")).to_contain_text("Imported: 1 new")
+    async with workspace.sessionmaker() as db:
+        question = (
+            await db.scalars(
+                select(Question).where(Question.scenario_name == "Imported in the browser")
+            )
+        ).one()
+    assert [(k["term"], k["derived"]) for k in question.keywords or []] == [
+        ("tissue", True),
+        ("hypoperfusion", True),
+        ("not simply", True),
+        ("dehydration", True),
+    ]
+
+    await page.goto(f"{workspace.url}/examiner#/questions/{question.id}")
+    await expect(page.get_by_label("Model answer")).to_have_value(
+        "Tissue hypoperfusion, not simply dehydration."
+    )
+    terms = page.locator("table.keywords .kw-term")
+    await expect(terms).to_have_count(4)
+    assert await terms.evaluate_all("(inputs) => inputs.map((i) => i.value)") == [
+        "tissue",
+        "hypoperfusion",
+        "not simply",
+        "dehydration",
+    ]
+    await expect(page.locator("table.keywords .kw-derived")).to_have_count(4)
+    await page.get_by_label("Keyword 2", exact=True).fill("hypoperfusion of the tissues")
+    await page.get_by_label("Synonyms of keyword 2, separated by commas").fill("poor perfusion")
+    # The edited row is the examiner's now: its "derived" mark goes at once.
+    await expect(page.locator("table.keywords .kw-derived")).to_have_count(3)
+    await page.get_by_role("button", name="Save question").click()
+    await expect(page.locator("#question-form .form-message")).to_contain_text("Saved.")
+
+    async with workspace.sessionmaker() as db:
+        stored_question = await db.get(Question, question.id)
+        assert stored_question is not None
+    assert [
+        (k["term"], k.get("synonyms", []), k.get("derived", False))
+        for k in stored_question.keywords or []
+    ] == [
+        ("tissue", [], True),
+        ("hypoperfusion of the tissues", ["poor perfusion"], False),
+        ("not simply", [], True),
+        ("dehydration", [], True),
+    ]
+    # Reloading the editor shows what was stored.
+    await page.reload()
+    await expect(page.get_by_label("Keyword 2", exact=True)).to_have_value(
+        "hypoperfusion of the tissues"
+    )
+    await expect(page.locator("table.keywords .kw-derived")).to_have_count(3)

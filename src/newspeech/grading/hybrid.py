@@ -8,7 +8,10 @@ instructions to the grader removed:
 - ``similarity``, ``coverage``, ``keypoint_coverage``, ``question_similarity``: the semantic
   signals of :mod:`newspeech.grading.semantic`;
 - ``keyword_x_similarity``: their product (both agree);
-- ``length_ratio``: answer words over model-answer words, capped at 2.
+- ``length_ratio``: answer words over model-answer words, capped at 2;
+- ``similarity_gain``: ``similarity`` less the similarity the question text itself has to the
+  model answer (what the answer says beyond restating the question; see
+  :mod:`newspeech.grading.semantic`).
 
 The mark model (:mod:`newspeech.grading.marks`) maps the features it was fitted on to a share
 of credit calibrated to human examiners' marks on the 0-10 scale. Its weights are data
@@ -57,6 +60,7 @@ FEATURES = (
     "question_similarity",
     "keyword_x_similarity",
     "length_ratio",
+    "similarity_gain",
 )
 LLM_WEIGHT = 0.5
 GUARDS = (ReviewReason.KEYWORD_STUFFING, ReviewReason.INSTRUCTION_IN_ANSWER)
@@ -80,6 +84,7 @@ def feature_values(
         signals.question_similarity,
         keyword_fraction * max(signals.similarity, 0.0),
         min(answer_words / model_words, 2.0),
+        signals.similarity - signals.question_model_similarity,
     )
     return dict(zip(FEATURES, values, strict=True))
 

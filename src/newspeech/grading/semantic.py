@@ -9,7 +9,11 @@ Signals for one answer (:class:`SemanticSignals`, all cosines of unit vectors, -
   when its whole-answer vector drifts;
 - ``keypoint_coverage``: the same for the question's key concepts (keyword terms), weighted;
 - ``question_similarity``: the answer against the question (students who repeat the question
-  are close to it without answering it).
+  are close to it without answering it);
+- ``question_model_similarity``: the question against the model answer (no answer involved): the
+  similarity an answer gets for restating the question. Some model answers are close to their
+  question's words and some are not, so the raw ``similarity`` means more on one question than
+  on another; the hybrid grader's ``similarity_gain`` subtracts this (0 without a model answer).
 
 The question's side (model answer, its sentences, the keywords) is embedded once per question
 and cached by the embedder. Each answer costs one forward pass: its chunks' vectors are pooled
@@ -83,6 +87,8 @@ class SemanticSignals:
     question_similarity: float
     keypoints: tuple[tuple[str, float], ...]
     """Each key concept with its best similarity in the answer, question order."""
+    question_model_similarity: float = 0.0
+    """The question text against the model answer (0 when there is no model answer)."""
 
 
 class SemanticScorer:
@@ -110,9 +116,10 @@ class SemanticScorer:
         points = question_side[2 : 2 + len(model_points)]
         term_vectors = question_side[2 + len(model_points) :]
 
+        restated = float(asked @ whole_model) if question.model_answer else 0.0
         spans = chunk_spans(answer)
         if not spans:
-            return SemanticSignals(0.0, 0.0, 0.0, 0.0, tuple((t, 0.0) for t in terms))
+            return SemanticSignals(0.0, 0.0, 0.0, 0.0, tuple((t, 0.0) for t in terms), restated)
         whole_answer, parts = self.embedder.embed_spans(answer, spans)
 
         coverage = float(_best(points, parts).mean())
@@ -129,6 +136,7 @@ class SemanticScorer:
             keypoint_coverage=keypoint_coverage,
             question_similarity=float(whole_answer @ asked),
             keypoints=keypoints,
+            question_model_similarity=restated,
         )
 
 
