@@ -155,10 +155,11 @@ async def test_upload_progress_transcript_word_playback_and_search_jump(
     await expect(page.locator("#upload-percent")).to_have_text("100%")
     await expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
     row = page.locator("#recordings-table tbody tr").filter(has_text="three-sayings.ogg")
-    await expect(row).to_contain_text("5 / 5 stages, done", timeout=120_000)
+    # Cut, three pieces, assemble, and the transcript report.
+    await expect(row).to_contain_text("6 / 6 stages, done", timeout=120_000)
     await expect(row).to_contain_text("transcribed")
     await expect(row).to_contain_text("Spa Nova")
-    await expect(row.locator("progress")).to_have_js_property("value", 5)
+    await expect(row.locator("progress")).to_have_js_property("value", 6)
     assert any(job["status"] in ("queued", "running") for job in polled), polled
     assert len({(job["stages_done"], job["stages_total"]) for job in polled}) >= 2, polled
 
