@@ -183,15 +183,23 @@ async def _refuse_unless_empty(engine: AsyncEngine, settings: Settings, manifest
 
 
 async def row_counts(engine: AsyncEngine) -> dict[str, int]:
-    """Rows in every table of the database (``alembic_version`` left out), by table name."""
+    """Rows in every table of the database (``alembic_version`` left out), by table name.
+
+    On SQLite the shadow tables in which a full-text index (FTS5) keeps its own structure are
+    left out too: they hold rows even when the index is empty, and the index's rows are counted
+    in its virtual table."""
 
     def count(connection: Connection) -> dict[str, int]:
         metadata = MetaData()
         metadata.reflect(connection)
+        internal = {"alembic_version"}
+        if connection.dialect.name == "sqlite":
+            tables = connection.exec_driver_sql("PRAGMA table_list").all()
+            internal |= {str(row[1]) for row in tables if row[2] == "shadow"}
         return {
             name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
             for name, table in sorted(metadata.tables.items())
-            if name != "alembic_version"
+            if name not in internal
         }
 
     async with engine.connect() as connection:

@@ -11,6 +11,7 @@ from newspeech.analysis.search.schemas import SearchResults
 from newspeech.analysis.search.service import SearchFilter, search_transcripts
 from newspeech.auth.deps import AnalystUser
 from newspeech.db.deps import DbSession
+from newspeech.kit.ids import Id
 from newspeech.kit.responses import COMMON_ERRORS
 
 router = APIRouter(prefix="/analysis/search", tags=["analysis"], responses=COMMON_ERRORS)
@@ -21,7 +22,7 @@ async def search(
     _user: AnalystUser,
     db: DbSession,
     q: Annotated[str, Query(min_length=1, max_length=200, description='words and "phrases"')],
-    recording_id: Annotated[int | None, Query(ge=1)] = None,
+    recording_id: Id | None = None,
     scenario: str | None = None,
     building_type: str | None = None,
     employee: str | None = None,
