@@ -152,3 +152,29 @@ async def test_a_store_at_another_sample_rate_is_not_used(tmp_path: Path) -> Non
     other = PhraseStore(tmp_path, "piper:test", 16_000, 10**7)
     speaker = Speaker(CountingVoice(), PhraseCache(), store=other)
     assert speaker.store is None
+
+
+class CountingStore(PhraseStore):
+    """A store that counts its reads."""
+
+    reads = 0
+
+    async def get(self, text: str) -> bytes | None:
+        self.reads += 1
+        return await super().get(text)
+
+
+async def test_preparing_reads_the_store_once_and_says_whether_it_synthesised(
+    tmp_path: Path,
+) -> None:
+    voice, disk = CountingVoice(), CountingStore(tmp_path, "piper:test", RATE, 10**7)
+    question = Utterance(QUESTION, UtteranceKind.QUESTION, cacheable=True)
+    assert await Speaker(voice, PhraseCache(), store=disk).prepare(question) is True
+    assert (disk.reads, voice.said) == (1, [QUESTION])  # one missing-file read, one synthesis
+
+    restarted = Speaker(voice, PhraseCache(), store=disk)
+    assert await restarted.prepare(question) is False  # read from disk, not synthesised
+    assert await restarted.prepare(question) is False  # then held in memory
+    assert (disk.reads, voice.said) == (2, [QUESTION])
+    feedback = Utterance("Correct: 9 out of 10.", UtteranceKind.FEEDBACK)
+    assert await restarted.prepare(feedback) is False  # never prepared ahead

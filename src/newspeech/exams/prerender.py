@@ -28,7 +28,6 @@ from newspeech.exams.setting import choose_form
 from newspeech.voice.conversation import Utterance, UtteranceKind
 from newspeech.voice.engines import load_voice, phrase_store
 from newspeech.voice.phrase_cache import PhraseCache
-from newspeech.voice.phrase_store import PhraseStore
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.speaker import Speaker
 
@@ -71,19 +70,17 @@ async def texts_to_render(db: AsyncSession, colleges: list[str] | None) -> dict[
 async def prerender(
     groups: dict[str, list[str]],
     speaker: Speaker,
-    store: PhraseStore,
     progress: Callable[[str], None],
 ) -> tuple[int, int]:
-    """Synthesise what ``store`` lacks; (synthesised, already stored)."""
+    """Synthesise what the speaker's disk store lacks; (synthesised, already stored)."""
     made = kept = 0
     for group, texts in groups.items():
         started, before = time.monotonic(), made
         for text in texts:
-            if await store.get(text) is not None:
+            if await speaker.prepare(Utterance(text, UtteranceKind.PROMPT, cacheable=True)):
+                made += 1
+            else:
                 kept += 1
-                continue
-            await speaker.prepare(Utterance(text, UtteranceKind.PROMPT, cacheable=True))
-            made += 1
         progress(
             f"{group}: {len(texts)} utterances, {made - before} synthesised "
             f"in {time.monotonic() - started:.1f} s"
@@ -112,7 +109,7 @@ async def run(
                 "the disk store is off (NEWSPEECH_TTS_DISK_CACHE_MB=0): nothing to prerender into"
             )
         speaker = Speaker(tts, PhraseCache(0), None, store)
-        made, kept = await prerender(groups, speaker, store, progress)
+        made, kept = await prerender(groups, speaker, progress)
     finally:
         if http is not None:
             await http.aclose()

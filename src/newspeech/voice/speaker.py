@@ -48,6 +48,11 @@ class Speaker:
                 for chunk in slice_pcm(cached, self.sample_rate):
                     yield chunk
                 return
+        async for chunk in self._synthesise_and_keep(utterance):
+            yield chunk
+
+    async def _synthesise_and_keep(self, utterance: Utterance) -> AsyncIterator[AudioChunk]:
+        """Synthesise the utterance; a cacheable one spoken whole is kept in memory and on disk."""
         spoken: list[bytes] = []
         voices: list[TextToSpeech] = []
         async for chunk in self._synthesise(utterance.text, voices):
@@ -85,8 +90,11 @@ class Speaker:
             async for chunk in self._fallback.stream(text):
                 yield chunk
 
-    async def prepare(self, utterance: Utterance) -> None:
-        """Synthesise a cacheable utterance now so it plays without waiting later."""
-        if utterance.cacheable and await self._cached(utterance.text) is None:
-            async for _ in self.chunks(utterance):
-                pass
+    async def prepare(self, utterance: Utterance) -> bool:
+        """Synthesise a cacheable utterance now so it plays without waiting later; whether it
+        had to be synthesised (False when memory or the disk store already held it)."""
+        if not utterance.cacheable or await self._cached(utterance.text) is not None:
+            return False
+        async for _ in self._synthesise_and_keep(utterance):
+            pass
+        return True
