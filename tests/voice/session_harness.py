@@ -1,4 +1,4 @@
-"""Drive an :class:`ExamSession` frame by frame on a virtual clock, with real engines.
+"""Drive an :class:`VoiceLoop` frame by frame on a virtual clock, with real engines.
 
 The wire is an in-memory inbox/outbox: ``push`` hands the loop one message and returns once
 the loop has processed it (it is back waiting for the next one), so a test knows exactly which
@@ -22,7 +22,7 @@ import numpy as np
 
 from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
-from newspeech.voice.session import ExamSession, Inbound, LoopSettings, SessionEngines
+from newspeech.voice.session import Inbound, LoopSettings, SessionEngines, VoiceLoop
 from tests.fixtures.virtual_clock import VirtualClock
 
 FRAME = 512
@@ -77,7 +77,7 @@ class Wire:
 
 @dataclass
 class Exam(Generic[C]):
-    session: ExamSession
+    session: VoiceLoop
     conversation: C
     wire: Wire
     clock: VirtualClock
@@ -151,6 +151,6 @@ def start_exam(
     exam measures its turns on the loop's clock, so it is built with the same one)."""
     clock = clock or VirtualClock()
     wire = Wire(clock)
-    session = ExamSession(conversation, engines, settings or LoopSettings(), clock, wire)
+    session = VoiceLoop(conversation, engines, settings or LoopSettings(), clock, wire)
     task = asyncio.create_task(session.run(wire))
     return Exam(session, conversation, wire, clock, task)

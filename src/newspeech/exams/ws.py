@@ -2,7 +2,7 @@
 
 It reads the first message (start or resume), asks the injected :class:`ConversationOpener`
 for the exam (authentication and the exam's rules live behind it), then hands the socket to
-:class:`~newspeech.voice.session.ExamSession`. Malformed messages get an ``error`` event and are
+:class:`~newspeech.voice.session.VoiceLoop`. Malformed messages get an ``error`` event and are
 dropped; they never end the connection. Domain errors while opening close it with a 44xx code.
 """
 
@@ -33,7 +33,7 @@ from newspeech.observability.logs import bind_sitting
 from newspeech.voice.clock import MonotonicClock
 from newspeech.voice.conversation import Control, Conversation
 from newspeech.voice.protocols import SAMPLE_RATE
-from newspeech.voice.session import ExamSession, Inbound, LoopSettings, SessionEngines
+from newspeech.voice.session import Inbound, LoopSettings, SessionEngines, VoiceLoop
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -283,7 +283,7 @@ async def exam_socket(websocket: WebSocket) -> None:
         loop_settings: LoopSettings = state.loop_settings.for_sitting(
             vad_threshold=opened.vad_threshold, language=opened.language
         )
-        session = ExamSession(opened.conversation, engines, loop_settings, MonotonicClock(), edge)
+        session = VoiceLoop(opened.conversation, engines, loop_settings, MonotonicClock(), edge)
         seat.session = session
         if getattr(state, "draining", False):  # opened while the server began to shut down
             session.drain()
@@ -327,7 +327,7 @@ async def exam_socket(websocket: WebSocket) -> None:
 
 
 async def _watch_sign_in(
-    sign_in_ended: Callable[[], Awaitable[str | None]], session: ExamSession
+    sign_in_ended: Callable[[], Awaitable[str | None]], session: VoiceLoop
 ) -> str | None:
     """Hang up when the candidate's sign-in ends (signed out, deactivated) while the exam runs.
     A failed check (the database away for a moment) changes nothing."""
@@ -345,7 +345,7 @@ async def _watch_sign_in(
             return reason
 
 
-async def _renew_lease(lease: HeldLease, session: ExamSession, seat: Seat) -> str | None:
+async def _renew_lease(lease: HeldLease, session: VoiceLoop, seat: Seat) -> str | None:
     """Keep the sitting's lease while the loop runs; when another opening took the sitting
     over (on another worker or node), end this loop: it writes nothing more. A failed renewal
     (the database away for a moment) changes nothing; the writes themselves check the lease."""

@@ -177,7 +177,7 @@ class _Answer:
     """Of its decode: speculative at a pause, turn-critical once its turn is declared."""
 
 
-class ExamSession:
+class VoiceLoop:
     """One connection's loop. ``await run(inbox)`` until the exam ends or the client leaves."""
 
     def __init__(
