@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from newspeech.enums import FeedbackType
-from newspeech.grading.protocols import ReviewReason
+from newspeech.grading.protocols import Grade, ReviewReason
 
 SPOKEN_LEAD_WORDS = 25
 SPOKEN_MODEL_WORDS = 25
@@ -144,3 +145,27 @@ def written_feedback(
     if model_answer.strip():
         lines.append(f"Model answer: {' '.join(model_answer.split())}")
     return "\n".join(lines)
+
+
+def with_feedback(grade: Grade, model_answer: str, *, denied: Sequence[str] = ()) -> Grade:
+    """``grade`` with its spoken and written feedback made from its verdict, score, concepts
+    and review reasons (``denied``: concepts the answer denied, named in the written text)."""
+    return replace(
+        grade,
+        spoken_feedback=spoken_feedback(
+            grade.feedback_type,
+            missing=grade.missing,
+            model_answer=model_answer,
+            review_reasons=grade.review_reasons,
+        ),
+        written_feedback=written_feedback(
+            grade.feedback_type,
+            score=grade.score,
+            max_score=grade.max_score,
+            matched=grade.matched,
+            missing=grade.missing,
+            model_answer=model_answer,
+            denied=denied,
+            review_reasons=grade.review_reasons,
+        ),
+    )

@@ -45,7 +45,7 @@ from typing import Any
 
 from newspeech.enums import EvaluatorType
 from newspeech.grading.embeddings import Embedder
-from newspeech.grading.feedback import spoken_feedback, written_feedback
+from newspeech.grading.feedback import with_feedback
 from newspeech.grading.guards import strip_instructions
 from newspeech.grading.keyword import KeywordGrader, grade_confidence
 from newspeech.grading.marks import MarkModel
@@ -172,7 +172,7 @@ class HybridGrader:
         if llm_fraction is not None:
             details["llm_fraction"] = round(llm_fraction, 4)
             details["llm"] = llm_details or {}
-        return Grade(
+        grade = Grade(
             score=score,
             max_score=question.max_score,
             fraction=fraction,
@@ -181,24 +181,11 @@ class HybridGrader:
             missing=keyword.missing,
             confidence=confidence,
             review_reasons=tuple(reasons),
-            spoken_feedback=spoken_feedback(
-                feedback_type,
-                missing=keyword.missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
-            written_feedback=written_feedback(
-                feedback_type,
-                score=score,
-                max_score=question.max_score,
-                matched=keyword.matched,
-                missing=keyword.missing,
-                denied=tuple(keyword.details.get("denied", ())),
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
             evaluator=self.evaluator,
             details=details,
+        )
+        return with_feedback(
+            grade, question.model_answer, denied=tuple(keyword.details.get("denied", ()))
         )
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from newspeech.enums import EvaluatorType
 from newspeech.errors import ValidationFailed
-from newspeech.grading.feedback import spoken_feedback, written_feedback
+from newspeech.grading.feedback import with_feedback
 from newspeech.grading.guards import StuffingPolicy, find_stuffing, strip_instructions
 from newspeech.grading.matching import CompiledQuestion, ConceptMatch, ConceptMatcher
 from newspeech.grading.protocols import (
@@ -105,7 +105,7 @@ class SeedKeywordGrader:
         reasons = tuple(_base_reasons(question, self.thresholds, asr_confidence))
         matched = tuple(k.term for k in hits)
         missing = _by_importance(misses)
-        return Grade(
+        grade = Grade(
             score=score,
             max_score=question.max_score,
             fraction=fraction,
@@ -114,24 +114,10 @@ class SeedKeywordGrader:
             missing=missing,
             confidence=grade_confidence(fraction, self.thresholds, asr_confidence=asr_confidence),
             review_reasons=reasons,
-            spoken_feedback=spoken_feedback(
-                feedback_type,
-                missing=missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
-            written_feedback=written_feedback(
-                feedback_type,
-                score=score,
-                max_score=question.max_score,
-                matched=matched,
-                missing=missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
             evaluator=self.evaluator,
             details={"method": "seed substring"},
         )
+        return with_feedback(grade, question.model_answer)
 
 
 class KeywordGrader:
@@ -204,7 +190,7 @@ class KeywordGrader:
         certainty = min(
             (max(o.similarity for o in m.counted) for m in matches if m.matched), default=1.0
         )
-        return Grade(
+        grade = Grade(
             score=score,
             max_score=question.max_score,
             fraction=fraction,
@@ -219,26 +205,11 @@ class KeywordGrader:
                 flagged=bool(instructions) or verdict.stuffed,
             ),
             review_reasons=tuple(reasons),
-            spoken_feedback=spoken_feedback(
-                feedback_type,
-                missing=missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
-            written_feedback=written_feedback(
-                feedback_type,
-                score=score,
-                max_score=question.max_score,
-                matched=matched,
-                missing=missing,
-                denied=denied,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
             evaluator=self.evaluator,
             details=_details(matches, tokens, verdict.listed, instructions, raw, earned, total)
             | {"clause_ratio": round(verdict.clause_ratio, 3)},
         )
+        return with_feedback(grade, question.model_answer, denied=denied)
 
 
 def _details(

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from newspeech.enums import EvaluatorType
 from newspeech.errors import UpstreamError
-from newspeech.grading.feedback import spoken_feedback, written_feedback
+from newspeech.grading.feedback import with_feedback
 from newspeech.grading.hybrid import DISAGREEMENT, SIGNALS_DISAGREE, HybridGrader
 from newspeech.grading.keyword import grade_confidence
 from newspeech.grading.llm_prompt import OUTPUT_SCHEMA, LLMVerdict, grading_messages
@@ -56,25 +56,7 @@ GUARDED = (Reason.INSTRUCTION_IN_ANSWER, Reason.KEYWORD_STUFFING)
 
 def regrade_feedback(grade: Grade, question: GradingQuestion, reasons: Sequence[str]) -> Grade:
     """``grade`` with ``reasons`` and its feedback texts rebuilt to mention them."""
-    return replace(
-        grade,
-        review_reasons=tuple(reasons),
-        spoken_feedback=spoken_feedback(
-            grade.feedback_type,
-            missing=grade.missing,
-            model_answer=question.model_answer,
-            review_reasons=reasons,
-        ),
-        written_feedback=written_feedback(
-            grade.feedback_type,
-            score=grade.score,
-            max_score=grade.max_score,
-            matched=grade.matched,
-            missing=grade.missing,
-            model_answer=question.model_answer,
-            review_reasons=reasons,
-        ),
-    )
+    return with_feedback(replace(grade, review_reasons=tuple(reasons)), question.model_answer)
 
 
 def denied_concepts(grade: Grade) -> list[str]:
@@ -206,8 +188,6 @@ class LLMGrader:
                 flagged=guarded,
             ),
             review_reasons=(),
-            spoken_feedback="",
-            written_feedback="",
             evaluator=self.evaluator,
             details={
                 "method": "llm",

@@ -138,11 +138,12 @@ class Grade:
     confidence: float
     """0..1: how far this grade can be trusted without a human looking."""
     review_reasons: tuple[str, ...]
-    spoken_feedback: str
-    written_feedback: str
     evaluator: EvaluatorType
     details: dict[str, Any] = field(default_factory=dict)
     """JSON-serialisable evidence (which words matched, what a guard removed)."""
+    spoken_feedback: str = ""
+    """Filled from the other fields by :func:`newspeech.grading.feedback.with_feedback`."""
+    written_feedback: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.score <= self.max_score:

@@ -34,7 +34,7 @@ import numpy as np
 
 from newspeech.enums import EvaluatorType
 from newspeech.grading.embeddings import Embedder, Vectors
-from newspeech.grading.feedback import spoken_feedback, written_feedback
+from newspeech.grading.feedback import with_feedback
 from newspeech.grading.guards import strip_instructions
 from newspeech.grading.keyword import grade_confidence
 from newspeech.grading.protocols import Grade, GradingQuestion, GradingThresholds, ReviewReason
@@ -180,7 +180,7 @@ class SemanticGrader:
             reasons.append(ReviewReason.LOW_ASR_CONFIDENCE)
         missing = tuple(term for term, best in signals.keypoints if best < 0.5)
         matched = tuple(term for term, best in signals.keypoints if best >= 0.5)
-        return Grade(
+        grade = Grade(
             score=score,
             max_score=question.max_score,
             fraction=fraction,
@@ -189,21 +189,6 @@ class SemanticGrader:
             missing=missing,
             confidence=grade_confidence(fraction, self.thresholds, asr_confidence=asr_confidence),
             review_reasons=tuple(reasons),
-            spoken_feedback=spoken_feedback(
-                feedback_type,
-                missing=missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
-            written_feedback=written_feedback(
-                feedback_type,
-                score=score,
-                max_score=question.max_score,
-                matched=matched,
-                missing=missing,
-                model_answer=question.model_answer,
-                review_reasons=reasons,
-            ),
             evaluator=self.evaluator,
             details={
                 "method": "semantic similarity",
@@ -212,3 +197,4 @@ class SemanticGrader:
                 "keypoint_coverage": round(signals.keypoint_coverage, 4),
             },
         )
+        return with_feedback(grade, question.model_answer)
