@@ -9,10 +9,10 @@ import pytest
 from newspeech.answers.audio.service import audio_key
 from newspeech.auth.scope import set_assigned_colleges
 from newspeech.models import UserRole
-from tests.api.audio import RECORDING, audio_store, give_audio
-from tests.api.world import World, build_world
+from tests.fixtures.answer_audio import RECORDING, audio_store, give_audio
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
+from tests.fixtures.world import World, build_world
 
 
 async def _world(api: Api) -> World:

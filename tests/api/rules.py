@@ -35,9 +35,9 @@ from newspeech.models import (
     Transcription,
     TranscriptionStatus,
 )
-from tests.api.audio import audio_store, give_audio
-from tests.api.world import INVITE_CODE, PASSWORD, World, make_invitation
+from tests.fixtures.answer_audio import audio_store, give_audio
 from tests.fixtures.api import Api
+from tests.fixtures.world import INVITE_CODE, PASSWORD, World, make_invitation
 
 Access = Literal["public", "user", "examiner", "analyst", "admin"]
 Owner = Literal["own", "other"]

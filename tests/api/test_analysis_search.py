@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from newspeech.analysis.search.repository import SegmentRepository
 from newspeech.models import Scenario, Transcription, TranscriptSegment, UserRole
-from tests.api.audio import audio_store
+from tests.fixtures.answer_audio import audio_store
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_user
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from newspeech.ask.deps import get_ask_llm
 from newspeech.llm.client import OpenAIChatClient
 from newspeech.models import AuditLog
-from tests.api.world import World, build_world
 from tests.ask.conftest import API_KEY
 from tests.fixtures.api import Api
 from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
 from tests.fixtures.openai_tts_server import serving
+from tests.fixtures.world import World, build_world
 
 
 @pytest.fixture

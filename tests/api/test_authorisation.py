@@ -9,8 +9,8 @@ from fastapi.routing import APIRoute
 from newspeech.app import API_PREFIX, API_ROUTERS, create_app
 from newspeech.config import Settings
 from tests.api.rules import RULES, Owner
-from tests.api.world import build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import build_world
 
 ROLES = ("anonymous", "student", "examiner", "admin", "analyst")
 

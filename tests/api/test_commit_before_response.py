@@ -8,8 +8,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from newspeech.auth.service import authenticate_access_token
 from newspeech.errors import Unauthenticated
-from tests.api.world import PASSWORD, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import PASSWORD, build_world
 
 
 async def test_the_token_from_a_sign_in_works_the_moment_its_response_starts(api: Api) -> None:

@@ -18,9 +18,9 @@ from newspeech.grading.hybrid import HybridGrader
 from newspeech.models import Question
 from newspeech.models.enums import EvaluatorType, FeedbackType
 from newspeech.review.deps import get_grader
-from tests.api.examiner_world import evaluation_of, graded_sitting, students
-from tests.api.world import build_world
 from tests.fixtures.api import Api
+from tests.fixtures.sittings import evaluation_of, graded_sitting, students
+from tests.fixtures.world import build_world
 
 GIFT = """$CATEGORY: $course$/medical/Imported
 

@@ -14,8 +14,8 @@ from newspeech.config import Settings
 from newspeech.kit.http_range import parse_range
 from newspeech.models import AuditLog, ConfigEntry, Question
 from newspeech.system.input_contract import JSON_LIMIT, UPLOAD_LIMIT
-from tests.api.world import PASSWORD, World, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import PASSWORD, World, build_world
 
 TOO_BIG = 2**63
 QUESTION: dict[str, Any] = {

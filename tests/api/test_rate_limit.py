@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from tests.api.world import build_world
 from tests.fixtures.api import MovableClock
+from tests.fixtures.world import build_world
 
 REDIS_URL = os.environ.get("NEWSPEECH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -67,7 +67,7 @@ async def test_api_answers_429_with_retry_after(
     async with app.router.lifespan_context(app):
         async with app.state.sessionmaker() as db:
             world = await build_world(db)
-        from tests.api.world import issue_token
+        from tests.fixtures.world import issue_token
 
         async with app.state.sessionmaker() as db:
             token = await issue_token(db, limited, world.student.id, app.state.clock())

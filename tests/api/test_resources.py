@@ -11,8 +11,8 @@ from sqlalchemy import select
 from newspeech.config import Settings, load_settings
 from newspeech.errors import ConfigurationError
 from newspeech.models import Answer, UserRole
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import World, build_world
 
 
 async def _world(api: Api) -> World:

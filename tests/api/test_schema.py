@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
-from tests.api.world import build_world, issue_token
+from tests.fixtures.world import build_world, issue_token
 
 # The schema only: a fixed secret, so building it writes nothing to a data directory.
 OPENAPI = create_app(

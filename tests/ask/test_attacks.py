@@ -20,10 +20,10 @@ from newspeech.ask.service import AskService
 from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.errors import QueryRefused
 from newspeech.llm.client import OpenAIChatClient
-from tests.api.world import World
 from tests.ask.attacks import REFUSED, SCOPED, Attack
 from tests.ask.conftest import PLANTED, examiner_scope, row_counts
 from tests.fixtures.openai_chat_server import ChatServerScript
+from tests.fixtures.world import World
 
 INTERNALS = (
     "hashed_password",

@@ -12,9 +12,9 @@ from newspeech.ask.guards import RowFilter
 from newspeech.ask.repository import READ_ONLY_ROLE, ReadOnlyRunner
 from newspeech.config import Settings
 from newspeech.errors import QueryRefused, QueryTimeout
-from tests.api.world import World
 from tests.ask.conftest import row_counts
 from tests.conftest import CHECKOUT
+from tests.fixtures.world import World
 
 ADMIN = RowFilter(None)
 ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT COUNT(*) FROM t"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newspeech.ask.catalogue import CATALOGUE, physical_name
 from newspeech.ask.repository import READ_ONLY_ROLE
-from tests.api.world import World
+from tests.fixtures.world import World
 
 
 def _quoted(dialect: str, view: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from newspeech.models import AuditLog
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import World, build_world
 
 
 async def _world(api: Api) -> World:

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from newspeech.models import AuditLog
 from tests.api.rules import RULES
 from tests.api.test_authorisation import api_routes
-from tests.api.world import build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import build_world
 
 MUTATING = sorted(
     (method, path) for method, path in RULES if method in {"POST", "PUT", "PATCH", "DELETE"}

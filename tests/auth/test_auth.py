@@ -13,8 +13,8 @@ from newspeech.auth.service import authenticate_access_token
 from newspeech.config import Settings
 from newspeech.errors import Unauthenticated
 from newspeech.models import AuditLog
-from tests.api.world import PASSWORD, World, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import PASSWORD, World, build_world
 
 
 async def _world(api: Api) -> World:

@@ -8,10 +8,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from newspeech.models import Result
-from tests.api.examiner_world import result_of, sit, students
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_questions
+from tests.fixtures.sittings import result_of, sit, students
+from tests.fixtures.world import World, build_world
 
 
 def pdf_text(data: bytes) -> str:

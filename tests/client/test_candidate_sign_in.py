@@ -9,8 +9,8 @@ import pytest
 
 from newspeech.client.candidate import login_url, sign_in
 from newspeech.errors import Unauthenticated
-from tests.api.world import PASSWORD, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import PASSWORD, build_world
 from tests.test_cli import run_cli
 
 

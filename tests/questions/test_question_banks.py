@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from newspeech.models import AuditLog, Question
 from newspeech.questions.interchange.endpoints import MAX_IMPORT_BYTES
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import World, build_world
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "research-data" / "moodle-fixtures"
 

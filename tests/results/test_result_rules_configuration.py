@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.world import build_world
 from tests.fixtures.api import Api
+from tests.fixtures.world import build_world
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from newspeech.exams.recorder import result_event
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Evaluation
-from tests.api.examiner_world import sit, students
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_questions
+from tests.fixtures.sittings import sit, students
+from tests.fixtures.world import World, build_world
 
 MACHINE_WORDING = "Incorrect: 3/10.\nSent for examiner review: keyword stuffing."
 COMMENT = "The recording names ticagrelor and PCI; the transcript heard 'ticket growl'."

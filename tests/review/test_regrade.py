@@ -12,10 +12,10 @@ from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.grading import GradingThresholds, KeywordGrader
 from newspeech.models import AuditLog, Evaluation, Question, Result
 from newspeech.review.regrade import grading_question
-from tests.api.examiner_world import Sitting, evaluation_of, graded_sitting, students
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_questions
+from tests.fixtures.sittings import Sitting, evaluation_of, graded_sitting, students
+from tests.fixtures.world import World, build_world
 from tests.test_cli import run_cli
 
 TRANSCRIPTS = [

@@ -6,10 +6,10 @@ from sqlalchemy import select
 
 from newspeech.auth.scope import set_assigned_colleges
 from newspeech.models import AuditLog, ExamSession, UserRole
-from tests.api.examiner_world import evaluation_of, result_of, sit, students
-from tests.api.world import World, build_world
 from tests.fixtures.api import Api
 from tests.fixtures.factories import make_college, make_questions, make_user
+from tests.fixtures.sittings import evaluation_of, result_of, sit, students
+from tests.fixtures.world import World, build_world
 
 
 async def _world(api: Api) -> World:
