@@ -12,7 +12,7 @@ import pytest
 from newspeech.errors import ConfigurationError
 from newspeech.grading import ReviewReason
 from newspeech.grading.embeddings import MiniLMEmbedder
-from newspeech.grading.fit import fit_ridge, isotonic
+from newspeech.grading.fit import Rows, fit, fit_ridge, isotonic
 from newspeech.grading.hybrid import FEATURES, SIGNALS_DISAGREE, HybridGrader
 from newspeech.grading.marks import MarkModel
 from newspeech.models.enums import EvaluatorType, FeedbackType
@@ -120,6 +120,21 @@ def test_fitter_recovers_a_known_linear_model() -> None:
     mean, scale, coef, intercept = fit_ridge(x, y, l2=0.0)
     assert np.allclose(coef / scale, truth, atol=0.05)
     assert abs(intercept - float(mean @ (coef / scale)) - 0.5) < 0.05
+
+
+def test_a_mark_model_can_be_fitted_on_any_named_features() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.uniform(size=(600, 3))
+    y = np.clip(x @ np.array([0.6, 0.3, 0.0]) + rng.normal(scale=0.05, size=600), 0.0, 1.0)
+    groups = [f"q{i % 12}" for i in range(600)]
+    anchors = np.ones((12, 3))
+    model = fit(Rows(x, y, groups, anchors), ("keyword", "coverage", "length_ratio"))
+    assert model.features == ("keyword", "coverage", "length_ratio")
+    assert abs(model.coef[2]) < 0.1 * abs(model.coef[0])
+    low = model.fraction({"keyword": 0.1, "coverage": 0.1, "length_ratio": 0.5})
+    high = model.fraction({"keyword": 0.9, "coverage": 0.9, "length_ratio": 0.5})
+    assert high > low
+    assert model.fraction(dict.fromkeys(model.features, 1.0)) == 1.0
 
 
 def test_isotonic_calibration_is_monotone_and_fits_a_step() -> None:

@@ -176,7 +176,8 @@ def calibrate(scores: Matrix, y: Matrix, full_at: float) -> tuple[Matrix, Matrix
     return knots, marks
 
 
-def fit(rows: Rows) -> MarkModel:
+def fit(rows: Rows, features: tuple[str, ...] = MODEL_FEATURES) -> MarkModel:
+    """The mark model on ``rows`` (whose columns are ``features``, in order)."""
     fitted = fit_ridge(rows.x, rows.y, L2)
     folds = grouped_folds(rows.groups)
     scores = np.zeros(len(rows.y))
@@ -187,7 +188,7 @@ def fit(rows: Rows) -> MarkModel:
     knots, marks = calibrate(scores, rows.y, full_at)
     mean, scale, coef, intercept = fitted
     return MarkModel(
-        features=MODEL_FEATURES,
+        features=features,
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
         coef=tuple(float(v) for v in coef),
