@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newspeech.ask.guards import (
+    EVERY_ROW,
     MAX_LIMIT,
     RowFilter,
     checked_sql,
@@ -27,7 +28,7 @@ from newspeech.errors import (
 )
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
-ADMIN = RowFilter(None)
+ADMIN = EVERY_ROW
 MEDICAL = RowFilter(frozenset({"medical"}))
 
 

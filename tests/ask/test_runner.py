@@ -8,7 +8,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from newspeech.ask.catalogue import physical_name
-from newspeech.ask.guards import RowFilter
+from newspeech.ask.guards import EVERY_ROW, RowFilter
 from newspeech.ask.repository import READ_ONLY_ROLE, ReadOnlyRunner
 from newspeech.config import Settings
 from newspeech.errors import QueryRefused, QueryTimeout
@@ -16,7 +16,7 @@ from tests.api.world import World
 from tests.ask.conftest import row_counts
 from tests.conftest import CHECKOUT
 
-ADMIN = RowFilter(None)
+ADMIN = EVERY_ROW
 ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT COUNT(*) FROM t"
 # MariaDB stops recursion after max_recursive_iterations (1000); its sequence engine makes a
 # cross join of a billion billion rows instead.

@@ -3,6 +3,8 @@ hold no secrets, and the read-only role may read them and nothing else."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -38,7 +40,9 @@ async def test_views_expose_marks_but_no_secrets(engine: AsyncEngine, world: Wor
         rows = {(college, score) for college, score in answers}
     assert rows == {("medical", 7), ("law", 7)}
     names = {c.name for view in CATALOGUE for c in view.columns}
-    assert not {n for n in names if "password" in n or "token" in n or "hash" in n}
+    # Counts of a model's tokens are data; sign-in tokens, hashes and keys are not published.
+    secret = re.compile(r"password|hash|secret|key|sha|token(?!s$)|parameters|error")
+    assert not {n for n in names if secret.search(n)}
 
 
 async def test_postgresql_role_reads_the_views_and_nothing_else(

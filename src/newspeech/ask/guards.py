@@ -64,17 +64,33 @@ _FUNCTION_NAMES = ", ".join(sorted({f.sql_names()[0].lower() for f in ALLOWED_FU
 
 @dataclass(frozen=True)
 class RowFilter:
-    """What the caller may read: every view (admin) or the college views, limited to
-    ``colleges`` (examiner)."""
+    """What the caller may read. Exam views (``college``): every row (``colleges`` None: an
+    admin), or only ``colleges``' rows (an examiner), or none at all (``exams`` False: an
+    analyst). Recording-analysis views (``analysis``): analysts and admins."""
 
-    colleges: frozenset[str] | None  # None: every row
+    colleges: frozenset[str] | None  # None: every college's rows
+    exams: bool = True
+    analysis: bool = False
 
     @property
     def is_admin(self) -> bool:
-        return self.colleges is None
+        return self.colleges is None and self.exams and self.analysis
 
     def may_read(self, view: str) -> bool:
-        return self.is_admin or VIEWS[view].visibility is Visibility.COLLEGE
+        if VIEWS[view].visibility is Visibility.ANALYSIS:
+            return self.analysis
+        return self.exams
+
+
+EVERY_ROW = RowFilter(None, analysis=True)
+"""An admin's filter: every view, every row."""
+ANALYSIS_ONLY = RowFilter(frozenset(), exams=False, analysis=True)
+"""An analyst's filter: the recording-analysis views, no exam data."""
+
+
+def examiner_rows(colleges: Iterable[str]) -> RowFilter:
+    """An examiner's filter: the exam views, their colleges' rows."""
+    return RowFilter(frozenset(colleges))
 
 
 def sqlglot_dialect(dialect: str) -> str:
@@ -148,7 +164,7 @@ def require_catalogue(tree: exp.Expr, rows: RowFilter) -> None:
             if name not in VIEWS:
                 raise QueryUnknownSource(_unknown_view())
             if not rows.may_read(name):
-                raise QueryOutOfScope(f"the view {name!r} is for admins only")
+                raise QueryOutOfScope(_not_yours(name))
         defined.add(table.alias_or_name.lower())
     defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
     for alias in tree.find_all(exp.TableAlias):
@@ -160,6 +176,12 @@ def require_catalogue(tree: exp.Expr, rows: RowFilter) -> None:
             raise QueryUnknownSource(
                 f"unknown column {column.sql()[:60]!r}: use the catalogue's columns"
             )
+
+
+def _not_yours(view: str) -> str:
+    if VIEWS[view].visibility is Visibility.ANALYSIS:
+        return f"the view {view!r} is recording analysis: for analysts and admins"
+    return f"the view {view!r} is exam data: for examiners and admins"
 
 
 def _unknown_view() -> str:

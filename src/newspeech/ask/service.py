@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.ask import curated
 from newspeech.ask.catalogue import CATALOGUE, prompt_text
-from newspeech.ask.guards import MAX_LIMIT, RowFilter, checked_sql, checked_tree
+from newspeech.ask.guards import (
+    ANALYSIS_ONLY,
+    EVERY_ROW,
+    MAX_LIMIT,
+    RowFilter,
+    checked_sql,
+    checked_tree,
+    examiner_rows,
+)
 from newspeech.ask.repository import ReadOnlyRunner, Rows
 from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.auth.scope import Scope
@@ -48,12 +56,15 @@ class Answer:
 
 
 def row_filter(scope: Scope) -> RowFilter:
-    """Admins read every row; examiners their colleges' rows; students nothing."""
+    """Admins read every row; examiners their colleges' exam rows; analysts the recording
+    analysis and no exam data; students nothing."""
     if scope.role is UserRole.ADMIN:
-        return RowFilter(None)
+        return EVERY_ROW
     if scope.role is UserRole.EXAMINER:
-        return RowFilter(scope.colleges)
-    raise QueryOutOfScope("questions are for examiners and admins")
+        return examiner_rows(scope.colleges)
+    if scope.role is UserRole.ANALYST:
+        return ANALYSIS_ONLY
+    raise QueryOutOfScope("questions are for examiners, analysts and admins")
 
 
 def system_prompt(dialect: str) -> str:
