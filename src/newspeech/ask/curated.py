@@ -21,6 +21,8 @@ _TEXT = re.compile(r"^(?:[^\W_]|[ .,'-]){1,100}$")
 """Letters (any script), digits, spaces and . , ' - : no LIKE wildcards, no SQL syntax
 (values become string literals in the tree anyway)."""
 
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+
 _WEEK = {
     "postgresql": "TO_CHAR({column}, 'IYYY-IW')",
     "mysql": "DATE_FORMAT({column}, '%x-%v')",
@@ -31,7 +33,8 @@ _WEEK = {
 @dataclass(frozen=True)
 class Parameter:
     """One input of a curated question: a ``college`` code, a ``date`` (YYYY-MM-DD), a
-    ``choice`` among ``choices``, or ``text`` (a word or a name)."""
+    ``choice`` among ``choices``, ``text`` (a word or a name), or ``contains`` (text bound as
+    a LIKE pattern ``%text%``: the text itself may hold no wildcard)."""
 
     name: str
     kind: str = "text"
@@ -45,13 +48,19 @@ class Parameter:
                 return dt.date.fromisoformat(raw).isoformat()
             except ValueError:
                 raise ValidationFailed(f"{self.name} must be a date (YYYY-MM-DD)") from None
-        if self.kind == "choice" and raw not in self.choices:
-            raise ValidationFailed(f"{self.name} must be one of: {', '.join(self.choices)}")
+        if self.kind == "choice":
+            if raw not in self.choices:
+                raise ValidationFailed(f"{self.name} must be one of: {', '.join(self.choices)}")
+            return raw
+        if self.kind == "college":
+            if not _CODE.match(raw):
+                raise ValidationFailed(f"{self.name} must be a college code (letters, digits, _ -)")
+            return raw
         if not _TEXT.match(raw):
             raise ValidationFailed(
                 f"{self.name} must be up to 100 letters, digits, spaces or . , ' -"
             )
-        return raw
+        return f"%{raw}%" if self.kind == "contains" else raw
 
 
 _COLLEGE = Parameter("college", "college", "College")
@@ -155,12 +164,12 @@ CURATED: tuple[CuratedQuestion, ...] = (
         "Reports (audits) of a building type in a city that mention a word",
         "SELECT report_id, report_type, place, zone, report_date FROM reports "
         "WHERE LOWER(building_type) = LOWER(:building_type) AND LOWER(city) = LOWER(:city) "
-        "AND LOWER(body) LIKE CONCAT('%', LOWER(:word), '%') "
+        "AND LOWER(body) LIKE LOWER(:word) "
         "ORDER BY report_date DESC, report_id",
         (
             Parameter("building_type", "text", "Building type"),
             Parameter("city", "text", "City"),
-            Parameter("word", "text", "Mentions"),
+            Parameter("word", "contains", "Mentions"),
         ),
     ),
     CuratedQuestion(
