@@ -45,7 +45,9 @@ class ViewRead(BaseModel):
 
 class ParameterRead(BaseModel):
     name: str
-    kind: str = Field(description="college, date (YYYY-MM-DD), choice, text, or contains (a word to look for)")
+    kind: str = Field(
+        description="college, date (YYYY-MM-DD), choice, text, or contains (a word to look for)"
+    )
     label: str
     choices: list[str] = Field(description="the allowed values of a choice")
 
