@@ -52,7 +52,9 @@ class AnalysisWorld:
 
 
 def _named(model: type[KeyedName], name: str) -> KeyedName:
-    return model(key=dictionary_key(name), name=name)
+    entry = model()
+    entry.key, entry.name = dictionary_key(name), name
+    return entry
 
 
 async def build_analysis_world(db: AsyncSession) -> AnalysisWorld:
