@@ -206,6 +206,10 @@ async def test_injection_planted_in_transcripts_and_reports_never_reaches_the_mo
     prompt = json.dumps(chat_script.requests[-1]["messages"])
     assert PLANTED_TEXT not in prompt
     assert "hashed_password" not in prompt
+    # The analyst's model is told of the analysis views only, with their columns.
+    assert "view reports:" in prompt
+    assert "building_type (text)" in prompt
+    assert "view answers:" not in prompt
     assert await row_counts(engine) == before
 
 
