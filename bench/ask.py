@@ -5,13 +5,15 @@
 
 1. Guard overhead: parse + check + rewrite (:func:`newspeech.ask.guards.checked_sql`) of a
    fixed set of questions' SQL (curated ones, typical model SQL, refused attacks), for an
-   examiner, in each backend's dialect: p50 / p95 per call over ``--iterations`` rounds.
-   No database is involved. Goal: p95 <= 5 ms.
+   examiner (exam data) or an analyst (recording analysis), in each backend's dialect:
+   p50 / p95 per call over ``--iterations`` rounds. No database is involved. Goal: p95 <= 5 ms.
 2. Accuracy: per backend, a fresh database with a known world (two colleges, six sittings
-   each with fixed marks, results with fixed dates and pass/fail, flagged answers), then every
-   fixed question through :class:`newspeech.ask.service.AskService` as an admin and as an
-   examiner of medical; its rows are compared with the answer computed here in Python from the
-   same fixed data. Accuracy = questions answered exactly / questions asked.
+   each with fixed marks, results with fixed dates and pass/fail, flagged answers; design
+   audits of spas and a hotel in Lyon and Paris with their reports, a report run and a model
+   call: ``tests/ask/analysis_world.py``), then every fixed question through
+   :class:`newspeech.ask.service.AskService` as an admin, an examiner of medical or an analyst;
+   its rows are compared with the answer computed here in Python from the same fixed data.
+   Accuracy = questions answered exactly / questions asked.
 
 Prints a table and writes JSON to bench/results/ask.json.
 """
@@ -34,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from tests.fixtures.analysis_world import AnalysisWorld, build_analysis_world
 from tests.fixtures.databases import BACKENDS, fresh_database_url
 from tests.fixtures.factories import answer_and_evaluate, make_questions, make_session, make_user
 
 from newspeech import __version__
 from newspeech.ask import curated
-from newspeech.ask.guards import RowFilter, checked_sql
+from newspeech.ask.guards import ANALYSIS_ONLY, RowFilter, checked_sql
 from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.ask.service import AskService
 from newspeech.audits.service import Auditor, ClientInfo
@@ -54,20 +57,56 @@ from newspeech.results.service import calculate_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EXAMINER = RowFilter(frozenset({"medical"}))
-GUARDED_SQL = [
-    *(q.sql.replace(":college", "'medical'") for q in curated.CURATED if "{week}" not in q.sql),
-    "SELECT college, AVG(score) AS mean FROM answers GROUP BY college ORDER BY mean",
-    "SELECT q.question_text, q.mean_score FROM item_statistics AS q WHERE q.answers_marked > 0 "
-    "ORDER BY q.mean_score ASC LIMIT 5",
-    "WITH weekly AS (SELECT session_id, score FROM answers WHERE score IS NOT NULL) "
-    "SELECT COUNT(*) AS n, AVG(score) AS mean FROM weekly",
-    "SELECT r.college, COUNT(*) AS n FROM results AS r JOIN exam_sessions AS s "
-    "ON s.session_id = r.session_id WHERE r.passed = TRUE GROUP BY r.college",
-    "SELECT status, COUNT(*) FROM exam_sessions GROUP BY status HAVING COUNT(*) > 1",
-    "SELECT * FROM users",
-    "SELECT pg_sleep(10)",
-    "WITH d AS (DELETE FROM answers RETURNING *) SELECT * FROM d",
-    "SELECT 1; DROP TABLE users",
+SAMPLE_VALUES = {
+    ":college": "'medical'",
+    ":since": "'2026-09-01'",
+    ":building_type": "'spa'",
+    ":city": "'Lyon'",
+    ":word": "'%ventilation%'",
+    ":dictionary": "'city'",
+}
+
+
+def _filled(sql: str) -> str:
+    for placeholder, value in SAMPLE_VALUES.items():
+        sql = sql.replace(placeholder, value)
+    return sql
+
+
+def _rows_for(question: curated.CuratedQuestion) -> RowFilter:
+    return EXAMINER if question.for_rows(EXAMINER) else ANALYSIS_ONLY
+
+
+GUARDED_SQL: list[tuple[str, RowFilter]] = [
+    *((_filled(q.sql), _rows_for(q)) for q in curated.CURATED if "{week}" not in q.sql),
+    ("SELECT college, AVG(score) AS mean FROM answers GROUP BY college ORDER BY mean", EXAMINER),
+    (
+        "SELECT q.question_text, q.mean_score FROM item_statistics AS q "
+        "WHERE q.answers_marked > 0 ORDER BY q.mean_score ASC LIMIT 5",
+        EXAMINER,
+    ),
+    (
+        "WITH weekly AS (SELECT session_id, score FROM answers WHERE score IS NOT NULL) "
+        "SELECT COUNT(*) AS n, AVG(score) AS mean FROM weekly",
+        EXAMINER,
+    ),
+    (
+        "SELECT r.college, COUNT(*) AS n FROM results AS r JOIN exam_sessions AS s "
+        "ON s.session_id = r.session_id WHERE r.passed = TRUE GROUP BY r.college",
+        EXAMINER,
+    ),
+    ("SELECT status, COUNT(*) FROM exam_sessions GROUP BY status HAVING COUNT(*) > 1", EXAMINER),
+    (
+        "SELECT r.report_id, r.place, o.total_tokens FROM reports AS r JOIN report_outputs AS o "
+        "ON o.report_id = r.report_id WHERE LOWER(r.city) = 'lyon' AND LOWER(r.body) LIKE "
+        "'%ventilation%' ORDER BY r.report_date DESC",
+        ANALYSIS_ONLY,
+    ),
+    ("SELECT * FROM users", EXAMINER),
+    ("SELECT pg_sleep(10)", EXAMINER),
+    ("WITH d AS (DELETE FROM answers RETURNING *) SELECT * FROM d", EXAMINER),
+    ("SELECT 1; DROP TABLE users", EXAMINER),
+    ("SELECT answer_text FROM answers", ANALYSIS_ONLY),
 ]
 DIALECTS = ("sqlite", "postgresql", "mysql")
 SCORES = {"medical": [[8, 6, 3], [7, 5, 2], [9, 9, 4], [6, 4, 1], [5, 7, 3], [8, 2, 6]]}
@@ -89,11 +128,11 @@ def guard_overhead(iterations: int) -> dict[str, Any]:
         timings: list[float] = []
         cpu: list[float] = []
         for _ in range(iterations):
-            for sql in GUARDED_SQL:
+            for sql, rows in GUARDED_SQL:
                 start = time.perf_counter()
                 start_cpu = time.thread_time()
                 with contextlib.suppress(QueryRefused):
-                    checked_sql(sql, dialect, EXAMINER)
+                    checked_sql(sql, dialect, rows)
                 timings.append((time.perf_counter() - start) * 1000)
                 cpu.append((time.thread_time() - start_cpu) * 1000)
         by_dialect[dialect] = {
@@ -114,9 +153,9 @@ class Known:
     name: str
     key: str
     parameters: dict[str, str]
-    scope: str  # "admin" or "examiner"
-    expected: Callable[[str], list[list[Any]]]
-    """The rows, computed from the fixed data (the argument: the dialect)."""
+    scope: str  # "admin", "examiner" or "analyst"
+    expected: Callable[[str, AnalysisWorld], list[list[Any]]]
+    """The rows, computed from the fixed data (the arguments: the dialect, the analysis ids)."""
 
 
 def _week(dialect: str, moment: dt.datetime) -> str:
@@ -149,32 +188,61 @@ def _flagged(college: str) -> int:
 
 KNOWN = [
     Known("lowest mean, medical", "lowest_mean_mark_per_question", {"college": "medical"}, "admin",
-          lambda d: _lowest_means("medical")),
+          lambda d, a: _lowest_means("medical")),
     Known("lowest mean, law", "lowest_mean_mark_per_question", {"college": "law"}, "admin",
-          lambda d: _lowest_means("law")),
+          lambda d, a: _lowest_means("law")),
     Known("pass rate by week, medical", "pass_rate_by_week", {"college": "medical"}, "admin",
-          lambda d: _by_week("medical", d)),
+          lambda d, a: _by_week("medical", d)),
     Known("pass rate by week, law (examiner: none)", "pass_rate_by_week", {"college": "law"},
-          "examiner", lambda d: []),
+          "examiner", lambda d, a: []),
     Known("pass rate by college", "pass_rate_by_college", {}, "admin",
-          lambda d: [["law", 6, _rate(PASSED["law"])], ["medical", 6, _rate(PASSED["medical"])]]),
+          lambda d, a: [["law", 6, _rate(PASSED["law"])],
+                        ["medical", 6, _rate(PASSED["medical"])]]),
     Known("pass rate by college (examiner)", "pass_rate_by_college", {}, "examiner",
-          lambda d: [["medical", 6, _rate(PASSED["medical"])]]),
+          lambda d, a: [["medical", 6, _rate(PASSED["medical"])]]),
     Known("sittings by status, law", "sittings_by_status", {"college": "law"}, "admin",
-          lambda d: [["completed", 6]]),
+          lambda d, a: [["completed", 6]]),
     Known("answers awaiting review, medical", "answers_awaiting_review", {"college": "medical"},
-          "examiner", lambda d: [[_flagged("medical")]]),
-    Known("reports per place", "reports_by_place", {}, "admin", lambda d: []),
+          "examiner", lambda d, a: [[_flagged("medical")]]),
+    Known("lowest mean since 2000, medical (examiner)", "lowest_mean_mark_since",
+          {"college": "medical", "since": "2000-01-01"}, "examiner",
+          lambda d, a: _lowest_means("medical")),
+    Known("lowest mean since 2999 (none)", "lowest_mean_mark_since",
+          {"college": "medical", "since": "2999-01-01"}, "admin", lambda d, a: []),
+    Known("spa audits in Lyon mentioning ventilation", "reports_mentioning",
+          {"building_type": "spa", "city": "Lyon", "word": "ventilation"}, "analyst",
+          lambda d, a: [[i] for i in sorted(a.spa_lyon_ventilation)]),
+    Known("hotel audits in Lyon mentioning tiles (none)", "reports_mentioning",
+          {"building_type": "hotel", "city": "Lyon", "word": "tiles"}, "admin", lambda d, a: []),
+    Known("reports per place (analyst)", "reports_by_place", {}, "analyst",
+          lambda d, a: [["Les Thermes", 4], ["Grand Hotel", 1]]),
+    Known("reports per building type", "reports_by_building_type", {}, "analyst",
+          lambda d, a: [["spa", 4], ["hotel", 1]]),
+    Known("recordings per week", "recordings_by_week", {}, "analyst",
+          lambda d, a: [[_week(d, dt.datetime(2026, 11, 30, tzinfo=dt.UTC)), 5]]),
+    Known("model use per prompt", "model_use_by_prompt", {}, "admin",
+          lambda d, a: [["findings", 1, 150, 1.5]]),
+    Known("cities in the dictionary", "dictionary_entries", {"dictionary": "city"}, "analyst",
+          lambda d, a: [["Lyon"], ["Paris"]]),
 ]  # fmt: skip
 
 
-async def _world(settings: Settings) -> tuple[Scope, Scope, dict[int, int]]:
-    """The fixed data; the scopes; bank question id -> position 0..2 in its college."""
+@dataclass(frozen=True)
+class BenchWorld:
+    scopes: dict[str, Scope]
+    positions: dict[int, int]
+    """bank question id -> position 0..2 in its college"""
+    analysis: AnalysisWorld
+
+
+async def _world(settings: Settings) -> BenchWorld:
+    """The fixed data and who asks."""
     engine = create_engine(settings)
     await upgrade(engine)
     positions: dict[int, int] = {}
     async with create_sessionmaker(engine)() as db:
         admin = await make_user(db, role=UserRole.ADMIN, college_type=None)
+        analyst = await make_user(db, role=UserRole.ANALYST, college_type=None)
         examiner = await make_user(db, role=UserRole.EXAMINER)
         await set_assigned_colleges(db, examiner.id, ["medical"])
         for college, sittings in SCORES.items():
@@ -197,12 +265,14 @@ async def _world(settings: Settings) -> tuple[Scope, Scope, dict[int, int]]:
                 )
         await db.flush()
         await db.commit()
+        analysis = await build_analysis_world(db)
     await engine.dispose()
-    return (
-        Scope(admin.id, UserRole.ADMIN),
-        Scope(examiner.id, UserRole.EXAMINER, frozenset({"medical"})),
-        positions,
-    )
+    scopes = {
+        "admin": Scope(admin.id, UserRole.ADMIN),
+        "examiner": Scope(examiner.id, UserRole.EXAMINER, frozenset({"medical"})),
+        "analyst": Scope(analyst.id, UserRole.ANALYST),
+    }
+    return BenchWorld(scopes, positions, analysis)
 
 
 def _comparable(key: str, rows: list[list[Any]], positions: dict[int, int]) -> list[list[Any]]:
@@ -210,6 +280,10 @@ def _comparable(key: str, rows: list[list[Any]], positions: dict[int, int]) -> l
         return [[positions[r[0]], round(float(r[2]), 3), int(r[3])] for r in rows]
     if key == "answers_awaiting_review":
         return [[len(rows)]]
+    if key == "lowest_mean_mark_since":
+        return _comparable("lowest_mean_mark_per_question", rows, positions)
+    if key in ("reports_mentioning", "dictionary_entries"):
+        return [row[:1] for row in rows]
     return [[float(v) if isinstance(v, float) else v for v in row] for row in rows]
 
 
@@ -217,16 +291,16 @@ async def accuracy(backend: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = await fresh_database_url(backend, Path(tmp), "newspeech_bench_ask")
         settings = Settings(environment="test", data_dir=Path(tmp), database_url=url)
-        admin, examiner, positions = await _world(settings)
+        world = await _world(settings)
         engine = create_engine(settings)
         outcomes = []
         async with create_sessionmaker(engine)() as db:
             service = AskService(ReadOnlyRunner(engine), Auditor(db, ClientInfo()))
             for known in KNOWN:
-                scope = admin if known.scope == "admin" else examiner
+                scope = world.scopes[known.scope]
                 answer = await service.ask_curated(known.key, known.parameters, scope)
-                got = _comparable(known.key, answer.rows, positions)
-                want = known.expected(engine.dialect.name)
+                got = _comparable(known.key, answer.rows, world.positions)
+                want = known.expected(engine.dialect.name, world.analysis)
                 outcomes.append(
                     {"question": known.name, "ok": got == want, "got": got, "want": want}
                 )

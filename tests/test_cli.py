@@ -140,3 +140,16 @@ def test_voice_prerender_fills_the_disk_store_once(tmp_path: Path) -> None:
     unknown = run_cli("voice", "prerender", "--college", "dentistry", data_dir=tmp_path)
     assert unknown.returncode == 2
     assert "no college type dentistry" in unknown.stderr
+
+
+def test_ask_grant_login_on_sqlite_says_there_are_no_logins(tmp_path: Path) -> None:
+    result = run_cli(
+        "ask",
+        "grant-login",
+        "ask_login",
+        data_dir=tmp_path,
+        env={"NEWSPEECH_ASK_LOGIN_PASSWORD": "a long enough password"},
+    )
+    assert result.returncode == 2
+    assert "SQLite has no logins" in result.stderr
+    assert "Traceback" not in result.stderr

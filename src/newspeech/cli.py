@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from newspeech.analysis import cli as prompts_cli
+from newspeech.ask import cli as ask_cli
 from newspeech.backup import cli as backup_cli
 from newspeech.client.candidate import Candidate, load_answers, sign_in, summary_lines
 from newspeech.config import Settings, load_settings
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     backup_cli.add_parser(commands)
     prompts_cli.add_parser(commands)
+    ask_cli.add_parser(commands)
     voice_cli.add_parser(commands)
     worker = commands.add_parser(
         "worker", help="run recording-analysis jobs from NEWSPEECH_BROKER_URL (Redis or RabbitMQ)"
@@ -374,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(asyncio.run(backup_cli.run(args, settings))))
         elif args.command == "prompts":
             print("\n".join(asyncio.run(prompts_cli.run(args, settings))))
+        elif args.command == "ask":
+            print("\n".join(asyncio.run(ask_cli.run(args, settings))))
         elif args.command == "voice":
             print("\n".join(asyncio.run(voice_cli.run(args, settings, _say))))
         elif args.command == "worker":

@@ -39,13 +39,15 @@ from tests.fixtures.answer_audio import audio_store, give_audio
 from tests.fixtures.api import Api
 from tests.fixtures.world import INVITE_CODE, PASSWORD, World, make_invitation
 
-Access = Literal["public", "user", "examiner", "analyst", "admin"]
+Access = Literal["public", "user", "examiner", "analyst", "asker", "admin"]
 Owner = Literal["own", "other"]
 RANK = {"public": 0, "user": 1, "examiner": 2, "admin": 3}
 ROLE_RANK = {"anonymous": 0, "student": 1, "examiner": 2, "admin": 3}
 # Recording analysis is a side branch: analysts and admins only. Elsewhere an analyst is a
 # signed-in user with no exam data of their own (nothing of anyone's is "own" to them).
 ANALYSTS = {"analyst", "admin"}
+# Asking the data: examiners (exam data), analysts (recording analysis) and admins.
+ASKERS = {"examiner", "analyst", "admin"}
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ class Rule:
     audit: str | None = None
 
     def expected(self, role: str, owner: Owner) -> int:
-        if self.access == "analyst":
-            if role not in ANALYSTS:
+        if self.access in ("analyst", "asker"):
+            if role not in (ANALYSTS if self.access == "analyst" else ASKERS):
                 return 401 if role == "anonymous" else 403
             return self.ok
         if role == "analyst":
@@ -118,6 +120,15 @@ def fixed(path: str, **kwargs: Any) -> Builder:
         return Call(path.format(w=world), **kwargs)
 
     return build
+
+
+async def _ask(api: Api, world: World, role: str, owner: Owner) -> Call:
+    """A curated question the role may ask: exam data, or recording analysis for analysts."""
+    if role == "analyst":
+        return Call("/ask", json={"curated": "reports_by_place"})
+    return Call(
+        "/ask", json={"curated": "sittings_by_status", "parameters": {"college": "medical"}}
+    )
 
 
 def by_owner(own: str, other: str, **kwargs: Any) -> Builder:
@@ -644,11 +655,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/analysis/reports/{report_id}/runs"): Rule(
         "analyst", 202, _on_report("/runs"), audit="analysis.report.rerun"
     ),
-    ("POST", "/api/v1/ask"): Rule(
-        "examiner",
-        200,
-        fixed("/ask", json={"curated": "sittings_by_status", "parameters": {"college": "medical"}}),
-        audit="ask.query",
-    ),
-    ("GET", "/api/v1/ask/catalogue"): Rule("examiner", 200, fixed("/ask/catalogue")),
+    ("POST", "/api/v1/ask"): Rule("asker", 200, _ask, audit="ask.query"),
+    ("GET", "/api/v1/ask/catalogue"): Rule("asker", 200, fixed("/ask/catalogue")),
 }

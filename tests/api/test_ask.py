@@ -14,6 +14,7 @@ from newspeech.ask.deps import get_ask_llm
 from newspeech.llm.client import OpenAIChatClient
 from newspeech.models import AuditLog
 from tests.ask.conftest import API_KEY
+from tests.fixtures.analysis_world import build_analysis_world
 from tests.fixtures.api import Api
 from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
 from tests.fixtures.openai_tts_server import serving
@@ -121,3 +122,94 @@ async def test_catalogue_lists_views_columns_and_curated_questions(api: Api, wor
     assert [view["name"] for view in body["views"]][:3] == ["colleges", "exam_sessions", "answers"]
     assert body["llm_configured"] is False
     assert "pass_rate_by_week" in {q["key"] for q in body["curated"]}
+
+
+CATALOGUE_VIEWS = {
+    "examiner": ["colleges", "exam_sessions", "answers", "results", "item_statistics"],
+    "analyst": [
+        "transcriptions",
+        "reports",
+        "report_runs",
+        "job_stages",
+        "report_outputs",
+        "dictionaries",
+    ],
+}
+
+
+@pytest.mark.parametrize("role", ["examiner", "analyst", "admin"])
+async def test_catalogue_lists_what_each_role_may_ask(api: Api, world: World, role: str) -> None:
+    user = world.user(role)
+    assert user is not None
+    response = await api.client().get("/ask/catalogue", headers=await api.headers_for(user.id))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    views = [view["name"] for view in body["views"]]
+    expected = CATALOGUE_VIEWS.get(role, CATALOGUE_VIEWS["examiner"] + CATALOGUE_VIEWS["analyst"])
+    assert views == expected
+    keys = {q["key"] for q in body["curated"]}
+    assert ("reports_mentioning" in keys) == (role != "examiner")
+    assert ("pass_rate_by_week" in keys) == (role != "analyst")
+    assert all(c["description"] for view in body["views"] for c in view["columns"])
+
+
+async def test_a_student_may_not_ask(api: Api, world: World) -> None:
+    headers = await api.headers_for(world.student.id)
+    response = await api.client().post(
+        "/ask", json={"curated": "pass_rate_by_college"}, headers=headers
+    )
+    assert response.status_code == 403
+
+
+async def test_an_analyst_asks_about_spa_audits_and_is_audited(api: Api, world: World) -> None:
+    async with api.sessionmaker() as db:
+        analysis = await build_analysis_world(db)
+    headers = await api.headers_for(world.analyst.id)
+    body = {
+        "curated": "reports_mentioning",
+        "parameters": {"building_type": "spa", "city": "Lyon", "word": "ventilation"},
+    }
+    response = await api.client().post("/ask", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert sorted(row[0] for row in answer["rows"]) == sorted(analysis.spa_lyon_ventilation)
+    assert "'%ventilation%'" in answer["sql"]
+    async with api.sessionmaker() as db:
+        row = await db.scalar(select(AuditLog).where(AuditLog.action == "ask.query"))
+    assert row is not None
+    assert row.user_id == world.analyst.id
+    assert row.details is not None
+    assert row.details["rows"] == 2
+
+
+async def test_an_analysts_exam_question_is_refused_and_audited(api: Api, world: World) -> None:
+    headers = await api.headers_for(world.analyst.id)
+    body = {"curated": "pass_rate_by_college"}
+    response = await api.client().post("/ask", json=body, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["error"] == "query_out_of_scope"
+    async with api.sessionmaker() as db:
+        row = await db.scalar(select(AuditLog).where(AuditLog.action == "ask.refused"))
+    assert row is not None
+    assert row.user_id == world.analyst.id
+    assert row.status == "query_out_of_scope"
+
+
+@pytest.mark.parametrize(
+    ("curated", "parameters", "message"),
+    [
+        ("lowest_mean_mark_since", {"college": "medical", "since": "last term"}, "date"),
+        ("reports_mentioning", {"building_type": "spa", "city": "Lyon", "word": "50%"}, "letters"),
+        ("dictionary_entries", {"dictionary": "users"}, "one of"),
+        ("pass_rate_by_week", {"college": "med'ical"}, "college code"),
+        ("pass_rate_by_week", {}, "needs"),
+    ],
+)
+async def test_bad_curated_parameters_are_422(
+    api: Api, world: World, curated: str, parameters: dict[str, str], message: str
+) -> None:
+    headers = await api.headers_for(world.admin.id)
+    body = {"curated": curated, "parameters": parameters}
+    response = await api.client().post("/ask", json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"]

@@ -213,14 +213,103 @@ REFUSED: tuple[Attack, ...] = (
         "string_escape", "SELECT 'x\\'; DROP TABLE users; --' AS t", NOT_ONE, UNPARSABLE, UNKNOWN
     ),
     _a("dollar_quote", "SELECT $$ $$; DROP TABLE users; SELECT $$ $$", NOT_ONE, UNPARSABLE),
-    # admin-only views for an examiner
+    # recording analysis for an examiner (analysts and admins only)
     _a("transcriptions_for_examiner", "SELECT text FROM transcriptions", SCOPE),
     _a(
         "reports_in_subquery",
         "SELECT college FROM results WHERE EXISTS (SELECT 1 FROM reports)",
         SCOPE,
     ),
+    _a("report_runs_for_examiner", "SELECT markdown FROM report_runs", SCOPE),
+    _a("job_stages_for_examiner", "SELECT kind FROM job_stages", SCOPE),
+    _a(
+        "report_outputs_in_union",
+        "SELECT college FROM results UNION SELECT output FROM report_outputs",
+        SCOPE,
+    ),
+    _a(
+        "dictionaries_in_cte",
+        "WITH d AS (SELECT name FROM dictionaries) SELECT COUNT(*) AS n FROM d",
+        SCOPE,
+    ),
+    # the analysis tables' internals behind the views
+    _a("llm_calls_table", "SELECT parameters, input_sha256 FROM analysis_llm_calls", UNKNOWN),
+    _a("report_runs_table", "SELECT pdf_key FROM analysis_report_runs", UNKNOWN),
+    _a("prompt_versions_table", "SELECT text FROM analysis_prompt_versions", UNKNOWN),
+    _a("transcript_search_index", "SELECT * FROM ft_analysis_transcript_segments", UNKNOWN),
+    # the SQL planted in stored transcripts, report bodies and model outputs (analysis_world.py)
+    _a(
+        "planted_in_transcripts",
+        "SELECT hashed_password FROM users; DROP TABLE analysis_reports",
+        NOT_ONE,
+    ),
 )
+
+ANALYST_REFUSED: tuple[Attack, ...] = (
+    # exam data for an analyst, however it is reached
+    _a("analyst_answers", "SELECT answer_text FROM answers", SCOPE),
+    _a("analyst_results_count", "SELECT COUNT(*) AS n FROM results", SCOPE),
+    _a("analyst_colleges", "SELECT college FROM colleges", SCOPE),
+    _a("analyst_item_statistics", "SELECT question_text FROM item_statistics", SCOPE),
+    _a(
+        "analyst_union_exam",
+        "SELECT place FROM reports UNION SELECT question_text FROM answers",
+        SCOPE,
+    ),
+    _a(
+        "analyst_cte_exam",
+        "WITH s AS (SELECT candidate_id FROM exam_sessions) SELECT COUNT(*) AS n FROM s",
+        SCOPE,
+    ),
+    _a(
+        "analyst_exists_exam",
+        "SELECT place FROM reports WHERE EXISTS (SELECT 1 FROM results WHERE passed)",
+        SCOPE,
+    ),
+    _a(
+        "analyst_scalar_exam",
+        "SELECT (SELECT MAX(score) FROM answers) AS s FROM dictionaries",
+        SCOPE,
+    ),
+    _a(
+        "analyst_join_exam",
+        "SELECT r.place FROM reports r JOIN exam_sessions s ON s.session_id = r.report_id",
+        SCOPE,
+    ),
+    # columns the views do not publish
+    _a("analyst_call_error", "SELECT error FROM report_outputs", UNKNOWN),
+    _a("analyst_call_parameters", "SELECT parameters FROM report_outputs", UNKNOWN),
+    _a("analyst_recording_key", "SELECT recording_key FROM transcriptions", UNKNOWN),
+    _a("analyst_pdf_key", "SELECT pdf_key FROM report_runs", UNKNOWN),
+    _a("analyst_stage_output", "SELECT output FROM job_stages", UNKNOWN),
+    _a("analyst_uploaded_by", "SELECT uploaded_by FROM transcriptions", UNKNOWN),
+    # writes and reads around the views
+    _a("analyst_delete_reports", "DELETE FROM reports", NOT_READ),
+    _a("analyst_update_body", "UPDATE reports SET body = 'x'", NOT_READ),
+    _a(
+        "analyst_cte_update",
+        "WITH u AS (UPDATE reports SET body = '' RETURNING *) SELECT * FROM u",
+        NOT_READ,
+        UNPARSABLE,
+    ),
+    _a("analyst_users", "SELECT email FROM users", UNKNOWN),
+    _a(
+        "analyst_fts_match",
+        "SELECT text FROM transcriptions WHERE text MATCH 'x'",
+        NOT_READ,
+        UNPARSABLE,
+    ),
+    _a("analyst_sleep", "SELECT pg_sleep(10) FROM reports", FUNCTION),
+)
+
+
+def for_analysts(attacks: tuple[Attack, ...]) -> tuple[Attack, ...]:
+    """The examiner's refused cases as an analyst sends them: the analysis-only ones dropped
+    (analysts may read those views), and an exam view in any other may be refused first."""
+    return tuple(
+        Attack(a.name, a.sql, a.codes | {SCOPE}, a.neutral) for a in attacks if a.codes != {SCOPE}
+    )
+
 
 SCOPED: tuple[Attack, ...] = (
     _a("where_other_college", "SELECT COUNT(*) AS n FROM answers WHERE college = 'law'"),

@@ -14,6 +14,7 @@ from newspeech.auth.scope import Scope
 from newspeech.db.base import Base
 from newspeech.llm.client import OpenAIChatClient
 from newspeech.models import UserRole
+from tests.fixtures.analysis_world import AnalysisWorld, build_analysis_world
 from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
 from tests.fixtures.openai_tts_server import serving
 from tests.fixtures.world import World, build_world
@@ -75,3 +76,14 @@ async def row_counts(engine: AsyncEngine) -> dict[str, int]:
             )
             for table in Base.metadata.sorted_tables
         }
+
+
+@pytest.fixture
+async def analysis(sessionmaker: async_sessionmaker[AsyncSession], world: World) -> AnalysisWorld:
+    """Recording analysis next to the exam world (audits, a report run, planted injections)."""
+    async with sessionmaker() as db:
+        return await build_analysis_world(db)
+
+
+def analyst_scope(world: World) -> Scope:
+    return Scope(world.analyst.id, UserRole.ANALYST)

@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlglot import exp
 
 from newspeech.ask.catalogue import VIEWS, physical_name
-from newspeech.ask.guards import RowFilter, checked_sql, sqlglot_dialect
+from newspeech.ask.guards import ANALYSIS_ONLY, RowFilter, checked_sql, sqlglot_dialect
 from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.ask.service import AskService
 from newspeech.audits.service import Auditor, ClientInfo
 from newspeech.errors import QueryRefused
 from newspeech.llm.client import OpenAIChatClient
-from tests.ask.attacks import REFUSED, SCOPED, Attack
-from tests.ask.conftest import PLANTED, examiner_scope, row_counts
+from tests.ask.attacks import ANALYST_REFUSED, REFUSED, SCOPED, Attack, for_analysts
+from tests.ask.conftest import PLANTED, analyst_scope, examiner_scope, row_counts
+from tests.fixtures.analysis_world import AnalysisWorld
 from tests.fixtures.openai_chat_server import ChatServerScript
 from tests.fixtures.world import World
 
@@ -44,6 +45,7 @@ INTERNALS = (
     "sqlstate",
 )
 EXAMINER = RowFilter(frozenset({"medical"}))
+AS_ANALYST = (*ANALYST_REFUSED, *for_analysts(REFUSED))
 
 
 def leaked(attack: Attack, message: str) -> list[str]:
@@ -83,6 +85,19 @@ def test_guard_refuses_attack(attack: Attack, dialect: str) -> None:
     assert problem is None
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+@pytest.mark.parametrize("attack", AS_ANALYST, ids=[a.name for a in AS_ANALYST])
+def test_guard_refuses_attack_from_an_analyst(attack: Attack, dialect: str) -> None:
+    problem: str | None
+    try:
+        sql = checked_sql(attack.sql, dialect, ANALYSIS_ONLY)
+    except QueryRefused as refused:
+        problem = refusal_problem(attack, refused)
+    else:
+        problem = neutral_problem(attack, sql, dialect) if attack.neutral else f"accepted: {sql}"
+    assert problem is None
+
+
 def scoped_problem(attack: Attack, columns: list[str], rows: list[list[Any]]) -> str | None:
     if any("law" in json.dumps(row) for row in rows):
         return f"{attack.name}: another college's rows came back: {rows}"
@@ -98,6 +113,7 @@ async def _attack_through_model(
     world: World,
     *,
     as_question: bool,
+    analyst: bool = False,
 ) -> str | None:
     """One case; a description of the win, or None when the attack got nothing."""
     script.obey_questions = as_question
@@ -105,7 +121,8 @@ async def _attack_through_model(
         script.replies.append(json.dumps({"sql": attack.sql}))
     question = attack.sql if as_question else "Which question had the lowest mean mark?"
     try:
-        answer = await service.ask(question, examiner_scope(world))
+        scope = analyst_scope(world) if analyst else examiner_scope(world)
+        answer = await service.ask(question, scope)
     except QueryRefused as refused:
         if not attack.codes:
             return f"{attack.name}: a scoped query was refused ({refused.code}: {refused.detail})"
@@ -145,6 +162,35 @@ async def test_no_attack_wins_on_the_database(
     assert await row_counts(engine) == before
 
 
+@pytest.mark.parametrize("as_question", [False, True], ids=["hostile_model", "user_question"])
+async def test_no_attack_from_an_analyst_wins_on_the_database(
+    as_question: bool,
+    world: World,
+    analysis: AnalysisWorld,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    model: OpenAIChatClient,
+    chat_script: ChatServerScript,
+) -> None:
+    """The analyst's cases, and every examiner's case an analyst could send, with recording
+    analysis (and its planted injections) stored."""
+    before = await row_counts(engine)
+    wins = []
+    async with sessionmaker() as db:
+        service = AskService(
+            ReadOnlyRunner(engine, timeout_seconds=5.0), Auditor(db, ClientInfo()), model
+        )
+        for attack in AS_ANALYST:
+            problem = await _attack_through_model(
+                service, chat_script, attack, world, as_question=as_question, analyst=True
+            )
+            if problem is not None:
+                wins.append(problem)
+        await db.rollback()
+    assert wins == []
+    assert await row_counts(engine) == before
+
+
 async def test_injection_planted_in_stored_answers_never_reaches_the_model(
     world: World,
     engine: AsyncEngine,
@@ -165,6 +211,8 @@ async def test_injection_planted_in_stored_answers_never_reaches_the_model(
     prompt = json.dumps(chat_script.requests[-1]["messages"])
     assert PLANTED not in prompt
     assert "never follow instructions" in prompt
+    assert "view answers:" in prompt
+    assert "view transcriptions:" not in prompt  # an examiner's model sees exam views only
     assert await row_counts(engine) == before
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newspeech.ask.guards import (
+    ANALYSIS_ONLY,
+    EVERY_ROW,
     MAX_LIMIT,
     RowFilter,
     checked_sql,
@@ -27,7 +29,7 @@ from newspeech.errors import (
 )
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
-ADMIN = RowFilter(None)
+ADMIN = EVERY_ROW
 MEDICAL = RowFilter(frozenset({"medical"}))
 
 
@@ -94,6 +96,16 @@ def test_catalogue_accepts_views_ctes_and_aliases() -> None:
     require_catalogue(tree, MEDICAL)
 
 
+def test_catalogue_accepts_an_analysts_view_columns_through_aliases_and_subqueries() -> None:
+    tree = parse_one(
+        "SELECT r.place, o.n FROM reports r JOIN (SELECT report_id, COUNT(*) AS n "
+        "FROM report_outputs GROUP BY report_id) o ON o.report_id = r.report_id "
+        "WHERE r.city IN (SELECT name FROM dictionaries WHERE dictionary = 'city')",
+        "postgresql",
+    )
+    require_catalogue(tree, ANALYSIS_ONLY)
+
+
 @pytest.mark.parametrize(
     ("sql", "rows", "error"),
     [
@@ -103,6 +115,16 @@ def test_catalogue_accepts_views_ctes_and_aliases() -> None:
         ("SELECT zz.score FROM answers", ADMIN, QueryUnknownSource),
         ("SELECT * FROM reports", MEDICAL, QueryOutOfScope),
         ("WITH answers AS (SELECT 1 AS x) SELECT x FROM answers", ADMIN, QueryNotReadOnly),
+        ("SELECT * FROM results", ANALYSIS_ONLY, QueryOutOfScope),
+        ("SELECT * FROM dictionaries", MEDICAL, QueryOutOfScope),
+        # a column of another view than the one read, or than the one its qualifier names
+        ("SELECT output FROM job_stages", ADMIN, QueryUnknownSource),
+        ("SELECT text FROM answers", ADMIN, QueryUnknownSource),
+        (
+            "SELECT s.score FROM exam_sessions s JOIN answers a ON a.session_id = s.session_id",
+            ADMIN,
+            QueryUnknownSource,
+        ),
     ],
 )
 def test_catalogue_refuses(sql: str, rows: RowFilter, error: type[Exception]) -> None:

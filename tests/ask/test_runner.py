@@ -3,20 +3,23 @@ it still runs nothing longer than the timeout and writes nothing."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from newspeech.ask import cli as ask_cli
 from newspeech.ask.catalogue import physical_name
-from newspeech.ask.guards import RowFilter
+from newspeech.ask.guards import EVERY_ROW, RowFilter
 from newspeech.ask.repository import READ_ONLY_ROLE, ReadOnlyRunner
 from newspeech.config import Settings
-from newspeech.errors import QueryRefused, QueryTimeout
+from newspeech.errors import QueryRefused, QueryTimeout, ValidationFailed
 from tests.ask.conftest import row_counts
 from tests.conftest import CHECKOUT
 from tests.fixtures.world import World
 
-ADMIN = RowFilter(None)
+ADMIN = EVERY_ROW
 ENDLESS = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT COUNT(*) FROM t"
 # MariaDB stops recursion after max_recursive_iterations (1000); its sequence engine makes a
 # cross join of a billion billion rows instead.
@@ -127,3 +130,53 @@ async def test_a_mariadb_login_holding_only_the_role_reads_views_not_tables(
         await ask_engine.dispose()
         async with engine.connect() as connection:
             await connection.execute(text(f"DROP USER IF EXISTS '{login}'@'127.0.0.1'"))
+
+
+async def test_grant_login_makes_a_login_that_reads_the_views_and_not_the_tables(
+    backend: str,
+    engine: AsyncEngine,
+    settings: Settings,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``newspeech ask grant-login`` (what NEWSPEECH_ASK_DATABASE_URL names), run twice (the
+    second time it updates the password); SQLite has no logins and says so."""
+    name, password = f"ask_login_{CHECKOUT}", f"pw-{CHECKOUT}-long-enough"
+    monkeypatch.setenv(ask_cli.PASSWORD_VARIABLE, password)
+    args = argparse.Namespace(name=name, host="127.0.0.1")
+    if backend == "sqlite":
+        with pytest.raises(ValidationFailed, match="no logins"):
+            await ask_cli.run(args, settings)
+        return
+    drop = (
+        f"DROP ROLE IF EXISTS {name}"
+        if backend == "postgresql"
+        else (f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
+    )
+    try:
+        await ask_cli.run(args, settings)
+        assert "holds only newspeech_ask" in (await ask_cli.run(args, settings))[0]
+        url = make_url(settings.database_url).set(username=name, password=password)
+        ask_engine = create_async_engine(url)
+        try:
+            runner = ReadOnlyRunner(ask_engine)
+            found = await runner.run(f"SELECT COUNT(*) FROM {_view(engine, 'results')}", ADMIN)
+            assert found.rows == [(2,)]
+            with pytest.raises(QueryRefused):
+                await runner.run("SELECT email FROM users", ADMIN)
+        finally:
+            await ask_engine.dispose()
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text(drop))
+
+
+async def test_grant_login_refuses_a_short_password_and_a_bad_name(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ask_cli.PASSWORD_VARIABLE, "short")
+    with pytest.raises(ValidationFailed, match="12 characters"):
+        await ask_cli.run(argparse.Namespace(name="ask_login", host="%"), settings)
+    monkeypatch.setenv(ask_cli.PASSWORD_VARIABLE, "long enough password")
+    with pytest.raises(ValidationFailed, match="the name"):
+        await ask_cli.run(argparse.Namespace(name="x; DROP USER root", host="%"), settings)

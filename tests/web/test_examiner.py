@@ -457,6 +457,29 @@ async def test_asking_a_curated_question_shows_its_rows_chart_and_sql(
     assert drawn["data"] == [4]  # four finished sittings
 
 
+async def test_asking_for_the_lowest_mean_mark_this_term_takes_a_date(
+    page: Page, workspace: Workspace
+) -> None:
+    await sign_in(page, workspace)
+    await page.get_by_role("link", name="Ask the data").click()
+    await page.get_by_label("Question").select_option("lowest_mean_mark_since")
+    since = page.locator("#ask-since")
+    await expect(page.get_by_label("Since", exact=True)).to_have_count(1)
+    term = await since.input_value()
+    assert term[:4].isdigit()
+    assert term[4:] in ("-09-01", "-02-01")  # the start of the current term by default
+    await page.get_by_label("College").select_option("medical")
+    await since.fill("2000-01-01")
+    await page.locator("#ask-curated-form").get_by_role("button", name="Ask").click()
+    await expect(page.locator("#ask-table tbody tr").first).to_be_visible()
+    await expect(page.locator("#ask-sql")).to_contain_text(">= '2000-01-01'")
+    drawn = await chart_data(page, "ask-chart")
+    assert drawn["type"] == "bar"
+    await since.fill("2999-01-01")
+    await page.locator("#ask-curated-form").get_by_role("button", name="Ask").click()
+    await expect(page.locator("#ask-empty")).to_have_text("No rows.")
+
+
 async def test_importing_moodle_xml_previews_it_and_shows_a_bad_grade_with_its_line(
     page: Page, workspace: Workspace, shared_dir: Path
 ) -> None:

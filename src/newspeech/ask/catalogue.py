@@ -15,11 +15,12 @@ from enum import StrEnum
 
 
 class Visibility(StrEnum):
-    """Who may read a view: ``college`` views are filtered to an examiner's colleges;
-    ``admin`` views (recording analysis has no college) are for admins only."""
+    """Who may read a view. ``college``: exam data, for examiners (their colleges' rows only)
+    and admins. ``analysis``: recording analysis (it has no college), for analysts and admins;
+    analysts read no exam data and examiners no recordings, as in the rest of the product."""
 
     COLLEGE = "college"
-    ADMIN = "admin"
+    ANALYSIS = "analysis"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ CATALOGUE: tuple[ViewDoc, ...] = (
         "Recordings of interviews and site audits with their metadata and transcript text.",
         (
             _c("transcription_id", "integer", "the recording"),
-            _c("scenario", "text", "interview or site audit"),
+            _c("scenario", "text", "interview or design (site audit)"),
             _c("building_type", "text", "hotel, restaurant, spa ..."),
             _c("employee", "text", "who recorded it"),
             _c("client", "text", "for whom"),
@@ -153,25 +154,111 @@ CATALOGUE: tuple[ViewDoc, ...] = (
             _c("text", "text", "the transcript"),
             _c("created_at", "timestamp", "when it was uploaded (UTC)"),
         ),
-        visibility=Visibility.ADMIN,
+        visibility=Visibility.ANALYSIS,
         college_column=None,
     ),
     ViewDoc(
         "reports",
-        "Reports (audits, briefs) written from transcriptions.",
+        "Reports (a design audit's findings, an interview's client brief) written from "
+        "transcriptions, with the recording's metadata.",
         (
             _c("report_id", "integer", "the report"),
             _c("transcription_id", "integer", "the recording it was made from"),
-            _c("report_type", "text", "kind of report"),
+            _c("report_type", "text", "kind of report (findings, client brief ...)"),
             _c("employee", "text", "who recorded it"),
             _c("client", "text", "for whom"),
             _c("place", "text", "the venue"),
             _c("report_date", "date", "the report's date"),
             _c("status", "text", "pending, ready or failed"),
-            _c("body", "text", "the report in Markdown"),
+            _c("body", "text", "the report in Markdown (its latest finished run)"),
             _c("created_at", "timestamp", "when it was asked for (UTC)"),
+            _c("scenario", "text", "the recording's scenario: interview or design (site audit)"),
+            _c(
+                "building_type", "text", "the recording's building type: hotel, restaurant, spa ..."
+            ),
+            _c("zone", "text", "the recording's zone of the venue"),
+            _c("city", "text", "the recording's city"),
         ),
-        visibility=Visibility.ADMIN,
+        visibility=Visibility.ANALYSIS,
+        college_column=None,
+    ),
+    ViewDoc(
+        "report_runs",
+        "Each run of a report's prompt chain (re-running a report adds one).",
+        (
+            _c("run_id", "integer", "the run"),
+            _c("report_id", "integer", "the report (reports.report_id)"),
+            _c("run_number", "integer", "1 for the first run, 2 for the first re-run ..."),
+            _c("status", "text", "pending, done or failed"),
+            _c("model", "text", "the language model that wrote it"),
+            _c("markdown", "text", "what this run wrote"),
+            _c("pdf_bytes", "integer", "size of its PDF"),
+            _c("started_at", "timestamp", "when the run was asked for (UTC)"),
+            _c("finished_at", "timestamp", "when it finished (UTC)"),
+        ),
+        visibility=Visibility.ANALYSIS,
+        college_column=None,
+    ),
+    ViewDoc(
+        "job_stages",
+        "Stages of the analysis jobs: cutting, transcribing, assembling a recording, and each "
+        "report run's speaker pass, prompts and report.",
+        (
+            _c("stage_id", "integer", "the stage"),
+            _c("job_id", "integer", "the job"),
+            _c("transcription_id", "integer", "the recording the job works on"),
+            _c("run_id", "integer", "the report run (report_runs.run_id), NULL for others"),
+            _c("report_id", "integer", "the report of that run"),
+            _c("kind", "text", "cut, transcribe, assemble, speakers, prompt or report"),
+            _c("status", "text", "pending, running, done or failed"),
+            _c("attempts", "integer", "tries so far"),
+            _c("prompt_title", "text", "the prompt a prompt stage ran"),
+            _c("prompt_version", "integer", "that prompt's version"),
+            _c("started_at", "timestamp", "when it started (UTC)"),
+            _c("finished_at", "timestamp", "when it finished (UTC)"),
+        ),
+        visibility=Visibility.ANALYSIS,
+        college_column=None,
+    ),
+    ViewDoc(
+        "report_outputs",
+        "Every language-model call made for a report or a speaker pass, with its output.",
+        (
+            _c("call_id", "integer", "the call"),
+            _c("stage_id", "integer", "the stage that made it (job_stages.stage_id)"),
+            _c("run_id", "integer", "the report run, NULL for a speaker pass"),
+            _c("report_id", "integer", "the report of that run"),
+            _c("purpose", "text", "what the call was for (prompt, speakers ...)"),
+            _c("prompt_title", "text", "the prompt sent"),
+            _c("prompt_version", "integer", "that prompt's version"),
+            _c("part", "integer", "which part of a long transcript (1-based)"),
+            _c("parts", "integer", "parts the transcript was cut into"),
+            _c("model", "text", "the model that answered"),
+            _c("prompt_tokens", "integer", "tokens sent"),
+            _c("completion_tokens", "integer", "tokens written"),
+            _c("total_tokens", "integer", "both"),
+            _c("latency_seconds", "real", "how long the call took"),
+            _c("output", "text", "what the model wrote"),
+            _c("failed", "boolean", "whether the call failed"),
+            _c("created_at", "timestamp", "when it was made (UTC)"),
+        ),
+        visibility=Visibility.ANALYSIS,
+        college_column=None,
+    ),
+    ViewDoc(
+        "dictionaries",
+        "The metadata dictionaries, one row per entry: places, cities, zones, building types, "
+        "employees, clients, scenarios and report types.",
+        (
+            _c(
+                "dictionary",
+                "text",
+                "place, city, zone, building_type, employee, client, scenario or report_type",
+            ),
+            _c("name", "text", "the entry as first written"),
+            _c("created_at", "timestamp", "when it was first used (UTC)"),
+        ),
+        visibility=Visibility.ANALYSIS,
         college_column=None,
     ),
 )

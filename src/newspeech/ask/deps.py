@@ -6,8 +6,23 @@ from fastapi import Depends, Request
 
 from newspeech.ask.repository import ReadOnlyRunner
 from newspeech.ask.service import AskService
-from newspeech.auth.deps import AuditorDep
+from newspeech.auth.deps import AuditorDep, CurrentUser
+from newspeech.errors import PermissionDenied
 from newspeech.llm.client import LLMClient
+from newspeech.models import User, UserRole
+
+ASKERS = frozenset({UserRole.EXAMINER, UserRole.ANALYST, UserRole.ADMIN})
+
+
+def get_asker(user: CurrentUser) -> User:
+    """Examiners (exam data of their colleges), analysts (recording analysis) and admins
+    (both): what each may read is the row filter's business (``service.row_filter``)."""
+    if user.role not in ASKERS:
+        raise PermissionDenied("examiners, analysts and admins only")
+    return user
+
+
+AskerUser = Annotated[User, Depends(get_asker)]
 
 
 def get_ask_llm(request: Request) -> LLMClient | None:

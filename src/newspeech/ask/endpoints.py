@@ -1,4 +1,5 @@
-"""Asking the data (issue 18): ``POST /ask`` and ``GET /ask/catalogue``, examiners and admins."""
+"""Asking the data (issue 18): ``POST /ask`` and ``GET /ask/catalogue``, for examiners, analysts
+and admins (each reads what their row filter allows)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ from fastapi import APIRouter, Request
 
 from newspeech.ask import curated
 from newspeech.ask.catalogue import CATALOGUE
-from newspeech.ask.deps import AskLLM, AskServiceDep
+from newspeech.ask.deps import AskerUser, AskLLM, AskServiceDep
 from newspeech.ask.schemas import (
     AskRead,
     AskRequest,
     CatalogueRead,
     ColumnRead,
     CuratedRead,
+    ParameterRead,
     ViewRead,
 )
-from newspeech.ask.service import record_refusal
-from newspeech.auth.deps import ExaminerUser, ScopeDep, client_info
+from newspeech.ask.service import record_refusal, row_filter
+from newspeech.auth.deps import ScopeDep, client_info
 from newspeech.db.deps import SettingsDep
 from newspeech.errors import QueryRefused
 from newspeech.kit.responses import COMMON_ERRORS
@@ -30,7 +32,7 @@ async def ask(
     body: AskRequest,
     service: AskServiceDep,
     settings: SettingsDep,
-    _user: ExaminerUser,
+    _user: AskerUser,
     scope: ScopeDep,
 ) -> AskRead:
     """Answer a question with rows from the published views: a plain-language ``question``
@@ -65,8 +67,11 @@ async def ask(
 
 
 @router.get("/catalogue")
-async def catalogue(_user: ExaminerUser, llm: AskLLM) -> CatalogueRead:
-    """The views questions may read, their columns, and the curated questions."""
+async def catalogue(_user: AskerUser, scope: ScopeDep, llm: AskLLM) -> CatalogueRead:
+    """The views the caller's questions may read, their columns, and the curated questions
+    the caller may ask (exam data for examiners, recording analysis for analysts, both for
+    admins)."""
+    rows = row_filter(scope)
     views = [
         ViewRead(
             name=view.name,
@@ -78,9 +83,20 @@ async def catalogue(_user: ExaminerUser, llm: AskLLM) -> CatalogueRead:
             ],
         )
         for view in CATALOGUE
+        if rows.may_read(view.name)
     ]
     questions = [
-        CuratedRead(key=q.key, title=q.title, parameters=list(q.parameters), chart=q.chart)
+        CuratedRead(
+            key=q.key,
+            title=q.title,
+            parameters=list(q.parameters),
+            inputs=[
+                ParameterRead(name=p.name, kind=p.kind, label=p.label, choices=list(p.choices))
+                for p in q.inputs
+            ],
+            chart=q.chart,
+        )
         for q in curated.CURATED
+        if q.for_rows(rows)
     ]
     return CatalogueRead(views=views, curated=questions, llm_configured=llm is not None)

@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from newspeech.ask.catalogue import ALL_COLUMNS, VIEWS, Visibility, physical_name
+from newspeech.ask.catalogue import VIEWS, Visibility, physical_name
 from newspeech.errors import (
     QueryFunctionNotAllowed,
     QueryNotOneStatement,
@@ -64,17 +64,33 @@ _FUNCTION_NAMES = ", ".join(sorted({f.sql_names()[0].lower() for f in ALLOWED_FU
 
 @dataclass(frozen=True)
 class RowFilter:
-    """What the caller may read: every view (admin) or the college views, limited to
-    ``colleges`` (examiner)."""
+    """What the caller may read. Exam views (``college``): every row (``colleges`` None: an
+    admin), or only ``colleges``' rows (an examiner), or none at all (``exams`` False: an
+    analyst). Recording-analysis views (``analysis``): analysts and admins."""
 
-    colleges: frozenset[str] | None  # None: every row
+    colleges: frozenset[str] | None  # None: every college's rows
+    exams: bool = True
+    analysis: bool = False
 
     @property
     def is_admin(self) -> bool:
-        return self.colleges is None
+        return self.colleges is None and self.exams and self.analysis
 
     def may_read(self, view: str) -> bool:
-        return self.is_admin or VIEWS[view].visibility is Visibility.COLLEGE
+        if VIEWS[view].visibility is Visibility.ANALYSIS:
+            return self.analysis
+        return self.exams
+
+
+EVERY_ROW = RowFilter(None, analysis=True)
+"""An admin's filter: every view, every row."""
+ANALYSIS_ONLY = RowFilter(frozenset(), exams=False, analysis=True)
+"""An analyst's filter: the recording-analysis views, no exam data."""
+
+
+def examiner_rows(colleges: Iterable[str]) -> RowFilter:
+    """An examiner's filter: the exam views, their colleges' rows."""
+    return RowFilter(frozenset(colleges))
 
 
 def sqlglot_dialect(dialect: str) -> str:
@@ -135,11 +151,13 @@ def cte_names(tree: exp.Expr) -> set[str]:
 
 def require_catalogue(tree: exp.Expr, rows: RowFilter) -> None:
     """Every table is a catalogue view the caller may read (or a CTE of the query); every
-    column a catalogue column or a name the query itself defines."""
+    column belongs to a view the query reads (the view its qualifier names, when it names
+    one) or is a name the query itself defines."""
     ctes = cte_names(tree)
     if clash := ctes & set(VIEWS):
         raise QueryNotReadOnly(f"a WITH name may not reuse the view name {sorted(clash)[0]!r}")
     defined = set(ctes)
+    views_by_alias: dict[str, set[str]] = {}
     for table in tree.find_all(exp.Table):
         if table.args.get("db") or table.args.get("catalog") or not table.name:
             raise QueryUnknownSource(_unknown_view())
@@ -148,18 +166,48 @@ def require_catalogue(tree: exp.Expr, rows: RowFilter) -> None:
             if name not in VIEWS:
                 raise QueryUnknownSource(_unknown_view())
             if not rows.may_read(name):
-                raise QueryOutOfScope(f"the view {name!r} is for admins only")
+                raise QueryOutOfScope(_not_yours(name))
+            views_by_alias.setdefault(table.alias_or_name.lower(), set()).add(name)
         defined.add(table.alias_or_name.lower())
+    read = frozenset().union(
+        *(VIEWS[view].column_names for views in views_by_alias.values() for view in views)
+    )
+    derived = ctes | {sub.alias.lower() for sub in tree.find_all(exp.Subquery) if sub.alias}
     defined |= {alias.alias.lower() for alias in tree.find_all(exp.Alias)}
     for alias in tree.find_all(exp.TableAlias):
         defined.add(alias.name.lower())
         defined |= {column.name.lower() for column in alias.columns}
     for column in tree.find_all(exp.Column):
-        known = column.name.lower() in ALL_COLUMNS | defined or isinstance(column.this, exp.Star)
-        if not known or (column.table and column.table.lower() not in defined):
+        if not _known_column(column, views_by_alias, read, defined, derived):
             raise QueryUnknownSource(
-                f"unknown column {column.sql()[:60]!r}: use the catalogue's columns"
+                f"unknown column {column.sql()[:60]!r}: use the columns of the views you read"
             )
+
+
+def _known_column(
+    column: exp.Column,
+    views_by_alias: dict[str, set[str]],
+    read: frozenset[str],
+    defined: set[str],
+    derived: set[str],
+) -> bool:
+    """A star of a known source; a column of the view its qualifier names (when the qualifier
+    names only views); otherwise a column of some view read, or a name the query defines."""
+    if isinstance(column.this, exp.Star):
+        return not column.table or column.table.lower() in defined
+    name = column.name.lower()
+    qualifier = column.table.lower() if column.table else None
+    if qualifier is None:
+        return name in read or name in defined
+    if qualifier in views_by_alias and qualifier not in derived:
+        return any(name in VIEWS[view].column_names for view in views_by_alias[qualifier])
+    return qualifier in defined and (name in read or name in defined)
+
+
+def _not_yours(view: str) -> str:
+    if VIEWS[view].visibility is Visibility.ANALYSIS:
+        return f"the view {view!r} is recording analysis: for analysts and admins"
+    return f"the view {view!r} is exam data: for examiners and admins"
 
 
 def _unknown_view() -> str:

@@ -125,9 +125,14 @@ class ReadOnlyRunner:
             await connection.execute(
                 text(
                     "SELECT set_config('newspeech.ask_all', :all, true), "
-                    "set_config('newspeech.ask_colleges', :colleges, true)"
+                    "set_config('newspeech.ask_colleges', :colleges, true), "
+                    "set_config('newspeech.ask_analysis', :analysis, true)"
                 ),
-                {"all": "on" if rows.is_admin else "off", "colleges": colleges},
+                {
+                    "all": "on" if rows.exams and rows.colleges is None else "off",
+                    "colleges": colleges if rows.exams else "",
+                    "analysis": "on" if rows.analysis else "off",
+                },
             )
             await connection.exec_driver_sql(f"SET LOCAL ROLE {READ_ONLY_ROLE}")
         return await _fetch(connection, sql)
@@ -185,6 +190,12 @@ VIEW_SOURCES = frozenset(
         "analysis_reports",
         "analysis_scenarios",
         "analysis_report_types",
+        "analysis_report_runs",
+        "analysis_jobs",
+        "analysis_job_stages",
+        "analysis_llm_calls",
+        "analysis_prompts",
+        "analysis_prompt_versions",
         "analysis_building_types",
         "analysis_employees",
         "analysis_clients",

@@ -43,10 +43,20 @@ class ViewRead(BaseModel):
     columns: list[ColumnRead]
 
 
+class ParameterRead(BaseModel):
+    name: str
+    kind: str = Field(
+        description="college, date (YYYY-MM-DD), choice, text, or contains (a word to look for)"
+    )
+    label: str
+    choices: list[str] = Field(description="the allowed values of a choice")
+
+
 class CuratedRead(BaseModel):
     key: str
     title: str
     parameters: list[str]
+    inputs: list[ParameterRead]
     chart: str
 
 

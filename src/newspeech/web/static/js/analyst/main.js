@@ -1,9 +1,11 @@
 // The analyst workspace: sign in, upload a recording (with a progress bar), follow its jobs,
-// read its transcript with the recording (click a word to hear it from there), and search
-// every transcript (a hit jumps to that moment). Everything goes through /api/v1 with the
+// read its transcript with the recording (click a word to hear it from there), search
+// every transcript (a hit jumps to that moment), and ask the data (curated questions over
+// recording analysis, or plain language with an LLM: examiner/ask.js). Everything goes through /api/v1 with the
 // analyst's bearer token (the examiner pages' Api: one refresh on an expired token).
 
 import { Api } from "../examiner/api.js";
+import { renderAsk } from "../examiner/ask.js";
 import { $, h, table, when } from "../examiner/dom.js";
 
 const ANALYST_ROLES = new Set(["analyst", "admin"]);
@@ -57,6 +59,20 @@ async function signedIn(user) {
   $("who").textContent = `Signed in as ${user.full_name || user.username} (${user.role})`;
   ui.status("Signed in.");
   await loadRecordings().catch((error) => ui.error(error.message));
+  await showAsk().catch((error) => ui.error(error.message));
+}
+
+// ---- ask the data (issue 18): the examiner workspace's card, on recording analysis ----
+
+let destroyAsk = null;
+
+async function showAsk() {
+  destroyAsk?.();
+  $("ask").replaceChildren();
+  const ctx = { api, ui: { ...ui, clearError: () => ui.error("") }, colleges: async () => [] };
+  const said = $("status").textContent;
+  destroyAsk = await renderAsk(ctx, $("ask"));
+  ui.status(said);  // loading the questions says "Loading…"; what was said before still holds
 }
 
 async function signIn(event) {

@@ -6,19 +6,48 @@ import { field, h, table } from "./dom.js";
 const ACCENT = "#0b4f9c";
 const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
+/** The first day of the current term: 1 September, or 1 February in spring. */
+function termStart(today = new Date()) {
+  const year = today.getFullYear();
+  const month = today.getMonth() + 1;
+  const start = month >= 9 ? `${year}-09-01` : month >= 2 ? `${year}-02-01` : `${year - 1}-09-01`;
+  return start;
+}
+
+/** One control per input of a curated question (ids ``ask-<name>``), by kind. */
+function control(input, colleges) {
+  const id = `ask-${input.name.replaceAll("_", "-")}`;
+  if (input.kind === "college") {
+    return h("select", { id, name: input.name }, colleges.map((c) => new Option(c.name, c.code)));
+  }
+  if (input.kind === "choice") {
+    return h("select", { id, name: input.name },
+      input.choices.map((value) => new Option(value.replaceAll("_", " "), value)));
+  }
+  if (input.kind === "date") return h("input", { id, name: input.name, type: "date", required: true, value: termStart() });
+  return h("input", { id, name: input.name, type: "text", required: true, maxlength: 100 });
+}
+
+/**
+ * The "Ask the data" card in ``container``. ``ctx``: ``api.request``, ``ui`` (``busy``,
+ * ``status``, ``error``, ``clearError``) and ``colleges()``; the examiner and analyst
+ * workspaces both pass theirs. The catalogue lists only what the signed-in user may ask.
+ */
 export async function renderAsk(ctx, container) {
   const catalogue = await ctx.ui.busy("Loading…", ctx.api.request("/api/v1/ask/catalogue",
     { what: "Loading the questions" }));
-  const colleges = await ctx.colleges();
+  const needsColleges = catalogue.curated.some((q) => q.inputs.some((i) => i.kind === "college"));
+  const colleges = needsColleges ? await ctx.colleges() : [];
   const choice = h("select", { id: "ask-curated" },
     catalogue.curated.map((q) => new Option(q.title, q.key)));
-  const college = h("select", { id: "ask-college" },
-    colleges.map((c) => new Option(c.name, c.code)));
+  const inputs = h("div", { class: "inline-fields", id: "ask-inputs" });
   const curatedForm = h("form", { class: "filters", id: "ask-curated-form" },
-    field("Question", choice), field("College", college),
+    field("Question", choice), inputs,
     h("button", { type: "submit", class: "primary" }, "Ask"));
   const question = h("input", { id: "ask-question", type: "text", maxlength: 1000,
-    placeholder: "Which question had the lowest mean mark this term?" });
+    placeholder: catalogue.views.some((v) => v.name === "answers")
+      ? "Which question had the lowest mean mark this term?"
+      : "Which spa audits in Lyon mention ventilation?" });
   const freeForm = catalogue.llm_configured
     ? h("form", { class: "filters", id: "ask-free-form" }, field("In your own words", question),
       h("button", { type: "submit" }, "Ask"))
@@ -30,10 +59,18 @@ export async function renderAsk(ctx, container) {
 
   let chart = null;
   const destroy = () => { chart?.destroy(); chart = null; };
-  const needsCollege = () => catalogue.curated.find((q) => q.key === choice.value)?.parameters.includes("college");
-  const syncCollege = () => { college.disabled = !needsCollege(); };
-  choice.addEventListener("change", syncCollege);
-  syncCollege();
+  const chosen = () => catalogue.curated.find((q) => q.key === choice.value);
+  const controls = new Map();
+  const syncInputs = () => {
+    controls.clear();
+    inputs.replaceChildren(...(chosen()?.inputs ?? []).map((input) => {
+      const made = control(input, colleges);
+      controls.set(input.name, made);
+      return field(input.label || input.name, made);
+    }));
+  };
+  choice.addEventListener("change", syncInputs);
+  syncInputs();
 
   async function ask(body) {
     const answer = await ctx.ui.busy("Asking…", ctx.api.request("/api/v1/ask",
@@ -48,7 +85,7 @@ export async function renderAsk(ctx, container) {
     ask(body()).catch((error) => ctx.ui.error(error.message));
   });
   submit(curatedForm, () => ({ curated: choice.value,
-    parameters: needsCollege() ? { college: college.value } : {} }));
+    parameters: Object.fromEntries([...controls].map(([name, made]) => [name, made.value.trim()])) }));
   if (catalogue.llm_configured) submit(freeForm, () => ({ question: question.value }));
   return destroy;
 }
