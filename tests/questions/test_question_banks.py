@@ -67,13 +67,17 @@ async def test_dry_run_then_import_of_a_moodle_fixture(api: Api) -> None:
         )
         assert response.status_code == 200, response.text
         body: dict[str, object] = response.json()
+        timing = response.headers["server-timing"].split(", ")
+        body["stages"] = [entry.partition(";dur=")[0] for entry in timing]
         return body
 
     dry = await upload(True)
     assert (dry["dry_run"], dry["applied"], dry["new"], dry["errors"]) == (True, False, 1, 0)
+    assert dry["stages"] == ["parse", "read", "plan"]
     assert await _questions(api) == stored
     real = await upload(False)
     assert (real["applied"], real["new"]) == (True, 1)
+    assert real["stages"] == ["parse", "read", "plan", "write"]
     assert await _questions(api) == stored + 1
     again = await upload(False)
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 1)

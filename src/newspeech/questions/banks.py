@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from newspeech.enums import Difficulty
 from newspeech.errors import ValidationFailed
-from newspeech.models import Difficulty
 
 BANKS_DIR = Path(__file__).with_name("banks")
 

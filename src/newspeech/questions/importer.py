@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,13 @@ from newspeech.colleges.repository import CollegeTypeRepository
 from newspeech.db.base import utcnow
 from newspeech.errors import InvalidState, NotFound
 from newspeech.models import Question
-from newspeech.questions.import_plan import SNAPSHOT_COLUMNS, ParsedFile, Plan, plan_import
+from newspeech.questions.import_plan import (
+    BATCH,
+    SNAPSHOT_COLUMNS,
+    ParsedFile,
+    Plan,
+    plan_import,
+)
 from newspeech.questions.interchange import (
     BankQuestion,
     ImportFormat,
@@ -49,6 +56,8 @@ class ImportReport:
     dry_run: bool = False
     applied: bool = False
     issues: list[ImportIssue] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """How long each stage took: ``read`` (the stored questions), ``plan``, ``write``."""
 
     @property
     def errors(self) -> int:
@@ -94,20 +103,26 @@ async def import_questions(
         else {item.question.college_type for item in parsed.questions}
     )
     questions = QuestionRepository(db)
+    started = time.perf_counter()
     stored: dict[str, list[bytes]] = {}
     for college in sorted(colleges):
         if await CollegeTypeRepository(db).get(college) is not None:
-            # Pickled batch by batch here, between reads, rather than in one piece on the way
-            # to the worker (one pickling call holds the GIL, and so the event loop, throughout).
+            # One query per college, streamed, pickled batch by batch here between reads rather
+            # than in one piece on the way to the worker (one pickling call holds the GIL, and
+            # so the event loop, throughout).
             stored[college] = [
                 pickle.dumps(rows, protocol=5)
-                async for rows in questions.snapshots(college, SNAPSHOT_COLUMNS)
+                async for rows in questions.snapshots(college, SNAPSHOT_COLUMNS, batch=BATCH)
             ]
+    report.seconds["read"] = time.perf_counter() - started
+    started = time.perf_counter()
     plan: Plan = await run(plan_import, parsed, stored, rows=not dry_run)
+    report.seconds["plan"] = time.perf_counter() - started
     report.issues += plan.issues
     report.new, report.updated, report.unchanged = plan.new, plan.updated, plan.unchanged
     if report.errors or dry_run:
         return report
+    started = time.perf_counter()
     now = utcnow()
     # In batches: between them the event loop serves other requests.
     for updates in plan.update_batches():
@@ -116,6 +131,7 @@ async def import_questions(
         )
     for rows in plan.row_batches():
         await questions.bulk_insert(rows)
+    report.seconds["write"] = time.perf_counter() - started
     report.applied = True
     if audits is not None:
         await audits.log(

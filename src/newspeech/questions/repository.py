@@ -44,7 +44,7 @@ class QuestionRepository:
         return list(await self.db.scalars(query))
 
     async def snapshots(
-        self, college_type: str, columns: Sequence[str], *, batch: int = 1000
+        self, college_type: str, columns: Sequence[str], *, batch: int
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
         """``columns`` of every question of the college as plain tuples, JSON columns as their
         text (no ORM objects, no JSON decoding: an import plans against 25,000 of them in
@@ -82,11 +82,12 @@ class QuestionRepository:
         ]
 
     async def bulk_insert(self, questions: Sequence[dict[str, Any]]) -> int:
-        """Insert many questions in one statement; all or nothing. Returns the count."""
+        """Insert many questions in one statement; all or nothing. Returns the count. A Core
+        insert of the table: the ORM's bulk insert adds a third to the CPU time per row."""
         if not questions:
             return 0
         now = utcnow()
         rows = [{"created_at": now, "updated_at": now, **row} for row in questions]
         async with integrity_as_conflict("cannot insert questions"):
-            await self.db.execute(insert(Question), rows)
+            await self.db.execute(insert(Question.__table__), rows)  # type: ignore[arg-type]
         return len(rows)

@@ -57,7 +57,7 @@ async def healthz(
     engine: EngineDep, settings: SettingsDep, request: Request, response: Response
 ) -> Health:
     """Is the database reachable and at the code's migration head; which speech engines run?"""
-    head = head_revision()
+    head = _head(request)
     try:
         async with asyncio.timeout(settings.db_connect_timeout):
             async with engine.connect() as connection:

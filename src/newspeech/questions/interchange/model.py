@@ -33,10 +33,10 @@ from pydantic import (
     model_validator,
 )
 
+from newspeech.enums import Difficulty
 from newspeech.grading.derive import derive_keywords
 from newspeech.kit.ids import MAX_INT32
 from newspeech.kit.text import check_plain_text, forbidden_character
-from newspeech.models import Difficulty
 from newspeech.questions.banks import KeywordSpec
 
 COLLEGE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")

@@ -1,0 +1,56 @@
+"""The worker-process pool behind question imports, with real spawned processes."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+
+from newspeech.kit.process_pool import ProcessPool, WorkerDied
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[ProcessPool]:
+    pool = ProcessPool()
+    yield pool
+    await asyncio.to_thread(pool.close)
+
+
+async def test_a_call_runs_in_another_process_with_the_collector_paused(pool: ProcessPool) -> None:
+    assert await pool.run(os.getpid) != os.getpid()
+    assert await pool.run(gc.isenabled) is False
+    assert gc.isenabled()  # this process's collector is left alone
+
+
+async def test_a_worker_that_dies_under_a_call_fails_it_and_the_next_call_gets_a_new_one(
+    pool: ProcessPool,
+) -> None:
+    first = await pool.run(os.getpid)
+    with pytest.raises(WorkerDied) as died:
+        await pool.run(os._exit, 1)
+    assert died.value.http_status == 503
+    second = await pool.run(os.getpid)
+    assert second != first
+    assert await pool.run(pow, 2, 10) == 1024
+
+
+async def test_a_worker_killed_between_calls_is_replaced_without_failing_the_next_call(
+    pool: ProcessPool,
+) -> None:
+    first = await pool.run(os.getpid)
+    os.kill(first, signal.SIGKILL)
+    # Wait until the pool has noticed (its manager thread marks it broken); the next call
+    # then starts a new pool instead of failing.
+    executor = pool._executor  # the pool's own state, read only to sequence the test
+    assert executor is not None
+    for _ in range(200):
+        if executor._broken:
+            break
+        await asyncio.sleep(0.05)
+    assert executor._broken
+    assert await pool.run(pow, 3, 3) == 27
+    assert await pool.run(os.getpid) != first
