@@ -18,7 +18,9 @@ from sqlalchemy import select, update
 from newspeech.analysis.cli import DEFAULT_PROMPTS
 from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.prompt_tree import read_prompt_tree
+from newspeech.analysis.recordings.endpoints import AUDIO_LINK_PURPOSE
 from newspeech.analysis.service import PromptSync
+from newspeech.kit.signed_links import LinkSigner
 from newspeech.models import (
     AnalysisJob,
     AnalysisJobStatus,
@@ -316,6 +318,22 @@ async def _recording_audio(api: Api, world: World, role: str, owner: Owner) -> C
         assert recording is not None
         await audio_store(api).put(recording.recording_key, _WAV, "audio/wav")
     return Call(f"/analysis/recordings/{recording_id}/audio")
+
+
+async def _recording_audio_link(api: Api, world: World, role: str, owner: Owner) -> Call:
+    call = await _recording_audio(api, world, role, owner)
+    return Call(call.path + "-link")
+
+
+async def _signed_recording_audio(api: Api, world: World, role: str, owner: Owner) -> Call:
+    """A link the analyst was given: whoever holds it may play it, signed in or not."""
+    call = await _recording_audio(api, world, role, owner)
+    recording_id = int(call.path.split("/")[-2])
+    expires = int(api.clock().timestamp()) + 60
+    signer = LinkSigner(api.settings.token_secret(), AUDIO_LINK_PURPOSE)
+    signature = signer.sign(recording_id, world.analyst.id, expires)
+    params = {"user": world.analyst.id, "expires": expires, "signature": signature}
+    return Call(call.path + "/signed", params=params)
 
 
 async def _recording_transcript(api: Api, world: World, role: str, owner: Owner) -> Call:
@@ -616,6 +634,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/analysis/recordings/{recording_id}/audio"): Rule(
         "analyst", 200, _recording_audio
+    ),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/audio-link"): Rule(
+        "analyst", 200, _recording_audio_link
+    ),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/audio/signed"): Rule(
+        "public", 200, _signed_recording_audio
     ),
     ("GET", "/api/v1/analysis/search"): Rule(
         "analyst", 200, fixed("/analysis/search", params={"q": "boiler pressure"})
