@@ -286,6 +286,14 @@ async def _upload_recording(api: Api, world: World, role: str, owner: Owner) -> 
     )
 
 
+async def _routing(api: Api, world: World, role: str, owner: Owner) -> Call:
+    async with api.sessionmaker() as db:
+        await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="rules")
+        await db.commit()
+    body = {"scenario": "design", "report_types": ["site-audit"], "building_type": "hotel"}
+    return Call("/analysis/routing", json=body)
+
+
 async def _recording_with_job(api: Api, status: AnalysisJobStatus) -> tuple[int, int]:
     """A stored recording row (no audio needed) and a job of it in ``status``."""
     async with api.sessionmaker() as db:
@@ -641,6 +649,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analysis/recordings/{recording_id}/audio/signed"): Rule(
         "public", 200, _signed_recording_audio
     ),
+    ("GET", "/api/v1/analysis/routing"): Rule("analyst", 200, fixed("/analysis/routing")),
+    ("PUT", "/api/v1/analysis/routing"): Rule("analyst", 200, _routing),
     ("GET", "/api/v1/analysis/search"): Rule(
         "analyst", 200, fixed("/analysis/search", params={"q": "boiler pressure"})
     ),
