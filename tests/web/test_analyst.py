@@ -7,6 +7,7 @@ to their moment. No LLM is configured: the page says which report types need one
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,11 +247,11 @@ async def check_reports(page: Page) -> None:
 
     async with page.expect_download() as pdf_download:
         await report.get_by_role("button", name=f"PDF of {what}").click()
-    pdf = await (await pdf_download.value).path()
-    assert Path(pdf).read_bytes().startswith(b"%PDF-")
+    pdf = await asyncio.to_thread(Path(await (await pdf_download.value).path()).read_bytes)
+    assert pdf.startswith(b"%PDF-")
     async with page.expect_download() as md_download:
         await report.get_by_role("button", name=f"Markdown of {what}").click()
-    markdown = Path(await (await md_download.value).path()).read_text()
+    markdown = await asyncio.to_thread(Path(await (await md_download.value).path()).read_text)
     assert markdown.startswith("# ")
     assert "fellow Americans" in markdown
     assert (await md_download.value).suggested_filename.endswith(".md")

@@ -81,7 +81,7 @@ class RoutingDesk:
             "report_types": list(report_type_keys),
             "building_type_id": building_type_id,
         }
-        table = RoutingChoice.__table__
+        table = RoutingChoice.metadata.tables[RoutingChoice.__tablename__]
         await insert_if_absent(self.db, table, {"user_id": user_id, **values}, key="user_id")
         await self.db.execute(
             update(RoutingChoice).where(RoutingChoice.user_id == user_id).values(**values)
