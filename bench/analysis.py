@@ -2,16 +2,22 @@
 
     scripts/bench analysis                  # 10 and 30 min; table + bench/results/analysis.json
     scripts/bench analysis --minutes 2 5    # other lengths
+    scripts/bench analysis --decoders server  # Whisper as `newspeech serve` loads it
 
 Each recording is real speech from ../shared/audio (the 60 s lecture, the JFK sentence, "one two
 three") joined with pauses of 0.8 to 3 s until it reaches the length, encoded as Ogg/Opus (what
 a browser uploads). Each length runs in a fresh process, as a worker does: the intake
 (``RecordingIntake``: probe, audio store, row) and the job (``JobRunner``: cut at silences into
 pieces of at most 10 minutes, transcribe each with the product's faster-whisper tiny.en,
-assemble, search index) on a scratch SQLite database. Measured: the real-time factor of the
-transcription (audio seconds / seconds spent in transcribe stages) and of the whole job, and
-the process's peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB and flat in the
-recording's length).
+assemble, search index, then the speaker pass and a client brief: a Markdown prompt and a
+JSON prompt over the transcript, split into parts to fit the context, and the report's Markdown
+and PDF) on a scratch SQLite database. The LLM is the tests' local fake speaking the OpenAI
+wire format (it answers at once, so the LLM's own time is not in the numbers). Whisper is
+loaded as ``newspeech worker`` loads it (one decoder on every core). Measured: the real-time
+factor of the transcription (audio seconds / seconds spent in transcribe stages) and of the
+whole job, the time from the start of the upload to the report being ready, and the process's
+peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB and flat in the recording's
+length).
 
 WER: the lecture has no published transcript, so the long-audio path (the lecture inside the
 recording, cut and transcribed in pieces) is compared with the short-answer path (the exam's
@@ -34,23 +40,25 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from tests.fixtures.analysis_chains import model_answer, write_prompt_tree
+from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
+from tests.fixtures.openai_tts_server import serving
 from tests.fixtures.recordings import encode
 from tests.voice.wer import word_error_rate
 
 from newspeech import __version__, weights
-from newspeech.analysis.cli import DEFAULT_PROMPTS
 from newspeech.analysis.jobs.runner import JobRunner
 from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.jobs.stages import StageWork
-from newspeech.analysis.jobs.worker import stage_policy
+from newspeech.analysis.jobs.worker import prompt_chain, stage_policy, worker_speech_to_text
 from newspeech.analysis.prompt_tree import read_prompt_tree
 from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
 from newspeech.analysis.service import PromptSync
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.db.migrations import upgrade
-from newspeech.enums import AnalysisStageKind
-from newspeech.models import AnalysisJobStage, Transcription
+from newspeech.enums import AnalysisStageKind, ReportStatus
+from newspeech.models import AnalysisJobStage, LLMCall, Report, Transcription
 from newspeech.storage.factory import audio_store_from_settings
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.pool import InferencePool
@@ -108,9 +116,19 @@ def words_between(segments: list[dict[str, Any]], start: float, end: float) -> s
     )
 
 
-async def run_one(folder: Path) -> dict[str, Any]:
+LLM_KEY = "sk-bench-analysis-0123456789"
+
+
+async def run_one(folder: Path, decoders: str) -> dict[str, Any]:
     """The recording in ``folder`` through intake and job, in this process (a child per
-    length: the parent made the recording, so this process's peak RSS is the pipeline's)."""
+    length: the parent made the recording, so this process's peak RSS is the pipeline's),
+    with the local fake LLM served from this process too."""
+    script = ChatServerScript(api_key=LLM_KEY, answer=model_answer)
+    async with serving(create_chat_app(script)) as llm_url:
+        return await _run_one(folder, llm_url, decoders)
+
+
+async def _run_one(folder: Path, llm_url: str, decoders: str) -> dict[str, Any]:
     placed = [tuple(p) for p in json.loads((folder / "placed.json").read_text())]
     seconds = float(json.loads((folder / "seconds.json").read_text()))
     settings = Settings(
@@ -118,20 +136,29 @@ async def run_one(folder: Path) -> dict[str, Any]:
         data_dir=folder,
         database_url=f"sqlite+aiosqlite:///{folder / 'bench.db'}",
         speech_enabled=False,
+        llm_api_url=llm_url,
+        llm_api_key=LLM_KEY,
+        llm_model="bench-fake",
     )
     engine = create_engine(settings)
+    chain = prompt_chain(settings)
     pool = InferencePool(settings.inference_workers)
     try:
         await upgrade(engine)
         sessionmaker = create_sessionmaker(engine)
         vad = await pool.run(SileroVoiceActivityDetector, weights.locate(weights.SILERO_VAD))
-        stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
+        if decoders == "worker":
+            stt = await pool.run(worker_speech_to_text, settings, pool, 1)
+        else:  # as the exam server loads it: a decoder per core, one core each
+            stt = await pool.run(WhisperSpeechToText.from_settings, settings, pool=pool)
         # Warm the model once (its first decode allocates), as a long-running worker is.
         await stt.transcribe(clip(COUNTING))
         loaded_rss = rss_mb()[0]
         store = audio_store_from_settings(settings)
         async with sessionmaker() as db:
-            await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="bench")
+            # The tests' client brief for hotels: a Markdown part, then a JSON part.
+            tree = write_prompt_tree(folder / "prompts")
+            await PromptSync(db).sync(read_prompt_tree(tree), origin="bench")
             intake = RecordingIntake(
                 db,
                 store,
@@ -141,9 +168,10 @@ async def run_one(folder: Path) -> dict[str, Any]:
             )
             started = time.perf_counter()
             with (folder / "upload.ogg").open("rb") as source:
-                row = await intake.upload(
-                    source, "bench.ogg", RecordingMetadata("interview"), actor_id=None
+                metadata = RecordingMetadata(
+                    "interview", report_types=("client-brief",), building_type="hotel"
                 )
+                row = await intake.upload(source, "bench.ogg", metadata, actor_id=None)
             job = await JobBoard(db).create(row.id, requested_by=None)
             await db.commit()
             upload_s = time.perf_counter() - started
@@ -155,6 +183,7 @@ async def run_one(folder: Path) -> dict[str, Any]:
             work,
             work_dir=folder / "work",
             policy=stage_policy(settings),
+            chain=chain,
         )
         started = time.perf_counter()
         await runner.run_to_end(job.id)
@@ -166,9 +195,18 @@ async def run_one(folder: Path) -> dict[str, Any]:
             transcription = await db.get(Transcription, row.id)
             assert transcription is not None
             segments = transcription.segments or []
+            reports = list(
+                await db.scalars(select(Report).where(Report.transcription_id == row.id))
+            )
+            calls = list(await db.scalars(select(LLMCall)))
     finally:
+        if chain is not None:
+            await chain.client.aclose()
         pool.close()
         await engine.dispose()
+    unready = [r.id for r in reports if r.status is not ReportStatus.READY]
+    if not reports or unready:
+        raise RuntimeError(f"the job ended without its reports ready: {unready or 'none made'}")
 
     def spent(kind: AnalysisStageKind) -> float:
         return sum(
@@ -188,7 +226,13 @@ async def run_one(folder: Path) -> dict[str, Any]:
         "cut_s": spent(AnalysisStageKind.CUT),
         "transcribe_s": transcribe_s,
         "assemble_s": spent(AnalysisStageKind.ASSEMBLE),
+        "speakers_s": spent(AnalysisStageKind.SPEAKERS),
+        "prompts_s": spent(AnalysisStageKind.PROMPT),
+        "report_s": spent(AnalysisStageKind.REPORT),
         "job_s": job_s,
+        "upload_to_report_s": upload_s + job_s,
+        "reports": len(reports),
+        "llm_calls": len(calls),
         "rtf_transcribe": seconds / transcribe_s,
         "rtf_job": seconds / job_s,
         "rss_models_mb": loaded_rss,
@@ -211,7 +255,7 @@ async def short_path_lecture() -> str:
         pool.close()
 
 
-def child(minutes: float) -> dict[str, Any]:
+def child(minutes: float, decoders: str) -> dict[str, Any]:
     """Make the recording here, then run it in a fresh interpreter (its peak RSS is the
     pipeline's own, not this process's making of the recording)."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -222,7 +266,15 @@ def child(minutes: float) -> dict[str, Any]:
         (folder / "placed.json").write_text(json.dumps(placed))
         (folder / "seconds.json").write_text(json.dumps(minutes * 60))
         done = subprocess.run(
-            [sys.executable, "-m", "bench.analysis", "--child", str(folder)],
+            [
+                sys.executable,
+                "-m",
+                "bench.analysis",
+                "--child",
+                str(folder),
+                "--decoders",
+                decoders,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -234,19 +286,27 @@ def child(minutes: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 30.0])
+    parser.add_argument(
+        "--decoders",
+        choices=["worker", "server"],
+        default="worker",
+        help="Whisper loaded as newspeech worker loads it (one decoder on every core; the "
+        "default) or as newspeech serve does (a decoder per core, one core each)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(asyncio.run(run_one(args.child))))
+        print(json.dumps(asyncio.run(run_one(args.child, args.decoders))))
         return
     load_before = os.getloadavg()
-    runs = [child(minutes) for minutes in args.minutes]
+    runs = [child(minutes, args.decoders) for minutes in args.minutes]
     short = asyncio.run(short_path_lecture())
     load_after = os.getloadavg()
     for run in runs:
         run["lecture_wer_long_vs_short"] = word_error_rate(short, run.pop("lecture_long_path"))
     header = (
-        f"{'audio':>7} {'pieces':>6} {'upload':>7} {'cut':>6} {'transcr.':>8} {'job':>7} "
+        f"{'audio':>7} {'pieces':>6} {'upload':>7} {'cut':>6} {'transcr.':>8} {'LLM+rep.':>8} "
+        f"{'job':>7} {'to report':>9} "
         f"{'RTF tr.':>7} {'RTF job':>7} {'RSS models':>10} {'RSS peak':>8} "
         f"{'JFK WER':>7} {'lecture WER':>11}"
     )
@@ -255,7 +315,9 @@ def main() -> None:
         print(
             f"{r['audio_s'] / 60:>5.1f} m {r['pieces']:>6} {r['upload_s']:>6.1f}s "
             f"{r['cut_s']:>5.1f}s "
-            f"{r['transcribe_s']:>7.1f}s {r['job_s']:>6.1f}s {r['rtf_transcribe']:>6.1f}x "
+            f"{r['transcribe_s']:>7.1f}s "
+            f"{r['speakers_s'] + r['prompts_s'] + r['report_s']:>7.1f}s "
+            f"{r['job_s']:>6.1f}s {r['upload_to_report_s']:>8.1f}s {r['rtf_transcribe']:>6.1f}x "
             f"{r['rtf_job']:>6.1f}x {r['rss_models_mb']:>8.0f}MB {r['rss_peak_mb']:>6.0f}MB "
             f"{r['jfk_wer_mean']:>7.1%} {r['lecture_wer_long_vs_short']:>11.1%}"
         )
@@ -264,7 +326,7 @@ def main() -> None:
         f"on {os.cpu_count()} cores; goals: RTF >= 25x, peak RSS < 1 GB and flat"
     )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "analysis.json"
+    out = RESULTS / ("analysis.json" if args.decoders == "worker" else "analysis-server.json")
     out.write_text(
         json.dumps(
             {
@@ -274,6 +336,7 @@ def main() -> None:
                 "load_average_before": load_before,
                 "load_average_after": load_after,
                 "whisper_model": Settings(environment="test").whisper_model,
+                "whisper_decoders": args.decoders,
                 "short_path_lecture": short,
                 "runs": runs,
             },

@@ -10,7 +10,7 @@
 2. Accuracy: per backend, a fresh database with a known world (two colleges, six sittings
    each with fixed marks, results with fixed dates and pass/fail, flagged answers; design
    audits of spas and a hotel in Lyon and Paris with their reports, a report run and a model
-   call: ``tests/ask/analysis_world.py``), then every fixed question through
+   call: ``tests/fixtures/analysis_world.py``), then every fixed question through
    :class:`newspeech.ask.service.AskService` as an admin, an examiner of medical or an analyst;
    its rows are compared with the answer computed here in Python from the same fixed data.
    Accuracy = questions answered exactly / questions asked.

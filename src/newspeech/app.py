@@ -30,6 +30,7 @@ from newspeech.analysis.jobs.stages import StageWork
 from newspeech.analysis.jobs.worker import prompt_chain, stage_policy
 from newspeech.analysis.recordings import endpoints as analysis_recordings
 from newspeech.analysis.reports import endpoints as analysis_reports
+from newspeech.analysis.routing import endpoints as analysis_routing
 from newspeech.analysis.search import endpoints as analysis_search
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
@@ -145,6 +146,7 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         analysis_recordings,
         analysis_jobs,
         analysis_reports,
+        analysis_routing,
         analysis_search,
         # Asking the data in plain language (issue 18).
         ask,

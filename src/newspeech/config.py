@@ -273,6 +273,13 @@ class Settings(BaseSettings):
         le=600.0,
         description="longest piece a recording is cut into at silences before transcription",
     )
+    analysis_audio_link_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=24 * 3600,
+        description="how long a signed link to a recording's audio (what the analyst page's "
+        "player streams from) stays valid",
+    )
     analysis_stage_attempts: int = Field(
         default=3, ge=1, le=20, description="tries of a job stage before the job fails"
     )

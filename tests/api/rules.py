@@ -18,7 +18,9 @@ from sqlalchemy import select, update
 from newspeech.analysis.cli import DEFAULT_PROMPTS
 from newspeech.analysis.jobs.service import JobBoard
 from newspeech.analysis.prompt_tree import read_prompt_tree
+from newspeech.analysis.recordings.endpoints import AUDIO_LINK_PURPOSE
 from newspeech.analysis.service import PromptSync
+from newspeech.kit.signed_links import LinkSigner
 from newspeech.models import (
     AnalysisJob,
     AnalysisJobStatus,
@@ -295,6 +297,14 @@ async def _upload_recording(api: Api, world: World, role: str, owner: Owner) -> 
     )
 
 
+async def _routing(api: Api, world: World, role: str, owner: Owner) -> Call:
+    async with api.sessionmaker() as db:
+        await PromptSync(db).sync(read_prompt_tree(DEFAULT_PROMPTS), origin="rules")
+        await db.commit()
+    body = {"scenario": "design", "report_types": ["site-audit"], "building_type": "hotel"}
+    return Call("/analysis/routing", json=body)
+
+
 async def _recording_with_job(api: Api, status: AnalysisJobStatus) -> tuple[int, int]:
     """A stored recording row (no audio needed) and a job of it in ``status``."""
     async with api.sessionmaker() as db:
@@ -327,6 +337,22 @@ async def _recording_audio(api: Api, world: World, role: str, owner: Owner) -> C
         assert recording is not None
         await audio_store(api).put(recording.recording_key, _WAV, "audio/wav")
     return Call(f"/analysis/recordings/{recording_id}/audio")
+
+
+async def _recording_audio_link(api: Api, world: World, role: str, owner: Owner) -> Call:
+    call = await _recording_audio(api, world, role, owner)
+    return Call(call.path + "-link")
+
+
+async def _signed_recording_audio(api: Api, world: World, role: str, owner: Owner) -> Call:
+    """A link the analyst was given: whoever holds it may play it, signed in or not."""
+    call = await _recording_audio(api, world, role, owner)
+    recording_id = int(call.path.split("/")[-2])
+    expires = int(api.clock().timestamp()) + 60
+    signer = LinkSigner(api.settings.token_secret(), AUDIO_LINK_PURPOSE)
+    signature = signer.sign(recording_id, world.analyst.id, expires)
+    params = {"user": world.analyst.id, "expires": expires, "signature": signature}
+    return Call(call.path + "/signed", params=params)
 
 
 async def _recording_transcript(api: Api, world: World, role: str, owner: Owner) -> Call:
@@ -628,6 +654,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analysis/recordings/{recording_id}/audio"): Rule(
         "analyst", 200, _recording_audio
     ),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/audio-link"): Rule(
+        "analyst", 200, _recording_audio_link
+    ),
+    ("GET", "/api/v1/analysis/recordings/{recording_id}/audio/signed"): Rule(
+        "public", 200, _signed_recording_audio
+    ),
+    ("GET", "/api/v1/analysis/routing"): Rule("analyst", 200, fixed("/analysis/routing")),
+    ("PUT", "/api/v1/analysis/routing"): Rule("analyst", 200, _routing),
     ("GET", "/api/v1/analysis/search"): Rule(
         "analyst", 200, fixed("/analysis/search", params={"q": "boiler pressure"})
     ),

@@ -255,6 +255,8 @@ async def test_a_report_downloads_and_a_rerun_adds_a_run_keeping_the_old_one(
     ]
     assert detail["status"] == "ready"
     assert "new reception desk" in detail["markdown"]
+    assert "<h3>Goals</h3>" in detail["html"]
+    assert "new reception desk" in detail["html"]
     first = await client.get(f"{url}/download", headers=analyst, params={"format": "md", "run": 1})
     latest = await client.get(f"{url}/download", headers=analyst, params={"format": "md"})
     assert "brighter lobby" in first.text

@@ -282,6 +282,8 @@ ANALYST_SEARCH_REVISION = "d4e8a1c3f5b7"
 async def test_analyst_and_search_revision_backfills_segments_and_guards_its_downgrade(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    # Later revisions first: a refused downgrade should leave nothing of theirs half undone.
+    await downgrade(engine, ANALYST_SEARCH_REVISION)
     async with sessionmaker() as db:
         analyst = await make_user(db, role=UserRole.ANALYST, college_type=None)
         await db.commit()

@@ -1,10 +1,13 @@
 """The analyst workspace (``/analyst``) in real headless Chromium against the real app, with
 real transcription jobs (Silero VAD + faster-whisper tiny.en on the in-process queue) on a
-SQLite database: upload with a progress bar, live job progress, the transcript with the
-recording (a clicked word plays from its time), and search hits that jump to their moment."""
+SQLite database: upload with a progress bar (the last choices offered again), live job
+progress, the transcript with the recording streamed from a signed link (a clicked word plays
+from its time), the transcript report read, downloaded and run again, and search hits that jump
+to their moment. No LLM is configured: the page says which report types need one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,12 +147,29 @@ async def test_upload_progress_transcript_word_playback_and_search_jump(
         if response.url.endswith("/api/v1/analysis/recordings?size=50") and response.ok:
             polled.extend(r["job"] for r in (await response.json())["items"] if r["job"])
 
+    audio_requests: list[tuple[str, str | None]] = []
+    page.on(
+        "request",
+        lambda request: (
+            audio_requests.append((request.url, request.headers.get("range")))
+            if "/audio" in request.url and "/audio-link" not in request.url
+            else None
+        ),
+    )
     page.on("response", record)
     await sign_in(page, workspace, workspace.analyst)
     await expect(page.get_by_role("heading", name="Upload a recording")).to_be_visible()
 
+    # Without an LLM the page says which report types need one, and offers only the others.
+    await expect(page.locator("#llm-note")).to_contain_text("NEWSPEECH_LLM_API_URL is not set")
+    await expect(page.locator("#llm-note")).to_contain_text("Client brief")
+    brief = page.get_by_role("checkbox", name="Client brief (needs NEWSPEECH_LLM_API_URL)")
+    await expect(brief).to_be_disabled()
+
     # Upload: the bar fills, and the job list follows the job to its end.
     await page.get_by_label("Recording", exact=True).set_input_files(workspace.recording)
+    await page.get_by_label("Scenario").first.select_option("design")
+    await page.get_by_label("Building type").first.select_option("spa")
     await page.get_by_label("Place").first.fill("Spa Nova")
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.locator("#upload-percent")).to_have_text("100%")
@@ -162,6 +182,12 @@ async def test_upload_progress_transcript_word_playback_and_search_jump(
     await expect(row.locator("progress")).to_have_js_property("value", 6)
     assert any(job["status"] in ("queued", "running") for job in polled), polled
     assert len({(job["stages_done"], job["stages_total"]) for job in polled}) >= 2, polled
+    # The choices of this upload are offered for the next one.
+    await expect(page.locator("#routing-note")).to_have_text(
+        "Your choices from your last upload are filled in."
+    )
+    await expect(page.locator("#upload-scenario")).to_have_value("design")
+    await expect(page.locator("#upload-building")).to_have_value("spa")
 
     # The transcript: every word is a button; a click plays the recording from that word.
     await row.get_by_role("button", name="Transcript of three-sayings.ogg").click()
@@ -173,6 +199,16 @@ async def test_upload_progress_transcript_word_playback_and_search_jump(
     await words.nth(second).click()
     await playing_between(page, starts[second], starts[second] + 2.0)
     await expect(words.nth(second)).to_have_attribute("aria-current", "true")
+    # The player streams from a signed link, with Range requests; the file is not fetched
+    # whole with the bearer token first.
+    source = await page.evaluate("window.newspeechAnalyst.audio()")
+    assert source.startswith(f"{workspace.url}/api/v1/analysis/recordings/"), source
+    assert "/audio/signed?user=" in source
+    assert audio_requests, "the player fetched no audio"
+    assert all("/audio/signed?" in url for url, _ in audio_requests), audio_requests
+    assert any(byte_range is not None for _, byte_range in audio_requests), audio_requests
+
+    await check_reports(page)
 
     # Search: three hits, highlighted; the last one jumps to when it was said.
     await page.get_by_label('Words or "a phrase"').fill("fellow Americans")
@@ -187,6 +223,43 @@ async def test_upload_progress_transcript_word_playback_and_search_jump(
     await page.locator("#player").evaluate("p => p.pause()")
     await hits.nth(2).get_by_role("button").click()
     await playing_between(page, target, target + 2.0)
+
+
+async def check_reports(page: Page) -> None:
+    """The recording's transcript report: listed, read (its Markdown shown as HTML), downloaded
+    as PDF and Markdown, and run again (a second run, the first kept)."""
+    await page.get_by_label("Place").nth(1).fill("spa nova")
+    await page.get_by_role("button", name="Show reports").click()
+    report = page.locator("#reports-table tbody tr")
+    await expect(report).to_have_count(1)
+    await expect(report).to_contain_text("Transcript")
+    await expect(report).to_contain_text("ready")
+    name = await report.get_by_role("button", name="Read").get_attribute("aria-label")
+    assert name is not None
+    what = name.removeprefix("Read ")
+
+    await report.get_by_role("button", name=f"Read {what}").click()
+    view = page.locator("#report-view-body")
+    await expect(view.locator("h1")).to_be_visible()
+    await expect(view.locator("h2", has_text="Transcript")).to_be_visible()
+    await expect(view).to_contain_text("fellow Americans")
+    await expect(page.locator("#report-view-facts")).to_contain_text("Spa Nova")
+
+    async with page.expect_download() as pdf_download:
+        await report.get_by_role("button", name=f"PDF of {what}").click()
+    pdf = await asyncio.to_thread(Path(await (await pdf_download.value).path()).read_bytes)
+    assert pdf.startswith(b"%PDF-")
+    async with page.expect_download() as md_download:
+        await report.get_by_role("button", name=f"Markdown of {what}").click()
+    markdown = await asyncio.to_thread(Path(await (await md_download.value).path()).read_text)
+    assert markdown.startswith("# ")
+    assert "fellow Americans" in markdown
+    assert (await md_download.value).suggested_filename.endswith(".md")
+
+    await report.get_by_role("button", name=f"Run {what} again").click()
+    await expect(page.locator("#status")).to_contain_text("run 2 is queued")
+    await expect(report.locator("td").nth(6)).to_have_text("2")
+    await expect(report).to_contain_text("ready", timeout=60_000)
 
 
 async def test_an_examiner_is_told_the_area_is_for_analysts(

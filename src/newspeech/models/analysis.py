@@ -168,3 +168,23 @@ class TranscriptSegment(Base):
     end_seconds: Mapped[float] = mapped_column(Float, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+
+
+class RoutingChoice(Timestamps, Base):
+    """What an analyst chose on their last upload: the scenario, its report types and the
+    building type, offered as the default on their next upload. One row per user, rewritten
+    by each upload (or ``PUT /analysis/routing``)."""
+
+    __tablename__ = "analysis_routing_choices"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("analysis_scenarios.id", ondelete="CASCADE"), nullable=False
+    )
+    report_types: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    """the report types' keys, in the order chosen"""
+    building_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_building_types.id", ondelete="SET NULL")
+    )

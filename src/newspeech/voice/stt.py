@@ -340,9 +340,10 @@ class WhisperSpeechToText:
 
     @classmethod
     def from_settings(
-        cls, settings: WhisperSettings, *, pool: InferencePool
+        cls, settings: WhisperSettings, *, pool: InferencePool, num_workers: int | None = None
     ) -> WhisperSpeechToText:
-        """The engine ``settings`` ask for (model size, compute type, beam size)."""
+        """The engine ``settings`` ask for (model size, compute type, beam size); ``num_workers``
+        as :meth:`load` takes it."""
         model_dir = (
             whisper_tiny_en_dir()
             if settings.whisper_model == "tiny.en"
@@ -353,6 +354,7 @@ class WhisperSpeechToText:
             pool=pool,
             compute_type=settings.whisper_compute_type,
             beam_size=settings.whisper_beam_size,
+            num_workers=num_workers,
         )
 
     async def transcribe(

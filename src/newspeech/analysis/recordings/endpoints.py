@@ -23,21 +23,25 @@ from starlette.datastructures import FormData, UploadFile
 
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.service import JobBoard
+from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.recordings.repository import RecordingRepository
 from newspeech.analysis.recordings.schemas import (
+    AudioLinkRead,
     RecordingProgress,
     RecordingRead,
     SegmentRead,
     TranscriptRead,
 )
 from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
-from newspeech.auth.deps import AnalystUser, AuditorDep
+from newspeech.analysis.routing.service import RoutingDesk
+from newspeech.auth.deps import AnalystUser, AuditorDep, ClockDep
 from newspeech.db.deps import DbSession, SettingsDep
-from newspeech.errors import NotFound
+from newspeech.errors import NotFound, PermissionDenied
 from newspeech.kit.http_range import RangeNotSatisfiable, parse_range
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
+from newspeech.kit.signed_links import InvalidLink, LinkSigner
 from newspeech.kit.text import forbidden_character
 from newspeech.models import (
     BuildingType,
@@ -47,6 +51,9 @@ from newspeech.models import (
     Place,
     Scenario,
     Transcription,
+    User,
+    UserRole,
+    UserStatus,
     Zone,
 )
 from newspeech.models.prompts import KeyedName
@@ -154,6 +161,12 @@ async def upload_recording(
         )
     finally:
         await form.close()
+    await RoutingDesk(db).record(
+        user.id,
+        transcription.scenario_id,
+        list(dict.fromkeys(dictionary_key(name) for name in metadata.report_types)),
+        transcription.building_type_id,
+    )
     job = await JobBoard(db).create(transcription.id, requested_by=user.id)
     background.add_task(kicker.kick, job.id)
     return await describe(db, transcription)
@@ -310,9 +323,91 @@ async def get_audio(
     """The recording as uploaded. Honours a single ``Range: bytes=…`` (206) so a player can
     seek; the whole file is streamed a megabyte at a time."""
     row = await _recording(db, recording_id)
+    return await _audio_response(row, store, range_header)
+
+
+AUDIO_LINK_PURPOSE = "recording-audio"
+
+
+def audio_signer(settings: SettingsDep) -> LinkSigner:
+    return LinkSigner(settings.token_secret(), AUDIO_LINK_PURPOSE)
+
+
+SignerDep = Annotated[LinkSigner, Depends(audio_signer)]
+Timestamp = Annotated[int, Query(ge=0, le=2**40)]
+Signature = Annotated[str, Query(min_length=1, max_length=100)]
+
+
+@router.get("/{recording_id}/audio-link")
+async def get_audio_link(
+    recording_id: Id,
+    user: AnalystUser,
+    db: DbSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+    signer: SignerDep,
+) -> AudioLinkRead:
+    """A short-lived URL of the recording's audio that needs no ``Authorization`` header, for
+    an ``<audio src>`` to stream and seek (Range requests) without downloading the file
+    first. It is bound to this recording and this user, and expires after
+    ``NEWSPEECH_ANALYSIS_AUDIO_LINK_SECONDS``; ask again for a fresh one."""
+    row = await _recording(db, recording_id)
+    expires_at = clock() + dt.timedelta(seconds=settings.analysis_audio_link_seconds)
+    expires = int(expires_at.timestamp())
+    signature = signer.sign(row.id, user.id, expires)
+    url = (
+        f"{RECORDINGS_PATH}/{row.id}/audio/signed"
+        f"?user={user.id}&expires={expires}&signature={signature}"
+    )
+    return AudioLinkRead(
+        recording_id=row.id, url=url, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)
+    )
+
+
+@router.get(
+    "/{recording_id}/audio/signed",
+    response_class=Response,
+    responses={
+        200: {"description": "the whole recording, as uploaded", **_AUDIO},
+        206: {"description": "the requested byte range", **_AUDIO},
+        **error_responses(403, 416),
+    },
+)
+async def get_signed_audio(
+    recording_id: Id,
+    db: DbSession,
+    store: AudioStoreDep,
+    clock: ClockDep,
+    signer: SignerDep,
+    user: Annotated[Id, Query()],
+    expires: Timestamp,
+    signature: Signature,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The recording's audio through a link from ``…/audio-link`` (no bearer token): as
+    ``…/audio``, Range requests included. 403 when the signature does not match this
+    recording, user and expiry, when the link has expired, or when its user is no longer an
+    active analyst or admin."""
+    try:
+        signer.check(recording_id, user, expires, signature, int(clock().timestamp()))
+    except InvalidLink as exc:
+        raise PermissionDenied(f"{exc}: ask for a new link") from exc
+    holder = await db.get(User, user)
+    if holder is None or holder.status is not UserStatus.ACTIVE or holder.role not in _AUDIO_ROLES:
+        raise PermissionDenied("the link's user may no longer hear recordings")
+    row = await _recording(db, recording_id)
+    return await _audio_response(row, store, range_header)
+
+
+_AUDIO_ROLES = (UserRole.ANALYST, UserRole.ADMIN)
+
+
+async def _audio_response(
+    row: Transcription, store: AudioStore, range_header: str | None
+) -> Response:
     size = await store.size(row.recording_key)
     if size is None:
-        raise NotFound(f"the audio of recording {recording_id} is missing from the store")
+        raise NotFound(f"the audio of recording {row.id} is missing from the store")
     media_type = row.content_type or "application/octet-stream"
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
     try:

@@ -61,3 +61,11 @@ class TranscriptRead(BaseModel):
         description="timed segments with their words (times in seconds of the recording); "
         "empty until the recording is transcribed"
     )
+
+
+class AudioLinkRead(BaseModel):
+    recording_id: int
+    url: str = Field(
+        description="the audio's signed URL (relative to this server); no token needed"
+    )
+    expires_at: dt.datetime = Field(description="after this the URL answers 403: ask for a new one")

@@ -109,6 +109,18 @@ def report_pdf(markdown: str, fonts: PdfFonts, *, title: str) -> bytes:
     return bytes(pdf.output())
 
 
+def report_html(markdown: str) -> str:
+    """The report's Markdown as HTML that is safe to put in a page: the Markdown (written by
+    an LLM, so untrusted) cannot bring its own HTML (``html`` off: ``<script>`` comes out as
+    text), links to ``javascript:``, ``vbscript:``, ``file:`` and ``data:`` are left as text
+    (markdown-it's link check), and images are not rendered (no request to a server the
+    report names)."""
+    return str(_SAFE.render(markdown))
+
+
+_SAFE = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+
+
 def _demote(markdown: str) -> str:
     """A part's own headings one level down, under the part's title."""
     return _HEADING.sub(lambda m: "#" + m.group(1) + m.group(2), markdown)

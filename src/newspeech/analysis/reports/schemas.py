@@ -46,6 +46,10 @@ class ReportRead(BaseModel):
 
 class ReportDetail(ReportRead):
     markdown: str | None = Field(description="the latest finished run's report")
+    html: str | None = Field(
+        description="that Markdown as HTML safe to show in a page: HTML in the Markdown is "
+        "escaped, script links are not links, images are left out"
+    )
     data: dict[str, Any] | None = Field(description="its parsed JSON parts")
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.analysis.jobs.repository import UNFINISHED_JOBS, JobRepository
 from newspeech.analysis.reports.planning import NEEDS_LLM, plan_reports, report_type_has_prompts
+from newspeech.analysis.reports.render import report_html
 from newspeech.analysis.reports.repository import ReportRepository
 from newspeech.analysis.reports.schemas import (
     ReportDetail,
@@ -106,7 +107,8 @@ class ReportDesk:
     async def detail(self, report_id: int) -> ReportDetail:
         report = await self.get(report_id)
         read = await self.describe(report)
-        return ReportDetail(**read.model_dump(), markdown=report.body, data=report.data)
+        html = None if report.body is None else report_html(report.body)
+        return ReportDetail(**read.model_dump(), markdown=report.body, html=html, data=report.data)
 
     async def download(self, report_id: int, number: int | None, fmt: Format) -> Download:
         """Run ``number`` (default: the latest finished) as Markdown or PDF."""

@@ -1,19 +1,24 @@
-// The analyst workspace: sign in, upload a recording (with a progress bar), follow its jobs,
-// read its transcript with the recording (click a word to hear it from there), search
-// every transcript (a hit jumps to that moment), and ask the data (curated questions over
-// recording analysis, or plain language with an LLM: examiner/ask.js). Everything goes through /api/v1 with the
-// analyst's bearer token (the examiner pages' Api: one refresh on an expired token).
+// The analyst workspace: sign in, upload a recording (with a progress bar; the scenario,
+// report types and building type chosen last time are offered again), follow its jobs, read
+// its transcript with the recording (click a word to hear it from there), read, download and
+// re-run its reports, search every transcript (a hit jumps to that moment), and ask the data
+// (curated questions over recording analysis, or plain language with an LLM: examiner/ask.js).
+// Everything goes through /api/v1 with the analyst's bearer token (the examiner pages' Api: one
+// refresh on an expired token), except the player's audio: an <audio> element cannot send the
+// token, so it streams from a short-lived signed link (renewed when it expires).
 
 import { Api } from "../examiner/api.js";
 import { renderAsk } from "../examiner/ask.js";
-import { $, h, table, when } from "../examiner/dom.js";
+import { $, download, h, table, when } from "../examiner/dom.js";
 
 const ANALYST_ROLES = new Set(["analyst", "admin"]);
 const POLL_MS = 1000;
 const ACTIVE = new Set(["queued", "running"]);
 
 const api = new Api();
-const state = { recordingId: null, words: [], audioUrl: null, poll: null, speaking: null };
+const state = {
+  recordingId: null, words: [], poll: null, speaking: null, reportTypes: [], reportsPoll: null,
+};
 
 const ui = {
   status(text) { $("status").textContent = text; },
@@ -45,6 +50,7 @@ function clock(seconds) {
 
 function showSignIn(message) {
   stopPolling();
+  stopReportsPolling();
   $("nav").hidden = true;
   $("workspace").hidden = true;
   $("sign-in").hidden = false;
@@ -58,7 +64,14 @@ async function signedIn(user) {
   $("workspace").hidden = false;
   $("who").textContent = `Signed in as ${user.full_name || user.username} (${user.role})`;
   ui.status("Signed in.");
-  await loadRecordings().catch((error) => ui.error(error.message));
+  try {
+    await loadReportTypes();
+    await loadRouting();
+    await loadRecordings();
+    await loadReports();
+  } catch (error) {
+    ui.error(error.message);
+  }
   await showAsk().catch((error) => ui.error(error.message));
 }
 
@@ -164,7 +177,9 @@ async function upload(event) {
     ui.status(`Uploaded ${file.name}: its transcription is queued.`);
     $("upload-form").reset();
     $("upload-progress").value = 100;
+    await loadRouting();
     await loadRecordings();
+    await loadReports();
     return recording;
   } catch (error) {
     ui.error(error.message);
@@ -240,11 +255,36 @@ async function loadRecordings() {
 function closeTranscript() {
   $("player").pause();
   $("player").removeAttribute("src");
-  if (state.audioUrl) URL.revokeObjectURL(state.audioUrl);
-  state.audioUrl = null;
   state.recordingId = null;
   state.words = [];
   $("transcript").hidden = true;
+}
+
+/** Point the player at a fresh signed link of the recording's audio: it streams and seeks
+ * with Range requests, instead of downloading the whole file first. */
+async function streamAudio(recordingId) {
+  const link = await api.request(`/api/v1/analysis/recordings/${recordingId}/audio-link`,
+    { what: "Loading the recording" });
+  const player = $("player");
+  const loaded = new Promise((resolve, reject) => {
+    player.addEventListener("loadedmetadata", resolve, { once: true });
+    player.addEventListener("error", () => reject(new Error("The recording could not be played.")), { once: true });
+  });
+  player.src = link.url;
+  await loaded;
+}
+
+/** A link that expired while the recording was open: take a new one and carry on. */
+async function renewAudio() {
+  const recordingId = state.recordingId;
+  // At most one renewal a minute: a link refused for another reason stays refused.
+  if (recordingId === null || Date.now() - (state.renewedAt ?? 0) < 60_000) return;
+  state.renewedAt = Date.now();
+  const player = $("player");
+  const [at, playing] = [player.currentTime, !player.paused];
+  await streamAudio(recordingId);
+  player.currentTime = at;
+  if (playing) await player.play().catch(() => {});
 }
 
 function renderTranscript(transcript) {
@@ -266,13 +306,7 @@ async function openTranscript(recordingId, at) {
     const transcript = await ui.busy("Loading the transcript…",
       api.request(`/api/v1/analysis/recordings/${recordingId}/transcript`, { what: "Loading the transcript" }));
     renderTranscript(transcript);
-    const blob = await ui.busy("Loading the recording…",
-      api.blob(`/api/v1/analysis/recordings/${recordingId}/audio`, "Loading the recording"));
-    state.audioUrl = URL.createObjectURL(blob);
-    const player = $("player");
-    const loaded = new Promise((resolve) => player.addEventListener("loadedmetadata", resolve, { once: true }));
-    player.src = state.audioUrl;
-    await loaded;
+    await ui.busy("Loading the recording…", streamAudio(recordingId));
     state.recordingId = recordingId;
     $("transcript-title").textContent = `Transcript of recording ${recordingId}`;
     ui.status("Transcript loaded: click a word to hear it.");
@@ -306,6 +340,169 @@ function follow() {
   word?.classList.add("speaking");
   word?.setAttribute("aria-current", "true");
   state.speaking = word;
+}
+
+// ---- report types and the last routing ---------------------------------------------------
+
+async function loadReportTypes() {
+  const types = await api.request("/api/v1/analysis/reports/types", { what: "Loading the report types" });
+  state.reportTypes = types.report_types;
+  const needing = types.report_types.filter((t) => t.needs_llm).map((t) => t.name);
+  $("llm-note").textContent = types.llm_configured
+    ? "A language model is configured: every report type can be made."
+    : needing.length
+      ? `Without a language model (NEWSPEECH_LLM_API_URL is not set) these report types cannot be made: ${[...new Set(needing)].join(", ")}. The transcript report always can.`
+      : "";
+  const filter = $("reports-type");
+  const seen = new Set();
+  filter.replaceChildren(new Option("Any", ""), ...types.report_types
+    .filter((t) => !seen.has(t.key) && seen.add(t.key))
+    .map((t) => new Option(t.name, t.key)));
+  const buildings = [...new Set(types.report_types.flatMap((t) => t.building_types))].sort();
+  $("upload-building").replaceChildren(new Option("None", ""),
+    ...buildings.map((key) => new Option(key[0].toUpperCase() + key.slice(1), key)));
+  renderReportTypeChoices([]);
+}
+
+/** One checkbox per report type of the chosen scenario; ``checked`` keys are ticked. */
+function renderReportTypeChoices(checked) {
+  const scenario = $("upload-scenario").value;
+  const boxes = state.reportTypes.filter((t) => t.scenario === scenario && t.key !== "transcript")
+    .map((t) => h("label", { class: t.available ? null : "needs-llm" },
+      h("input", { type: "checkbox", name: "report_types", value: t.key,
+        checked: checked.includes(t.key), disabled: !t.available }),
+      ` ${t.name}`, t.needs_llm && !t.available ? " (needs NEWSPEECH_LLM_API_URL)" : ""));
+  $("upload-report-type-list").replaceChildren(...(boxes.length ? boxes
+    : [h("p", { class: "hint" }, "This scenario has no report types besides the transcript.")]));
+}
+
+/** A dictionary name's key as the server makes it (case folded, spaces collapsed). */
+function nameKey(name) {
+  return name.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+/** Offer the scenario, report types and building type this analyst chose last time. */
+async function loadRouting() {
+  const routing = await api.request("/api/v1/analysis/routing", { what: "Loading your last choices" });
+  if (!routing.scenario) {
+    renderReportTypeChoices([]);
+    $("routing-note").textContent = "";
+    return;
+  }
+  $("upload-scenario").value = routing.scenario;
+  $("upload-building").value = routing.building_type ? nameKey(routing.building_type) : "";
+  renderReportTypeChoices(routing.report_types);
+  $("routing-note").textContent = "Your choices from your last upload are filled in.";
+}
+
+// ---- reports ---------------------------------------------------------------------------
+
+function reportFilters() {
+  const query = { size: 50 };
+  for (const control of $("reports-form").elements) {
+    if (control.name && control.value.trim()) query[control.name] = control.value.trim();
+  }
+  return query;
+}
+
+function stopReportsPolling() {
+  clearTimeout(state.reportsPoll);
+  state.reportsPoll = null;
+}
+
+async function loadReports() {
+  stopReportsPolling();
+  const page = await api.request("/api/v1/analysis/reports", { query: reportFilters(), what: "Loading the reports" });
+  const rows = page.items.map((r) => {
+    const name = `${r.report_type_name} of recording ${r.recording_id}`;
+    const ready = r.status === "ready";
+    return [
+      r.report_type_name + (r.needs_llm ? " (LLM)" : ""), `#${r.recording_id}`, r.place ?? "–",
+      r.city ?? "–", r.report_date ?? when(r.created_at), r.status, String(r.runs.length),
+      h("span", { class: "actions" },
+        h("button", { type: "button", disabled: !ready, "aria-label": `Read ${name}`,
+          onclick: () => openReport(r.id).catch((e) => ui.error(e.message)) }, "Read"),
+        h("button", { type: "button", disabled: !ready, "aria-label": `PDF of ${name}`,
+          onclick: () => downloadReport(r.id, "pdf").catch((e) => ui.error(e.message)) }, "PDF"),
+        h("button", { type: "button", disabled: !ready, "aria-label": `Markdown of ${name}`,
+          onclick: () => downloadReport(r.id, "md").catch((e) => ui.error(e.message)) }, "Markdown"),
+        h("button", { type: "button", "aria-label": `Run ${name} again`,
+          onclick: () => rerunReport(r.id).catch((e) => ui.error(e.message)) }, "Run again")),
+    ];
+  });
+  $("reports-list").replaceChildren(page.items.length
+    ? table(`Reports (${page.total})`, ["Report", "Recording", "Place", "City", "Date", "Status", "Runs", ""],
+      rows, { id: "reports-table" })
+    : h("p", { class: "hint" }, "No report matches."));
+  if (page.items.some((r) => r.status === "pending") && api.user) {
+    state.reportsPoll = setTimeout(() => loadReports().catch((error) => ui.error(error.message)), POLL_MS);
+  }
+}
+
+const SAFE_TAGS = new Set(["H1", "H2", "H3", "H4", "H5", "H6", "P", "UL", "OL", "LI", "STRONG",
+  "EM", "CODE", "PRE", "BLOCKQUOTE", "HR", "BR", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "A"]);
+
+/** The server's HTML of the report (its Markdown with HTML escaped), checked once more here:
+ * only the tags Markdown makes, no attributes but an http(s) link's href. */
+function safeFragment(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  for (const node of [...doc.body.querySelectorAll("*")]) {
+    if (!SAFE_TAGS.has(node.tagName)) {
+      node.replaceWith(doc.createTextNode(node.textContent));
+      continue;
+    }
+    const href = node.tagName === "A" ? node.getAttribute("href") : null;
+    for (const attribute of [...node.attributes]) node.removeAttribute(attribute.name);
+    if (href && /^https?:\/\//i.test(href)) {
+      node.setAttribute("href", href);
+      node.setAttribute("rel", "noopener noreferrer");
+      node.setAttribute("target", "_blank");
+    }
+  }
+  return [...doc.body.childNodes];
+}
+
+async function openReport(reportId) {
+  const report = await ui.busy("Loading the report…",
+    api.request(`/api/v1/analysis/reports/${reportId}`, { what: "Loading the report" }));
+  $("report-view-title").textContent = `${report.report_type_name} — recording ${report.recording_id}`;
+  const latest = report.runs.filter((r) => r.status === "done").at(-1);
+  $("report-view-facts").textContent = [
+    report.place, report.city, report.building_type, report.report_date,
+    latest ? `run ${latest.number}${latest.model ? ` by ${latest.model}` : ""}` : null,
+  ].filter(Boolean).join(" · ");
+  $("report-view-body").replaceChildren(...(report.html ? safeFragment(report.html)
+    : [h("p", { class: "hint" }, "This report has no finished run yet.")]));
+  $("report-view").hidden = false;
+  $("report-view").scrollIntoView({ block: "start" });
+  ui.status(`Report ${reportId} loaded.`);
+}
+
+async function downloadReport(reportId, format) {
+  const blob = await ui.busy("Downloading the report…",
+    api.blob(`/api/v1/analysis/reports/${reportId}/download?format=${format}`, "Downloading the report"));
+  download(blob, `report-${reportId}.${format}`);
+  ui.status(`Report ${reportId} downloaded as ${format === "pdf" ? "PDF" : "Markdown"}.`);
+}
+
+async function rerunReport(reportId) {
+  ui.error("");
+  const rerun = await api.request(`/api/v1/analysis/reports/${reportId}/runs`,
+    { method: "POST", what: "Running the report again" });
+  ui.status(`Report ${reportId}: run ${rerun.run.number} is queued.`);
+  await loadRecordings();
+  await loadReports();
+}
+
+async function filterReports(event) {
+  event.preventDefault();
+  ui.error("");
+  $("report-view").hidden = true;
+  try {
+    await loadReports();
+  } catch (error) {
+    ui.error(error.message);
+  }
 }
 
 // ---- search ----------------------------------------------------------------------------
@@ -361,11 +558,19 @@ $("sign-in-form").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", signOut);
 $("upload-form").addEventListener("submit", upload);
 $("search-form").addEventListener("submit", search);
+$("reports-form").addEventListener("submit", filterReports);
+$("upload-scenario").addEventListener("change", () => renderReportTypeChoices([]));
 $("player").addEventListener("timeupdate", follow);
 $("player").addEventListener("seeked", follow);
+// An expired link answers 403 to the player's next Range request: renew it and go on.
+$("player").addEventListener("error", () => {
+  if (state.recordingId !== null) renewAudio().catch((error) => ui.error(error.message));
+});
 
 /** Read-only state for diagnostics and the browser tests. */
-window.newspeechAnalyst = { user: () => api.user, recording: () => state.recordingId, ready: false };
+window.newspeechAnalyst = {
+  user: () => api.user, recording: () => state.recordingId, audio: () => $("player").src, ready: false,
+};
 
 (async () => {
   const user = await api.resume();
