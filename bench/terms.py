@@ -34,8 +34,10 @@ Counted:
   false neg.    a keyword the grader finds in the spoken text but only as negated in the
                 transcript ("no adrenaline ... mean arterial pressure").
   false corr.   corrections that put in a term the speaker did not say: on the item's own
-                question, and on every item corrected towards another question's terms
-                (the next question of another college: nothing there to find).
+                question, and on every item corrected towards another question's terms: the
+                next question of another college ("foreign": nothing there to find) and the
+                next question of the same college ("near": a wrong answer in the same field,
+                where a term that sounds like its words is most likely).
 
 Synthesised audio and transcripts are kept in a temp folder (--cache), so a rerun only decodes
 what changed; the load average is recorded because wall time depends on it.
@@ -69,7 +71,7 @@ from newspeech.voice.bias import decoder_bias
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, Word
 from newspeech.voice.stt import WhisperSpeechToText
-from newspeech.voice.terms import EspeakPhonetics, TermCorrector
+from newspeech.voice.terms import CorrectedTranscript, EspeakPhonetics, TermCorrector
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT.parent / "shared" / "audio"
@@ -107,6 +109,9 @@ class Item:
     spoken: tuple[tuple[int, str], ...]
     """(keyword index, form) said in ``text``."""
     foreign: Question
+    neighbour: Question
+    """Another question of the same bank: an answer to one question of a college, heard as a
+    (wrong) answer to another, is where a term of the same field could be put in."""
     audio_file: str | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -157,15 +162,18 @@ def build_set(voices: Sequence[str], quick: bool) -> list[Item]:
     for n, q in enumerate(qs):
         # The foreign question: the same position in the next college's bank.
         foreign = qs[(n + len(qs) // 6) % len(qs)]
+        bank = [other for other in qs if other.bank == q.bank]
+        neighbour = bank[(bank.index(q) + 1) % len(bank)]
         for voice in voices:
             for s, (text, spoken) in enumerate(sentences(q.grading)):
                 items.append(
-                    Item(f"{q.key}/t{s}/{voice}", "terms", voice, q, text, spoken, foreign)
-                )
+                    Item(f"{q.key}/t{s}/{voice}", "terms", voice, q, text, spoken, foreign,
+                         neighbour)
+                )  # fmt: skip
             everything = tuple((i, k.term) for i, k in enumerate(q.grading.keywords))
             items.append(
                 Item(f"{q.key}/answer/{voice}", "answers", voice, q, q.grading.model_answer,
-                     everything, foreign)
+                     everything, foreign, neighbour)
             )  # fmt: skip
     if quick:
         items = items[::5]
@@ -182,7 +190,10 @@ def build_set(voices: Sequence[str], quick: bool) -> list[Item]:
             ),
         )
         spoken = tuple(enumerate(terms))
-        items.append(Item(f"real/{name}", "real", "real", real, text, spoken, qs[n * 11], name))
+        items.append(
+            Item(f"real/{name}", "real", "real", real, text, spoken, qs[n * 11], qs[n * 11 + 1],
+                 name)
+        )  # fmt: skip
     return items
 
 
@@ -300,7 +311,7 @@ async def decode_all(
             pcm = cache.audio(item.voice, item.text, renders[item.voice])
         digest = hashlib.sha1(pcm.tobytes()).hexdigest()
         for name, (prompt, hotwords) in conditions(item.question, chosen).items():
-            key = ("tiny.en-v2", digest, prompt or "", "|".join(hotwords))
+            key = ("tiny.en-v3", digest, prompt or "", "|".join(hotwords))
             found = cache.transcript(key)
             if found is None:
                 todo.append((item, name, key, pcm, prompt, hotwords))
@@ -316,7 +327,10 @@ async def decode_all(
         transcript = await stt.transcribe(pcm, prompt=prompt, hotwords=hotwords)
         value = {
             "text": transcript.text,
-            "words": [[w.text, round(w.probability, 4)] for w in transcript.words],
+            "words": [
+                [w.text, round(w.probability, 4), round(w.start, 3), round(w.end, 3)]
+                for w in transcript.words
+            ],
         }
         cache.keep(key, value)
         item.results[name] = value
@@ -330,7 +344,11 @@ async def decode_all(
 
 def heard_words(value: dict[str, Any]) -> list[Word]:
     """The decoder's words with their probabilities (what the product passes the corrector)."""
-    return [Word(text, 0.0, 0.0, p) for text, p in value.get("words", [])]
+    out = []
+    for w in value.get("words", []):
+        start, end = (w[2], w[3]) if len(w) > 3 else (0.0, 0.0)
+        out.append(Word(w[0], start, end, w[1]))
+    return out
 
 
 def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
@@ -341,17 +359,12 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
     for item in items:
         q = item.question.grading
         terms = [f for k in q.keywords for f in k.forms]
-        foreign = item.foreign.grading
         for condition, value in item.results.items():
             raw = value["text"]
             words = heard_words(value)
             fixed = corrector.correct(raw, terms, vocabulary=(q.text, q.model_answer), words=words)
-            other = corrector.correct(
-                raw,
-                [f for k in foreign.keywords for f in k.forms],
-                vocabulary=(foreign.text, foreign.model_answer),
-                words=words,
-            )
+            other = towards(corrector, raw, words, item.foreign.grading)
+            near = towards(corrector, raw, words, item.neighbour.grading)
             for corrected, text in (("raw", raw), ("corrected", fixed.text)):
                 s = score(item, text, scorer)
                 if s["false_negations"]:
@@ -364,7 +377,8 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                         (condition, corrected, group),
                         {"recall": [0, 0], "grader": [0, 0], "false_negations": 0,
                          "false_corrections_own": 0, "false_corrections_foreign": 0,
-                         "corrections": 0, "foreign_items": 0},
+                         "false_corrections_neighbour": 0, "corrections": 0,
+                         "foreign_items": 0},
                     )  # fmt: skip
                     for k in ("recall", "grader"):
                         row[k][0] += s[k][0]
@@ -378,8 +392,11 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                         row["false_corrections_foreign"] += sum(
                             not said_term(item, c.term, scorer) for c in other.corrections
                         )
+                        row["false_corrections_neighbour"] += sum(
+                            not said_term(item, c.term, scorer) for c in near.corrections
+                        )
                         row["foreign_items"] += 1
-            if fixed.corrections or other.corrections:
+            if fixed.corrections or other.corrections or near.corrections:
                 samples.append(
                     {
                         "item": item.name,
@@ -400,6 +417,16 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                             [c.heard, c.term, c.similarity, c.probability]
                             for c in other.corrections
                         ],
+                        "neighbour": [
+                            [
+                                c.heard,
+                                c.term,
+                                c.similarity,
+                                c.probability,
+                                said_term(item, c.term, scorer),
+                            ]
+                            for c in near.corrections
+                        ],
                     }
                 )
     table: dict[str, dict[str, Any]] = {}
@@ -409,6 +436,18 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
             row[k] = {"heard": n, "of": d, "rate": round(n / d, 4) if d else None}
         table.setdefault(f"{condition}+{corrected}", {})[group] = row
     return {"table": table, "corrections": samples, "false_negations": negations}
+
+
+def towards(
+    corrector: TermCorrector, raw: str, words: Sequence[Word], question: GradingQuestion
+) -> CorrectedTranscript:
+    """``raw`` corrected as if it answered ``question``."""
+    return corrector.correct(
+        raw,
+        [f for k in question.keywords for f in k.forms],
+        vocabulary=(question.text, question.model_answer),
+        words=words,
+    )
 
 
 def misses(items: list[Item], corrector: TermCorrector, condition: str) -> list[dict[str, Any]]:
@@ -466,7 +505,7 @@ def print_table(result: dict[str, Any]) -> None:
     )
     header = (
         f"{'condition':<22}{'group':<12}{'recall':>16}{'grader':>16}{'false neg':>10}"
-        f"{'corr':>6}{'false own':>10}{'false foreign':>14}"
+        f"{'corr':>6}{'false own':>10}{'false foreign':>14}{'false near':>11}"
     )
     print("\n" + header)
     for condition, groups in result["table"].items():
@@ -478,6 +517,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{g['heard']:>6}/{g['of']:<4} {100 * (g['rate'] or 0):5.1f}%"
                 f"{row['false_negations']:>10}{row['corrections']:>6}"
                 f"{row['false_corrections_own']:>10}{row['false_corrections_foreign']:>14}"
+                f"{row['false_corrections_neighbour']:>11}"
             )
         print()
     best = result["table"].get("biased+corrected", {}).get("TOTAL")
