@@ -107,9 +107,10 @@ async def test_an_analyst_asks_for_spa_audits_in_lyon_that_mention_ventilation(
     # exam data is not an analyst's
     await expect(question.locator("option[value=pass_rate_by_week]")).to_have_count(0)
     await question.select_option("reports_mentioning")
-    await page.get_by_label("Building type").fill("spa")
-    await page.get_by_label("City").last.fill("Lyon")
-    await page.get_by_label("Mentions").fill("ventilation")
+    ask = page.get_by_role("region", name="Ask the data")  # the page's filters share labels
+    await ask.get_by_label("Building type").fill("spa")
+    await ask.get_by_label("City").fill("Lyon")
+    await ask.get_by_label("Mentions").fill("ventilation")
     await page.locator("#ask-curated-form").get_by_role("button", name="Ask").click()
     await expect(page.locator("#ask-table tbody tr")).to_have_count(2)
     found = sorted(int(text) for text in await cells(page, 1))
