@@ -1,19 +1,22 @@
 """API benchmark: requests/s and latency of login, session detail and session list over HTTP.
 
-    scripts/bench api                       # PostgreSQL, 50 concurrent clients
+    scripts/bench api                          # PostgreSQL, 50 clients, serve --workers 1 and 2
+    scripts/bench api --workers 1,2 --nginx    # and two nodes (one worker each) behind nginx
     scripts/bench api --clients 50 --requests 4000
 
 A fresh PostgreSQL database is migrated and seeded (the six question banks, an admin, students
-with completed sittings of 12 answers, each evaluated, with a result). The app then runs under
-uvicorn in its own process (one worker, no access log, rate limiting off so the limiter does not
-refuse the load) and 50 concurrent HTTP clients call:
+with completed sittings of 12 answers, each evaluated, with a result). The app then runs as
+``newspeech serve --workers N`` in its own process for each N of ``--workers`` (rate limiting
+off so the limiter does not refuse the load; uvicorn's access log on, as in production), and,
+with ``--nginx``, as two ``serve`` nodes behind nginx (Debian package). 50 concurrent HTTP
+clients call:
 
 - ``POST /api/v1/auth/login``                      (Argon2id verification dominates)
 - ``GET  /api/v1/exam-sessions/{id}``               (12 answers with evaluations and the result)
 - ``GET  /api/v1/exam-sessions?size=50``            (one page of 50, with the total count)
 
 Prints a table and writes JSON to bench/results/api.json. Goal: session detail p99 <= 20 ms and
->= 500 requests/s.
+>= 500 requests/s; a class of 200 signs in within 10 s (>= 20 logins/s).
 """
 
 from __future__ import annotations
@@ -21,23 +24,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.exams.serve_process import free_port, newspeech_serve, nginx
 from tests.fixtures.databases import fresh_database_url
 
-from newspeech import __version__
+from bench._provenance import Run
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
@@ -48,7 +49,7 @@ from newspeech.exams.repository import (
     EvaluationRepository,
     ExamSessionRepository,
 )
-from newspeech.kit.passwords import hash_password
+from newspeech.kit.passwords import PARAMETERS, hash_password
 from newspeech.models import FeedbackType, UserRole
 from newspeech.questions.repository import QuestionRepository
 from newspeech.results.service import calculate_result
@@ -59,6 +60,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PASSWORD = "benchmark passphrase 2026"
 GOAL_DETAIL_P99_MS = 20.0
 GOAL_RPS = 500.0
+GOAL_LOGINS_PER_SECOND = 20.0
+NGINX_CONFIGURATION = "2 nodes behind nginx"
 
 
 async def prepare(url: str, sittings: int) -> list[int]:
@@ -120,30 +123,8 @@ async def prepare(url: str, sittings: int) -> list[int]:
     return ids
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "NEWSPEECH_DATABASE_URL": url,
-        "NEWSPEECH_SPEECH_ENABLED": "false",
-        "NEWSPEECH_RATE_LIMIT_ENABLED": "false",
-        "NEWSPEECH_ENVIRONMENT": "test",
-    }
-    code = (
-        "import uvicorn; from newspeech.app import create_app; "
-        "from newspeech.config import load_settings; "
-        f"uvicorn.run(create_app(load_settings()), host='127.0.0.1', port={port}, "
-        "log_level='warning', access_log=False)"
-    )
-    return subprocess.Popen([sys.executable, "-c", code], env=env)
-
-
 async def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    """For a server started with ``subprocess`` (``bench/imports.py``)."""
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             if server.poll() is not None:
@@ -155,6 +136,36 @@ async def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("the API server did not come up")
+
+
+@asynccontextmanager
+async def served(configuration: str, url: str, data_dir: Path) -> AsyncIterator[str]:
+    """``configuration`` (``"N workers"`` or ``"2 nodes behind nginx"``) running; yields its
+    base URL."""
+    env = {
+        "NEWSPEECH_DATABASE_URL": url,
+        "NEWSPEECH_SPEECH_ENABLED": "false",
+        "NEWSPEECH_RATE_LIMIT_ENABLED": "false",
+        "NEWSPEECH_ENVIRONMENT": "test",
+        "NEWSPEECH_SECRET_KEY": "benchmark-nodes-share-one-token-secret-" + "x" * 32,
+    }
+    folder = data_dir / configuration.replace(" ", "-")
+    if configuration == NGINX_CONFIGURATION:
+        ports = free_port(), free_port()
+        front = free_port()
+        async with (
+            newspeech_serve(env | {"NEWSPEECH_DATA_DIR": str(folder / "a")}, ports[0]),
+            newspeech_serve(env | {"NEWSPEECH_DATA_DIR": str(folder / "b")}, ports[1]),
+            nginx(folder / "nginx", front, ports),
+        ):
+            yield f"http://127.0.0.1:{front}"
+        return
+    workers = configuration.split()[0]
+    port = free_port()
+    async with newspeech_serve(
+        env | {"NEWSPEECH_DATA_DIR": str(folder)}, port, "--workers", workers
+    ):
+        yield f"http://127.0.0.1:{port}"
 
 
 async def load(
@@ -201,96 +212,107 @@ async def load(
     }
 
 
+async def scenarios_on(base: str, args: argparse.Namespace, ids: list[int]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base) as client:
+        login = await client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+        )
+        login.raise_for_status()
+        token = login.json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    api = "/api/v1"
+    scenarios: dict[str, tuple[int, Callable[[int], tuple[str, str, Any]], dict[str, str]]] = {
+        "login": (
+            args.logins,
+            lambda n: (
+                "POST",
+                f"{api}/auth/login",
+                {"username": f"student{n % len(ids)}", "password": PASSWORD},
+            ),
+            {},
+        ),
+        "session detail (12 answers)": (
+            args.requests,
+            lambda n: ("GET", f"{api}/exam-sessions/{ids[n % len(ids)]}", None),
+            admin,
+        ),
+        "session list (page of 50)": (
+            args.requests,
+            lambda n: ("GET", f"{api}/exam-sessions?size=50&page={1 + n % 4}", None),
+            admin,
+        ),
+    }
+    results = {}
+    for name, (total, make, headers) in scenarios.items():
+        print(f"... {name}: {total} requests, {args.clients} clients", flush=True)
+        await load(base, args.clients, min(50, total), make, headers)  # warm-up
+        results[name] = await load(base, args.clients, total, make, headers)
+    return results
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="newspeech-bench-api-"))
     url = await fresh_database_url("postgresql", data_dir, "newspeech_bench_api")
     print(f"... seeding {args.sittings} graded sittings of 12 answers", flush=True)
     ids = await prepare(url, args.sittings)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(url, port)
-    try:
-        await wait_until_up(base, server)
-        async with httpx.AsyncClient(base_url=base) as client:
-            login = await client.post(
-                "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
-            )
-            login.raise_for_status()
-            token = login.json()["access_token"]
-        admin = {"Authorization": f"Bearer {token}"}
-        api = "/api/v1"
-        scenarios: dict[str, tuple[int, Callable[[int], tuple[str, str, Any]], dict[str, str]]] = {
-            "login": (
-                args.logins,
-                lambda n: (
-                    "POST",
-                    f"{api}/auth/login",
-                    {"username": f"student{n % len(ids)}", "password": PASSWORD},
-                ),
-                {},
-            ),
-            "session detail (12 answers)": (
-                args.requests,
-                lambda n: ("GET", f"{api}/exam-sessions/{ids[n % len(ids)]}", None),
-                admin,
-            ),
-            "session list (page of 50)": (
-                args.requests,
-                lambda n: ("GET", f"{api}/exam-sessions?size=50&page={1 + n % 4}", None),
-                admin,
-            ),
-        }
-        results = {}
-        for name, (total, make, headers) in scenarios.items():
-            print(f"... {name}: {total} requests, {args.clients} clients", flush=True)
-            await load(base, args.clients, min(50, total), make, headers)  # warm-up
-            results[name] = await load(base, args.clients, total, make, headers)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    configurations = [f"{n} worker{'s' if n > 1 else ''}" for n in args.workers]
+    if args.nginx:
+        configurations.append(NGINX_CONFIGURATION)
+    results = {}
+    for configuration in configurations:
+        print(f"== {configuration}", flush=True)
+        async with served(configuration, url, data_dir) as base:
+            results[configuration] = await scenarios_on(base, args, ids)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="serve --workers N for each N (comma-separated)",
+    )
+    parser.add_argument("--nginx", action="store_true", help="and two nodes behind nginx")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=4000, help="per read scenario")
     parser.add_argument("--logins", type=int, default=400)
     parser.add_argument("--sittings", type=int, default=300)
     parser.add_argument("--output", type=Path, default=RESULTS / "api.json")
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    run_ = Run("api")
     results = asyncio.run(run(args))
-    load_after = os.getloadavg()
-    header = f"{'endpoint':<30}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    header = (
+        f"{'configuration':<22}{'endpoint':<30}{'requests':>9}{'errors':>8}{'req/s':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}"
+    )
     print(header)
     print("-" * len(header))
-    for name, r in results.items():
-        print(
-            f"{name:<30}{r['requests']:>9}{r['errors']:>8}{r['rps']:>9.1f}"
-            f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-        )
+    for configuration, scenarios in results.items():
+        for name, r in scenarios.items():
+            print(
+                f"{configuration:<22}{name:<30}{r['requests']:>9}{r['errors']:>8}"
+                f"{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            )
+    head = run_.header()
     print(
-        f"\ngoal: session detail p99 <= {GOAL_DETAIL_P99_MS:.0f} ms, >= {GOAL_RPS:.0f} requests/s "
-        f"({args.clients} clients, PostgreSQL, one uvicorn worker on {os.cpu_count()} cores, "
-        f"load average {load_before[0]:.1f} -> {load_after[0]:.1f})"
+        f"\ngoal: session detail p99 <= {GOAL_DETAIL_P99_MS:.0f} ms, >= {GOAL_RPS:.0f} requests/s;"
+        f" >= {GOAL_LOGINS_PER_SECOND:.0f} logins/s ({args.clients} clients, PostgreSQL, "
+        f"{head['cpus']} cores, load average {head['load_average_before'][0]} -> "
+        f"{head['load_average_after'][0]})"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
-            {
-                "benchmark": "api",
-                "version": __version__,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
+            head
+            | {
                 # The box is shared: a 1-minute load average above the core count means the
                 # numbers measure contention as much as the API.
-                "load_average_1m": {"before": load_before[0], "after": load_after[0]},
                 "backend": "postgresql",
                 "clients": args.clients,
-                "workers": 1,
                 "rate_limit": "off",
+                "argon2id": PARAMETERS,
                 "sittings": args.sittings,
                 "results": results,
             },

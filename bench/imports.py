@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.exams.serve_process import free_port
 
 from bench._provenance import Run
-from bench.api import free_port, wait_until_up
+from bench.api import wait_until_up
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade

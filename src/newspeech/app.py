@@ -74,6 +74,7 @@ from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from newspeech.kit.responses import error_responses
 from newspeech.kit.text import printable
+from newspeech.observability import workers
 from newspeech.observability.database import instrument_engine
 from newspeech.observability.endpoints import router as metrics_router
 from newspeech.observability.logs import RequestIdMiddleware, current_request_id
@@ -180,7 +181,7 @@ def create_app(
     API's access tokens and the exam service); ``metrics`` is the registry ``/metrics`` shows
     (default: a new one, none with ``NEWSPEECH_METRICS_ENABLED=false``)."""
     if metrics is None and settings.metrics_enabled:
-        metrics = Metrics()
+        metrics = Metrics(workers.from_environment())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -218,6 +219,7 @@ def create_app(
         if metrics is not None:
             _watch(metrics, app.state)
         purge = _start_audio_purge(app.state)
+        sampling = _start_metric_sampling(metrics)
         sweep: asyncio.Task[None] | None = None
         try:
             await check_audio_store(app.state.audio_store)
@@ -252,9 +254,12 @@ def create_app(
             await _stop_analysis_jobs(app.state, sweep)
             app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
-            if purge is not None:
-                purge.cancel()
-                await asyncio.gather(purge, return_exceptions=True)
+            for task in (purge, sampling):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            if metrics is not None and metrics.multiprocess_dir is not None:
+                workers.leave(metrics.multiprocess_dir)
             if app.state.answer_audio is not None:
                 await app.state.answer_audio.drain(wait_seconds=10.0)
             await asyncio.to_thread(app.state.import_pool.close)
@@ -395,6 +400,24 @@ def _watch(metrics: Metrics, state: Any) -> None:
     metrics.watch_active_sittings(lambda: len(live))
     if settings.audio_store == "local":
         metrics.watch_audio_disk(settings.audio_folder)
+
+
+SAMPLE_SECONDS = 1.0
+"""With workers, how often each copies its callback-read gauges into its metric files."""
+
+
+def _start_metric_sampling(metrics: Metrics | None) -> asyncio.Task[None] | None:
+    """With workers, keep this worker's sittings, queues and disk figures current in its
+    metric files, so a scrape answered by another worker sees them."""
+    if metrics is None or metrics.multiprocess_dir is None:
+        return None
+
+    async def sample() -> None:
+        while True:
+            metrics.sample()
+            await asyncio.sleep(SAMPLE_SECONDS)
+
+    return asyncio.create_task(sample(), name="metric-sampling")
 
 
 def _watch_pools(metrics: Metrics, speech: SpeechEngines) -> None:

@@ -288,6 +288,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from newspeech.app import create_app, reconcile_spool_alone
+    from newspeech.observability import workers as metric_workers
 
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
@@ -313,6 +314,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     # here, once, before any worker starts.
     settings.token_secret()
     asyncio.run(reconcile_spool_alone(settings))
+    # Every worker writes its metrics to files here, so a scrape sees them all.
+    metric_workers.prepare(metric_workers.from_environment() or settings.data_dir / "metrics")
     os.environ["NEWSPEECH_SERVE_WORKER"] = "true"
     uvicorn.run(
         "newspeech.cli:serve_worker_app",

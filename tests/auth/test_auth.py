@@ -7,13 +7,16 @@ import time
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from newspeech.auth.service import authenticate_access_token
 from newspeech.config import Settings
 from newspeech.errors import Unauthenticated
-from newspeech.models import AuditLog
+from newspeech.kit.passwords import needs_rehash
+from newspeech.models import AuditLog, User
 from tests.fixtures.api import Api
+from tests.fixtures.factories import make_user
 from tests.fixtures.world import PASSWORD, World, build_world
 
 
@@ -303,3 +306,24 @@ async def test_authenticate_access_token_for_the_websocket(api: Api, settings: S
     async with api.sessionmaker() as db:
         with pytest.raises(Unauthenticated):
             await authenticate_access_token(db, settings, tokens["access_token"], now=api.clock())
+
+
+async def test_a_hash_with_the_old_argon2_settings_still_signs_in_and_is_rehashed(api: Api) -> None:
+    # Installs before docs/passwords.md hashed with argon2-cffi's default (64 MiB, t=3, p=4).
+    old_hasher = PasswordHasher(memory_cost=65536, time_cost=3, parallelism=4)
+    old_hash = old_hasher.hash(PASSWORD)
+    async with api.sessionmaker() as db:
+        user = await make_user(db)
+        user.password_hash = old_hash
+        await db.commit()
+        username, user_id = user.username, user.id
+    client = api.client()
+    assert (await _login(client, username)).status_code == 200
+    async with api.sessionmaker() as db:
+        rehashed = await db.scalar(select(User.password_hash).where(User.id == user_id))
+    assert rehashed is not None
+    assert rehashed != old_hash
+    assert "$m=19456,t=2,p=1$" in rehashed
+    assert not needs_rehash(rehashed)
+    assert (await _login(client, username)).status_code == 200  # the new hash verifies
+    assert (await _login(client, username, "not the password")).status_code == 401

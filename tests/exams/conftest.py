@@ -1,4 +1,5 @@
-"""Fixtures the exam-service tests share: a small inference pool and a seeded medical student."""
+"""Fixtures the exam-service tests share: a small inference pool, a seeded medical student, and
+the ``world`` of the tests that run ``newspeech serve`` as a process."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from newspeech.models import User
 from newspeech.questions.banks import BANKS_DIR, load_bank
 from newspeech.seed import seed_reference_data
 from newspeech.voice.pool import InferencePool
+from tests.exams.serve_process import world
 from tests.fixtures.factories import make_user
+
+__all__ = ["world"]  # a fixture: importing it here offers it to every module of tests/exams
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,15 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.kit.passwords import hash_password
-from newspeech.models import Answer, AuditLog, Evaluation, ExamSession, Question, UserRole
+from newspeech.models import (
+    Answer,
+    AuditLog,
+    Evaluation,
+    ExaminerCollege,
+    ExamSession,
+    Question,
+    UserRole,
+)
 from newspeech.seed import seed_reference_data
 from newspeech.users.repository import UserRepository
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
@@ -43,18 +51,25 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def make_student(
-    sessionmaker: async_sessionmaker[AsyncSession], http_url: str, username: str, full_name: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http_url: str,
+    username: str,
+    full_name: str,
+    role: UserRole = UserRole.STUDENT,
 ) -> Student:
-    """A medical student in the database, signed in through ``POST /api/v1/auth/login``."""
+    """A medical student (or an examiner assigned to the medical college) in the database,
+    signed in through ``POST /api/v1/auth/login``."""
     async with sessionmaker() as db:
-        await UserRepository(db).create(
+        user = await UserRepository(db).create(
             username=username,
             email=f"{username}@example.org",
             password_hash=hash_password(PASSWORD),
             full_name=full_name,
-            role=UserRole.STUDENT,
+            role=role,
             college_type="medical",
         )
+        if role is UserRole.EXAMINER:
+            db.add(ExaminerCollege(user_id=user.id, college_type="medical"))
         await db.commit()
     async with httpx.AsyncClient(base_url=http_url, timeout=60) as client:  # a loaded CI box
         response = await client.post(

@@ -13,66 +13,30 @@ stored and where the sitting resumes, never the words heard or a mark.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.asyncio.client import connect
 
-from newspeech.config import Settings
-from newspeech.db.engine import create_engine, create_sessionmaker
-from newspeech.db.migrations import upgrade
 from newspeech.models import SessionStatus
 from tests.exams.real_exam import (
     Sitting,
     make_student,
     next_event,
-    seed,
     send_json,
     started,
     stored,
     stored_audio_key,
 )
-from tests.exams.serve_process import free_port, newspeech_serve
-from tests.fixtures.databases import fresh_database_url
+from tests.exams.serve_process import World, free_port, newspeech_serve
 from tests.fixtures.voices import CandidateVoices
 
 pytestmark = pytest.mark.backends  # PostgreSQL, whatever NEWSPEECH_TEST_BACKENDS selects
 
-DATABASE = (
-    "newspeech_fault_crash_" + hashlib.sha1(str(Path(__file__).parents[2]).encode()).hexdigest()[:8]
-)
-"""One per checkout: two checkouts' suites never drop each other's database."""
-
-
-@pytest.fixture
-async def world(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[dict[str, str], async_sessionmaker[AsyncSession]]]:
-    """A fresh PostgreSQL database, migrated and seeded, and the servers' environment."""
-    url = await fresh_database_url("postgresql", tmp_path, DATABASE)
-    settings = Settings(environment="test", data_dir=tmp_path, database_url=url)
-    engine = create_engine(settings)
-    try:
-        await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        await seed(sessionmaker)
-        env = {
-            "NEWSPEECH_ENVIRONMENT": "test",
-            "NEWSPEECH_DATABASE_URL": url,
-            "NEWSPEECH_DATA_DIR": str(tmp_path / "data"),
-            "NEWSPEECH_INFERENCE_WORKERS": "1",
-        }
-        yield env, sessionmaker
-    finally:
-        await engine.dispose()
-
 
 async def test_kill_9_mid_turn_then_restart_resumes_at_the_next_question_with_nothing_lost(
-    world: tuple[dict[str, str], async_sessionmaker[AsyncSession]],
+    world: World,
     voices: CandidateVoices,
 ) -> None:
     env, db = world

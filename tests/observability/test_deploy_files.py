@@ -47,11 +47,14 @@ def test_deploy_files_ask_only_for_exported_series(source: str) -> None:
     assert asked - exported() == set()
 
 
-def test_the_alert_rules_pass_promtool() -> None:
+def test_the_prometheus_config_and_alert_rules_pass_promtool() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    for args in (["check", "rules", str(ALERTS)], ["test", "rules", "alerts.test.yml"]):
+        pytest.skip("promtool is not installed (apt-get install prometheus; scripts/test does)")
+    for args in (
+        ["check", "config", "prometheus.yml"],  # and the rule files it names
+        ["test", "rules", "alerts.test.yml"],
+    ):
         run = subprocess.run(
             [promtool, *args], cwd=ALERTS.parent, capture_output=True, text=True, check=False
         )

@@ -1,4 +1,9 @@
-"""Password hashing with Argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+"""Password hashing with Argon2id, at OWASP's recommended m=19 MiB, t=2, p=1 (docs/passwords.md:
+measured by ``scripts/bench passwords``; a class of 200 signs in within 10 s on two cores).
+
+Hashes made with other settings (earlier installs used argon2-cffi's default, RFC 9106's
+low-memory profile: 64 MiB, t=3, p=4) still verify, since a hash names its own settings, and
+are rehashed with these at the next sign-in (``needs_rehash``)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,20 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+PARAMETERS = {"memory_cost": 19 * 1024, "time_cost": 2, "parallelism": 1}
+"""Argon2id's memory in KiB, passes and lanes."""
+
+
+def argon2id(parameters: dict[str, int]) -> PasswordHasher:
+    """A hasher with ``parameters`` (``PARAMETERS``' keys)."""
+    return PasswordHasher(
+        memory_cost=parameters["memory_cost"],
+        time_cost=parameters["time_cost"],
+        parallelism=parameters["parallelism"],
+    )
+
+
+_hasher = argon2id(PARAMETERS)
 
 
 def hash_password(password: str) -> str:

@@ -5,6 +5,12 @@ Names: the database series carry the names the specification gives them
 ``http_requests_total`` / ``http_request_duration_seconds``; everything else NewSpeech measures
 is prefixed ``newspeech_``. Labels are bounded: a route is its template (``/api/v1/users/{id}``),
 never the raw path, and a request no route matched is counted under ``unmatched``.
+
+Under ``serve --workers N`` every worker writes its values to files in one folder
+(prometheus-client's multiprocess mode, :mod:`newspeech.observability.workers`), and a scrape,
+whichever worker answers it, reads all of them: counters and histograms add up, each gauge
+says how its workers' values combine (``multiprocess_mode``). Values read by callback (active
+sittings, queue lengths, free disk) are copied into those files every second by each worker.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from __future__ import annotations
 import functools
 import math
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -21,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from newspeech import __version__
+from newspeech.observability import workers
 from newspeech.voice.pool import InferencePool, Spent, Urgency
 from newspeech.voice.threads import EngineThreads, event_loop_cpu_seconds
 
@@ -34,21 +42,34 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 POOL_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+Combine = Literal["livesum", "livemax", "livemostrecent", "max"]
+"""How a gauge's values from several workers make one (prometheus-client's
+``multiprocess_mode``; ignored in one process): ``livesum`` adds the running workers' values
+(sittings, connections, queues), ``livemax`` / ``livemostrecent`` keep one of them (the same
+disk, the last database ping), ``max`` also remembers exited workers (the build)."""
+
 
 class Metrics:
     """Every series the app exports. Instruments call the ``observe_*`` / ``count_*`` methods;
     values read at scrape time (active sittings, queue lengths, free disk) are registered as
-    callbacks with :meth:`watch_*`."""
+    callbacks with :meth:`watch_*`.
 
-    def __init__(self) -> None:
+    ``multiprocess_dir``: the folder every worker of ``serve --workers N`` writes to (the
+    process must have been started with ``PROMETHEUS_MULTIPROC_DIR`` naming it, which
+    prometheus-client reads when it is first imported); None in one process."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess_dir = multiprocess_dir
+        self._sampled: list[tuple[Gauge, Callable[[], float]]] = []
         r = self.registry
         # process_cpu_seconds_total, process_resident_memory_bytes ...: with the pools' CPU
-        # counters below, the CPU budget of an exam (bench/latency.py reads both).
+        # counters below, the CPU budget of an exam (bench/latency.py reads both). Read from
+        # /proc for this process alone, so not exported with workers.
         ProcessCollector(registry=r)
-        Gauge("newspeech_build_info", "Version of the running app", ["version"], registry=r).labels(
-            __version__
-        ).set(1)
+        self._gauge(
+            "newspeech_build_info", "Version of the running app", "max", ["version"]
+        ).labels(__version__).set(1)
         self.http_requests = Counter(
             "http_requests",
             "HTTP requests answered, by route template and status",
@@ -62,8 +83,8 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=r,
         )
-        self.websockets = Gauge(
-            "newspeech_websocket_connections", "Open WebSocket connections", registry=r
+        self.websockets = self._gauge(
+            "newspeech_websocket_connections", "Open WebSocket connections", "livesum"
         )
         self.turn_response = Histogram(
             "newspeech_turn_response_seconds",
@@ -103,11 +124,11 @@ class Metrics:
             buckets=POOL_BUCKETS,
             registry=r,
         )
-        self._pool_queue = Gauge(
+        self._pool_queue = self._gauge(
             "newspeech_inference_queue_length",
             "Calls waiting for a thread of an inference pool",
+            "livesum",
             ["pool"],
-            registry=r,
         )
         self.pool_class_wait = Histogram(
             "newspeech_inference_urgency_wait_seconds",
@@ -143,29 +164,29 @@ class Metrics:
             ["pool", "component"],
             registry=r,
         )
-        self._pool_class_queue = Gauge(
+        self._pool_class_queue = self._gauge(
             "newspeech_inference_urgency_queue_length",
             "Calls waiting for a thread of an inference pool, by urgency",
+            "livesum",
             ["pool", "urgency"],
-            registry=r,
         )
-        self._active_sittings = Gauge(
-            "newspeech_active_sittings", "Exam sittings running on this node", registry=r
+        self._active_sittings = self._gauge(
+            "newspeech_active_sittings", "Exam sittings running on this node", "livesum"
         )
-        self._audio_free = Gauge(
+        self._audio_free = self._gauge(
             "newspeech_audio_disk_free_bytes",
             "Free space on the file system holding the local answer-audio store",
-            registry=r,
+            "livemax",
         )
-        self._audio_size = Gauge(
+        self._audio_size = self._gauge(
             "newspeech_audio_disk_size_bytes",
             "Size of the file system holding the local answer-audio store",
-            registry=r,
+            "livemax",
         )
-        self.database_up = Gauge(
+        self.database_up = self._gauge(
             "newspeech_database_up",
             "1 when the database answered a ping at the last scrape, else 0",
-            registry=r,
+            "livemostrecent",
         )
         self.db_duration = Histogram(
             "db_query_duration_seconds",
@@ -190,16 +211,17 @@ class Metrics:
             self.turn_voice_to_voice.observe(voice / 1000.0)
 
     def watch_active_sittings(self, count: Callable[[], int]) -> None:
-        self._active_sittings.set_function(lambda: float(count()))
+        self._watch(self._active_sittings, lambda: float(count()))
 
     def watch_pool(self, name: str, pool: InferencePool) -> None:
         """The pool's queue length (read at each scrape) and each call's wait for a thread."""
-        self._pool_queue.labels(name).set_function(lambda: float(pool.queued))
+        self._watch(self._pool_queue.labels(name), lambda: float(pool.queued))
         pool.on_wait = self.pool_wait.labels(name).observe
         waits = {level: self.pool_class_wait.labels(name, level.name.lower()) for level in Urgency}
         for level in Urgency:
-            self._pool_class_queue.labels(name, level.name.lower()).set_function(
-                functools.partial(lambda level: float(pool.queued_by(level)), level)
+            self._watch(
+                self._pool_class_queue.labels(name, level.name.lower()),
+                functools.partial(lambda level: float(pool.queued_by(level)), level),
             )
         pool.on_class_wait = lambda level, seconds: waits[level].observe(seconds)
 
@@ -215,7 +237,7 @@ class Metrics:
 
     def watch_engine_threads(self, threads: EngineThreads) -> None:
         """The CPU time of the engines' native threads and of the event loop (read at each
-        scrape)."""
+        scrape from this process's /proc, so not exported with workers)."""
         self.registry.register(_ThreadCpuCollector(threads))
 
     def watch_audio_disk(self, folder: Path) -> None:
@@ -228,12 +250,33 @@ class Metrics:
             except OSError:
                 return math.nan
 
-        self._audio_free.set_function(lambda: usage("free"))
-        self._audio_size.set_function(lambda: usage("total"))
+        self._watch(self._audio_free, lambda: usage("free"))
+        self._watch(self._audio_size, lambda: usage("total"))
+
+    def sample(self) -> None:
+        """With workers: copy the values read by callback into this worker's files (every
+        second, and before a scrape this worker answers)."""
+        for gauge, read in self._sampled:
+            gauge.set(read())
 
     def exposition(self) -> bytes:
-        """The registry in the Prometheus text format."""
-        return generate_latest(self.registry)
+        """The registry in the Prometheus text format; with workers, every worker's values."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        self.sample()
+        return workers.exposition(self.multiprocess_dir)
+
+    def _gauge(
+        self, name: str, documentation: str, combine: Combine, labels: Sequence[str] = ()
+    ) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry, multiprocess_mode=combine)
+
+    def _watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """``gauge`` reads ``read()`` at each scrape (with workers: at each sample)."""
+        if self.multiprocess_dir is None:
+            gauge.set_function(read)
+        else:
+            self._sampled.append((gauge, read))
 
 
 class _ThreadCpuCollector(Collector):
