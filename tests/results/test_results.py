@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.configuration.repository import ConfigurationRepository
+from newspeech.db.engine import unit_of_work
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.kit.cache import RedisCache
@@ -138,34 +139,47 @@ async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Statistic
 
 
 async def test_statistics_are_cached_until_a_new_result_invalidates_them(
-    db: AsyncSession, nodes: tuple[StatisticsCache, StatisticsCache]
+    sessionmaker: async_sessionmaker[AsyncSession], nodes: tuple[StatisticsCache, StatisticsCache]
 ) -> None:
     one, other = nodes
-    user = await make_user(db)
-    await calculate_result(db, await finished_session(db, [10] * 12, user), cache=one)
-    first = await college_statistics(db, "medical", one)
-    assert first.attempts == 1
-    assert await college_statistics(db, "medical", other) == first  # served from the cache
-    await ResultRepository(db).create(  # a result the cache does not hear of
-        await finished_session(db, [5] * 12, user), summarise_scores([5] * 12)
-    )
-    assert (await college_statistics(db, "medical", other)).attempts == 1
+    async with unit_of_work(sessionmaker) as db:
+        user = await make_user(db)
+        await calculate_result(db, await finished_session(db, [10] * 12, user), cache=one)
+    async with sessionmaker() as db:
+        first = await college_statistics(db, "medical", one)
+        assert first.attempts == 1
+        assert await college_statistics(db, "medical", other) == first  # served from the cache
+    async with unit_of_work(sessionmaker) as db:
+        await ResultRepository(db).create(  # a result the cache does not hear of
+            await finished_session(db, [5] * 12, user), summarise_scores([5] * 12)
+        )
+    async with sessionmaker() as db:
+        assert (await college_statistics(db, "medical", other)).attempts == 1
 
-    # A result stored through the other node invalidates what both serve.
-    await calculate_result(db, await finished_session(db, [1] * 12, user), cache=other)
-    assert (await college_statistics(db, "medical", one)).attempts == 3
+    # A result stored through the other node invalidates what both serve — once it has
+    # committed: a read on the first node meanwhile (which cannot see the new row yet) must
+    # not leave the statistics without it in the cache.
+    async with unit_of_work(sessionmaker) as db:
+        await calculate_result(db, await finished_session(db, [1] * 12, user), cache=other)
+        async with sessionmaker() as meanwhile:
+            await college_statistics(meanwhile, "medical", one)
+    async with sessionmaker() as db:
+        assert (await college_statistics(db, "medical", one)).attempts == 3
 
 
-async def test_statistics_are_read_from_the_database_while_redis_is_away(db: AsyncSession) -> None:
+async def test_statistics_are_read_from_the_database_while_redis_is_away(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     # Nothing listens on port 1: every Redis command fails at once.
     cache = RedisCache(
         Redis.from_url("redis://127.0.0.1:1/0"), 300, StatisticsCodec(), prefix="newspeech-test:"
     )
-    user = await make_user(db)
-    await calculate_result(db, await finished_session(db, [10] * 12, user), cache=cache)
-    assert (await college_statistics(db, "medical", cache)).attempts == 1
-    await calculate_result(db, await finished_session(db, [1] * 12, user), cache=cache)
-    assert (await college_statistics(db, "medical", cache)).attempts == 2
+    for attempts, scores in ((1, [10] * 12), (2, [1] * 12)):
+        async with unit_of_work(sessionmaker) as db:
+            user = await make_user(db)
+            await calculate_result(db, await finished_session(db, scores, user), cache=cache)
+        async with sessionmaker() as db:
+            assert (await college_statistics(db, "medical", cache)).attempts == attempts
     await cache.aclose()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -66,15 +67,34 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_AFTER_COMMIT = "newspeech.after_commit"
+
+logger = logging.getLogger(__name__)
+
+
+def after_commit(db: AsyncSession, call: Callable[[], Awaitable[None]]) -> None:
+    """Run ``call`` once ``db``'s :func:`unit_of_work` has committed (never if it rolls back):
+    for what other readers must only see after the rows do, e.g. dropping a shared cache entry
+    that a read on another node could otherwise fill again from the rows not yet committed."""
+    db.info.setdefault(_AFTER_COMMIT, []).append(call)
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One short transaction: everything inside commits together or not at all."""
+    """One short transaction: everything inside commits together or not at all; then what
+    :func:`after_commit` asked for runs."""
     async with sessionmaker() as db:
         try:
             yield db
             await db.commit()
         except BaseException:
+            db.info.pop(_AFTER_COMMIT, None)
             await db.rollback()
             raise
+        for call in db.info.pop(_AFTER_COMMIT, []):
+            try:
+                await call()
+            except Exception:  # committed already: a failed follow-up must not undo the reply
+                logger.exception("a follow-up after a commit failed")

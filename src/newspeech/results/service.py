@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.configuration.current import current_config
+from newspeech.db.engine import after_commit
 from newspeech.errors import Conflict, InvalidState
 from newspeech.exams.repository import EvaluationRepository
 from newspeech.kit.cache import LocalCache, RedisCache, SharedCache, TTLCache
@@ -103,7 +104,7 @@ async def calculate_result(
     exam_session.total_score = summary.total_score
     result = await results.create(exam_session, summary)
     if cache is not None:
-        await cache.invalidate(exam_session.college_type)
+        _invalidate_after_commit(db, cache, exam_session.college_type)
     return result
 
 
@@ -215,9 +216,16 @@ async def recompute_results(
                 execution_options={"synchronize_session": False},
             )
             if cache is not None:
-                await cache.invalidate(result.college_type)
+                _invalidate_after_commit(db, cache, result.college_type)
     await db.flush()
     return changes
+
+
+def _invalidate_after_commit(db: AsyncSession, cache: StatisticsCache, college_type: str) -> None:
+    """Drop the college's cached statistics once the new result has committed, not before:
+    a read on another node between the two (the rows not yet visible to it) would otherwise
+    cache the old statistics for the cache's whole lifetime."""
+    after_commit(db, lambda: cache.invalidate(college_type))
 
 
 def _store_summary(result: Result, summary: ResultSummary) -> None:
