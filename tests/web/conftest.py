@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, Page, Playwright, async_playwright
 
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker
@@ -61,6 +61,18 @@ def launch_browser(playwright: Playwright) -> LaunchBrowser:
             await browser.close()
 
     return launch
+
+
+@pytest.fixture
+async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
+    """A page of a browser with no microphone that fails the test on any uncaught error in
+    the page (the workspaces' tests)."""
+    async with launch_browser(Microphone()) as browser:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,6 @@ from newspeech.voice.vad import SileroVoiceActivityDetector
 from tests.fixtures.factories import FACTORY_PASSWORD, make_user
 from tests.fixtures.recordings import encode, shared_pcm, with_pauses
 from tests.web import browser as web
-from tests.web.conftest import LaunchBrowser, Microphone
 
 CHUNK_SECONDS = 15.0
 """Small pieces, so the job has several stages to show progress on."""
@@ -94,16 +93,6 @@ async def workspace(
             yield Workspace(url, analyst.username, examiner.username, recording)
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
-    async with launch_browser(Microphone()) as browser:
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 async def sign_in(page: Page, workspace: Workspace, username: str) -> None:

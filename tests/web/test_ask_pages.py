@@ -25,7 +25,6 @@ from tests.fixtures.factories import FACTORY_PASSWORD, make_user
 from tests.fixtures.openai_chat_server import ChatServerScript, create_chat_app
 from tests.fixtures.openai_tts_server import serving as serving_fake
 from tests.web import browser as web
-from tests.web.conftest import LaunchBrowser, Microphone
 from tests.web.test_examiner import chart_data
 
 API_KEY = "ask-page-key"
@@ -65,16 +64,6 @@ async def workspace(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[W
                 yield Workspace(url, analyst.username, analysis, script)
         finally:
             await engine.dispose()
-
-
-@pytest.fixture
-async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
-    async with launch_browser(Microphone()) as browser:
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 async def sign_in(page: Page, workspace: Workspace) -> None:

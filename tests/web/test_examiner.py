@@ -33,7 +33,6 @@ from newspeech.exams.repository import ExamSessionRepository
 from newspeech.models import Answer, Evaluation, EvaluatorType, Question, Result
 from newspeech.storage.factory import audio_store_from_settings
 from tests.web import browser as web
-from tests.web.conftest import LaunchBrowser, Microphone
 from tests.web.examiner_seed import (
     EXAMINER,
     OVERRIDDEN,
@@ -86,16 +85,6 @@ async def workspace(
             yield Workspace(url, sitting, sessionmaker, settings, clock)
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
-    async with launch_browser(Microphone()) as browser:
-        page = await browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 def pdf_text(data: bytes) -> str:
