@@ -661,7 +661,9 @@ RULES: dict[tuple[str, str], Rule] = {
         "public", 200, _signed_recording_audio
     ),
     ("GET", "/api/v1/analysis/routing"): Rule("analyst", 200, fixed("/analysis/routing")),
-    ("PUT", "/api/v1/analysis/routing"): Rule("analyst", 200, _routing),
+    ("PUT", "/api/v1/analysis/routing"): Rule(
+        "analyst", 200, _routing, audit="analysis.routing.set"
+    ),
     ("GET", "/api/v1/analysis/search"): Rule(
         "analyst", 200, fixed("/analysis/search", params={"q": "boiler pressure"})
     ),
