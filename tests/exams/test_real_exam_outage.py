@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -78,6 +79,15 @@ async def proxied_server(backend: str, tmp_path: Path) -> AsyncIterator[ProxiedS
         await direct.dispose()
 
 
+async def seen(sitting: Sitting, event_type: str, **fields: Any) -> None:
+    """Return once an event of ``event_type`` with ``fields`` has arrived (already or next)."""
+    if not any(
+        e["type"] == event_type and all(e.get(k) == v for k, v in fields.items())
+        for e in sitting.events
+    ):
+        await sitting.until(event_type, **fields)
+
+
 async def test_the_database_going_away_during_a_spoken_answer_loses_and_doubles_nothing(
     backend: str, proxied_server: ProxiedServer, voices: CandidateVoices
 ) -> None:
@@ -94,11 +104,12 @@ async def test_the_database_going_away_during_a_spoken_answer_loses_and_doubles_
             await sitting.until("question", number=2)
             await proxy.cut()  # as answer 2 is about to be spoken
             await sitting.until("technical_pause")
-            await sitting.until("evaluation", question_number=2)
+            await seen(sitting, "evaluation", question_number=2)
             await asyncio.sleep(OUTAGE_SECONDS)
             await proxy.restore()
-            await sitting.until("technical_pause_over")
-            await sitting.until("evaluation", question_number=3)
+            # Question 4 is asked once answer 3 has been heard and graded; when the held writes
+            # are stored (technical_pause_over) depends on when the next write comes.
+            await seen(sitting, "question", number=4)
             await send_json(ws, type="end")
             result = await sitting.until("result")
             ended = await sitting.until("ended")
@@ -107,7 +118,11 @@ async def test_the_database_going_away_during_a_spoken_answer_loses_and_doubles_
     assert ws.close_code == 1000
     assert ended["reason"] == "ended_by_student"
     assert not sitting.of("error")
-    assert [e["question_number"] for e in sitting.of("evaluation")] == [1, 2, 3]
+    assert sitting.of("technical_pause_over")
+    graded = [e["question_number"] for e in sitting.of("evaluation")]
+    # An answer the candidate went on with after a pause is graded again (docs/protocol.md).
+    assert graded == sorted(graded)
+    assert set(graded) == {1, 2, 3}
     assert [a["number"] for a in result["answers"]] == [1, 2, 3]
 
     rows = await stored(db, started["session_code"])
@@ -119,5 +134,6 @@ async def test_the_database_going_away_during_a_spoken_answer_loses_and_doubles_
     for answer in answers:  # every recording stored, answer 2's included
         await stored_audio_key(db, answer.id)
     audits = rows["audits"]
-    assert audits.count("exam.answer_stored") == audits.count("exam.answer_evaluated") == 3
+    # Answer 2 was stored by a replay of what the sitting held: once, as the others.
+    assert audits.count("exam.answer_stored") == 3
     assert "answer.audio_failed" not in audits
