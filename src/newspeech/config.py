@@ -7,6 +7,7 @@ following them gets a working setup; the ``NEWSPEECH_`` name wins when both are 
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -362,6 +363,50 @@ class Settings(BaseSettings):
         default=365, ge=0, le=36_500, description="delete answer audio older than this; 0 = keep"
     )
 
+    # Result e-mails (docs/operations.md, "Result e-mails"): off unless NEWSPEECH_SMTP_HOST is
+    # set. When a sitting ends with a result, its student is mailed the result and, on a pass, a
+    # signed link to the certificate, after the result has committed and off the exam's path.
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server that sends result e-mails; unset = no e-mails"
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_535,
+        description="unset = the security mode's usual port: 25 (none), 587 (starttls), 465 (tls)",
+    )
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="starttls: upgrade a plain connection (required); tls: implicit TLS from the "
+        "first byte; none: plain text (a relay on the same host or private network only)",
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = Field(
+        default=None,
+        description="the From address, e.g. 'NewSpeech Exams <exams@college.example>'",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="time limit of one connection and its replies"
+    )
+    smtp_attempts: int = Field(
+        default=4, ge=1, le=10, description="tries of one e-mail before it is given up"
+    )
+    smtp_retry_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="back-off before a mail's first retry; doubles"
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="the address students reach the app at, e.g. https://exams.college.example "
+        "(links in e-mails are built on it); needed with NEWSPEECH_SMTP_HOST",
+    )
+    result_email_link_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="how long the certificate link in a result e-mail stays valid",
+    )
+
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="console logs of `serve`: text, or one JSON object a line with the request "
@@ -458,6 +503,51 @@ class Settings(BaseSettings):
                 f"NEWSPEECH_AUDIO_S3_PREFIX {prefix!r} must be empty or like 'answer-audio/'"
             )
         return self
+
+    @field_validator("smtp_host", "smtp_username", "smtp_sender", "public_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @model_validator(mode="after")
+    def _result_emails_are_complete(self) -> Settings:
+        if self.smtp_host is None:
+            return self
+        if self.smtp_sender is None:
+            raise ValueError("NEWSPEECH_SMTP_HOST needs NEWSPEECH_SMTP_SENDER (the From address)")
+        _, address = parseaddr(self.smtp_sender)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError(
+                f"NEWSPEECH_SMTP_SENDER {self.smtp_sender!r} is not an e-mail address "
+                "(e.g. 'NewSpeech Exams <exams@college.example>')"
+            )
+        url = self.public_base_url
+        if url is None:
+            raise ValueError(
+                "NEWSPEECH_SMTP_HOST needs NEWSPEECH_PUBLIC_BASE_URL (the address students reach "
+                "the app at, for the certificate link)"
+            )
+        if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
+            raise ValueError(
+                f"NEWSPEECH_PUBLIC_BASE_URL {url!r} must be like https://exams.college.example"
+            )
+        self.public_base_url = url.rstrip("/")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError(
+                "set both NEWSPEECH_SMTP_USERNAME and NEWSPEECH_SMTP_PASSWORD, or neither"
+            )
+        return self
+
+    @property
+    def result_emails(self) -> bool:
+        """Whether a student is mailed their result (NEWSPEECH_SMTP_HOST is set)."""
+        return self.smtp_host is not None
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
 
     def token_secret(self) -> str:
         """The secret access tokens are signed with: ``NEWSPEECH_SECRET_KEY``, else the one kept in
