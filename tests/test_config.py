@@ -195,3 +195,18 @@ def test_incomplete_result_email_settings_are_refused(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings(data_dir=tmp_path, smtp_host="smtp.x.example", **overrides)
+
+
+def test_empty_smtp_variables_from_compose_count_as_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """deploy/compose passes every SMTP variable, empty when not configured."""
+    for name in ("SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SENDER", "PUBLIC_BASE_URL"):
+        monkeypatch.setenv(f"NEWSPEECH_{name}", "")
+    assert not load_settings(data_dir=tmp_path).result_emails
+    monkeypatch.setenv("NEWSPEECH_SMTP_HOST", "relay")
+    monkeypatch.setenv("NEWSPEECH_SMTP_SENDER", "exams@college.example")
+    monkeypatch.setenv("NEWSPEECH_PUBLIC_BASE_URL", "https://exams.college.example")
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.result_emails
+    assert (settings.smtp_username, settings.smtp_password) == (None, None)

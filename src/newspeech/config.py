@@ -509,6 +509,11 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("smtp_password")
+    @classmethod
+    def _blank_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
     @model_validator(mode="after")
     def _result_emails_are_complete(self) -> Settings:
         if self.smtp_host is None:
