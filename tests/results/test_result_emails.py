@@ -12,13 +12,14 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from newspeech.app import exam_dependencies
+from newspeech.app import create_app, exam_dependencies
 from newspeech.config import Settings
 from newspeech.exams.dependencies import ExamDependencies
 from newspeech.exams.service import ExamConversation
@@ -473,3 +474,26 @@ def test_the_html_part_escapes_what_students_typed() -> None:
     assert "Jane &lt;b&gt;Doe&lt;/b&gt;" in rich
     assert f'href="{BASE_URL}/x?a=1&amp;b=2"' in rich
     assert message["To"].addresses[0].display_name == "Jane <b>Doe</b>"
+
+
+async def test_the_app_mails_results_and_counts_them_when_smtp_is_configured(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    inbox: Inbox,
+) -> None:
+    student = await medical_student(db)
+    app = create_app(mail_settings(settings, inbox.port, rate_limit_enabled=False))
+    async with app.router.lifespan_context(app):
+        mailer = exam_dependencies(app.state).result_mailer
+        assert isinstance(mailer, ResultMailer)
+        candidate = await start(app.state.sessionmaker, pool, student, mailer)
+        await stop_after_one_answer(candidate)
+        await mailer.drain()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            scrape = (await client.get("/metrics")).text
+
+    assert len(inbox.received) == 1
+    assert 'newspeech_result_emails_total{outcome="sent"} 1.0' in scrape
