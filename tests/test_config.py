@@ -210,3 +210,22 @@ def test_empty_smtp_variables_from_compose_count_as_unset(
     settings = load_settings(data_dir=tmp_path)
     assert settings.result_emails
     assert (settings.smtp_username, settings.smtp_password) == (None, None)
+
+
+def test_redis_keys_are_named_for_the_database_unless_a_namespace_is_set(tmp_path: Path) -> None:
+    def prefix(url: str, **more: str) -> str:
+        return load_settings(data_dir=tmp_path, database_url=url, **more).redis_prefix
+
+    one = prefix("postgresql://app:secret@db.internal:5432/newspeech")
+    assert one.startswith("newspeech:db-")
+    assert one.endswith(":")
+    # The same database through another driver spelling or login: the same installation.
+    assert prefix("postgresql+asyncpg://other:pw@db.internal:5432/newspeech") == one
+    assert prefix("postgresql://app:secret@db.internal:5432/college2") != one
+    assert prefix("postgresql://app:secret@db2.internal:5432/newspeech") != one
+    assert prefix("mysql://app:secret@db.internal:5432/newspeech") != one
+    assert prefix("sqlite:///a/newspeech.db") != prefix("sqlite:///b/newspeech.db")
+    named = prefix("sqlite:///a/newspeech.db", redis_namespace="college-a")
+    assert named == "newspeech:college-a:"
+    with pytest.raises(ConfigurationError, match="NEWSPEECH_REDIS_NAMESPACE"):
+        prefix("sqlite:///a.db", redis_namespace="no spaces: or colons")

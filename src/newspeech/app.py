@@ -196,6 +196,7 @@ def create_app(
             settings.cache_ttl_seconds,
             enabled=settings.enable_result_caching,
             redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            namespace=settings.redis_prefix,
         )
         app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
         app.state.result_mailer = _result_mailer(settings, app.state.sessionmaker, metrics)
@@ -636,7 +637,9 @@ def _freeze_start_up_heap() -> None:
 
 def _rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter.from_url(settings.redis_url)
+        return RedisRateLimiter(
+            Redis.from_url(settings.redis_url), prefix=f"{settings.redis_prefix}rl:"
+        )
     return MemoryRateLimiter()
 
 

@@ -7,9 +7,11 @@ following them gets a working setup; the ``NEWSPEECH_`` name wins when both are 
 
 from __future__ import annotations
 
+import hashlib
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -317,6 +319,14 @@ class Settings(BaseSettings):
     # Rate limiting of the whole API, per signed-in user and per client address, in fixed
     # one-minute windows; in Redis when a URL is set (shared by every process), else in-process.
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    redis_namespace: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="names this installation's keys in Redis (statistics cache, rate limits), so "
+        "installations can share a Redis database; unset = derived from the database's "
+        "backend, host, port and name (every node of one installation must then name the "
+        "database alike)",
+    )
     rate_limit_enabled: bool = True
     rate_limit_per_user: int = Field(default=600, ge=1, description="requests per minute")
     rate_limit_per_address: int = Field(default=1200, ge=1, description="requests per minute")
@@ -592,6 +602,18 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where model files assembled from packages are kept (e.g. whisper base)."""
         return self.data_dir / "models"
+
+    @property
+    def redis_prefix(self) -> str:
+        """What every key this installation keeps in Redis starts with:
+        ``newspeech:<NEWSPEECH_REDIS_NAMESPACE>:``, else ``newspeech:db-<hash>:`` with a hash
+        of the database's backend, host, port and name (never the credentials)."""
+        namespace = self.redis_namespace
+        if namespace is None:
+            parts = urlsplit(self.database_url)
+            where = f"{self.backend}://{parts.hostname or ''}:{parts.port or ''}{parts.path}"
+            namespace = "db-" + hashlib.sha256(where.encode()).hexdigest()[:12]
+        return f"newspeech:{namespace}:"
 
     @property
     def backend(self) -> Backend:
