@@ -7,7 +7,7 @@ import email
 import email.policy
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -470,6 +470,9 @@ def test_the_html_part_escapes_what_students_typed() -> None:
         passed=True,
     )
     message = compose(mail, sender="exams@college.example", link=f"{BASE_URL}/x?a=1&b=2")
+    named = replace(mail, to="Jane <jane@college.example>")  # a stored display name
+    to = compose(named, sender="exams@college.example", link=None)["To"]
+    assert to.addresses[0].addr_spec == "jane@college.example"
     _, rich = text_and_html(message)
     assert "Jane &lt;b&gt;Doe&lt;/b&gt;" in rich
     assert f'href="{BASE_URL}/x?a=1&amp;b=2"' in rich

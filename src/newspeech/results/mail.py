@@ -54,6 +54,11 @@ def has_address(email: str | None) -> bool:
     return bool(at and local and "." in domain and not domain.startswith("."))
 
 
+def address_of(email: str) -> str:
+    """The bare address of a stored e-mail (which may carry a display name)."""
+    return parseaddr(email.strip())[1]
+
+
 def certificate_link(
     signer: LinkSigner, base_url: str, mail: ResultMail, *, expires_at: dt.datetime
 ) -> str:
@@ -89,7 +94,7 @@ def compose(mail: ResultMail, *, sender: str, link: str | None) -> EmailMessage:
     subject = f"Your {mail.college_name} exam result: {verdict} ({percent})"
     message["Subject"] = f"Corrected: {subject}" if mail.corrected else subject
     message["From"] = sender
-    message["To"] = Address(display_name=mail.student_name, addr_spec=mail.to.strip())
+    message["To"] = Address(display_name=mail.student_name, addr_spec=address_of(mail.to))
     message["Date"] = formatdate(localtime=False)
     domain = parseaddr(sender)[1].rpartition("@")[2] or None
     message["Message-ID"] = make_msgid(idstring=f"result-{mail.result_id}", domain=domain)

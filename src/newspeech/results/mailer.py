@@ -24,6 +24,7 @@ from newspeech.models import CollegeType, ExamSession, Result, User
 from newspeech.results.mail import (
     CERTIFICATE_LINK_PURPOSE,
     ResultMail,
+    address_of,
     certificate_link,
     compose,
     has_address,
@@ -130,7 +131,15 @@ class ResultMailer:
         return compose(mail, sender=self._sender, link=link)
 
     async def _deliver(self, mail: ResultMail) -> None:
-        message = self.message_for(mail)
+        try:
+            message = self.message_for(mail)
+        except (ValueError, TypeError) as exc:  # e.g. an address the e-mail package refuses
+            logger.exception(
+                "sitting %s: the result e-mail could not be written", mail.session_code
+            )
+            await self._audit(mail, "result.email_failed", "failure", {"error": repr(exc)[:500]})
+            self._count("failed")
+            return
         attempts = self._settings.smtp_attempts
         error = ""
         for attempt in range(1, attempts + 1):
@@ -185,7 +194,7 @@ class ResultMailer:
                     resource_type="result",
                     resource_id=mail.result_id,
                     status=status,
-                    details={"to": mail.to.strip(), **details},
+                    details={"to": address_of(mail.to), **details},
                 )
         except (SQLAlchemyError, OSError):
             logger.exception(
