@@ -2,6 +2,7 @@
 
     scripts/bench metrics                      # SQLite, 5 rounds of 2,000 requests per case
     scripts/bench metrics --backend postgresql --rounds 3
+    scripts/bench metrics --multiprocess         # as one worker of `serve --workers N`
 
 Two apps are built on one fresh database: one with the metrics (the ASGI middleware, the
 SQLAlchemy statement and error events), one with ``NEWSPEECH_METRICS_ENABLED=false``. Requests
@@ -14,6 +15,12 @@ on, off ...). Cases:
 then the instruments alone (the middleware around an app that does nothing; the statement
 events around SQLite's ``SELECT 1``) and one scrape of /metrics. Prints a table and writes
 bench/results/metrics.json.
+
+``--multiprocess`` measures the same as one worker of ``serve --workers N`` does it:
+prometheus-client's multiprocess mode, where every value lives in a memory-mapped file under
+``PROMETHEUS_MULTIPROC_DIR`` (read when prometheus-client is first imported, so the bench runs
+itself again in a child process with the variable set) and a scrape merges the files
+(bench/results/metrics-multiprocess.json).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +48,7 @@ from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
+from newspeech.observability import workers
 from newspeech.observability.database import instrument_engine
 from newspeech.observability.metrics import Metrics
 from newspeech.observability.middleware import MetricsMiddleware
@@ -191,8 +201,22 @@ def main() -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000, help="per case, round and app")
-    parser.add_argument("--output", type=Path, default=RESULTS / "metrics.json")
+    parser.add_argument(
+        "--multiprocess",
+        action="store_true",
+        help="prometheus-client's multiprocess mode, as a worker of serve --workers N",
+    )
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    multiprocess_dir = workers.from_environment()
+    if args.multiprocess and multiprocess_dir is None:
+        with tempfile.TemporaryDirectory(prefix="bench-metrics-") as folder:
+            env = os.environ | {workers.ENVIRONMENT: folder}
+            child = [sys.executable, "-m", "bench.metrics", *sys.argv[1:]]
+            raise SystemExit(subprocess.run(child, env=env, check=False).returncode)
+    mode = "single process" if multiprocess_dir is None else "multiprocess (one worker's files)"
+    name = "metrics.json" if multiprocess_dir is None else "metrics-multiprocess.json"
+    args.output = args.output or RESULTS / name
     provenance = Run("metrics")
     summary = summarise(asyncio.run(run(args)))
     header_fields = provenance.header()
@@ -210,7 +234,8 @@ def main() -> None:
         f"statement events {costs['statement_events_us']:.1f} µs a statement (CPU)"
     )
     print(
-        f"one /metrics scrape: {summary['scrape_ms']:.2f} ms CPU (median of {args.rounds}); "
+        f"{mode}; one /metrics scrape: {summary['scrape_ms']:.2f} ms CPU "
+        f"(median of {args.rounds}); "
         f"{args.backend}, medians of {args.rounds} rounds x {args.requests} requests "
         "(overhead: median of the rounds' differences), "
         f"load average {header_fields['load_average_before'][0]:.1f} -> "
@@ -224,6 +249,7 @@ def main() -> None:
                 # numbers measure contention as much as the instruments.
                 **header_fields,
                 "backend": args.backend,
+                "metrics_mode": "single" if multiprocess_dir is None else "multiprocess",
                 "rounds": args.rounds,
                 "requests_per_round": args.requests,
                 **summary,

@@ -134,3 +134,98 @@ def test_start_up_says_where_the_secret_lives(
     line = next(r.getMessage() for r in caplog.records if "signed with" in r.getMessage())
     assert str(tmp_path / "secret_key") in line
     assert "rotate" in line
+
+
+def test_result_emails_are_off_until_an_smtp_host_is_set(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    assert not settings.result_emails
+    assert settings.smtp_security == "starttls"
+
+
+def test_result_email_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NEWSPEECH_SMTP_HOST", "smtp.college.example")
+    monkeypatch.setenv("NEWSPEECH_SMTP_SECURITY", "tls")
+    monkeypatch.setenv("NEWSPEECH_SMTP_USERNAME", "exams")
+    monkeypatch.setenv("NEWSPEECH_SMTP_PASSWORD", "app-password")
+    monkeypatch.setenv("NEWSPEECH_SMTP_SENDER", "NewSpeech Exams <exams@college.example>")
+    monkeypatch.setenv("NEWSPEECH_PUBLIC_BASE_URL", "https://exams.college.example/")
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.result_emails
+    assert settings.smtp_port_or_default == 465
+    assert settings.public_base_url == "https://exams.college.example"
+    assert settings.smtp_password is not None
+    assert "app-password" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"public_base_url": "https://x.example"}, "NEWSPEECH_SMTP_SENDER"),
+        ({"smtp_sender": "exams@x.example"}, "NEWSPEECH_PUBLIC_BASE_URL"),
+        (
+            {"smtp_sender": "not an address", "public_base_url": "https://x.example"},
+            "is not an e-mail address",
+        ),
+        (
+            {"smtp_sender": "exams@x.example", "public_base_url": "exams.x.example"},
+            "must be like https://",
+        ),
+        (
+            {
+                "smtp_sender": "exams@x.example",
+                "public_base_url": "https://x.example",
+                "smtp_username": "exams",
+            },
+            "NEWSPEECH_SMTP_PASSWORD",
+        ),
+        (
+            {
+                "smtp_sender": "exams@x.example",
+                "public_base_url": "https://x.example",
+                "smtp_security": "ssl",
+            },
+            "NEWSPEECH_SMTP_SECURITY",
+        ),
+    ],
+)
+def test_incomplete_result_email_settings_are_refused(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(data_dir=tmp_path, smtp_host="smtp.x.example", **overrides)
+
+
+def test_empty_smtp_variables_from_compose_count_as_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """deploy/compose passes every SMTP variable, empty when not configured."""
+    for name in ("SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SENDER", "PUBLIC_BASE_URL"):
+        monkeypatch.setenv(f"NEWSPEECH_{name}", "")
+    assert not load_settings(data_dir=tmp_path).result_emails
+    monkeypatch.setenv("NEWSPEECH_SMTP_HOST", "relay")
+    monkeypatch.setenv("NEWSPEECH_SMTP_SENDER", "exams@college.example")
+    monkeypatch.setenv("NEWSPEECH_PUBLIC_BASE_URL", "https://exams.college.example")
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.result_emails
+    assert (settings.smtp_username, settings.smtp_password) == (None, None)
+
+
+def test_redis_keys_are_named_for_the_database_unless_a_namespace_is_set(tmp_path: Path) -> None:
+    def prefix(url: str, **more: str) -> str:
+        return load_settings(data_dir=tmp_path, database_url=url, **more).redis_prefix
+
+    one = prefix("postgresql://app:secret@db.internal:5432/newspeech")
+    assert one.startswith("newspeech:db-")
+    assert one.endswith(":")
+    # The same database through another driver spelling or login: the same installation.
+    assert prefix("postgresql+asyncpg://other:pw@db.internal:5432/newspeech") == one
+    assert prefix("postgresql://app:secret@db.internal:5432/college2") != one
+    assert prefix("postgresql://app:secret@db2.internal:5432/newspeech") != one
+    assert prefix("mysql://app:secret@db.internal:5432/newspeech") != one
+    assert prefix("sqlite:///a/newspeech.db") != prefix("sqlite:///b/newspeech.db")
+    named = prefix("sqlite:///a/newspeech.db", redis_namespace="college-a")
+    assert named == "newspeech:college-a:"
+    with pytest.raises(ConfigurationError, match="NEWSPEECH_REDIS_NAMESPACE"):
+        prefix("sqlite:///a.db", redis_namespace="no spaces: or colons")

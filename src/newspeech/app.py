@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newspeech import __version__
@@ -84,6 +85,7 @@ from newspeech.observability.timed import TimedGrader, TimedSpeechToText, TimedT
 from newspeech.questions import endpoints as questions
 from newspeech.questions.interchange import endpoints as question_banks
 from newspeech.results import endpoints as results
+from newspeech.results.mailer import ResultMailer
 from newspeech.results.service import statistics_cache
 from newspeech.review import endpoints as review
 from newspeech.statistics import endpoints as statistics
@@ -194,8 +196,10 @@ def create_app(
             settings.cache_ttl_seconds,
             enabled=settings.enable_result_caching,
             redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+            namespace=settings.redis_prefix,
         )
         app.state.rate_limiter = rate_limiter or _rate_limiter(settings)
+        app.state.result_mailer = _result_mailer(settings, app.state.sessionmaker, metrics)
         app.state.speech = None
         app.state.voice = None
         app.state.graders = None
@@ -262,6 +266,8 @@ def create_app(
                 workers.leave(metrics.multiprocess_dir)
             if app.state.answer_audio is not None:
                 await app.state.answer_audio.drain(wait_seconds=10.0)
+            if app.state.result_mailer is not None:
+                await app.state.result_mailer.aclose(grace_seconds=10.0)
             await asyncio.to_thread(app.state.import_pool.close)
             await app.state.audio_store.aclose()
             if app.state.llm_client is not None:
@@ -426,6 +432,20 @@ def _watch_pools(metrics: Metrics, speech: SpeechEngines) -> None:
     metrics.watch_engine_threads(speech.threads)
 
 
+def _result_mailer(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], metrics: Metrics | None
+) -> ResultMailer | None:
+    """Result e-mails, when NEWSPEECH_SMTP_HOST is set (docs/operations.md)."""
+    if not settings.result_emails:
+        return None
+    return ResultMailer(
+        settings,
+        sessionmaker,
+        audit_enabled=settings.enable_audit_logs,
+        on_outcome=None if metrics is None else metrics.count_result_email,
+    )
+
+
 def exam_dependencies(
     state: Any, *, loop_clock: Callable[[], float] = time.monotonic
 ) -> ExamDependencies:
@@ -445,6 +465,7 @@ def exam_dependencies(
         grader_for=grader_for,
         audit_enabled=settings.enable_audit_logs,
         result_cache=state.statistics_cache,
+        result_mailer=getattr(state, "result_mailer", None),
         audio=state.answer_audio,
         clock=loop_clock,
         terms=getattr(state, "term_corrector", None),
@@ -616,7 +637,9 @@ def _freeze_start_up_heap() -> None:
 
 def _rate_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter.from_url(settings.redis_url)
+        return RedisRateLimiter(
+            Redis.from_url(settings.redis_url), prefix=f"{settings.redis_prefix}rl:"
+        )
     return MemoryRateLimiter()
 
 

@@ -7,8 +7,11 @@ following them gets a working setup; the ``NEWSPEECH_`` name wins when both are 
 
 from __future__ import annotations
 
+import hashlib
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -316,6 +319,14 @@ class Settings(BaseSettings):
     # Rate limiting of the whole API, per signed-in user and per client address, in fixed
     # one-minute windows; in Redis when a URL is set (shared by every process), else in-process.
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    redis_namespace: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="names this installation's keys in Redis (statistics cache, rate limits), so "
+        "installations can share a Redis database; unset = derived from the database's "
+        "backend, host, port and name (every node of one installation must then name the "
+        "database alike)",
+    )
     rate_limit_enabled: bool = True
     rate_limit_per_user: int = Field(default=600, ge=1, description="requests per minute")
     rate_limit_per_address: int = Field(default=1200, ge=1, description="requests per minute")
@@ -360,6 +371,50 @@ class Settings(BaseSettings):
     audio_s3_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     audio_retention_days: int = Field(
         default=365, ge=0, le=36_500, description="delete answer audio older than this; 0 = keep"
+    )
+
+    # Result e-mails (docs/operations.md, "Result e-mails"): off unless NEWSPEECH_SMTP_HOST is
+    # set. When a sitting ends with a result, its student is mailed the result and, on a pass, a
+    # signed link to the certificate, after the result has committed and off the exam's path.
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server that sends result e-mails; unset = no e-mails"
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65_535,
+        description="unset = the security mode's usual port: 25 (none), 587 (starttls), 465 (tls)",
+    )
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="starttls: upgrade a plain connection (required); tls: implicit TLS from the "
+        "first byte; none: plain text (a relay on the same host or private network only)",
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = Field(
+        default=None,
+        description="the From address, e.g. 'NewSpeech Exams <exams@college.example>'",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="time limit of one connection and its replies"
+    )
+    smtp_attempts: int = Field(
+        default=4, ge=1, le=10, description="tries of one e-mail before it is given up"
+    )
+    smtp_retry_seconds: float = Field(
+        default=10.0, ge=0, le=3600, description="back-off before a mail's first retry; doubles"
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="the address students reach the app at, e.g. https://exams.college.example "
+        "(links in e-mails are built on it); needed with NEWSPEECH_SMTP_HOST",
+    )
+    result_email_link_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="how long the certificate link in a result e-mail stays valid",
     )
 
     log_format: Literal["text", "json"] = Field(
@@ -459,6 +514,56 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("smtp_host", "smtp_username", "smtp_sender", "public_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("smtp_password")
+    @classmethod
+    def _blank_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @model_validator(mode="after")
+    def _result_emails_are_complete(self) -> Settings:
+        if self.smtp_host is None:
+            return self
+        if self.smtp_sender is None:
+            raise ValueError("NEWSPEECH_SMTP_HOST needs NEWSPEECH_SMTP_SENDER (the From address)")
+        _, address = parseaddr(self.smtp_sender)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError(
+                f"NEWSPEECH_SMTP_SENDER {self.smtp_sender!r} is not an e-mail address "
+                "(e.g. 'NewSpeech Exams <exams@college.example>')"
+            )
+        url = self.public_base_url
+        if url is None:
+            raise ValueError(
+                "NEWSPEECH_SMTP_HOST needs NEWSPEECH_PUBLIC_BASE_URL (the address students reach "
+                "the app at, for the certificate link)"
+            )
+        if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
+            raise ValueError(
+                f"NEWSPEECH_PUBLIC_BASE_URL {url!r} must be like https://exams.college.example"
+            )
+        self.public_base_url = url.rstrip("/")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError(
+                "set both NEWSPEECH_SMTP_USERNAME and NEWSPEECH_SMTP_PASSWORD, or neither"
+            )
+        return self
+
+    @property
+    def result_emails(self) -> bool:
+        """Whether a student is mailed their result (NEWSPEECH_SMTP_HOST is set)."""
+        return self.smtp_host is not None
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
+
     def token_secret(self) -> str:
         """The secret access tokens are signed with: ``NEWSPEECH_SECRET_KEY``, else the one kept in
         the data directory (created on first use, then reused by every start)."""
@@ -497,6 +602,18 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where model files assembled from packages are kept (e.g. whisper base)."""
         return self.data_dir / "models"
+
+    @property
+    def redis_prefix(self) -> str:
+        """What every key this installation keeps in Redis starts with:
+        ``newspeech:<NEWSPEECH_REDIS_NAMESPACE>:``, else ``newspeech:db-<hash>:`` with a hash
+        of the database's backend, host, port and name (never the credentials)."""
+        namespace = self.redis_namespace
+        if namespace is None:
+            parts = urlsplit(self.database_url)
+            where = f"{self.backend}://{parts.hostname or ''}:{parts.port or ''}{parts.path}"
+            namespace = "db-" + hashlib.sha256(where.encode()).hexdigest()[:12]
+        return f"newspeech:{namespace}:"
 
     @property
     def backend(self) -> Backend:

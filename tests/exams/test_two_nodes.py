@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from newspeech.config import Settings
 from newspeech.models import UserRole
 from tests.exams.real_exam import (
     Sitting,
@@ -87,10 +88,11 @@ async def test_a_reconnect_to_the_other_node_takes_the_sitting_over_and_stores_e
         "NEWSPEECH_REDIS_URL": REDIS_URL,  # the statistics cache both nodes share
     }
     port_a, port_b = free_port(), free_port()
-    # The cache outlives a run in the shared Redis (its keys name the college, not the
-    # database): start from none, so "no attempts yet" is this database's answer.
+    # The cache outlives a run in the shared Redis (a rerun names the same database, so the
+    # same keys): start from none, so "no attempts yet" is this database's answer.
     redis = Redis.from_url(REDIS_URL)
-    await redis.delete("newspeech:statistics:medical")
+    prefix = Settings(database_url=env["NEWSPEECH_DATABASE_URL"]).redis_prefix
+    await redis.delete(f"{prefix}statistics:medical")
     await redis.aclose()
     node_a = env | {"NEWSPEECH_DATA_DIR": str(tmp_path / "node-a")}
     node_b = env | {"NEWSPEECH_DATA_DIR": str(tmp_path / "node-b")}

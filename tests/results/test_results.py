@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from newspeech.config import Settings
 from newspeech.configuration.repository import ConfigurationRepository
 from newspeech.db.engine import unit_of_work
 from newspeech.errors import Conflict, InvalidState
@@ -165,6 +166,39 @@ async def test_statistics_are_cached_until_a_new_result_invalidates_them(
             await college_statistics(meanwhile, "medical", one)
     async with sessionmaker() as db:
         assert (await college_statistics(db, "medical", one)).attempts == 3
+
+
+async def test_two_installations_sharing_one_redis_database_keep_their_own_statistics(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Each installation's keys carry its namespace (``Settings.redis_prefix``): what one
+    caches or invalidates is not what the other serves."""
+    run = uuid.uuid4().hex[:8]
+    ours, theirs = (
+        statistics_cache(
+            300,
+            enabled=True,
+            redis=Redis.from_url(REDIS_URL),
+            namespace=settings.model_copy(
+                update={"redis_namespace": f"t{run}-{name}"}
+            ).redis_prefix,
+        )
+        for name in ("ours", "theirs")
+    )
+    try:
+        async with unit_of_work(sessionmaker) as db:
+            await calculate_result(db, await finished_session(db, [10] * 12), cache=ours)
+        elsewhere = CollegeStatistics("medical", 7, 7, 100.0, 120, 120)
+        await theirs.set("medical", elsewhere)  # the other installation's own statistics
+        async with sessionmaker() as db:
+            assert (await college_statistics(db, "medical", ours)).attempts == 1
+        assert await theirs.get("medical") == elsewhere
+        await ours.invalidate("medical")
+        assert await theirs.get("medical") == elsewhere
+    finally:
+        for cache in (ours, theirs):
+            await cache.clear()
+            await cache.aclose()
 
 
 async def test_statistics_are_read_from_the_database_while_redis_is_away(

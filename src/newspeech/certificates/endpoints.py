@@ -8,23 +8,28 @@ the speech engines are loaded, a worker thread otherwise).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.auth.deps import ScopeDep
+from newspeech.auth.deps import ClockDep, ScopeDep
 from newspeech.certificates.render import PdfFonts
 from newspeech.certificates.service import (
     BlockingRunner,
     issue_certificate,
     write_session_report,
 )
+from newspeech.config import Settings
 from newspeech.db.deps import DbSession, SettingsDep
-from newspeech.errors import InvalidState, NotFound
+from newspeech.errors import InvalidState, NotFound, PermissionDenied
 from newspeech.exams.repository import ExamSessionRepository
 from newspeech.kit.ids import Id
-from newspeech.kit.responses import COMMON_ERRORS
+from newspeech.kit.responses import COMMON_ERRORS, error_responses
+from newspeech.kit.signed_links import InvalidLink, LinkSigner
+from newspeech.models import Result, User, UserStatus
+from newspeech.results.mail import CERTIFICATE_LINK_PURPOSE
 from newspeech.results.repository import ResultRepository
 
 router = APIRouter(tags=["documents"], responses=COMMON_ERRORS)
@@ -51,6 +56,44 @@ async def download_certificate(
     result = await ResultRepository(db).get(result_id)
     if result is None or not scope.can_see(result.college_type, result.user_id):
         raise NotFound(f"result {result_id} does not exist")
+    return await _certificate(db, result, settings, request)
+
+
+@router.get(
+    "/results/{result_id}/certificate/signed",
+    response_class=FileResponse,
+    responses={**PDF, **error_responses(403)},
+)
+async def download_signed_certificate(
+    result_id: Id,
+    db: DbSession,
+    settings: SettingsDep,
+    request: Request,
+    clock: ClockDep,
+    user: Annotated[Id, Query()],
+    expires: Annotated[int, Query(ge=0, le=2**40)],
+    signature: Annotated[str, Query(min_length=1, max_length=100)],
+) -> FileResponse:
+    """The certificate through the link in a result e-mail (no sign-in): 403 when the link
+    does not match this result and student, has expired, or its student is no longer active."""
+    signer = LinkSigner(settings.token_secret(), CERTIFICATE_LINK_PURPOSE)
+    now = int(clock().timestamp())
+    try:
+        signer.check(result_id, user, expires, signature, now)
+    except InvalidLink as exc:
+        raise PermissionDenied(f"{exc}: sign in to download the certificate") from exc
+    holder = await db.get(User, user)
+    if holder is None or holder.status is not UserStatus.ACTIVE:
+        raise PermissionDenied("the link's student may no longer download the certificate")
+    result = await ResultRepository(db).get(result_id)
+    if result is None or result.user_id != user:
+        raise NotFound(f"result {result_id} does not exist")
+    return await _certificate(db, result, settings, request)
+
+
+async def _certificate(
+    db: AsyncSession, result: Result, settings: Settings, request: Request
+) -> FileResponse:
     exam_session = await ExamSessionRepository(db).require(result.session_id)
     if not result.pass_status:
         raise InvalidState(

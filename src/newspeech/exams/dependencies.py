@@ -15,6 +15,7 @@ from newspeech.configuration.keys import ExamConfig
 from newspeech.db.base import utcnow
 from newspeech.exams.lease import LeasePolicy
 from newspeech.grading import AsyncGrader
+from newspeech.results.mailer import ResultMailer
 from newspeech.results.service import StatisticsCache
 from newspeech.voice.terms import TermCorrector
 
@@ -41,6 +42,8 @@ class ExamDependencies:
     """The grader for a sitting's configuration (its thresholds and LLM temperature)."""
     audit_enabled: bool = True
     result_cache: StatisticsCache | None = None
+    result_mailer: ResultMailer | None = None
+    """Mails each student their result once the sitting ends (none: result e-mails are off)."""
     audio: AnswerAudioRecorder | None = None
     """Keeps each answer's recording (none: recordings are not kept)."""
     clock: Callable[[], float] = time.monotonic

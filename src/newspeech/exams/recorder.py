@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.audits.repository import AuditLogRepository
-from newspeech.db.engine import unit_of_work
+from newspeech.db.engine import after_commit, unit_of_work
 from newspeech.errors import InvalidState, NotFound
 from newspeech.exams.lease import Lease
 from newspeech.exams.repository import (
@@ -32,6 +33,8 @@ from newspeech.exams.repository import (
 )
 from newspeech.grading import Grade
 from newspeech.models import Answer, ExamSession, Result, SessionStatus
+from newspeech.results.mail import ResultMail
+from newspeech.results.mailer import ResultMailer, result_mail
 from newspeech.results.repository import ResultRepository
 from newspeech.results.rules import QuestionScore, ResultPolicy, ResultSummary
 from newspeech.results.service import StatisticsCache, calculate_result, recompute_results
@@ -379,8 +382,11 @@ class ExamRecorder:
         at: dt.datetime,
         policy: ResultPolicy | None,
         cache: StatisticsCache | None = None,
+        mailer: ResultMailer | None = None,
     ) -> tuple[Result | None, ExamSession]:
-        """Complete or terminate the sitting; store its result when ``policy`` is given."""
+        """Complete or terminate the sitting; store its result when ``policy`` is given, and
+        have ``mailer`` send it to the student once it has committed (only then: a replay
+        that finds the result stored already rolls back, so one result is mailed once)."""
         async with self.writing() as db:
             repo = ExamSessionRepository(db)
             finish = repo.complete if completed else repo.terminate
@@ -388,6 +394,9 @@ class ExamRecorder:
             result = None
             if policy is not None:
                 result = await calculate_result(db, exam_session, policy, cache=cache)
+                if mailer is not None:
+                    mail = await result_mail(db, exam_session, result)
+                    after_commit(db, partial(_schedule, mailer, mail))
             await self.audit_in(
                 db,
                 "exam.completed" if completed else "exam.terminated",
@@ -403,10 +412,16 @@ class ExamRecorder:
         return result, detailed
 
     async def refinish(
-        self, *, policy: ResultPolicy, cache: StatisticsCache | None = None
+        self,
+        *,
+        policy: ResultPolicy,
+        cache: StatisticsCache | None = None,
+        mailer: ResultMailer | None = None,
     ) -> tuple[Result, ExamSession]:
         """The completed sitting's last answer went on and was graded again: re-sum its
-        stored result (as an examiner's override does)."""
+        stored result (as an examiner's override does). The student was just told the old
+        result, by voice and perhaps by e-mail: if the total, grade or pass changed, ``mailer``
+        sends the corrected one."""
         async with self.writing() as db:
             [change] = await recompute_results(
                 db, [self.exam_session_id], policy=policy, cache=cache
@@ -420,7 +435,14 @@ class ExamRecorder:
             detailed = await ExamSessionRepository(db).get_detailed(self.exam_session_id)
             if result is None or detailed is None:
                 raise InvalidState(f"exam session {self.exam_session_id} has no result to re-sum")
+            if mailer is not None and change.changed:
+                mail = await result_mail(db, detailed, result, corrected=True)
+                after_commit(db, partial(_schedule, mailer, mail))
         return result, detailed
+
+
+async def _schedule(mailer: ResultMailer, mail: ResultMail) -> None:
+    mailer.schedule(mail)
 
 
 def summary_of(result: Result) -> ResultSummary:

@@ -480,7 +480,9 @@ class ExamConversation:
                 events.append(event)
         if pending.again:  # the last answer went on after the sitting was concluded
             again, concluded = await self._recorder.refinish(
-                policy=self._setting.policy, cache=self._deps.result_cache
+                policy=self._setting.policy,
+                cache=self._deps.result_cache,
+                mailer=self._deps.result_mailer,
             )
             events.append(result_event(again, concluded))
             return events, summary_of(again)
@@ -490,6 +492,7 @@ class ExamConversation:
             at=self._deps.wall_clock(),
             policy=self._setting.policy if pending.scored else None,
             cache=self._deps.result_cache,
+            mailer=self._deps.result_mailer,
         )
         if result is None:
             return events, None

@@ -202,6 +202,18 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.result_emails = Counter(
+            "newspeech_result_emails",
+            "Result e-mails by outcome: sent, failed (given up after its retries), skipped (the "
+            "student has no address)",
+            ["outcome"],
+            registry=r,
+        )
+
+    def count_result_email(self, outcome: str) -> None:
+        """A result e-mail sent, given up after its retries ("failed"), or not sent for want
+        of an address ("skipped")."""
+        self.result_emails.labels(outcome).inc()
 
     def observe_turn(self, latency_ms: Mapping[str, float]) -> None:
         """One answered turn's figures, as :meth:`TurnTimings.milliseconds` gives them."""

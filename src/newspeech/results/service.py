@@ -54,13 +54,14 @@ class StatisticsCodec:
 
 
 def statistics_cache(
-    ttl_seconds: int, *, enabled: bool, redis: Redis | None = None
+    ttl_seconds: int, *, enabled: bool, redis: Redis | None = None, namespace: str = "newspeech:"
 ) -> StatisticsCache:
     """The college statistics cache: in Redis when there is one, so that a result stored on
-    one node invalidates the statistics every node serves; else in this process."""
+    one node invalidates the statistics every node serves; else in this process. Its keys
+    start with ``namespace`` (``Settings.redis_prefix``: one per installation)."""
     if redis is not None:
         return RedisCache(
-            redis, ttl_seconds, StatisticsCodec(), prefix="newspeech:statistics:", enabled=enabled
+            redis, ttl_seconds, StatisticsCodec(), prefix=f"{namespace}statistics:", enabled=enabled
         )
     return LocalCache(TTLCache(ttl_seconds, enabled=enabled))
 
