@@ -26,6 +26,21 @@ async def test_a_call_runs_in_another_process_with_the_collector_paused(pool: Pr
     assert gc.isenabled()  # this process's collector is left alone
 
 
+async def test_a_warmed_pool_has_started_its_worker_and_imported_what_calls_need(
+    pool: ProcessPool,
+) -> None:
+    loaded = "sorted(__import__('sys').modules)"
+    pool.warm("newspeech.questions.import_plan")
+    warmed = set(await pool.run(eval, loaded))
+    assert "newspeech.questions.import_plan" in warmed
+
+    cold = ProcessPool()
+    try:
+        assert "newspeech.questions.import_plan" not in await cold.run(eval, loaded)
+    finally:
+        await asyncio.to_thread(cold.close)
+
+
 async def test_a_worker_that_dies_under_a_call_fails_it_and_the_next_call_gets_a_new_one(
     pool: ProcessPool,
 ) -> None:

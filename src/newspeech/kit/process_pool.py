@@ -3,7 +3,9 @@
 Threads do not help there: pure-Python code holds the GIL, and an event loop sharing the GIL with
 a busy thread waits up to the switch interval at every hand-over, so every request on the server
 slows down for as long as the work lasts. A worker process has its own interpreter. Workers are
-started on first use (``spawn``: no copy of the server's threads or open sockets) and kept.
+started on first use (``spawn``: no copy of the server's threads or open sockets) and kept, or
+ahead of it with :meth:`ProcessPool.warm`, which also imports what the calls will need: a worker
+starts a new interpreter, so its first call otherwise pays for both.
 
 In a worker the cyclic garbage collector is paused for the length of a call: a call builds tens of
 thousands of objects that all live until it returns, and the collector would walk them again and
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import importlib
 import multiprocessing
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -63,6 +66,14 @@ class ProcessPool:
                 "it happens again the input is too much for the server"
             ) from exc
 
+    def warm(self, *modules: str) -> None:
+        """Start the workers now and import ``modules`` in them, without waiting: the
+        processes start and import in the background (no event loop is needed or blocked), so
+        the first call finds them ready."""
+        pool = self._pool()
+        for _ in range(self.workers):
+            pool.submit(_import, modules)
+
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
@@ -87,3 +98,9 @@ def _without_collector(fn: Callable[..., T], args: tuple[Any, ...], kwargs: Mapp
         return fn(*args, **kwargs)
     finally:
         gc.enable()
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (in the worker process)."""
+    for name in modules:
+        importlib.import_module(name)
