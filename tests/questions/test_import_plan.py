@@ -3,6 +3,7 @@ whether the worker kept the parsed file or has to parse it again."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any
 
@@ -67,6 +68,42 @@ def test_a_changed_field_is_an_update_of_that_column_only() -> None:
     assert question_id == 101
     assert set(changes) == {"keywords", "expected_keywords"}
     assert changes["expected_keywords"] == ["troponin"]
+
+
+def test_stored_json_is_compared_by_value_whatever_its_text() -> None:
+    """A re-import of a stored bank compares JSON columns as text first; text written another
+    way (no spaces, other key order, as another writer or JSONB gives it back) is still the
+    same value, and a different value is still a change."""
+    data = csv_file("medical,1,Chest pain,1,First?,ecg", "medical,1,Chest pain,2,Second?,ecg")
+    written = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
+    rows = [r for batch in written.row_batches() for r in batch]
+    as_stored = [
+        tuple(
+            json.dumps(r[c]) if c in import_plan.JSON_COLUMNS else r.get(c, n)
+            for c in SNAPSHOT_COLUMNS
+        )
+        for n, r in enumerate(rows, start=1)
+    ]
+    respelt = list(as_stored[1])
+    for column in import_plan.JSON_COLUMNS:
+        at = SNAPSHOT_COLUMNS.index(column)
+        respelt[at] = json.dumps(json.loads(respelt[at]), separators=(",", ":"), sort_keys=True)
+    assert respelt != list(as_stored[1])
+    unchanged = plan_import(
+        parse_file(data, ImportFormat.CSV, None),
+        {"medical": batches(as_stored[0], tuple(respelt))},
+        rows=False,
+    )
+    assert (unchanged.new, unchanged.updated, unchanged.unchanged) == (0, 0, 2)
+
+    changed = csv_file("medical,1,Chest pain,1,First?,ecg", "medical,1,Chest pain,2,Second?,ct")
+    plan = plan_import(
+        parse_file(changed, ImportFormat.CSV, None),
+        {"medical": batches(as_stored[0], tuple(respelt))},
+    )
+    [[(question_id, changes)]] = list(plan.update_batches())
+    assert question_id == 2
+    assert changes["expected_keywords"] == ["ct"]
 
 
 def test_two_items_in_one_place_and_numbers_past_the_column_are_errors() -> None:

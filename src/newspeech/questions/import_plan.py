@@ -153,12 +153,29 @@ def plan_import(
 
 
 def _snapshot(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A stored question by column name, its JSON columns decoded (they travel as text)."""
-    values = dict(zip(SNAPSHOT_COLUMNS, row, strict=True))
-    for column in JSON_COLUMNS:
-        if isinstance(values[column], str):
-            values[column] = json.loads(values[column])
-    return values
+    """A stored question by column name. Its JSON columns stay the text they travel as until
+    something needs their value (:func:`_json`): re-importing a stored bank compares them to
+    the file's as text first (:func:`_changes`), and decoding all of them was half the plan."""
+    return dict(zip(SNAPSHOT_COLUMNS, row, strict=True))
+
+
+def _json(current: dict[str, Any], column: str) -> Any:
+    """A JSON column of a snapshot, decoded (once)."""
+    value = current[column]
+    if isinstance(value, str):
+        value = current[column] = json.loads(value)
+    return value
+
+
+def _same(column: str, stored: Any, value: Any, current: dict[str, Any]) -> bool:
+    """The stored value of ``column`` equals ``value``. A JSON column's text written from an
+    equal value (``json.dumps``, SQLAlchemy's serialiser on every backend) is equal without
+    decoding it; text that differs (spacing, key order) is decoded and compared."""
+    if column in JSON_COLUMNS and isinstance(stored, str):
+        if stored == json.dumps(value):
+            return True
+        stored = _json(current, column)
+    return bool(stored == value)
 
 
 def _plan_college(
@@ -219,7 +236,7 @@ def _placement_problem(key: tuple[int, int], placed: Mapping[tuple[int, int], in
 
 
 def _changes(
-    question: BankQuestion, row: dict[str, Any], current: Mapping[str, Any]
+    question: BankQuestion, row: dict[str, Any], current: dict[str, Any]
 ) -> dict[str, Any]:
     """Columns the item sets to a new value; fields it left empty keep the stored value."""
     changes: dict[str, Any] = {}
@@ -227,19 +244,23 @@ def _changes(
         value = getattr(question, name)
         if name not in question.model_fields_set or value is None or value == ():
             continue
-        if name == "keywords" and _curated(current["keywords"]) and all(k.derived for k in value):
+        if (
+            name == "keywords"
+            and all(k.derived for k in value)
+            and _curated(_json(current, "keywords"))
+        ):
             continue  # keywords derived for a file without any never replace an examiner's
         for column in columns:
-            if current[column] != row[column]:
+            if not _same(column, current[column], row[column], current):
                 changes[column] = row[column]
     return changes
 
 
-def _nothing_to_grade_against(question: BankQuestion, current: Mapping[str, Any] | None) -> bool:
+def _nothing_to_grade_against(question: BankQuestion, current: dict[str, Any] | None) -> bool:
     """Neither the item nor the stored question it updates has keywords or a model answer."""
     if question.keywords or question.model_answer:
         return False
-    return current is None or not (current["keywords"] or current["model_answer"])
+    return current is None or not (_json(current, "keywords") or current["model_answer"])
 
 
 def _curated(keywords: list[dict[str, Any]] | None) -> bool:
