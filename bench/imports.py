@@ -4,6 +4,7 @@ server feels meanwhile.
     scripts/bench imports                   # table + bench/results/imports.json
     scripts/bench imports --rows 25000 --database-url postgresql://...  # imports-postgresql.json
     scripts/bench imports --command     # the server as `newspeech serve` runs it (console script)
+    scripts/bench imports --loop-steps  # the write phase's event-loop steps, in CPU time
 
 A fresh database (SQLite in a temp folder unless ``--database-url``) is migrated and seeded, and
 the app runs under uvicorn in its own process (one worker, speech off, rate limiting off). The
@@ -23,14 +24,22 @@ Each step also records the server's own stage times from the import's ``Server-T
 parse (worker), read (the stored questions, one streamed query), plan (worker), write.
 Also reported: the worker's parsing and planning alone, in this process, without HTTP, and
 ``/healthz`` before any import (the idle baseline on this machine at this load).
+
+``--loop-steps`` measures instead what the load cannot blur: the write phase of a real import
+(the importer's loop: unpickle a batch, insert it) into a fresh SQLite database per write batch
+size, with a ticker on the same event loop every 2 ms; the loop thread's CPU time between two
+ticks is the longest a request waits behind the import at each of its own steps (times the
+load's slow-down). Written to imports-loop-steps.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -49,8 +58,14 @@ from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
 from newspeech.kit.passwords import hash_password
 from newspeech.models import UserRole
-from newspeech.questions.import_plan import parse_file, plan_import
-from newspeech.questions.interchange import ImportFormat
+from newspeech.questions.import_plan import (
+    SNAPSHOT_COLUMNS,
+    WRITE_BATCH,
+    parse_file,
+    plan_import,
+)
+from newspeech.questions.interchange import ImportFormat, parse_questions
+from newspeech.questions.repository import QuestionRepository
 from newspeech.seed import seed_reference_data
 from newspeech.users.repository import UserRepository
 
@@ -103,6 +118,74 @@ def in_process(data: bytes) -> dict[str, float]:
     return {
         "parse_s": round(parsed_at - started, 3),
         "plan_s": round(time.perf_counter() - parsed_at, 3),
+    }
+
+
+async def ticks(stop: asyncio.Event, gaps: list[float]) -> None:
+    """The loop thread's CPU (ms) between ticks every 2 ms, until ``stop`` is set."""
+    last = time.thread_time()
+    while not stop.is_set():
+        await asyncio.sleep(0.002)
+        now = time.thread_time()
+        gaps.append((now - last) * 1000)
+        last = now
+
+
+async def loop_steps(data: bytes, batch: int) -> dict[str, Any]:
+    """Write the file's rows as the importer does, ``batch`` rows a step, into a fresh SQLite
+    database; the loop thread's CPU between ticks meanwhile."""
+    settings = Settings(
+        environment="test",
+        data_dir=Path(tempfile.mkdtemp(prefix="newspeech-bench-loop-")),
+        speech_enabled=False,
+    )
+    await prepare(settings)
+    engine = create_engine(settings)
+    async with unit_of_work(create_sessionmaker(engine)) as db:
+        seeded = [
+            pickle.dumps(rows)
+            async for rows in QuestionRepository(db).snapshots(
+                "medical", SNAPSHOT_COLUMNS, batch=200
+            )
+        ]
+    plan = plan_import(parse_questions(data, ImportFormat.CSV), {"medical": seeded})
+    plan.pack(batch)  # as it comes back from the worker
+    written = 0
+    gc.collect()
+    gc.freeze()  # as the app does after start-up
+    stop, gaps = asyncio.Event(), []
+    ticker = asyncio.create_task(ticks(stop, gaps))
+    started, cpu = time.perf_counter(), time.thread_time()
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as db:
+            for rows in plan.row_batches(batch):
+                written += await QuestionRepository(db).bulk_insert(rows)
+    finally:
+        stop.set()
+        await ticker
+        gc.unfreeze()
+        await engine.dispose()
+    assert written == plan.new == len(data.splitlines()) - 1
+    ordered = sorted(gaps)
+    return {
+        "write_batch": batch,
+        "write_s": round(time.perf_counter() - started, 3),
+        "loop_cpu_s": round(time.thread_time() - cpu, 3),
+        "ticks": len(ordered),
+        "step_cpu_p50_ms": round(statistics.median(ordered), 2),
+        "step_cpu_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
+        "step_cpu_max_ms": round(ordered[-1], 2),
+    }
+
+
+async def run_loop_steps(args: argparse.Namespace) -> dict[str, Any]:
+    provenance = Run("imports")
+    data = bank_csv(args.rows)
+    sizes = sorted({50, 100, 200, WRITE_BATCH})
+    return {
+        **provenance.header(),
+        "rows": args.rows,
+        "by_batch": [await loop_steps(data, n) for n in sizes],
     }
 
 
@@ -287,7 +370,25 @@ def main() -> None:
     parser.add_argument(
         "--command", action="store_true", help="serve with the `newspeech serve` console script"
     )
+    parser.add_argument(
+        "--loop-steps", action="store_true", help="the write phase's loop steps (SQLite only)"
+    )
     args = parser.parse_args()
+    if args.loop_steps:
+        steps = asyncio.run(run_loop_steps(args))
+        print(f"{args.rows} rows written into SQLite; load average {steps['load_average_before']}")
+        print(
+            f"{'batch':>6}{'write s':>9}{'loop cpu s':>11}{'ticks':>7}"
+            f"{'step p50':>10}{'p99':>7}{'max ms':>8}"
+        )
+        for b in steps["by_batch"]:
+            print(
+                f"{b['write_batch']:>6}{b['write_s']:>9.2f}{b['loop_cpu_s']:>11.2f}{b['ticks']:>7}"
+                f"{b['step_cpu_p50_ms']:>10.2f}{b['step_cpu_p99_ms']:>7.2f}{b['step_cpu_max_ms']:>8.2f}"
+            )
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "imports-loop-steps.json").write_text(json.dumps(steps, indent=2) + "\n")
+        return
     result = asyncio.run(run(args))
     print_table(result)
     RESULTS.mkdir(exist_ok=True)

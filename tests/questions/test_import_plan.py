@@ -138,3 +138,11 @@ def test_items_of_an_unknown_college_are_errors() -> None:
     plan = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
     [issue] = plan.issues
     assert "unknown college type 'astrology'" in issue.message
+
+
+def test_rows_come_back_from_the_worker_in_write_batches_of_fifty() -> None:
+    """Each write batch is one step of the server's event loop (its parameters are built there):
+    50 rows keep a step to a few milliseconds of CPU (``scripts/bench imports --loop-steps``)."""
+    data = csv_file(*(f"medical,,Case {n // 10},,Question {n}?,ecg" for n in range(120)))
+    plan = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
+    assert [len(rows) for rows in plan.row_batches()] == [50, 50, 20]

@@ -49,10 +49,14 @@ SNAPSHOT_COLUMNS = (
     *dict.fromkeys(column for columns in COLUMNS.values() for column in columns),
 )
 JSON_COLUMNS = ("keywords", "expected_keywords")
-# Rows per batch read, written and pickled between processes. Each batch is one step of the event
-# loop in the server (SQLAlchemy builds its parameters there: ~30 µs a row), so it stays small:
-# 200 rows are a few milliseconds, and the loop serves other requests in between.
+# Rows per batch read and sent to the worker. Each batch is one step of the event loop in the
+# server, so it stays small: 200 rows are a few milliseconds, and the loop serves other requests
+# in between.
 BATCH = 200
+# Rows per batch written (and pickled on the way back from the worker). A write step costs more a
+# row than a read (SQLAlchemy builds each row's parameters on the loop: JSON, timestamps, ~60 µs
+# a row with the unpickling), and a request waits behind one such step at each of its own steps.
+WRITE_BATCH = 50
 T = TypeVar("T")
 
 
@@ -81,15 +85,15 @@ class Plan:
     packed_rows: list[bytes] = field(default_factory=list)
     packed_updates: list[bytes] = field(default_factory=list)
 
-    def pack(self, size: int = BATCH) -> None:
+    def pack(self, size: int = WRITE_BATCH) -> None:
         self.packed_rows = _packed(self.new_rows, size)
         self.packed_updates = _packed(self.updates, size)
         self.new_rows, self.updates = [], []
 
-    def row_batches(self, size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    def row_batches(self, size: int = WRITE_BATCH) -> Iterator[list[dict[str, Any]]]:
         return _batches(self.new_rows, self.packed_rows, size)
 
-    def update_batches(self, size: int = BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    def update_batches(self, size: int = WRITE_BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
         return _batches(self.updates, self.packed_updates, size)
 
 
