@@ -153,7 +153,8 @@ async def loop_steps(data: bytes, batch: int) -> dict[str, Any]:
     written = 0
     gc.collect()
     gc.freeze()  # as the app does after start-up
-    stop, gaps = asyncio.Event(), []
+    stop = asyncio.Event()
+    gaps: list[float] = []
     ticker = asyncio.create_task(ticks(stop, gaps))
     started, cpu = time.perf_counter(), time.thread_time()
     try:
