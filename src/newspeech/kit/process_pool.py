@@ -24,6 +24,9 @@ import functools
 import gc
 import importlib
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -77,7 +80,9 @@ class ProcessPool:
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_follow_parent
+            )
         return self._executor
 
     def _discard(self) -> None:
@@ -98,6 +103,19 @@ def _without_collector(fn: Callable[..., T], args: tuple[Any, ...], kwargs: Mapp
         return fn(*args, **kwargs)
     finally:
         gc.enable()
+
+
+def _follow_parent() -> None:
+    """In the worker: exit when the server process ends, however it ends. A worker waits for
+    calls on a pipe the pool's threads hold, and outlives a parent killed with ``kill -9``."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _import(modules: tuple[str, ...]) -> None:
