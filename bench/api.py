@@ -124,9 +124,9 @@ async def prepare(url: str, sittings: int) -> list[int]:
 
 
 async def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    """For a server started with ``subprocess`` (``bench/imports.py``)."""
+    """For a server started with ``subprocess`` (``bench/imports.py``); 120 s at most."""
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(1200):
             if server.poll() is not None:
                 raise RuntimeError("the API server exited during start-up")
             try:

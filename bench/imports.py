@@ -3,6 +3,8 @@ server feels meanwhile.
 
     scripts/bench imports                   # table + bench/results/imports.json
     scripts/bench imports --rows 25000 --database-url postgresql://...  # imports-postgresql.json
+    scripts/bench imports --command     # the server as `newspeech serve` runs it (console script)
+    scripts/bench imports --loop-steps  # the write phase's event-loop steps, in CPU time
 
 A fresh database (SQLite in a temp folder unless ``--database-url``) is migrated and seeded, and
 the app runs under uvicorn in its own process (one worker, speech off, rate limiting off). The
@@ -10,7 +12,9 @@ file has ``--rows`` questions in scenarios of ten, placed by name (no scenario i
 numbers, the placement the planner does itself), each with keywords, ~4.7 MB at 25,000 rows.
 Steps, each timed end to end over HTTP while a prober asks ``GET /healthz`` every 20 ms:
 
-0. a 1-row dry run, which starts the import worker process (once per server), timed apart;
+0. a 1-row dry run, which starts the import worker process (once per server), timed apart
+   (with ``--command`` the server is the ``newspeech serve`` console script, whose main script
+   each spawned worker runs again: the first call's cost as deployed);
 1. dry run of the new file (parse + plan, nothing written);
 2. the import itself (writes every row);
 3. a dry run again (every row now matches a stored question: the compare path).
@@ -20,14 +24,22 @@ Each step also records the server's own stage times from the import's ``Server-T
 parse (worker), read (the stored questions, one streamed query), plan (worker), write.
 Also reported: the worker's parsing and planning alone, in this process, without HTTP, and
 ``/healthz`` before any import (the idle baseline on this machine at this load).
+
+``--loop-steps`` measures instead what the load cannot blur: the write phase of a real import
+(the importer's loop: unpickle a batch, insert it) into a fresh SQLite database per write batch
+size, with a ticker on the same event loop every 2 ms; the loop thread's CPU time between two
+ticks is the longest a request waits behind the import at each of its own steps (times the
+load's slow-down). Written to imports-loop-steps.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -46,8 +58,14 @@ from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.db.migrations import upgrade
 from newspeech.kit.passwords import hash_password
 from newspeech.models import UserRole
-from newspeech.questions.import_plan import parse_file, plan_import
-from newspeech.questions.interchange import ImportFormat
+from newspeech.questions.import_plan import (
+    SNAPSHOT_COLUMNS,
+    WRITE_BATCH,
+    parse_file,
+    plan_import,
+)
+from newspeech.questions.interchange import ImportFormat, parse_questions
+from newspeech.questions.repository import QuestionRepository
 from newspeech.seed import seed_reference_data
 from newspeech.users.repository import UserRepository
 
@@ -103,7 +121,76 @@ def in_process(data: bytes) -> dict[str, float]:
     }
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+async def ticks(stop: asyncio.Event, gaps: list[float]) -> None:
+    """The loop thread's CPU (ms) between ticks every 2 ms, until ``stop`` is set."""
+    last = time.thread_time()
+    while not stop.is_set():
+        await asyncio.sleep(0.002)
+        now = time.thread_time()
+        gaps.append((now - last) * 1000)
+        last = now
+
+
+async def loop_steps(data: bytes, batch: int) -> dict[str, Any]:
+    """Write the file's rows as the importer does, ``batch`` rows a step, into a fresh SQLite
+    database; the loop thread's CPU between ticks meanwhile."""
+    settings = Settings(
+        environment="test",
+        data_dir=Path(tempfile.mkdtemp(prefix="newspeech-bench-loop-")),
+        speech_enabled=False,
+    )
+    await prepare(settings)
+    engine = create_engine(settings)
+    async with unit_of_work(create_sessionmaker(engine)) as db:
+        seeded = [
+            pickle.dumps(rows)
+            async for rows in QuestionRepository(db).snapshots(
+                "medical", SNAPSHOT_COLUMNS, batch=200
+            )
+        ]
+    plan = plan_import(parse_questions(data, ImportFormat.CSV), {"medical": seeded})
+    plan.pack(batch)  # as it comes back from the worker
+    written = 0
+    gc.collect()
+    gc.freeze()  # as the app does after start-up
+    stop = asyncio.Event()
+    gaps: list[float] = []
+    ticker = asyncio.create_task(ticks(stop, gaps))
+    started, cpu = time.perf_counter(), time.thread_time()
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as db:
+            for rows in plan.row_batches(batch):
+                written += await QuestionRepository(db).bulk_insert(rows)
+    finally:
+        stop.set()
+        await ticker
+        gc.unfreeze()
+        await engine.dispose()
+    assert written == plan.new == len(data.splitlines()) - 1
+    ordered = sorted(gaps)
+    return {
+        "write_batch": batch,
+        "write_s": round(time.perf_counter() - started, 3),
+        "loop_cpu_s": round(time.thread_time() - cpu, 3),
+        "ticks": len(ordered),
+        "step_cpu_p50_ms": round(statistics.median(ordered), 2),
+        "step_cpu_p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
+        "step_cpu_max_ms": round(ordered[-1], 2),
+    }
+
+
+async def run_loop_steps(args: argparse.Namespace) -> dict[str, Any]:
+    provenance = Run("imports")
+    data = bank_csv(args.rows)
+    sizes = sorted({50, 100, 200, WRITE_BATCH})
+    return {
+        **provenance.header(),
+        "rows": args.rows,
+        "by_batch": [await loop_steps(data, n) for n in sizes],
+    }
+
+
+def start_server(settings: Settings, port: int, *, command: bool) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "NEWSPEECH_DATABASE_URL": settings.database_url,
         "NEWSPEECH_DATA_DIR": str(settings.data_dir),
@@ -111,6 +198,9 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "NEWSPEECH_RATE_LIMIT_ENABLED": "false",
         "NEWSPEECH_ENVIRONMENT": "test",
     }
+    if command:
+        script = Path(sys.executable).parent / "newspeech"
+        return subprocess.Popen([str(script), "serve", "--port", str(port)], env=env)
     code = (
         "import uvicorn; from newspeech.app import create_app; "
         "from newspeech.config import load_settings; "
@@ -206,7 +296,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     alone = in_process(data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(settings, port)
+    server = start_server(settings, port, command=args.command)
     try:
         await wait_until_up(base, server)
         async with httpx.AsyncClient(timeout=120) as client:
@@ -233,6 +323,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "bytes": len(data),
         "in_process": alone,
         "healthz_idle": idle,
+        "server": "newspeech serve" if args.command else "python -c uvicorn.run(create_app())",
         "worker_start_s": warm["seconds"],
         "steps": steps,
         "goals": {"dry_run_s": GOAL_DRY_RUN_S, "healthz_max_ms": GOAL_HEALTHZ_MS},
@@ -249,7 +340,10 @@ def print_table(result: dict[str, Any]) -> None:
     )
     alone = result["in_process"]
     print(f"in process: parse {alone['parse_s']:.2f} s, plan {alone['plan_s']:.2f} s")
-    print(f"worker process start (first import, a 1-row dry run): {result['worker_start_s']} s")
+    print(
+        f"worker process start (first import, a 1-row dry run, server {result['server']}): "
+        f"{result['worker_start_s']} s"
+    )
     idle = result["healthz_idle"]
     print(f"/healthz idle: p50 {idle['p50_ms']:.1f} ms, max {idle['max_ms']:.1f} ms")
     header = f"{'step':<22}{'s':>7}{'parse':>7}{'read':>6}{'plan':>6}{'write':>6}{'new':>7}"
@@ -274,11 +368,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=25_000)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument(
+        "--command", action="store_true", help="serve with the `newspeech serve` console script"
+    )
+    parser.add_argument(
+        "--loop-steps", action="store_true", help="the write phase's loop steps (SQLite only)"
+    )
     args = parser.parse_args()
+    if args.loop_steps:
+        steps = asyncio.run(run_loop_steps(args))
+        print(f"{args.rows} rows written into SQLite; load average {steps['load_average_before']}")
+        print(
+            f"{'batch':>6}{'write s':>9}{'loop cpu s':>11}{'ticks':>7}"
+            f"{'step p50':>10}{'p99':>7}{'max ms':>8}"
+        )
+        for b in steps["by_batch"]:
+            print(
+                f"{b['write_batch']:>6}{b['write_s']:>9.2f}{b['loop_cpu_s']:>11.2f}{b['ticks']:>7}"
+                f"{b['step_cpu_p50_ms']:>10.2f}{b['step_cpu_p99_ms']:>7.2f}{b['step_cpu_max_ms']:>8.2f}"
+            )
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "imports-loop-steps.json").write_text(json.dumps(steps, indent=2) + "\n")
+        return
     result = asyncio.run(run(args))
     print_table(result)
     RESULTS.mkdir(exist_ok=True)
-    name = "imports.json" if result["backend"] == "sqlite" else f"imports-{result['backend']}.json"
+    name = "imports" if result["backend"] == "sqlite" else f"imports-{result['backend']}"
+    name += "-command.json" if args.command else ".json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -551,6 +551,15 @@ async def _hang_up_sittings(live: LiveSittings) -> None:
             logger.warning("shutting down: %d exam loop(s) did not end in 30 s", still)
 
 
+def warm_import_worker(app: FastAPI) -> None:
+    """Start the question-import worker now, in the background, with what it parses and
+    plans with imported (~2 s of CPU in a new interpreter), so the first import does not wait
+    for it. For the server that will serve (``newspeech serve``); apps built in tests and
+    tools start it on first use."""
+    pool: ProcessPool = app.state.import_pool
+    pool.warm("newspeech.questions.import_plan")
+
+
 async def reconcile_spool_alone(settings: Settings) -> None:
     """Store what the answer-audio spool holds, outside an app: ``serve --workers N`` does
     it once in the parent before the workers start, so that no worker's start-up stores a

@@ -287,7 +287,7 @@ async def _seed(engine: AsyncEngine, *, demo: bool) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
-    from newspeech.app import create_app, reconcile_spool_alone
+    from newspeech.app import create_app, reconcile_spool_alone, warm_import_worker
     from newspeech.observability import workers as metric_workers
 
     workers = args.workers if args.workers is not None else settings.workers
@@ -306,7 +306,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         "log_config": None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **where)
+        app = create_app(settings)
+        warm_import_worker(app)
+        uvicorn.run(app, **where)
         return
     # Several processes on one port (uvicorn's supervisor): each worker builds the app from
     # the same environment. The sitting lease keeps one exam loop per sitting whichever
@@ -329,11 +331,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
 def serve_worker_app() -> FastAPI:
     """The app of one ``serve --workers N`` worker process (uvicorn calls it in the worker)."""
-    from newspeech.app import create_app
+    from newspeech.app import create_app, warm_import_worker
 
     settings = load_settings()
     _log_to_console(settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    warm_import_worker(app)
+    return app
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:

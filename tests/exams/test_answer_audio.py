@@ -3,7 +3,7 @@ with a real local store (or one that fails), real keyword grading, real speech a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,9 @@ from newspeech.grading.factory import PooledGrader
 from newspeech.models import Answer, AuditLog, Evaluation, User
 from newspeech.questions.banks import BANKS_DIR, load_bank
 from newspeech.seed import seed_reference_data
-from newspeech.storage import StorageFailed
+from newspeech.storage import AudioStore, StorageFailed
 from newspeech.storage.local import LocalAudioStore
+from newspeech.storage.s3 import S3AudioStore
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.conversation import HeardAnswer, TurnTimings
 from newspeech.voice.pool import InferencePool
@@ -36,6 +37,7 @@ from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript
 from tests.exams.plans import FakeClock
 from tests.fixtures.databases import closed_port
 from tests.fixtures.factories import make_user
+from tests.fixtures.s3_server import make_bucket, s3_location, s3_server
 
 MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
 FIRST_MODEL_ANSWER = MEDICAL.scenarios[0].questions[0].model_answer
@@ -324,4 +326,109 @@ async def test_an_older_take_stored_after_the_answer_went_on_does_not_name_it(
     assert answer.transcribed_text == whole.text
     assert answer.answer_audio_path is None  # not the first part's recording
     assert actions.count("answer.audio_stored") == 1  # the first part's, before it went on
+    assert spool.entries() == []
+    # No object is left that no row names (the first part's, overwritten by its late upload).
+    assert not await store.exists(audio_key(conversation.exam_session_id, answer.id))
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "s3"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AudioStore]:
+    if request.param == "local":
+        made: AudioStore = LocalAudioStore(tmp_path / "answer-audio")
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        made = S3AudioStore(s3_location(endpoint, make_bucket(endpoint)))
+    yield made
+    await made.aclose()
+
+
+UNENCODABLE = b"\0"
+"""A take that holds no whole sample: it can never be encoded."""
+
+
+async def went_on_with(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    recorder: AnswerAudioRecorder,
+    answer: Answer,
+    student: User,
+    pcm: bytes,
+) -> SpooledAnswer:
+    """The candidate went on with ``answer``: its whole is stored (the first part's recording
+    no longer names it) and the whole's take is spooled."""
+    whole = HeardSpan(f"{FIRST_MODEL_ANSWER} And aspirin.", 0.9, 8.0, None, None)
+    async with unit_of_work(sessionmaker) as session:
+        await rehear(session, answer.id, whole)
+    return await recorder.spool_take(answer.id, answer.session_id, student.id, whole.text, pcm)
+
+
+async def test_a_whole_answer_that_never_encodes_leaves_no_object_of_its_first_part(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    any_store: AudioStore,
+    tmp_path: Path,
+) -> None:
+    """The first part's recording is stored under the answer's key; the whole answer's take
+    can never be encoded: the recording is lost (audited), and the first part's object, which
+    no row names any more, is deleted rather than left in the store."""
+    spool = AudioSpool(tmp_path / "spool")
+    recorder = AnswerAudioRecorder(any_store, sessionmaker, offload=pool.run, spool=spool)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    key = audio_key(conversation.exam_session_id, answer.id)
+    assert answer.answer_audio_path == key
+    assert await any_store.exists(key)
+
+    take = await went_on_with(sessionmaker, recorder, answer, student, UNENCODABLE)
+    recorder.keep(take, UNENCODABLE)
+    await recorder.drain()
+
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is None
+    assert actions.count("answer.audio_failed") == 1
+    assert not await any_store.exists(key)
+    assert spool.entries() == []
+
+
+async def test_reconciling_a_take_that_never_encodes_deletes_the_object_no_row_names(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """A crash after the whole answer committed, before its take was tried: at the next start
+    the take is lost (it does not encode) and the first part's object goes with it; a spooled
+    take of an answer that never committed takes its object with it too."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    recorder = AnswerAudioRecorder(store, sessionmaker, offload=pool.run, spool=spool)
+    conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    key = audio_key(conversation.exam_session_id, answer.id)
+    await went_on_with(sessionmaker, recorder, answer, student, UNENCODABLE)  # then the crash
+    stray = SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id)
+    spool.write(stray, real_speech.tobytes())
+    stray_key = audio_key(stray.exam_session_id, stray.answer_id)
+    await store.put(stray_key, b"OggS left by a take that never committed", "audio/ogg")
+
+    report = await AnswerAudioRecorder(
+        store, sessionmaker, offload=pool.run, spool=spool
+    ).reconcile()
+
+    assert (report.stored, report.lost, report.dropped, report.pending) == (0, 1, 1, 0)
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is None
+    assert actions.count("answer.audio_failed") == 1
+    assert not await store.exists(key)
+    assert not await store.exists(stray_key)
     assert spool.entries() == []

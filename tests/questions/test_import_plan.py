@@ -3,6 +3,7 @@ whether the worker kept the parsed file or has to parse it again."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import Any
 
@@ -69,6 +70,42 @@ def test_a_changed_field_is_an_update_of_that_column_only() -> None:
     assert changes["expected_keywords"] == ["troponin"]
 
 
+def test_stored_json_is_compared_by_value_whatever_its_text() -> None:
+    """A re-import of a stored bank compares JSON columns as text first; text written another
+    way (no spaces, other key order, as another writer or JSONB gives it back) is still the
+    same value, and a different value is still a change."""
+    data = csv_file("medical,1,Chest pain,1,First?,ecg", "medical,1,Chest pain,2,Second?,ecg")
+    written = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
+    rows = [r for batch in written.row_batches() for r in batch]
+    as_stored = [
+        tuple(
+            json.dumps(r[c]) if c in import_plan.JSON_COLUMNS else r.get(c, n)
+            for c in SNAPSHOT_COLUMNS
+        )
+        for n, r in enumerate(rows, start=1)
+    ]
+    respelt = list(as_stored[1])
+    for column in import_plan.JSON_COLUMNS:
+        at = SNAPSHOT_COLUMNS.index(column)
+        respelt[at] = json.dumps(json.loads(respelt[at]), separators=(",", ":"), sort_keys=True)
+    assert respelt != list(as_stored[1])
+    unchanged = plan_import(
+        parse_file(data, ImportFormat.CSV, None),
+        {"medical": batches(as_stored[0], tuple(respelt))},
+        rows=False,
+    )
+    assert (unchanged.new, unchanged.updated, unchanged.unchanged) == (0, 0, 2)
+
+    changed = csv_file("medical,1,Chest pain,1,First?,ecg", "medical,1,Chest pain,2,Second?,ct")
+    plan = plan_import(
+        parse_file(changed, ImportFormat.CSV, None),
+        {"medical": batches(as_stored[0], tuple(respelt))},
+    )
+    [[(question_id, changes)]] = list(plan.update_batches())
+    assert question_id == 2
+    assert changes["expected_keywords"] == ["ct"]
+
+
 def test_two_items_in_one_place_and_numbers_past_the_column_are_errors() -> None:
     stored = {"medical": batches(stored_row(MAX_INT32, 1, "Last", "Only?"))}
     data = csv_file(
@@ -101,3 +138,11 @@ def test_items_of_an_unknown_college_are_errors() -> None:
     plan = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
     [issue] = plan.issues
     assert "unknown college type 'astrology'" in issue.message
+
+
+def test_rows_come_back_from_the_worker_in_write_batches_of_fifty() -> None:
+    """Each write batch is one step of the server's event loop (its parameters are built there):
+    50 rows keep a step to a few milliseconds of CPU (``scripts/bench imports --loop-steps``)."""
+    data = csv_file(*(f"medical,,Case {n // 10},,Question {n}?,ecg" for n in range(120)))
+    plan = plan_import(parse_file(data, ImportFormat.CSV, None), {"medical": []})
+    assert [len(rows) for rows in plan.row_batches()] == [50, 50, 20]

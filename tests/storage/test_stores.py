@@ -3,7 +3,6 @@ on the loopback). No database is involved."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from newspeech.errors import ConfigurationError
 from newspeech.storage import AudioStore, ObjectMissing, StorageFailed, check_key
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.storage.local import LocalAudioStore
-from newspeech.storage.s3 import S3AudioStore, S3Location
-from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY, s3_server
+from newspeech.storage.s3 import S3AudioStore
+from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY, make_bucket, s3_location, s3_server
 
 DATA = bytes(range(256)) * 40  # 10 240 bytes
 UNSAFE_KEYS = [
@@ -37,31 +36,6 @@ UNSAFE_KEYS = [
 def s3_endpoint() -> Iterator[str]:
     with s3_server() as url:
         yield url
-
-
-def s3_location(endpoint: str, bucket: str, prefix: str = "answer-audio/") -> S3Location:
-    return S3Location(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        prefix=prefix,
-        retries=0,
-    )
-
-
-def make_bucket(endpoint: str) -> str:
-    bucket = f"audio-{secrets.token_hex(4)}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    client.create_bucket(Bucket=bucket)
-    client.close()
-    return bucket
 
 
 @pytest.fixture(params=["local", "s3"])

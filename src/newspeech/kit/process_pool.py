@@ -3,7 +3,9 @@
 Threads do not help there: pure-Python code holds the GIL, and an event loop sharing the GIL with
 a busy thread waits up to the switch interval at every hand-over, so every request on the server
 slows down for as long as the work lasts. A worker process has its own interpreter. Workers are
-started on first use (``spawn``: no copy of the server's threads or open sockets) and kept.
+started on first use (``spawn``: no copy of the server's threads or open sockets) and kept, or
+ahead of it with :meth:`ProcessPool.warm`, which also imports what the calls will need: a worker
+starts a new interpreter, so its first call otherwise pays for both.
 
 In a worker the cyclic garbage collector is paused for the length of a call: a call builds tens of
 thousands of objects that all live until it returns, and the collector would walk them again and
@@ -20,7 +22,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import importlib
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,10 +69,20 @@ class ProcessPool:
                 "it happens again the input is too much for the server"
             ) from exc
 
+    def warm(self, *modules: str) -> None:
+        """Start the workers now and import ``modules`` in them, without waiting: the
+        processes start and import in the background (no event loop is needed or blocked), so
+        the first call finds them ready."""
+        pool = self._pool()
+        for _ in range(self.workers):
+            pool.submit(_import, modules)
+
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_follow_parent
+            )
         return self._executor
 
     def _discard(self) -> None:
@@ -87,3 +103,22 @@ def _without_collector(fn: Callable[..., T], args: tuple[Any, ...], kwargs: Mapp
         return fn(*args, **kwargs)
     finally:
         gc.enable()
+
+
+def _follow_parent() -> None:
+    """In the worker: exit when the server process ends, however it ends. A worker waits for
+    calls on a pipe the pool's threads hold, and outlives a parent killed with ``kill -9``."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (in the worker process)."""
+    for name in modules:
+        importlib.import_module(name)

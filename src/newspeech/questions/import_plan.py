@@ -49,10 +49,14 @@ SNAPSHOT_COLUMNS = (
     *dict.fromkeys(column for columns in COLUMNS.values() for column in columns),
 )
 JSON_COLUMNS = ("keywords", "expected_keywords")
-# Rows per batch read, written and pickled between processes. Each batch is one step of the event
-# loop in the server (SQLAlchemy builds its parameters there: ~30 µs a row), so it stays small:
-# 200 rows are a few milliseconds, and the loop serves other requests in between.
+# Rows per batch read and sent to the worker. Each batch is one step of the event loop in the
+# server, so it stays small: 200 rows are a few milliseconds, and the loop serves other requests
+# in between.
 BATCH = 200
+# Rows per batch written (and pickled on the way back from the worker). A write step costs more a
+# row than a read (SQLAlchemy builds each row's parameters on the loop: JSON, timestamps, ~60 µs
+# a row with the unpickling), and a request waits behind one such step at each of its own steps.
+WRITE_BATCH = 50
 T = TypeVar("T")
 
 
@@ -81,15 +85,15 @@ class Plan:
     packed_rows: list[bytes] = field(default_factory=list)
     packed_updates: list[bytes] = field(default_factory=list)
 
-    def pack(self, size: int = BATCH) -> None:
+    def pack(self, size: int = WRITE_BATCH) -> None:
         self.packed_rows = _packed(self.new_rows, size)
         self.packed_updates = _packed(self.updates, size)
         self.new_rows, self.updates = [], []
 
-    def row_batches(self, size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    def row_batches(self, size: int = WRITE_BATCH) -> Iterator[list[dict[str, Any]]]:
         return _batches(self.new_rows, self.packed_rows, size)
 
-    def update_batches(self, size: int = BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    def update_batches(self, size: int = WRITE_BATCH) -> Iterator[list[tuple[int, dict[str, Any]]]]:
         return _batches(self.updates, self.packed_updates, size)
 
 
@@ -153,12 +157,29 @@ def plan_import(
 
 
 def _snapshot(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A stored question by column name, its JSON columns decoded (they travel as text)."""
-    values = dict(zip(SNAPSHOT_COLUMNS, row, strict=True))
-    for column in JSON_COLUMNS:
-        if isinstance(values[column], str):
-            values[column] = json.loads(values[column])
-    return values
+    """A stored question by column name. Its JSON columns stay the text they travel as until
+    something needs their value (:func:`_json`): re-importing a stored bank compares them to
+    the file's as text first (:func:`_changes`), and decoding all of them was half the plan."""
+    return dict(zip(SNAPSHOT_COLUMNS, row, strict=True))
+
+
+def _json(current: dict[str, Any], column: str) -> Any:
+    """A JSON column of a snapshot, decoded (once)."""
+    value = current[column]
+    if isinstance(value, str):
+        value = current[column] = json.loads(value)
+    return value
+
+
+def _same(column: str, stored: Any, value: Any, current: dict[str, Any]) -> bool:
+    """The stored value of ``column`` equals ``value``. A JSON column's text written from an
+    equal value (``json.dumps``, SQLAlchemy's serialiser on every backend) is equal without
+    decoding it; text that differs (spacing, key order) is decoded and compared."""
+    if column in JSON_COLUMNS and isinstance(stored, str):
+        if stored == json.dumps(value):
+            return True
+        stored = _json(current, column)
+    return bool(stored == value)
 
 
 def _plan_college(
@@ -219,7 +240,7 @@ def _placement_problem(key: tuple[int, int], placed: Mapping[tuple[int, int], in
 
 
 def _changes(
-    question: BankQuestion, row: dict[str, Any], current: Mapping[str, Any]
+    question: BankQuestion, row: dict[str, Any], current: dict[str, Any]
 ) -> dict[str, Any]:
     """Columns the item sets to a new value; fields it left empty keep the stored value."""
     changes: dict[str, Any] = {}
@@ -227,19 +248,23 @@ def _changes(
         value = getattr(question, name)
         if name not in question.model_fields_set or value is None or value == ():
             continue
-        if name == "keywords" and _curated(current["keywords"]) and all(k.derived for k in value):
+        if (
+            name == "keywords"
+            and all(k.derived for k in value)
+            and _curated(_json(current, "keywords"))
+        ):
             continue  # keywords derived for a file without any never replace an examiner's
         for column in columns:
-            if current[column] != row[column]:
+            if not _same(column, current[column], row[column], current):
                 changes[column] = row[column]
     return changes
 
 
-def _nothing_to_grade_against(question: BankQuestion, current: Mapping[str, Any] | None) -> bool:
+def _nothing_to_grade_against(question: BankQuestion, current: dict[str, Any] | None) -> bool:
     """Neither the item nor the stored question it updates has keywords or a model answer."""
     if question.keywords or question.model_answer:
         return False
-    return current is None or not (current["keywords"] or current["model_answer"])
+    return current is None or not (_json(current, "keywords") or current["model_answer"])
 
 
 def _curated(keywords: list[dict[str, Any]] | None) -> bool:

@@ -173,6 +173,8 @@ def encode_ogg_opus(
     """Mono PCM16 as an Ogg/Opus file (libopus through PyAV): about a tenth of the WAV."""
     if pcm.ndim != 1:
         raise ValueError(f"expected mono samples (1-D), got shape {pcm.shape}")
+    if pcm.size == 0:
+        raise ValueError("no samples to encode")  # libopus would fail with an ENOMEM
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="ogg") as container:
         # Complexity 5 of 10: half the encoder's CPU for ~5 % more bytes (scripts/bench

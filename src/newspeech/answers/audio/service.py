@@ -70,6 +70,8 @@ class _Outcome(enum.Enum):
 @dataclass
 class ReconcileReport:
     stored: int = 0
+    lost: int = 0
+    """Recordings that can never be stored (they do not encode); audited."""
     dropped: int = 0
     """Recordings of answers that no longer exist, or that were stored already."""
     pending: int = 0
@@ -157,9 +159,34 @@ class AnswerAudioRecorder:
                 break
             await asyncio.sleep(self._retry_seconds)
             outcome, key = await self._store(entry, pcm, audit_failure=False)
+        if outcome in (_Outcome.LOST, _Outcome.REPLACED) and not self._superseded(entry):
+            await self._drop_orphan(entry)
         if outcome is not _Outcome.PENDING or self._superseded(entry):
             await self._unspool(entry)
         return outcome, key
+
+    async def _drop_orphan(self, entry: SpooledAnswer) -> None:
+        """Delete the object under the answer's key unless its row names it: the takes of an
+        answer share one key, so when the newest take is not stored (it does not encode, or
+        the answer is gone), an older take's object would be left that no row points to and
+        the retention purge never finds. Called before the take leaves the spool, so a crash
+        in between only repeats it at the next start; no newer take is being stored in this
+        process (its task waits for this one), so the row read here is not overtaken."""
+        key = audio_key(entry.exam_session_id, entry.answer_id)
+        try:
+            async with self._sessionmaker() as db:
+                row = await AnswerAudioRepository(db).get(entry.answer_id)
+            if row is not None and row.exam_session_id == entry.exam_session_id and row.key == key:
+                return
+            await self.store.delete(key)
+        except Exception as exc:
+            if not (database_unavailable(exc) or isinstance(exc, NewSpeechError)):
+                raise
+            logger.warning(
+                "answer %s: object %s not checked or deleted: %s", entry.answer_id, key, exc
+            )
+            return
+        logger.info("answer %s: deleted %s, which no answer names", entry.answer_id, key)
 
     def _superseded(self, entry: SpooledAnswer) -> bool:
         """A newer take of the answer (in a file of its own) is being stored by another task:
@@ -216,6 +243,7 @@ class AnswerAudioRecorder:
                     "take replaced it); its spooled recording is dropped",
                     entry.answer_id,
                 )
+                await self._drop_orphan(entry)
                 await self._unspool(entry)
                 report.dropped += 1
                 continue
@@ -233,11 +261,13 @@ class AnswerAudioRecorder:
             if outcome is _Outcome.PENDING:
                 report.pending += 1
             report.stored += outcome is _Outcome.STORED
+            report.lost += outcome is _Outcome.LOST
             report.dropped += outcome is _Outcome.REPLACED
-        if report.stored or report.dropped or report.pending:
+        if report.stored or report.lost or report.dropped or report.pending:
             logger.info(
-                "answer audio spool: %d stored, %d dropped, %d still waiting",
+                "answer audio spool: %d stored, %d lost, %d dropped, %d still waiting",
                 report.stored,
+                report.lost,
                 report.dropped,
                 report.pending,
             )
