@@ -23,7 +23,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.service import JobBoard
-from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.recordings.repository import RecordingRepository
 from newspeech.analysis.recordings.schemas import (
     AudioLinkRead,
@@ -33,7 +32,6 @@ from newspeech.analysis.recordings.schemas import (
     TranscriptRead,
 )
 from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
-from newspeech.analysis.routing.service import RoutingDesk
 from newspeech.auth.deps import AnalystUser, AuditorDep, ClockDep
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.errors import NotFound, PermissionDenied
@@ -161,12 +159,6 @@ async def upload_recording(
         )
     finally:
         await form.close()
-    await RoutingDesk(db).record(
-        user.id,
-        transcription.scenario_id,
-        list(dict.fromkeys(dictionary_key(name) for name in metadata.report_types)),
-        transcription.building_type_id,
-    )
     job = await JobBoard(db).create(transcription.id, requested_by=user.id)
     background.add_task(kicker.kick, job.id)
     return await describe(db, transcription)
