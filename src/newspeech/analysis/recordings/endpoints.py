@@ -39,7 +39,7 @@ from newspeech.kit.http_range import RangeNotSatisfiable, parse_range
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
-from newspeech.kit.signed_links import InvalidLink, LinkSigner
+from newspeech.kit.signed_links import SIGNATURE_PARAMETER, InvalidLink, LinkSigner
 from newspeech.kit.text import forbidden_character
 from newspeech.models import (
     BuildingType,
@@ -349,7 +349,7 @@ async def get_audio_link(
     signature = signer.sign(row.id, user.id, expires)
     url = (
         f"{RECORDINGS_PATH}/{row.id}/audio/signed"
-        f"?user={user.id}&expires={expires}&signature={signature}"
+        f"?user={user.id}&expires={expires}&{SIGNATURE_PARAMETER}={signature}"
     )
     return AudioLinkRead(
         recording_id=row.id, url=url, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)
