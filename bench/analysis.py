@@ -13,11 +13,11 @@ assemble, search index, then the speaker pass and a client brief: a Markdown pro
 JSON prompt over the transcript, split into parts to fit the context, and the report's Markdown
 and PDF) on a scratch SQLite database. The LLM is the tests' local fake speaking the OpenAI
 wire format (it answers at once, so the LLM's own time is not in the numbers). Whisper is
-loaded as ``newspeech worker`` loads it (one decoder on every core). Measured: the real-time
-factor of the transcription (audio seconds / seconds spent in transcribe stages) and of the
-whole job, the time from the start of the upload to the report being ready, and the process's
-peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB and flat in the recording's
-length).
+loaded as ``newspeech worker`` loads it (a decoder per core, a job's 30 s chunks decoded at
+once). Measured: the real-time factor of the transcription (audio seconds / seconds spent in
+transcribe stages) and of the whole job, the time from the start of the upload to the report
+being ready, and the process's peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB
+and flat in the recording's length).
 
 WER: the lecture has no published transcript, so the long-audio path (the lecture inside the
 recording, cut and transcribed in pieces) is compared with the short-answer path (the exam's

@@ -352,8 +352,9 @@ def _log_to_console(fmt: str) -> None:
     """NewSpeech's own lines (where the token secret lives, engines warm ...) on the console
     next to uvicorn's; as text, other libraries keep their defaults; as JSON, every logger
     writes JSON lines."""
-    from newspeech.observability.logs import log_handler
+    from newspeech.observability.logs import log_handler, redact_access_log
 
+    redact_access_log()
     handler = log_handler(fmt)
     newspeech_logger = logging.getLogger("newspeech")
     newspeech_logger.setLevel(logging.INFO)

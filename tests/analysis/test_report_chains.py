@@ -551,3 +551,43 @@ async def test_a_cancelled_job_fails_its_pending_runs_and_drops_the_running_prom
         (ReportRunStatus.FAILED, "the job was cancelled")
     }
     assert [c.purpose for c in stored_calls] == ["speakers"]  # the dropped prompt's call too
+
+
+@pytest.mark.usefixtures("prompts")
+async def test_a_report_whose_job_is_cancelled_while_it_renders_leaves_no_pdf(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chain: PromptChain,
+    tmp_path: Path,
+) -> None:
+    """The PDF is put in the store before the run is stored; a cancel in between drops the
+    output, and the PDF with it. Retried, the job renders it again and the run names it."""
+    async with sessionmaker() as db:
+        _, job_id = await transcribed_piece(db)
+    runner = _runner(sessionmaker, tmp_path, chain)
+    while (claimed := await runner.claim(job_id)) is not None:
+        if claimed.kind is AnalysisStageKind.REPORT:
+            break
+        assert await runner.complete(claimed, await runner.perform(claimed))
+    assert claimed is not None
+    output = await runner.perform(claimed)
+    store = LocalAudioStore(tmp_path / "store")
+    assert await store.exists(output["pdf_key"])
+
+    async with sessionmaker() as db:
+        await JobBoard(db).cancel(job_id, actor_id=None)
+        await db.commit()
+    assert await runner.complete(claimed, output) is False
+
+    assert not await store.exists(output["pdf_key"])
+    assert not list((tmp_path / "store").rglob("*.pdf"))
+
+    async with sessionmaker() as db:
+        await JobBoard(db).retry(job_id, actor_id=None)
+        await db.commit()
+    await runner.run_to_end(job_id)
+    async with sessionmaker() as db:
+        keys = set(await db.scalars(select(ReportRun.pdf_key)))
+    assert None not in keys
+    assert {
+        p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store").rglob("*.pdf")
+    } == keys

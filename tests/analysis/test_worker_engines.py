@@ -1,6 +1,6 @@
-"""How ``newspeech worker`` loads Whisper: a worker transcribes a job's pieces one after
-another, so it gets one decoder per job it runs at once (each with its share of the cores),
-not the exam server's decoder per core."""
+"""How ``newspeech worker`` loads Whisper: a decoder per core (one thread each), and each job
+it runs at once decodes its share of them in parallel (a recording's 30 s chunks), where the
+exam server decodes a long answer's chunks one at a time."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ def pool() -> Iterator[InferencePool]:
 
 
 @pytest.mark.parametrize("concurrency", [1, 2, 8])
-def test_a_worker_has_one_decoder_per_job_at_once(pool: InferencePool, concurrency: int) -> None:
+def test_a_worker_has_a_decoder_per_core_shared_among_its_jobs(
+    pool: InferencePool, concurrency: int
+) -> None:
     settings = Settings(environment="test", speech_enabled=False)
 
     stt = worker_speech_to_text(settings, pool, concurrency)
 
-    expected = min(concurrency, available_cores())
-    assert stt.num_workers == stt.model.model.num_workers == expected
+    cores = available_cores()
+    assert stt.num_workers == stt.model.model.num_workers == cores
+    assert stt.chunk_workers == max(1, cores // concurrency)

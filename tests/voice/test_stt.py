@@ -6,7 +6,9 @@ import asyncio
 import itertools
 import math
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from newspeech.voice.stt import (
     looks_degenerate,
 )
 from newspeech.voice.transcripts import SILENCE_PEAK, confidence_from_segments
+from newspeech.weights import whisper_tiny_en_dir
 from tests.fixtures.turn_set import audible, clauses, silence
 from tests.fixtures.voices import CandidateVoices
 from tests.voice.wer import normalize, word_error_rate
@@ -261,6 +264,40 @@ async def test_answers_longer_than_whisper_window_are_transcribed_end_to_end(
     assert starts == sorted(starts)
     assert starts[0] < 1.0
     assert transcript.words[-1].end > transcript.audio_seconds - 5.0
+
+
+class _ThreadsSeen(WhisperSpeechToText):
+    """The real engine, noting the thread each 30 s window is decoded in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.threads: set[str] = set()
+
+    def _decode_window(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads.add(threading.current_thread().name)
+        return super()._decode_window(*args, **kwargs)
+
+
+async def test_a_long_recordings_chunks_decoded_at_once_give_the_same_transcript(
+    tiny: WhisperSpeechToText, pool: InferencePool
+) -> None:
+    """The analysis worker decodes a recording's 30 s chunks on decoders of their own at once
+    (``chunk_workers``); chunks never depend on each other, so every word and time is the one
+    the chunk-after-chunk decode gives."""
+    pcm = np.concatenate([clip(LECTURE), clip(JFK), clip(LECTURE)])
+    serial = await WhisperSpeechToText(tiny.model, pool).transcribe(pcm)
+    parallel = _ThreadsSeen.load(
+        whisper_tiny_en_dir(), pool=pool, cpu_threads=1, num_workers=2, chunk_workers=2
+    )
+    assert isinstance(parallel, _ThreadsSeen)
+
+    transcript = await parallel.transcribe(pcm)
+
+    assert len(chunk_bounds(pcm)) >= 4
+    assert len({name for name in parallel.threads if name.startswith("whisper-chunk")}) == 2
+    assert transcript.text == serial.text
+    assert transcript.words == serial.words
+    assert parallel.decode_counts.chunked == 1
 
 
 def sepsis_answer(voices: CandidateVoices) -> tuple[QuestionSpec, PCM16]:

@@ -5,6 +5,10 @@ An ``<audio src>`` cannot send an ``Authorization`` header, so a player given a 
 has to download the whole file first. A signed link lets it stream (and seek with Range
 requests) instead. The key is derived from the product's secret for one purpose, so a link's
 signature is never valid as anything else and the secret itself never signs user data.
+
+The signature travels in the URL's query (:data:`SIGNATURE_PARAMETER`), so whoever reads the
+URL can play the recording until the link expires: the logs write it as ``[redacted]``
+(``observability/logs.py`` :func:`redact_signatures`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
+
+SIGNATURE_PARAMETER = "signature"
+"""The query parameter a signed link carries its signature in."""
 
 
 class InvalidLink(Exception):

@@ -5,6 +5,9 @@
   ``X-Request-ID`` header, and keeps it in a context variable for the records logged meanwhile.
 - :func:`bind_sitting` does the same for the sitting's code once an exam connection knows it.
 - :class:`JsonFormatter` writes one JSON object a line (``NEWSPEECH_LOG_FORMAT=json``).
+- :class:`RedactSignatures` writes a signed link's signature (``kit/signed_links.py``) as
+  ``[redacted]`` in every record it sees: on our handlers, and on uvicorn's access logger
+  (:func:`redact_access_log`), whose lines name each request's path with its query.
 
 Context variables follow the asyncio task that set them into every task it starts, so a
 sitting's background work (stored answers, recordings) logs under the sitting too.
@@ -22,6 +25,8 @@ from typing import IO, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newspeech.kit.signed_links import SIGNATURE_PARAMETER
+
 REQUEST_ID_HEADER = "x-request-id"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "newspeech_request_id", default=None
@@ -30,6 +35,14 @@ _sitting: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "newspeech_sitting", default=None
 )
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# The parameter (as a whole word, or after a percent-encoded ``&`` or ``?``) and its value up to
+# the next parameter, fragment, quote or space, written as is or percent-encoded.
+_SIGNATURE = re.compile(
+    rf"(?:(?<![\w-])|(?<=%26)|(?<=%3f))({SIGNATURE_PARAMETER}(?:=|%3d))(?:(?!%26)[^&;#\s\"'])*",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+ACCESS_LOGGER = "uvicorn.access"
 
 
 def current_request_id() -> str | None:
@@ -48,6 +61,39 @@ class ContextFilter(logging.Filter):
         record.request_id = _request_id.get()
         record.sitting = _sitting.get()
         return True
+
+
+def redact_signatures(text: str) -> str:
+    """``text`` with the value of every ``signature=`` query parameter replaced."""
+    if SIGNATURE_PARAMETER not in text.lower():
+        return text
+    return _SIGNATURE.sub(rf"\g<1>{REDACTED}", text)
+
+
+def _redacted(value: object) -> object:
+    return redact_signatures(value) if isinstance(value, str) else value
+
+
+class RedactSignatures(logging.Filter):
+    """Rewrites a record's message and its arguments, each in place (uvicorn's access
+    formatter unpacks the arguments, so they keep their number and order)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _redacted(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redacted(arg) for key, arg in record.args.items()}
+        return True
+
+
+def redact_access_log() -> None:
+    """Filter uvicorn's access lines (idempotent). A filter on the logger itself, since with
+    uvicorn's own logging set-up those lines go to its handler and never reach ours; uvicorn's
+    ``dictConfig`` replaces the logger's handlers but keeps its filters."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(found, RedactSignatures) for found in logger.filters):
+        logger.addFilter(RedactSignatures())
 
 
 class JsonFormatter(logging.Formatter):
@@ -72,6 +118,7 @@ def log_handler(fmt: str, stream: IO[str] | None = None) -> logging.Handler:
     """A console (stderr) handler in ``fmt`` (``json`` or ``text``) that knows the ids."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactSignatures())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

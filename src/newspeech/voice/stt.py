@@ -36,6 +36,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -281,9 +282,12 @@ class WhisperSpeechToText:
         beam_size: int = 1,
         language: str = "en",
         num_workers: int = 1,
+        chunk_workers: int = 1,
         context_margin_frames: int = CONTEXT_MARGIN_FRAMES,
         min_context_frames: int = MIN_CONTEXT_FRAMES,
     ) -> None:
+        if chunk_workers < 1:
+            raise ValueError(f"chunk_workers must be at least 1, got {chunk_workers}")
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         if context_margin_frames < 0 or min_context_frames < 0:
@@ -294,6 +298,9 @@ class WhisperSpeechToText:
         self.language = language
         self.num_workers = num_workers
         """How many decodes CTranslate2 runs at once (what :meth:`warm_up` primes)."""
+        self.chunk_workers = min(chunk_workers, num_workers)
+        """How many 30 s chunks of one long recording are decoded at once (on their own
+        decoders; chunks never depend on one another, so the transcript is the same)."""
         self.context_margin_frames = context_margin_frames
         self.min_context_frames = min_context_frames
         self.decode_counts = DecodeCounts()
@@ -312,6 +319,7 @@ class WhisperSpeechToText:
         compute_type: str = "int8",
         cpu_threads: int | None = None,
         num_workers: int | None = None,
+        chunk_workers: int = 1,
         beam_size: int = 1,
         language: str = "en",
     ) -> WhisperSpeechToText:
@@ -336,14 +344,26 @@ class WhisperSpeechToText:
             num_workers=workers,
             local_files_only=True,
         )
-        return cls(model, pool, beam_size=beam_size, language=language, num_workers=workers)
+        return cls(
+            model,
+            pool,
+            beam_size=beam_size,
+            language=language,
+            num_workers=workers,
+            chunk_workers=chunk_workers,
+        )
 
     @classmethod
     def from_settings(
-        cls, settings: WhisperSettings, *, pool: InferencePool, num_workers: int | None = None
+        cls,
+        settings: WhisperSettings,
+        *,
+        pool: InferencePool,
+        num_workers: int | None = None,
+        chunk_workers: int = 1,
     ) -> WhisperSpeechToText:
         """The engine ``settings`` ask for (model size, compute type, beam size); ``num_workers``
-        as :meth:`load` takes it."""
+        and ``chunk_workers`` as :meth:`load` takes them."""
         model_dir = (
             whisper_tiny_en_dir()
             if settings.whisper_model == "tiny.en"
@@ -355,6 +375,7 @@ class WhisperSpeechToText:
             compute_type=settings.whisper_compute_type,
             beam_size=settings.whisper_beam_size,
             num_workers=num_workers,
+            chunk_workers=chunk_workers,
         )
 
     async def transcribe(
@@ -592,14 +613,23 @@ class WhisperSpeechToText:
         decoded after the question alone, never after the previous chunk's text, so a
         misheard phrase cannot spread through the rest of the answer."""
         self.decode_counts.add("chunked")
-        speech: list[_Speech] = []
-        for start, end in chunk_bounds(pcm):
+
+        def decode(bounds: tuple[float, float]) -> list[_Speech]:
+            start, end = bounds
             chunk = pcm[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
             pieces = self._decode_window(
                 chunk.astype(np.float32) / 32768.0, prompt, hotwords, language
             )
-            speech += [_shifted(piece, start) for piece in pieces]
-        return speech
+            return [_shifted(piece, start) for piece in pieces]
+
+        bounds = chunk_bounds(pcm)
+        if self.chunk_workers == 1 or len(bounds) == 1:
+            decoded = [decode(b) for b in bounds]
+        else:
+            # Each thread waits in CTranslate2 (which releases the GIL) on a decoder of its own.
+            with ThreadPoolExecutor(self.chunk_workers, thread_name_prefix="whisper-chunk") as ex:
+                decoded = list(ex.map(decode, bounds))
+        return [piece for pieces in decoded for piece in pieces]
 
     def _clip_tokens(self, text: str | None, limit: int, *, keep_end: bool) -> str | None:
         """``text`` cut to ``limit`` tokens, so prompt + answer always fit Whisper's 448."""

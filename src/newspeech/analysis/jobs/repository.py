@@ -40,6 +40,13 @@ class JobRepository:
             query = latest_committed(self.db, query)
         return await self.db.scalar(query)
 
+    async def hold(self, job_id: int) -> None:
+        """Lock the job's row until the transaction ends (``FOR UPDATE``; SQLite, which
+        ignores it, has one writer at a time anyway)."""
+        await self.db.execute(
+            select(AnalysisJob.id).where(AnalysisJob.id == job_id).with_for_update()
+        )
+
     async def latest_for(self, transcription_id: int) -> AnalysisJob | None:
         return await self.db.scalar(
             select(AnalysisJob)

@@ -240,6 +240,8 @@ class JobRunner:
             jobs = JobRepository(db)
             job = await jobs.get(claimed.job_id, fresh=True)
             if job is None or job.status is not AnalysisJobStatus.RUNNING:
+                if claimed.kind is AnalysisStageKind.REPORT:
+                    await self._drop_pdf(jobs, claimed.job_id, report["pdf_key"])
                 return False  # cancelled meanwhile: the output is dropped
             now = self.clock()
             if claimed.kind is AnalysisStageKind.ASSEMBLE:
@@ -289,6 +291,15 @@ class JobRunner:
         if claimed.kind is AnalysisStageKind.ASSEMBLE:
             await asyncio.to_thread(self._cached(claimed).unlink, missing_ok=True)
         return True
+
+    async def _drop_pdf(self, jobs: JobRepository, job_id: int, key: str) -> None:
+        """The PDF of a report stage whose job was cancelled meanwhile: no run names it, so it
+        goes, unless a retry has already started the job again (and renders it once more
+        under the same key). The job's row is held meanwhile: a retry cannot start it then."""
+        await jobs.hold(job_id)
+        job = await jobs.get(job_id, fresh=True)
+        if job is None or job.status is not AnalysisJobStatus.RUNNING:
+            await self.store.delete(key)
 
     async def _assemble(
         self, db: AsyncSession, claimed: Claimed, requested_by: int | None

@@ -66,14 +66,18 @@ def prompt_chain(settings: Settings) -> PromptChain | None:
 def worker_speech_to_text(
     settings: Settings, pool: InferencePool, concurrency: int
 ) -> WhisperSpeechToText:
-    """The worker's Whisper: one CTranslate2 decoder per job it runs at once, each with an
-    equal share of the cores. A worker transcribes a job's pieces one after another, so with
-    one job at a time a single decoder on every core is what keeps the cores busy; the exam
-    server's default (a decoder per core, one core each) suits many short answers at once
-    and left all but one core idle here (measured under load 7 to 11 on 2 cores: 9.5x and
-    6.9x real time against 6.3x and 3.7x)."""
+    """The worker's Whisper: a CTranslate2 decoder on each core (one thread each), and each
+    job decodes its recording's 30 s chunks on its share of them at once. A job's pieces are
+    transcribed one after another, so one decoder on both cores was the previous choice (9.5x
+    and 6.9x real time under load 7 to 11 against 6.3x and 3.7x for the exam server's layout,
+    which decodes one chunk at a time); independent decoders keep the cores busy without
+    CTranslate2's threads waiting on each other (bench/analysis.py, docs/analysis.md)."""
+    cores = available_cores()
     return WhisperSpeechToText.from_settings(
-        settings, pool=pool, num_workers=max(1, min(concurrency, available_cores()))
+        settings,
+        pool=pool,
+        num_workers=cores,
+        chunk_workers=max(1, cores // max(concurrency, 1)),
     )
 
 

@@ -23,7 +23,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from newspeech.analysis.jobs.deps import JobKickerDep
 from newspeech.analysis.jobs.service import JobBoard
-from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.recordings.repository import RecordingRepository
 from newspeech.analysis.recordings.schemas import (
     AudioLinkRead,
@@ -33,7 +32,6 @@ from newspeech.analysis.recordings.schemas import (
     TranscriptRead,
 )
 from newspeech.analysis.recordings.service import IntakeLimits, RecordingIntake, RecordingMetadata
-from newspeech.analysis.routing.service import RoutingDesk
 from newspeech.auth.deps import AnalystUser, AuditorDep, ClockDep
 from newspeech.db.deps import DbSession, SettingsDep
 from newspeech.errors import NotFound, PermissionDenied
@@ -41,7 +39,7 @@ from newspeech.kit.http_range import RangeNotSatisfiable, parse_range
 from newspeech.kit.ids import Id
 from newspeech.kit.pagination import Page, PageRequest, fetch_page, order_by
 from newspeech.kit.responses import COMMON_ERRORS, error_responses
-from newspeech.kit.signed_links import InvalidLink, LinkSigner
+from newspeech.kit.signed_links import SIGNATURE_PARAMETER, InvalidLink, LinkSigner
 from newspeech.kit.text import forbidden_character
 from newspeech.models import (
     BuildingType,
@@ -161,12 +159,6 @@ async def upload_recording(
         )
     finally:
         await form.close()
-    await RoutingDesk(db).record(
-        user.id,
-        transcription.scenario_id,
-        list(dict.fromkeys(dictionary_key(name) for name in metadata.report_types)),
-        transcription.building_type_id,
-    )
     job = await JobBoard(db).create(transcription.id, requested_by=user.id)
     background.add_task(kicker.kick, job.id)
     return await describe(db, transcription)
@@ -357,7 +349,7 @@ async def get_audio_link(
     signature = signer.sign(row.id, user.id, expires)
     url = (
         f"{RECORDINGS_PATH}/{row.id}/audio/signed"
-        f"?user={user.id}&expires={expires}&signature={signature}"
+        f"?user={user.id}&expires={expires}&{SIGNATURE_PARAMETER}={signature}"
     )
     return AudioLinkRead(
         recording_id=row.id, url=url, expires_at=dt.datetime.fromtimestamp(expires, dt.UTC)

@@ -4,6 +4,7 @@ out what it really is (not what its name says), and only then stored with its me
 A bad file (too big, not audio, cut short, too long) or bad metadata (an unknown scenario or
 report type) is refused before anything is stored: no row, no object in the audio store. The
 object is written after the row is flushed, so a refused row never leaves an orphaned object.
+An upload by a user also becomes that user's routing record (the default of the next upload).
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.recordings.repository import RecordingRepository
 from newspeech.analysis.repository import DictionaryRepository
+from newspeech.analysis.routing.service import RouteFinder, RoutingDesk
 from newspeech.audits.service import Auditor
-from newspeech.errors import NotFound, PayloadTooLarge
+from newspeech.errors import PayloadTooLarge
 from newspeech.models import (
-    BuildingType,
     City,
     Client,
     Employee,
@@ -107,17 +107,14 @@ class RecordingIntake:
         metadata: RecordingMetadata,
         actor_id: int | None,
     ) -> Transcription:
-        scenario = await self.recordings.scenario(dictionary_key(metadata.scenario))
-        if scenario is None:
-            raise NotFound(f"no scenario {metadata.scenario!r}; sync the prompt registry first")
-        report_types = []
-        for name in dict.fromkeys(dictionary_key(n) for n in metadata.report_types):
-            report_type = await self.recordings.report_type(scenario.id, name)
-            if report_type is None:
-                raise NotFound(f"scenario {scenario.key!r} has no report type {name!r}")
-            report_types.append(report_type)
+        route = await RouteFinder(self.db).find(
+            metadata.scenario,
+            metadata.report_types,
+            metadata.building_type,
+            create_building_type=True,
+        )
         ids = {
-            "building_type_id": await self._entry(BuildingType, metadata.building_type),
+            "building_type_id": route.building_type_id,
             "employee_id": await self._entry(Employee, metadata.employee),
             "client_id": await self._entry(Client, metadata.client),
             "place_id": await self._entry(Place, metadata.place),
@@ -132,7 +129,7 @@ class RecordingIntake:
             size_bytes=size,
             duration_seconds=round(probe.duration_seconds, 3),
             recorded_on=metadata.recorded_on,
-            scenario_id=scenario.id,
+            scenario_id=route.scenario.id,
             uploaded_by=actor_id,
             **ids,
         )
@@ -144,7 +141,7 @@ class RecordingIntake:
                 place_id=ids["place_id"],
                 report_date=metadata.recorded_on,
             )
-            for report_type in report_types
+            for report_type in route.report_types
         ]
         await self.recordings.add(transcription, reports)
         file = await asyncio.to_thread(spooled.open, "rb")
@@ -152,6 +149,10 @@ class RecordingIntake:
             await self.store.put_file(transcription.recording_key, file, probe.content_type)
         finally:
             file.close()
+        if actor_id is not None:
+            await RoutingDesk(self.db).record(
+                actor_id, route.scenario.id, route.report_type_keys, route.building_type_id
+            )
         if self.auditor is not None:
             await self.auditor.record(
                 "analysis.recording.upload",

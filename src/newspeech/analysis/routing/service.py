@@ -1,20 +1,84 @@
-"""Read and rewrite an analyst's routing record. One row per user, written race-free on every
-backend: an insert that ignores a duplicate key, then an update of that row, so two uploads at
-once both succeed and the later one wins."""
+"""Routing: which scenario, report types and building type a recording goes through, checked
+against the prompt registry in one place (:class:`RouteFinder`, used by the upload and by
+``PUT /analysis/routing``), and each analyst's last choice. One row per user, written race-free
+on every backend: an insert that ignores a duplicate key, then an update of that row, so two
+uploads at once both succeed and the later one wins."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from newspeech.analysis.keys import dictionary_key
 from newspeech.analysis.recordings.repository import RecordingRepository
+from newspeech.analysis.repository import DictionaryRepository
 from newspeech.analysis.routing.schemas import RoutingRead
 from newspeech.errors import NotFound
 from newspeech.kit.upsert import insert_if_absent
 from newspeech.models import BuildingType, ReportType, RoutingChoice, Scenario
+
+
+@dataclass(frozen=True)
+class Route:
+    """A checked choice: the scenario, its report types (each once, in the order named) and the
+    building type's id (``None`` when none was named)."""
+
+    scenario: Scenario
+    report_types: tuple[ReportType, ...]
+    building_type_id: int | None
+
+    @property
+    def report_type_keys(self) -> list[str]:
+        return [report_type.key for report_type in self.report_types]
+
+
+class RouteFinder:
+    """Looks a choice made by names up in the prompt registry."""
+
+    def __init__(self, db: AsyncSession) -> None:
+        self.db = db
+        self.recordings = RecordingRepository(db)
+
+    async def find(
+        self,
+        scenario: str,
+        report_types: Sequence[str],
+        building_type: str | None,
+        *,
+        create_building_type: bool,
+    ) -> Route:
+        """The scenario and report types must exist (404 naming the one that does not). A
+        building type is created on first use when ``create_building_type`` (an upload names
+        it), otherwise it must exist too (a default set without uploading)."""
+        found = await self.recordings.scenario(dictionary_key(scenario))
+        if found is None:
+            raise NotFound(f"no scenario {scenario!r}")
+        chosen = []
+        for key in dict.fromkeys(dictionary_key(name) for name in report_types):
+            report_type = await self.recordings.report_type(found.id, key)
+            if report_type is None:
+                raise NotFound(f"scenario {found.key!r} has no report type {key!r}")
+            chosen.append(report_type)
+        return Route(
+            found, tuple(chosen), await self._building_type(building_type, create_building_type)
+        )
+
+    async def _building_type(self, name: str | None, create: bool) -> int | None:
+        if name is None:
+            return None
+        if create:
+            if not name.strip():  # an upload form's blank field names nothing
+                return None
+            return (await DictionaryRepository(self.db).get_or_create(BuildingType, name)).id
+        found: int | None = await self.db.scalar(
+            select(BuildingType.id).where(BuildingType.key == dictionary_key(name))
+        )
+        if found is None:
+            raise NotFound(f"no building type {name!r}")
+        return found
 
 
 class RoutingDesk:
@@ -50,22 +114,12 @@ class RoutingDesk:
     ) -> RoutingRead:
         """Record a choice by names, each checked against the registry (404 naming the one
         that is unknown)."""
-        recordings = RecordingRepository(self.db)
-        found = await recordings.scenario(dictionary_key(scenario))
-        if found is None:
-            raise NotFound(f"no scenario {scenario!r}")
-        keys = list(dict.fromkeys(dictionary_key(name) for name in report_types))
-        for key in keys:
-            if await recordings.report_type(found.id, key) is None:
-                raise NotFound(f"scenario {found.key!r} has no report type {key!r}")
-        building_id = None
-        if building_type is not None:
-            building_id = await self.db.scalar(
-                select(BuildingType.id).where(BuildingType.key == dictionary_key(building_type))
-            )
-            if building_id is None:
-                raise NotFound(f"no building type {building_type!r}")
-        await self.record(user_id, found.id, keys, building_id)
+        route = await RouteFinder(self.db).find(
+            scenario, report_types, building_type, create_building_type=False
+        )
+        await self.record(
+            user_id, route.scenario.id, route.report_type_keys, route.building_type_id
+        )
         return await self.get(user_id)
 
     async def record(
