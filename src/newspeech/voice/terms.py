@@ -77,6 +77,10 @@ heard on the whole set and none of those."""
 SAME_SOUND_KEY_LENGTH = 6
 """Words that sound exactly like a term with a key this long are read as the term even when
 heard with confidence."""
+MAX_VOWEL_DISTANCE = 0.4
+"""Words that sound only nearly like a term must also keep most of its vowels: at most this
+share of edits between the two keys with vowels told apart by class. Measured with ``scripts/bench
+terms`` (see the module docstring)."""
 MAX_EXTRA_WORDS = 2
 """A term of n words may be heard as up to n + 2 words ("ticagrelor" -> "tick a griller")."""
 CONTRASTIVE_PREFIXES = (("hypo", "hyper"), ("intra", "inter"), ("pre", "post"), ("sub", "super"))
@@ -89,6 +93,11 @@ _INITIALISM = re.compile(rf"[A-Z]{{{MIN_SPELLED_LETTERS},5}}")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*")
 _STRESS_AND_LENGTH = str.maketrans("", "", "ˈˌːˑ‿ʲ'-")
 _VOWELS = frozenset("aeiouyæɐɑɒɔəɘɛɜɞɤɨɪʉʊʌʏøœɶɯᵻɚɝ")
+_VOWEL_CLASSES = {
+    **dict.fromkeys("iɪᵻyʏ", "i"), **dict.fromkeys("eɛæœøɜɞɘ", "e"), **dict.fromkeys("aɑɒɐɶ", "a"),
+    **dict.fromkeys("ɔoɤ", "o"), **dict.fromkeys("uʊʉɯ", "u"), **dict.fromkeys("əʌɚɝ", "ə"),
+}  # fmt: skip
+"""Vowels by rough place (front close, front open, open, back mid, back close, central)."""
 _FOLD = {
     "b": "p", "d": "t", "ɡ": "k", "g": "k", "v": "f", "z": "s", "ʒ": "ʃ", "ð": "θ", "ɾ": "t",
     "ʔ": "t", "ɹ": "r", "ɻ": "r", "ŋ": "n", "ɫ": "l", "x": "k", "ç": "ʃ", "w": "", "j": "",
@@ -134,6 +143,7 @@ class EspeakPhonetics:
                 piper_voice._ESPEAK_PHONEMIZER = EspeakPhonemizer()
             self._phonemizer = piper_voice._ESPEAK_PHONEMIZER
         self.key = functools.lru_cache(maxsize=cache_size)(self._key)
+        self.vowel_key = functools.lru_cache(maxsize=cache_size)(self._vowel_key)
 
     def ipa(self, word: str) -> str:
         lock: threading.Lock = piper_voice._ESPEAK_PHONEMIZER_LOCK
@@ -146,9 +156,17 @@ class EspeakPhonetics:
         return _plain(self.ipa(word))
 
     def _key(self, word: str) -> str:
-        if not any(c in "aeiouy" for c in word.lower()):
-            word = " ".join(word.upper())  # "ST", "SD": said letter by letter, not "street"
-        return fold(self.ipa(word))
+        return fold(self.ipa(_as_said(word)))
+
+    def _vowel_key(self, word: str) -> str:
+        """The key with its vowels told apart by class (:func:`fold` with ``vowels=True``)."""
+        return fold(self.ipa(_as_said(word)), vowels=True)
+
+
+def _as_said(word: str) -> str:
+    if not any(c in "aeiouy" for c in word.lower()):
+        return " ".join(word.upper())  # "ST", "SD": said letter by letter, not "street"
+    return word
 
 
 def _plain(ipa: str) -> str:
@@ -157,14 +175,16 @@ def _plain(ipa: str) -> str:
     ).translate(_STRESS_AND_LENGTH)
 
 
-def fold(ipa: str) -> str:
-    """IPA folded to the coarse key described in the module docstring."""
+def fold(ipa: str, *, vowels: bool = False) -> str:
+    """IPA folded to the coarse key described in the module docstring; with ``vowels``, each
+    vowel is kept as its class (:data:`_VOWEL_CLASSES`) instead of one vowel for all."""
     key: list[str] = []
     for c in _plain(ipa):
         if c in _VOWELS:
             # An r-coloured vowel (ɚ) is a vowel too: "-lor" is heard as "-ler", "-lo", "-l".
-            if not key or key[-1] != "a":
-                key.append("a")
+            vowel = _VOWEL_CLASSES.get(c, "ə") if vowels else "a"
+            if not key or key[-1] != vowel:
+                key.append(vowel)
         elif c.isalpha():
             folded = _FOLD.get(c, c)
             if folded and (not key or key[-1] != folded):
@@ -194,9 +214,16 @@ class _Span:
 class TermCorrector:
     """Corrects transcripts towards one question's terms; stateless apart from caches."""
 
-    def __init__(self, phonetics: EspeakPhonetics, *, confident: float = CONFIDENT) -> None:
+    def __init__(
+        self,
+        phonetics: EspeakPhonetics,
+        *,
+        confident: float = CONFIDENT,
+        vowel_distance: float | None = MAX_VOWEL_DISTANCE,
+    ) -> None:
         self.phonetics = phonetics
         self.confident = confident
+        self.vowel_distance = vowel_distance
 
     def correct(
         self,
@@ -354,8 +381,21 @@ class TermCorrector:
         similarity = 1.0 - distance / max(len(said_key), len(meant_key))
         if similarity < MIN_SIMILARITY:
             return None
+        if distance > 0 and self._vowels_differ(said, meant):
+            return None
         whole = "".join(self.phonetics.key(w) for w in heard)
         return round(min(similarity, float(Levenshtein.normalized_similarity(whole, form.key))), 3)
+
+
+    def _vowels_differ(self, said: Sequence[str], meant: Sequence[str]) -> bool:
+        """Whether words that sound nearly like a term (not exactly) have other vowels:
+        "bodily" for "battery", "fully reversed" for "fillet radius" (see
+        :data:`MAX_VOWEL_DISTANCE`)."""
+        if self.vowel_distance is None:
+            return False
+        heard = "".join(self.phonetics.vowel_key(w) for w in said)
+        term = "".join(self.phonetics.vowel_key(w) for w in meant)
+        return float(Levenshtein.normalized_distance(heard, term)) > self.vowel_distance
 
 
 def allowed_distance(key_length: int) -> int:
