@@ -214,6 +214,23 @@ def test_a_term_misheard_with_other_vowels_in_part_is_still_read_back(
     assert term in _correct(corrector, _question_with(term), heard)
 
 
+def test_a_term_run_together_into_fewer_words_of_the_same_sounds_is_read_back(
+    corrector: TermCorrector,
+) -> None:
+    """tiny.en on espeak's voice (``scripts/bench terms``): "static port icing" came back as
+    "static portizing", "omitted insulin" as "omididinsulin", both unsure."""
+    for heard, term in (
+        ("I think the key point is static portizing.", "static port icing"),
+        ("The key points are high glucose and omididinsulin.", "omitted insulin"),
+    ):
+        question = _question_with(term)
+        assert term in _correct(corrector, question, heard)
+        sure = corrector.correct(heard, _forms(question), words=_unsure(heard, 0.95))
+        assert sure.text == heard  # heard with confidence: taken as said
+    blue_line = GradingQuestion("What is it?", (Keyword("blue line"),), "A blue line.")
+    assert _correct(corrector, blue_line, "The water was boiling.") == "The water was boiling."
+
+
 def test_bias_puts_every_term_before_the_synonyms() -> None:
     question = _question_with("ticagrelor")
     prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])

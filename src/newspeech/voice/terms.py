@@ -81,6 +81,9 @@ MAX_VOWEL_DISTANCE = 0.4
 """Words that sound only nearly like a term must also keep most of its vowels: at most this
 share of edits between the two keys with vowels told apart by class. Measured with ``scripts/bench
 terms`` (see the module docstring)."""
+JOINED_KEY_LENGTH = 8
+"""A term heard as fewer words needs a key this long: "include" sounds exactly like "in
+cloud" (6 sounds), "omididinsulin" like "omitted insulin" (13)."""
 MAX_EXTRA_WORDS = 2
 """A term of n words may be heard as up to n + 2 words ("ticagrelor" -> "tick a griller")."""
 CONTRASTIVE_PREFIXES = (("hypo", "hyper"), ("intra", "inter"), ("pre", "post"), ("sub", "super"))
@@ -220,10 +223,13 @@ class TermCorrector:
         *,
         confident: float = CONFIDENT,
         vowel_distance: float | None = MAX_VOWEL_DISTANCE,
+        joined: bool = True,
     ) -> None:
         self.phonetics = phonetics
         self.confident = confident
         self.vowel_distance = vowel_distance
+        self.joined = joined
+        """Whether a term may be heard as fewer words that sound exactly like it."""
 
     def correct(
         self,
@@ -346,9 +352,10 @@ class TermCorrector:
         meant = form.words[lead : len(form.words) - tail]
         if len(said) > len(meant) and "".join(said) == "".join(meant):
             return 1.0  # the same letters, split: "air flow sensor" for "airflow sensor"
-        if not said or len(said) < len(meant):
-            # A term is misheard as more words, or as many ("ticket growl", "SD elevation"),
-            # not fewer: "boiling" is not "blue line".
+        fewer = len(said) < len(meant)
+        if not said or (fewer and not self.joined):
+            # A term is misheard as more words, or as many ("ticket growl", "SD elevation");
+            # as fewer only when they sound exactly like it (below): "boiling" is not "blue line".
             return None
         # Without the decoder's word probabilities, words count as heard with confidence.
         confident = all(
@@ -364,6 +371,10 @@ class TermCorrector:
         if len(meant_key) < MIN_KEY_LENGTH - 2 or not said_key:
             return None
         distance = Levenshtein.distance(said_key, meant_key)
+        if fewer and (distance > 0 or confident or len(meant_key) < JOINED_KEY_LENGTH):
+            # Fewer words than the term's, the decoder unsure of them and the same sounds: the
+            # words of the term run together ("static portizing", "omididinsulin").
+            return None
         if distance > allowed_distance(len(meant_key)):
             return None
         edges = said[-1] in FUNCTION_WORDS or (
@@ -385,7 +396,6 @@ class TermCorrector:
             return None
         whole = "".join(self.phonetics.key(w) for w in heard)
         return round(min(similarity, float(Levenshtein.normalized_similarity(whole, form.key))), 3)
-
 
     def _vowels_differ(self, said: Sequence[str], meant: Sequence[str]) -> bool:
         """Whether words that sound nearly like a term (not exactly) have other vowels:
