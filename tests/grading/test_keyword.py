@@ -30,6 +30,7 @@ DB_CONFIRM = bank_question("engineering", 3, 2)
 LEGAL = bank_question("law", 1, 1)
 CRM = bank_question("aviation", 4, 2)
 SEPSIS_RESUSCITATION = bank_question("medical", 2, 3)  # vasopressors: noradrenaline; MAP
+ICING = bank_question("aviation", 2, 2)  # tailplane stall: tailplane icing
 
 
 def matched(question: GradingQuestion, answer: str) -> set[str]:
@@ -288,6 +289,24 @@ def test_grades_the_same_from_many_threads() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda qa: grader.grade(*qa).score, answers))
     assert parallel == serial
+
+
+def test_negation_does_not_reach_the_subject_of_a_new_clause_after_and() -> None:
+    """Speech recognition drops the comma before "and": in "possibly without warning and
+    tailplane icing can cause a nose-down pitch" (espeak, whisper tiny.en) the "without" ends
+    with "warning"; "tailplane icing" is the subject of the next clause, its verb right after."""
+    heard = (
+        "It stalls at a higher stall speed, possibly without warning and tailplane icing can "
+        "cause a sudden nose down pitch."
+    )
+    assert "tailplane stall" in matched(ICING, heard)
+    assert "st elevation" in matched(STEMI, "There is no chest pain and ST elevation is present.")
+
+
+def test_negation_still_reaches_a_list_after_and() -> None:
+    assert matched(ICING, "We flew without warning and tailplane icing.") == set()
+    assert matched(STEMI, "There was no chest pain and ST elevation.") == set()
+    assert matched(STEMI, "There is no chest pain and no ST elevation is present.") == set()
 
 
 def test_a_cue_that_belongs_to_another_concept_denies_nothing_after_it() -> None:

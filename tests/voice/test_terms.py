@@ -181,6 +181,56 @@ def test_never_puts_in_another_term_of_the_same_field(corrector: TermCorrector) 
         assert put_in == [], (key, put_in)
 
 
+@pytest.mark.parametrize(
+    ("heard", "term"),
+    [
+        # Whisper tiny.en's transcripts of answers to the question before, unsure of these
+        # words (``scripts/bench terms``): one edit from the term on the folded key, but
+        # with other vowels.
+        ("Intent to cause bodily harm is needed.", "battery"),
+        ("The load was fully reversed at each cycle.", "fillet radius"),
+    ],
+)
+def test_words_with_other_vowels_are_not_read_as_a_term(
+    corrector: TermCorrector, heard: str, term: str
+) -> None:
+    question = _question_with(term)
+    assert _correct(corrector, question, heard) == heard
+    loose = TermCorrector(corrector.phonetics, vowel_distance=None)
+    assert term in _correct(loose, question, heard)  # what the vowels keep out
+
+
+@pytest.mark.parametrize(
+    ("heard", "term"),
+    [
+        ("Give a thrombolic now.", "thrombolytic"),
+        ("There is ketonemia.", "ketonaemia"),
+        ("A crack seen on photography.", "fractography"),
+    ],
+)
+def test_a_term_misheard_with_other_vowels_in_part_is_still_read_back(
+    corrector: TermCorrector, heard: str, term: str
+) -> None:
+    assert term in _correct(corrector, _question_with(term), heard)
+
+
+def test_a_term_run_together_into_fewer_words_of_the_same_sounds_is_read_back(
+    corrector: TermCorrector,
+) -> None:
+    """tiny.en on espeak's voice (``scripts/bench terms``): "static port icing" came back as
+    "static portizing", "omitted insulin" as "omididinsulin", both unsure."""
+    for heard, term in (
+        ("I think the key point is static portizing.", "static port icing"),
+        ("The key points are high glucose and omididinsulin.", "omitted insulin"),
+    ):
+        question = _question_with(term)
+        assert term in _correct(corrector, question, heard)
+        sure = corrector.correct(heard, _forms(question), words=_unsure(heard, 0.95))
+        assert sure.text == heard  # heard with confidence: taken as said
+    blue_line = GradingQuestion("What is it?", (Keyword("blue line"),), "A blue line.")
+    assert _correct(corrector, blue_line, "The water was boiling.") == "The water was boiling."
+
+
 def test_bias_puts_every_term_before_the_synonyms() -> None:
     question = _question_with("ticagrelor")
     prompt, hotwords = decoder_bias(question.text, [k.forms for k in question.keywords])

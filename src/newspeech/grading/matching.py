@@ -18,7 +18,11 @@ or synonym) occurs in the answer and is not denied:
   contrastive prefix (hypo-/hyper-, intra-/inter-, pre-/post-) never match.
 - Negation: an occurrence preceded within :data:`NEGATION_WINDOW` words by a negation cue
   ("not the left atrium", "I would never give nitrates", "ruled out an MI") is denied, unless
-  punctuation or a contrastive word ("but", "because") comes between. Forms that contain a cue
+  punctuation or a contrastive word ("but", "because") comes between, or an "and" after which
+  the occurrence is the subject of a new clause (an auxiliary or modal right after it): in
+  "without warning and tailplane icing can cause a pitch", speech recognition having dropped
+  the comma, "without" ends at "warning" (while "without warning and tailplane icing" is
+  still denied whole). Forms that contain a cue
   themselves ("reperfusion not delayed") match the cue as written, any cue standing for any
   other. When the model answer itself names a concept under negation ("rule out a connection
   leak"), negation is how the concept is meant to be said, so it does not deny it.
@@ -39,7 +43,14 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from newspeech.grading.protocols import GradingQuestion, Keyword
-from newspeech.grading.text import FUNCTION_WORDS, NEGATION_CUES, SCOPE_TERMINATORS, Analyser, Token
+from newspeech.grading.text import (
+    AUXILIARIES,
+    FUNCTION_WORDS,
+    NEGATION_CUES,
+    SCOPE_TERMINATORS,
+    Analyser,
+    Token,
+)
 
 NEGATION_WINDOW = 4
 """Words before a concept searched for a negation cue (NegEx-style scope, kept short)."""
@@ -273,7 +284,7 @@ def _cues_taken(
     kept = []
     for occurrence in found[concept]:
         if occurrence.negated:
-            cue = negation_cue(tokens, occurrence.positions[0])
+            cue = negation_cue(tokens, occurrence.positions)
             if cue is not None and any(cue in positions for positions in taken):
                 occurrence = replace(occurrence, negated=False)
         kept.append(occurrence)
@@ -308,7 +319,7 @@ def _occurrences(
         if chain is None:
             continue
         positions, worst = chain
-        negated = not pattern.negated and negation_cue(tokens, start) is not None
+        negated = not pattern.negated and negation_cue(tokens, positions) is not None
         found.append(Occurrence(pattern.form, positions, worst, negated, pattern.negated))
         last_end = positions[-1]
     return found
@@ -341,15 +352,27 @@ def _extend(
     return None
 
 
-def negation_cue(tokens: Sequence[Token], start: int) -> int | None:
-    """Index of a negation cue shortly before ``start`` that reaches the word at ``start``."""
-    j = start
+def negation_cue(tokens: Sequence[Token], positions: Sequence[int]) -> int | None:
+    """Index of a negation cue shortly before the occurrence at ``positions`` that reaches it."""
+    j = positions[0]
+    after_and = False
     for _ in range(NEGATION_WINDOW):
         if tokens[j].brk or j == 0:
             return None
         j -= 1
         if tokens[j].neg:
-            return j
+            return None if after_and and _opens_clause(tokens, positions[-1]) else j
         if tokens[j].text in SCOPE_TERMINATORS:
             return None
+        after_and = after_and or tokens[j].text == "and"
     return None
+
+
+def _opens_clause(tokens: Sequence[Token], last: int) -> bool:
+    """Whether the words ending at ``last`` are a clause's subject: its verb comes next."""
+    following = last + 1
+    return (
+        following < len(tokens)
+        and not tokens[following].brk
+        and tokens[following].text in AUXILIARIES
+    )

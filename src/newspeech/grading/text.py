@@ -72,6 +72,8 @@ _SUBORDINATORS = (
     "because since so if when whenever while although though unless whether that which who but yet "
     "whom whose where why how what than as once"
 )
+AUXILIARIES = frozenset(_AUXILIARIES.split())
+"""Auxiliaries and modals: a finite verb right after a noun makes that noun a clause's subject."""
 CLAUSE_WORDS = (
     frozenset(f"{_PRONOUNS} {_AUXILIARIES} {_PREPOSITIONS} {_SUBORDINATORS}".split())
     | NEGATION_CUES
