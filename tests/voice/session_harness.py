@@ -89,11 +89,23 @@ class Exam(Generic[C]):
             chunk = pcm[start : start + FRAME]
             if chunk.size < FRAME:
                 chunk = np.pad(chunk, (0, FRAME - chunk.size))
-            await self.wire.push(chunk.astype("<i2").tobytes())
+            if not await self._push(chunk.astype("<i2").tobytes()):
+                return
             await self.settle()
             await self.clock.advance(FRAME_SECONDS, settle=self.settle)
             if self.task.done():
                 return
+
+    async def _push(self, message: bytes) -> bool:
+        """Push ``message`` and wait until the loop takes it; False if the loop ended first
+        (its tasks may still be winding down when the previous frame looked quiet)."""
+        pushed = asyncio.ensure_future(self.wire.push(message))
+        await asyncio.wait({pushed, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if pushed.done():
+            pushed.result()
+            return True
+        pushed.cancel()
+        return False
 
     def _quiet(self) -> bool:
         examiner = self.session.examiner
