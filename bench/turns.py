@@ -3,6 +3,7 @@
     scripts/bench turns                       # table + bench/results/turns.json
     scripts/bench turns --items 'piper-*'     # a part of the set (fnmatch on item names)
     NEWSPEECH_TURN_COMPLETE_THRESHOLD=0.7 scripts/bench turns --out /tmp/turns-0.7.json
+    scripts/bench turns --settle-min-seconds -1 --out /tmp/turns-unsettled.json
 
 The set (tests/fixtures/turn_set.py): real recordings with sentence and thinking pauses
 (../shared/audio), model answers from all six banks in the Piper and espeak candidate voices
@@ -16,6 +17,9 @@ in production. Counted per answer (tests/voice/turn_sitting.py):
   healed     ... and the answer went on and was amended: all of it stored under its question
   premature  cut and not healed (goal 0): the stored answer misses words, or they went elsewhere
   shifted    some of its words were stored under another question (goal 0)
+  WER        word error rate of the stored transcripts (answers whose words are known)
+  decoded    audio seconds the recogniser was given per second of answer played (pauses
+             that make a decode hear the answer again raise it; --settle-min-seconds)
   delay      last word → the turn that took the whole answer, on answers never cut
              (goal p50 <= 600 ms). Virtual time: the loop's decision (pause length, turn
              model, silence fallback), not inference time (bench/latency.py measures that).
@@ -70,7 +74,30 @@ def summary(answers: list[AnswerOutcome]) -> dict[str, Any]:
         "delay_ms": {"n": len(clean), "p50": ms(clean, 50), "p90": ms(clean, 90)}
         | {"max": ms(clean, 100)},
         "healed_delay_ms": {"n": len(healed), "p50": ms(healed, 50), "max": ms(healed, 100)},
+        "wer": word_error_rate(answers),
     }
+
+
+def word_error_rate(answers: list[AnswerOutcome]) -> float | None:
+    """Word errors of the stored transcripts over the words said (answers with a known text)."""
+    counted = [a.errors for a in answers if a.errors is not None]
+    said = sum(words for _, words in counted)
+    return round(sum(errors for errors, _ in counted) / said, 4) if said else None
+
+
+def decoding(outcomes: list[ItemOutcome]) -> dict[str, Any]:
+    """Audio seconds decoded per second of answer played, by group and in total: 1.0 when
+    every stretch is decoded once, more when pauses make decodes hear it again."""
+    groups: dict[str, list[ItemOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        groups[f"{outcome.item.kind}/{outcome.item.voice}"].append(outcome)
+    groups["TOTAL"] = outcomes
+
+    def ratio(group: list[ItemOutcome]) -> float:
+        spoken = sum(o.spoken_seconds for o in group)
+        return round(sum(o.decoded_seconds for o in group) / spoken, 2) if spoken else 0.0
+
+    return {name: ratio(group) for name, group in groups.items()}
 
 
 def by_pause(answers: list[AnswerOutcome]) -> list[dict[str, Any]]:
@@ -125,6 +152,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     provenance = Run("turns")
     settings = Settings(environment="test", data_dir=Path(tempfile.mkdtemp(prefix="turns-")))
     loop_settings = LoopSettings.from_settings(settings)
+    if args.settle_min_seconds is not None:
+        settle = None if args.settle_min_seconds < 0 else args.settle_min_seconds
+        loop_settings = dataclasses.replace(loop_settings, settle_min_seconds=settle)
     speech = await load_speech_engines(settings)
     await speech.warm_up()
     engines = steady_engines(speech)
@@ -153,11 +183,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "turn_complete_threshold": settings.turn_complete_threshold,
             "turn_incomplete_stop_seconds": settings.turn_incomplete_stop_seconds,
             "continuation_min_seconds": loop_settings.continuation_min_seconds,
+            "settle_min_seconds": loop_settings.settle_min_seconds,
         },
         "items_selected": args.items,
         "total": summary(answers),
         "groups": {name: summary(group) for name, group in sorted(groups.items())},
         "cuts_by_pause": by_pause(answers),
+        "decoded_per_spoken_second": decoding(outcomes),
         "items": [item_row(o) for o in outcomes],
     }
 
@@ -170,7 +202,7 @@ def print_table(result: dict[str, Any]) -> None:
     print("settings: " + ", ".join(f"{k}={v}" for k, v in result["settings"].items()))
     header = (
         f"{'group':<20}{'answers':>8}{'cut':>5}{'healed':>7}{'premature':>10}{'shifted':>8}"
-        f"{'delay n':>8}{'p50 ms':>8}{'p90 ms':>8}{'max ms':>8}"
+        f"{'delay n':>8}{'p50 ms':>8}{'p90 ms':>8}{'max ms':>8}{'WER':>7}{'decoded':>9}"
     )
     print("\n" + header)
     rows = [*result["groups"].items(), ("TOTAL", result["total"])]
@@ -179,7 +211,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(
             f"{name:<20}{row['answers']:>8}{row['cut']:>5}{row['healed']:>7}"
             f"{row['premature']:>10}{row['shifted']:>8}{delay['n']:>8}{delay['p50']!s:>8}"
-            f"{delay['p90']!s:>8}{delay['max']!s:>8}"
+            f"{delay['p90']!s:>8}{delay['max']!s:>8}{row['wer']!s:>7}"
+            f"{result['decoded_per_spoken_second'].get(name, '')!s:>9}"
         )
     total = result["total"]
     print(
@@ -201,6 +234,13 @@ def main() -> None:
         nargs="+",
         default=["*"],
         help="item name patterns (fnmatch), default all",
+    )
+    parser.add_argument(
+        "--settle-min-seconds",
+        type=float,
+        default=None,
+        help="keep a pause's decode when the answer goes on if it heard at least this long "
+        "(default: the loop's own; a negative value keeps none)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "turns.json")
     args = parser.parse_args()

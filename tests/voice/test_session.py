@@ -7,7 +7,7 @@ the exam is the scripted conversation. No assertion is about how long anything t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from newspeech.voice.conversation import (
 )
 from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.phrase_cache import PhraseCache
-from newspeech.voice.protocols import PCM16, SAMPLE_RATE
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE, SpeechToText, Transcript
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import Speaker
 from newspeech.voice.tts import CHUNK_SECONDS
@@ -135,12 +135,30 @@ async def test_counting_with_pauses_is_one_answer_even_where_a_pause_ended_the_t
     await exam.close()
 
 
+@dataclass
+class HeardStretches:
+    """The real engine, noting how many seconds of audio each decode was given."""
+
+    stt: SpeechToText
+    seconds: list[float] = field(default_factory=list)
+
+    async def transcribe(self, pcm: PCM16, **options: Any) -> Transcript:
+        self.seconds.append(pcm.size / SAMPLE_RATE)
+        return await self.stt.transcribe(pcm, **options)
+
+
 async def test_a_thinking_pause_mid_answer_does_not_end_the_turn(
     engines: SessionEngines, jfk: PCM16
 ) -> None:
     """ "ask not what your country can do for you [2.5 s] ask what you can do for your
-    country": one answer, both halves; the decode started in the pause is thrown away."""
-    exam = start_exam(engines, ScriptedConversation(QUESTIONS[1:]))
+    country": one answer, both halves. Settling, the decode started in the pause is kept, and
+    the one after it hears only the second half."""
+    ears = HeardStretches(engines.stt)
+    exam = start_exam(
+        replace(engines, stt=ears),
+        ScriptedConversation(QUESTIONS[1:]),
+        LoopSettings(settle_min_seconds=3.0),
+    )
     await listening(exam)
     await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
     await exam.wait_for_event("evaluation")
@@ -150,7 +168,52 @@ async def test_a_thinking_pause_mid_answer_does_not_end_the_turn(
     assert text.startswith("ask not what your country")
     assert text.endswith("ask what you can do for your country")
     assert exam.session.stats.turns == 1
+    assert exam.session.stats.settled_decodes >= 1
+    # No decode heard the whole answer again: each heard at most what followed a pause.
+    whole = heard.transcript.audio_seconds
+    assert max(ears.seconds) < whole - 4.0
+    # Word times are the whole answer's: the second half's words come after the pause.
+    last = heard.transcript.words[-1]
+    assert last.end > 4.8 + 2.5
+    await exam.close()
+
+
+async def test_by_default_every_decode_hears_the_answer_from_its_first_word(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    ears = HeardStretches(engines.stt)
+    exam = start_exam(replace(engines, stt=ears), ScriptedConversation(QUESTIONS[1:]))
+    await listening(exam)
+    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
+    await exam.wait_for_event("evaluation")
+
+    (heard,) = exam.conversation.answers
+    assert said(heard.transcript.text).endswith("ask what you can do for your country")
+    assert exam.session.stats.settled_decodes == 0
     assert exam.session.stats.speculative_discarded >= 1
+    assert max(ears.seconds) == pytest.approx(heard.transcript.audio_seconds)
+    await exam.close()
+
+
+async def test_a_short_piece_before_a_pause_is_heard_again_with_what_follows(
+    engines: SessionEngines, jfk: PCM16
+) -> None:
+    """A piece shorter than ``settle_min_seconds`` is not kept: the decode after the pause
+    starts from the answer's first word."""
+    ears = HeardStretches(engines.stt)
+    exam = start_exam(
+        replace(engines, stt=ears),
+        ScriptedConversation(QUESTIONS[1:]),
+        LoopSettings(settle_min_seconds=10.0),
+    )
+    await listening(exam)
+    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
+    await exam.wait_for_event("evaluation")
+
+    (heard,) = exam.conversation.answers
+    assert said(heard.transcript.text).startswith("ask not what your country")
+    assert exam.session.stats.settled_decodes == 0
+    assert max(ears.seconds) == pytest.approx(heard.transcript.audio_seconds)
     await exam.close()
 
 
@@ -360,6 +423,9 @@ async def test_repeated_questions_play_from_the_phrase_cache(engines: SessionEng
 def test_loop_settings_come_from_configuration(tmp_path: Path) -> None:
     settings = Settings(environment="test", data_dir=tmp_path, barge_in_min_ms=450)
     assert LoopSettings.from_settings(settings).barge_in_min_seconds == 0.45
+    assert LoopSettings.from_settings(settings).settle_min_seconds is None
+    settling = Settings(environment="test", data_dir=tmp_path, settle_min_seconds=3)
+    assert LoopSettings.from_settings(settling).settle_min_seconds == 3.0
 
 
 async def _declared_then_feedback(exam: Exam[ScriptedConversation], first_part: PCM16) -> None:

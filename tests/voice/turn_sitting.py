@@ -13,19 +13,22 @@ answer is judged from the loop's own timings against where its words really are:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from newspeech.voice.conversation import ExaminerTurn, HeardAnswer
 from newspeech.voice.engines import SpeechEngines
 from newspeech.voice.phrase_cache import PhraseCache
-from newspeech.voice.protocols import SAMPLE_RATE
+from newspeech.voice.protocols import PCM16, SAMPLE_RATE, SpeechToText, Transcript
 from newspeech.voice.session import LoopSettings, SessionEngines
 from newspeech.voice.speaker import Speaker
 from tests.fixtures.scripted_conversation import ScriptedConversation, ScriptedQuestion
 from tests.fixtures.turn_set import Pause, SpokenAnswer, TurnItem
 from tests.fixtures.voices import SteadyExaminerVoice
 from tests.voice.session_harness import FRAME_SECONDS, Exam, start_exam
+from tests.voice.wer import edit_distance, normalize
 
 FILLER = ScriptedQuestion("Please answer the next question.", ())
 TOLERANCE = 0.3
@@ -92,6 +95,17 @@ class AnswerOutcome:
     delay: float | None
     """Last word → the turn that took the whole answer (seconds); None unless whole."""
     transcript: str
+    reference: str = ""
+    """What was said (empty where no transcript is published)."""
+
+    @property
+    def errors(self) -> tuple[int, int] | None:
+        """Word errors of the stored transcript against what was said, and the words said
+        (None where nothing is known to have been said)."""
+        said = normalize(self.reference)
+        if not said:
+            return None
+        return edit_distance(said, normalize(self.transcript)), len(said)
 
     @property
     def shifted(self) -> bool:
@@ -113,6 +127,23 @@ class ItemOutcome:
     answers: tuple[AnswerOutcome, ...]
     turns: int
     continuations: int
+    decoded_seconds: float = 0.0
+    """Audio seconds the speech recogniser was given in this sitting (pauses decoded again
+    count again)."""
+    spoken_seconds: float = 0.0
+    """Audio seconds of the answers played."""
+
+
+@dataclass
+class CountingEars:
+    """The real recogniser, adding up the seconds of audio it is given."""
+
+    stt: SpeechToText
+    seconds: float = 0.0
+
+    async def transcribe(self, pcm: PCM16, **options: Any) -> Transcript:
+        self.seconds += pcm.size / SAMPLE_RATE
+        return await self.stt.transcribe(pcm, **options)
 
 
 async def _asked(exam: Exam[FilingConversation], since: int) -> None:
@@ -137,7 +168,8 @@ async def sit(
     questions = [ScriptedQuestion(a.question, a.keywords) for a in item.answers]
     questions += [FILLER] * (2 * len(item.answers) + 4)  # room for answers split in parts
     conversation = FilingConversation(questions)
-    exam = start_exam(engines, conversation, settings)
+    ears = CountingEars(engines.stt)
+    exam = start_exam(dataclasses.replace(engines, stt=ears), conversation, settings)
     played: list[tuple[int, float]] = []
     since = 0
     for answer in item.answers:
@@ -152,7 +184,8 @@ async def sit(
         judge(item, answer, asked, started, conversation)
         for answer, (asked, started) in zip(item.answers, played, strict=True)
     )
-    return ItemOutcome(item, outcomes, stats.turns, stats.continuations)
+    spoken = sum(answer.pcm.size / SAMPLE_RATE for answer in item.answers)
+    return ItemOutcome(item, outcomes, stats.turns, stats.continuations, ears.seconds, spoken)
 
 
 def judge(
@@ -209,6 +242,7 @@ def judge(
         cuts=cuts,
         delay=delay,
         transcript=stored.transcript.text if stored is not None else "",
+        reference=answer.text,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from newspeech.errors import ValidationFailed
-from newspeech.voice.protocols import PCM16, Transcript
+from newspeech.voice.protocols import PCM16, Transcript, Word
 
 SILENCE_PEAK = 32
 """Peak sample magnitude (int16) at or below which audio counts as silent: about -60 dBFS,
@@ -56,3 +56,38 @@ def confidence_from_segments(segments: Iterable[tuple[float, int]]) -> float:
     if total_tokens == 0:
         return 0.0
     return min(1.0, max(0.0, math.exp(weighted / total_tokens)))
+
+
+def joined(parts: Iterable[tuple[float, Transcript]], audio_seconds: float) -> Transcript:
+    """One transcript of consecutive pieces of the same audio, each given with the second it
+    starts at: texts joined, word times shifted onto the whole, confidence the word-weighted
+    geometric mean of the pieces that heard words, decode time summed (the CPU it took)."""
+    texts: list[str] = []
+    words: list[Word] = []
+    weighted = 0.0
+    counted = 0
+    decode_seconds = 0.0
+    language = "en"
+    for start, piece in parts:
+        decode_seconds += piece.decode_seconds
+        language = piece.language
+        if not piece.text.strip():
+            continue
+        texts.append(piece.text.strip())
+        words += [
+            Word(word.text, word.start + start, word.end + start, word.probability)
+            for word in piece.words
+        ]
+        weight = max(1, len(piece.words) or len(piece.text.split()))
+        if piece.confidence > 0.0:
+            weighted += math.log(piece.confidence) * weight
+            counted += weight
+    text = " ".join(texts)
+    return Transcript(
+        text=text,
+        confidence=math.exp(weighted / counted) if text and counted else 0.0,
+        audio_seconds=audio_seconds,
+        decode_seconds=decode_seconds,
+        words=tuple(words),
+        language=language,
+    )
