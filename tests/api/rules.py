@@ -37,6 +37,7 @@ from newspeech.models import (
     Transcription,
     TranscriptionStatus,
 )
+from newspeech.results.mail import CERTIFICATE_LINK_PURPOSE
 from tests.fixtures.answer_audio import audio_store, give_audio
 from tests.fixtures.api import Api
 from tests.fixtures.world import INVITE_CODE, PASSWORD, World, make_invitation
@@ -419,6 +420,17 @@ async def _passed_certificate(api: Api, world: World, role: str, owner: Owner) -
     return Call(f"/results/{result.id}/certificate")
 
 
+async def _signed_certificate(api: Api, world: World, role: str, owner: Owner) -> Call:
+    """The link a result e-mail carries: whoever holds it may download the certificate."""
+    call = await _passed_certificate(api, world, role, owner)
+    result = world.result if owner == "own" else world.other_result
+    expires = int(api.clock().timestamp()) + 60
+    signer = LinkSigner(api.settings.token_secret(), CERTIFICATE_LINK_PURPOSE)
+    signature = signer.sign(result.id, result.user_id, expires)
+    params = {"user": result.user_id, "expires": expires, "signature": signature}
+    return Call(call.path + "/signed", params=params)
+
+
 RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/login"): Rule("public", 200, _login, audit="auth.login"),
     ("POST", "/api/v1/auth/refresh"): Rule("public", 200, _refresh, audit="auth.refresh"),
@@ -624,6 +636,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/results/{result_id}/certificate"): Rule(
         "user", 200, _passed_certificate, "hidden"
+    ),
+    ("GET", "/api/v1/results/{result_id}/certificate/signed"): Rule(
+        "public", 200, _signed_certificate
     ),
     ("GET", "/api/v1/exam-sessions/{exam_session_id}/report"): Rule(
         "user",
