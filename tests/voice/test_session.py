@@ -19,6 +19,7 @@ from newspeech.voice.audio import decode_audio
 from newspeech.voice.conversation import (
     Control,
     ExaminerTurn,
+    HeardAnswer,
     SayMeanwhile,
     Utterance,
     UtteranceKind,
@@ -147,23 +148,29 @@ class HeardStretches:
         return await self.stt.transcribe(pcm, **options)
 
 
+async def answer_after_a_pause(
+    engines: SessionEngines, jfk: PCM16, settings: LoopSettings
+) -> tuple[Exam[ScriptedConversation], HeardStretches, HeardAnswer]:
+    """ "ask not what your country can do for you [2.5 s] ask what you can do for your
+    country" as one answer, up to its evaluation: the exam, what each decode heard, the answer."""
+    ears = HeardStretches(engines.stt)
+    exam = start_exam(replace(engines, stt=ears), ScriptedConversation(QUESTIONS[1:]), settings)
+    await listening(exam)
+    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
+    await exam.wait_for_event("evaluation")
+    (heard,) = exam.conversation.answers
+    return exam, ears, heard
+
+
 async def test_a_thinking_pause_mid_answer_does_not_end_the_turn(
     engines: SessionEngines, jfk: PCM16
 ) -> None:
     """ "ask not what your country can do for you [2.5 s] ask what you can do for your
     country": one answer, both halves. Settling, the decode started in the pause is kept, and
     the one after it hears only the second half."""
-    ears = HeardStretches(engines.stt)
-    exam = start_exam(
-        replace(engines, stt=ears),
-        ScriptedConversation(QUESTIONS[1:]),
-        LoopSettings(settle_min_seconds=3.0),
+    exam, ears, heard = await answer_after_a_pause(
+        engines, jfk, LoopSettings(settle_min_seconds=3.0)
     )
-    await listening(exam)
-    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
-    await exam.wait_for_event("evaluation")
-
-    (heard,) = exam.conversation.answers
     text = said(heard.transcript.text)
     assert text.startswith("ask not what your country")
     assert text.endswith("ask what you can do for your country")
@@ -181,13 +188,7 @@ async def test_a_thinking_pause_mid_answer_does_not_end_the_turn(
 async def test_by_default_every_decode_hears_the_answer_from_its_first_word(
     engines: SessionEngines, jfk: PCM16
 ) -> None:
-    ears = HeardStretches(engines.stt)
-    exam = start_exam(replace(engines, stt=ears), ScriptedConversation(QUESTIONS[1:]))
-    await listening(exam)
-    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
-    await exam.wait_for_event("evaluation")
-
-    (heard,) = exam.conversation.answers
+    exam, ears, heard = await answer_after_a_pause(engines, jfk, LoopSettings())
     assert said(heard.transcript.text).endswith("ask what you can do for your country")
     assert exam.session.stats.settled_decodes == 0
     assert exam.session.stats.speculative_discarded >= 1
@@ -200,17 +201,9 @@ async def test_a_short_piece_before_a_pause_is_heard_again_with_what_follows(
 ) -> None:
     """A piece shorter than ``settle_min_seconds`` is not kept: the decode after the pause
     starts from the answer's first word."""
-    ears = HeardStretches(engines.stt)
-    exam = start_exam(
-        replace(engines, stt=ears),
-        ScriptedConversation(QUESTIONS[1:]),
-        LoopSettings(settle_min_seconds=10.0),
+    exam, ears, heard = await answer_after_a_pause(
+        engines, jfk, LoopSettings(settle_min_seconds=10.0)
     )
-    await listening(exam)
-    await exam.play(np.concatenate([at(jfk, 3.0, 7.8), silence(2.5), at(jfk, 7.8)]))
-    await exam.wait_for_event("evaluation")
-
-    (heard,) = exam.conversation.answers
     assert said(heard.transcript.text).startswith("ask not what your country")
     assert exam.session.stats.settled_decodes == 0
     assert max(ears.seconds) == pytest.approx(heard.transcript.audio_seconds)
