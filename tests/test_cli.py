@@ -153,3 +153,23 @@ def test_ask_grant_login_on_sqlite_says_there_are_no_logins(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "SQLite has no logins" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_building_the_parser_loads_no_command_s_modules() -> None:
+    """Every command (and every test that runs one) pays for what ``newspeech.cli`` imports."""
+    probe = (
+        "import sys, newspeech.cli; "
+        "print(' '.join(m for m in ('sqlalchemy', 'fastapi', 'faster_whisper', 'onnxruntime', "
+        "'numpy', 'sqlglot', 'httpx', 'websockets', 'av', 'alembic') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert loaded.stdout.split() == []
+
+
+def test_the_parser_offers_every_question_format() -> None:
+    from newspeech.cli import QUESTION_FORMATS
+    from newspeech.questions.interchange import ImportFormat
+
+    assert set(QUESTION_FORMATS) == {f.value for f in ImportFormat}

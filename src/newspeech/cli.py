@@ -13,24 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-from websockets.exceptions import InvalidHandshake, InvalidURI
-
 from newspeech.analysis import cli as prompts_cli
 from newspeech.ask import cli as ask_cli
 from newspeech.backup import cli as backup_cli
-from newspeech.client.candidate import Candidate, load_answers, sign_in, summary_lines
 from newspeech.config import Settings, load_settings
-from newspeech.db import migrations
-from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
 from newspeech.errors import ConfigurationError, NewSpeechError, UpstreamError, ValidationFailed
-from newspeech.exams import prerender as voice_cli
-from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
-from newspeech.seed import seed_demo_accounts, seed_reference_data
-from newspeech.voice.engines import check_model_files
 
+# Each command imports what it needs when it runs, not here: building the parser is all every
+# command shares, and importing the app, the speech engines, the database layer and the
+# question formats up front cost every command (and every test that runs one) ~4 s of CPU.
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 PASSWORD_VARIABLE = "NEWSPEECH_PASSWORD"
 """Where ``newspeech exam --user NAME`` reads the password from before asking for it."""
@@ -101,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     backup_cli.add_parser(commands)
     prompts_cli.add_parser(commands)
     ask_cli.add_parser(commands)
-    voice_cli.add_parser(commands)
+    _voice_parser(commands)
     worker = commands.add_parser(
         "worker", help="run recording-analysis jobs from NEWSPEECH_BROKER_URL (Redis or RabbitMQ)"
     )
@@ -113,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _audio_command(args: argparse.Namespace, settings: Settings) -> int:
     from newspeech.answers.audio.service import purge_expired_audio
+    from newspeech.db.engine import create_engine, create_sessionmaker
     from newspeech.kit.clock import system_clock
     from newspeech.storage.factory import audio_store_from_settings
 
@@ -141,10 +136,30 @@ async def _audio_command(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
+def _voice_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    voice = commands.add_parser("voice", help="the examiner's voice")
+    actions = voice.add_subparsers(dest="voice_command", required=True)
+    prerender = actions.add_parser(
+        "prerender",
+        help="synthesise every question, case and fixed phrase into the disk store "
+        "(NEWSPEECH_TTS_DISK_CACHE_MB) shared by every server process; stored ones are skipped",
+    )
+    prerender.add_argument(
+        "--college",
+        action="append",
+        help="only this college type's bank (repeatable; default: every college)",
+    )
+
+
+QUESTION_FORMATS = ("gift", "moodle-xml", "csv")
+"""``ImportFormat``'s values, spelt out so that building the parser loads no question format
+(a test keeps the two the same)."""
+
+
 def _questions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     questions = commands.add_parser("questions", help="import or export question banks")
     actions = questions.add_subparsers(dest="questions_command", required=True)
-    formats = [f.value for f in ImportFormat]
+    formats = list(QUESTION_FORMATS)
     load = actions.add_parser("import", help="import a GIFT, Moodle XML or CSV file")
     load.add_argument("file", type=Path)
     load.add_argument("--format", choices=formats, help="default: from the file name")
@@ -165,7 +180,9 @@ def _questions_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 async def _questions_command(args: argparse.Namespace, settings: Settings) -> int:
     from newspeech.audits.repository import AuditLogRepository
+    from newspeech.db.engine import create_engine, create_sessionmaker, unit_of_work
     from newspeech.questions.importer import export_college, import_questions
+    from newspeech.questions.interchange import ImportFormat, detect_format, parse_questions
 
     if args.questions_command == "regrade":
         from newspeech.review.cli import regrade_command, report_lines
@@ -205,6 +222,10 @@ def _password(username: str) -> str:
 
 
 async def _exam(args: argparse.Namespace, settings: Settings) -> int:
+    from websockets.exceptions import InvalidHandshake, InvalidURI
+
+    from newspeech.client.candidate import Candidate, load_answers, sign_in, summary_lines
+
     if args.speed <= 0:
         raise ValidationFailed("--speed must be positive")
     answers = load_answers(args.answers, max_seconds=settings.max_audio_seconds)
@@ -253,6 +274,9 @@ def _print_progress(event: dict[str, Any]) -> None:
 
 
 async def _db_command(args: argparse.Namespace, settings: Settings) -> None:
+    from newspeech.db import migrations
+    from newspeech.db.engine import create_engine
+
     engine = create_engine(settings)
     try:
         if args.db_command == "upgrade":
@@ -270,6 +294,9 @@ async def _db_command(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _seed(engine: AsyncEngine, *, demo: bool) -> None:
+    from newspeech.db.engine import create_sessionmaker, unit_of_work
+    from newspeech.seed import seed_demo_accounts, seed_reference_data
+
     sessionmaker = create_sessionmaker(engine)
     async with unit_of_work(sessionmaker) as db:
         report = await seed_reference_data(db)
@@ -289,6 +316,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from newspeech.app import create_app, reconcile_spool_alone, warm_import_worker
     from newspeech.observability import workers as metric_workers
+    from newspeech.voice.engines import check_model_files
 
     workers = args.workers if args.workers is not None else settings.workers
     if workers < 1:
@@ -342,6 +370,7 @@ def serve_worker_app() -> FastAPI:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     from newspeech.analysis.jobs.worker import run_worker
+    from newspeech.voice.engines import check_model_files
 
     check_model_files(settings)
     _log_to_console(settings.log_format)
@@ -387,7 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "ask":
             print("\n".join(asyncio.run(ask_cli.run(args, settings))))
         elif args.command == "voice":
-            print("\n".join(asyncio.run(voice_cli.run(args, settings, _say))))
+            from newspeech.exams import prerender
+
+            print("\n".join(asyncio.run(prerender.run(args, settings, _say))))
         elif args.command == "worker":
             _worker(args, settings)
         else:

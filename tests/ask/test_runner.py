@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from newspeech.ask import cli as ask_cli
 from newspeech.ask.catalogue import physical_name
 from newspeech.ask.guards import EVERY_ROW, RowFilter
-from newspeech.ask.repository import READ_ONLY_ROLE, ReadOnlyRunner
+from newspeech.ask.repository import ReadOnlyRunner
+from newspeech.ask.roles import READ_ONLY_ROLE
 from newspeech.config import Settings
 from newspeech.errors import QueryRefused, QueryTimeout, ValidationFailed
 from tests.ask.conftest import row_counts

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from newspeech.ask.catalogue import CATALOGUE, VIEWS, physical_name
-from newspeech.ask.repository import READ_ONLY_ROLE
+from newspeech.ask.roles import READ_ONLY_ROLE
 from newspeech.db.migrations import downgrade, upgrade
 from tests.fixtures.analysis_world import AnalysisWorld
 from tests.fixtures.world import World

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from newspeech.analysis.prompt_tree import PromptFile, read_prompt_tree
-from newspeech.analysis.service import CatalogueEntry, CatalogueFilter, PromptRegistry, PromptSync
-from newspeech.audits.repository import AuditLogRepository
-from newspeech.config import Settings
-from newspeech.db.engine import create_engine, create_sessionmaker
 from newspeech.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from newspeech.analysis.prompt_tree import PromptFile
+    from newspeech.analysis.service import CatalogueEntry
+    from newspeech.config import Settings
 
 DEFAULT_PROMPTS = Path(__file__).with_name("default_prompts")
 """The prompt set shipped with the product (interview and design audits)."""
@@ -40,6 +40,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
     """Do the command; the lines to print. Raises ``NewSpeechError`` subclasses."""
+    # Imported here, not at the top: every ``newspeech`` command builds this parser.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newspeech.analysis.prompt_tree import read_prompt_tree
+    from newspeech.db.engine import create_engine, create_sessionmaker
+
     # Read (and so check) the whole tree before touching the database.
     prompts = read_prompt_tree(args.folder) if args.prompts_command == "sync" else []
     engine = create_engine(settings)
@@ -60,6 +66,9 @@ async def _sync(
     args: argparse.Namespace,
     settings: Settings,
 ) -> list[str]:
+    from newspeech.analysis.service import PromptSync
+    from newspeech.audits.repository import AuditLogRepository
+
     async with sessionmaker() as db:
         audits = AuditLogRepository(db, enabled=settings.enable_audit_logs)
         report = await PromptSync(db, audits=audits).sync(prompts, origin=str(args.folder))
@@ -72,6 +81,8 @@ async def _sync(
 
 
 async def _list(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    from newspeech.analysis.service import CatalogueFilter, PromptRegistry
+
     async with sessionmaker() as db:
         entries = await PromptRegistry(db).catalogue(CatalogueFilter(include_retired=True))
     if not entries:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from newspeech.ask.repository import READ_ONLY_ROLE
-from newspeech.config import Settings
-from newspeech.db.engine import create_engine
+from newspeech.ask.roles import READ_ONLY_ROLE
 from newspeech.errors import UpstreamError, ValidationFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from newspeech.config import Settings
 
 PASSWORD_VARIABLE = "NEWSPEECH_ASK_LOGIN_PASSWORD"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
@@ -51,6 +51,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
             f"set {PASSWORD_VARIABLE} to the login's password (12 characters or more, no quotes"
             " or backslashes)"
         )
+    # Imported here, not at the top: every ``newspeech`` command builds this parser.
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from newspeech.db.engine import create_engine
+
     engine = create_engine(settings)
     dialect = engine.dialect.name
     try:
@@ -79,6 +84,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 
 async def _postgresql(connection: AsyncConnection, name: str, password: str) -> None:
+    from sqlalchemy import text
+
     exists = await connection.execute(
         text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}
     )

@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from newspeech.ask.catalogue import VIEWS, physical_name
 from newspeech.ask.guards import RowFilter
+from newspeech.ask.roles import READ_ONLY_ROLE
 from newspeech.errors import QueryRefused, QueryTimeout
 
 logger = logging.getLogger(__name__)
 
-READ_ONLY_ROLE = "newspeech_ask"
 _PG_CANCELLED = "57014"
 _MARIADB_INTERRUPTED = {1969, 3024}
 

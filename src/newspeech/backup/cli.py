@@ -6,20 +6,14 @@ import argparse
 import asyncio
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from newspeech.backup.manifest import Manifest
-from newspeech.backup.service import (
-    RestoreReport,
-    create_backup,
-    default_archive_path,
-    prune_archives,
-    restore_backup,
-    verify_backup,
-)
-from newspeech.config import Settings
 from newspeech.errors import UpstreamError, ValidationFailed
+
+if TYPE_CHECKING:
+    from newspeech.backup.manifest import Manifest
+    from newspeech.backup.service import RestoreReport
+    from newspeech.config import Settings
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +51,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
     """Do the command; the lines to print. Raises ``NewSpeechError`` subclasses."""
+    # Imported here, not at the top: every ``newspeech`` command builds this parser.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from newspeech.backup.service import restore_backup, verify_backup
+
     try:
         if args.backup_command == "create":
             return await _create(args, settings)
@@ -70,6 +69,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> list[str]:
 async def _create(args: argparse.Namespace, settings: Settings) -> list[str]:
     if args.keep is not None and args.keep < 1:
         raise ValidationFailed("--keep must be at least 1 (the archive just written)")
+    from newspeech.backup.service import create_backup, default_archive_path, prune_archives
+
     output: Path = args.output or default_archive_path(settings, dt.datetime.now(dt.UTC))
     lines = [f"wrote {output}", *describe(await create_backup(settings, output))]
     if args.keep is not None:

@@ -32,21 +32,6 @@ from newspeech.voice.pool import InferencePool
 from newspeech.voice.speaker import Speaker
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    voice = commands.add_parser("voice", help="the examiner's voice")
-    actions = voice.add_subparsers(dest="voice_command", required=True)
-    prerender = actions.add_parser(
-        "prerender",
-        help="synthesise every question, case and fixed phrase into the disk store "
-        "(NEWSPEECH_TTS_DISK_CACHE_MB) shared by every server process; stored ones are skipped",
-    )
-    prerender.add_argument(
-        "--college",
-        action="append",
-        help="only this college type's bank (repeatable; default: every college)",
-    )
-
-
 async def texts_to_render(db: AsyncSession, colleges: list[str] | None) -> dict[str, list[str]]:
     """The cacheable texts, by group: the fixed phrases, then each college's cases and
     questions in bank order."""
