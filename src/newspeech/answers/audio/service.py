@@ -30,7 +30,7 @@ from newspeech.db.outage import database_unavailable
 from newspeech.errors import NewSpeechError, NotFound
 from newspeech.models import Answer
 from newspeech.storage import AudioStore, ObjectMissing
-from newspeech.voice.audio import OPUS_CONTENT_TYPE, encode_ogg_opus
+from newspeech.voice.audio import OPUS_CONTENT_TYPE, AudioNotEncoded, encode_ogg_opus
 
 logger = logging.getLogger(__name__)
 
@@ -284,23 +284,15 @@ class AnswerAudioRecorder:
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         try:
             data = await self._offload(lambda: encode_ogg_opus(samples))
+        except AudioNotEncoded as exc:  # the same samples never encode: the recording is lost
+            return await self._not_stored(entry, exc, lost=True, audit=audit_failure), None
+        try:
             await self.store.put(key, data, CONTENT_TYPE)
-        except (NewSpeechError, ValueError, OSError) as exc:  # av.FFmpegError is an OSError
+        except (NewSpeechError, ValueError, OSError) as exc:
+            # The store is away (or refuses) for now: with a spool the take waits there and is
+            # tried again; a key the store refuses (ValueError) never becomes acceptable.
             lost = isinstance(exc, ValueError) or self.spool is None
-            logger.warning(
-                "answer %s: audio not stored%s: %s",
-                entry.answer_id,
-                "" if lost else " (kept in the spool, tried again)",
-                exc,
-            )
-            if audit_failure:
-                await self._audit(
-                    "answer.audio_failed",
-                    entry,
-                    {"store": self.store.name, "error": repr(exc)[:500], "retried": not lost},
-                    status="failure",
-                )
-            return (_Outcome.LOST if lost else _Outcome.PENDING), None
+            return await self._not_stored(entry, exc, lost=lost, audit=audit_failure), None
         try:
             async with unit_of_work(self._sessionmaker) as db:
                 if not await self._attach(AnswerAudioRepository(db), entry, key):
@@ -330,6 +322,24 @@ class AnswerAudioRecorder:
             )
             return _Outcome.PENDING, None
         return _Outcome.STORED, key
+
+    async def _not_stored(
+        self, entry: SpooledAnswer, exc: Exception, *, lost: bool, audit: bool
+    ) -> _Outcome:
+        logger.warning(
+            "answer %s: audio not stored%s: %s",
+            entry.answer_id,
+            "" if lost else " (kept in the spool, tried again)",
+            exc,
+        )
+        if audit:
+            await self._audit(
+                "answer.audio_failed",
+                entry,
+                {"store": self.store.name, "error": repr(exc)[:500], "retried": not lost},
+                status="failure",
+            )
+        return _Outcome.LOST if lost else _Outcome.PENDING
 
     @staticmethod
     async def _attach(audio: AnswerAudioRepository, entry: SpooledAnswer, key: str) -> bool:
