@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.answers.audio.repository import AnswerAudioRepository, AnswerAudioRow
 from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer, take_of
 from newspeech.audits.repository import AuditLogRepository
+from newspeech.audits.service import record_apart
 from newspeech.auth.scope import Scope
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
 from newspeech.errors import NewSpeechError, NotFound
+from newspeech.kit.retry import retry_while
 from newspeech.models import Answer
 from newspeech.storage import AudioStore, ObjectMissing
 from newspeech.voice.audio import OPUS_CONTENT_TYPE, AudioNotEncoded, encode_ogg_opus
@@ -153,12 +155,13 @@ class AnswerAudioRecorder:
         """Store a spooled take and commit its key (``retries`` more tries while the store or
         the database is away), then take it out of the spool unless it must wait: what the
         live exam and :meth:`reconcile` both do."""
-        outcome, key = await self._store(entry, pcm, audit_failure=True)
-        for _ in range(retries if self.spool is not None else 0):
-            if outcome is not _Outcome.PENDING or self._superseded(entry):
-                break
-            await asyncio.sleep(self._retry_seconds)
-            outcome, key = await self._store(entry, pcm, audit_failure=False)
+        (outcome, key), _ = await retry_while(
+            # The outage is audited once, not at each try.
+            lambda n: self._store(entry, pcm, audit_failure=n == 1),
+            lambda tried: tried[0] is _Outcome.PENDING and not self._superseded(entry),
+            attempts=1 + (retries if self.spool is not None else 0),
+            delay=lambda _: self._retry_seconds,
+        )
         if outcome in (_Outcome.LOST, _Outcome.REPLACED) and not self._superseded(entry):
             await self._drop_orphan(entry)
         if outcome is not _Outcome.PENDING or self._superseded(entry):
@@ -353,19 +356,17 @@ class AnswerAudioRecorder:
     async def _audit(
         self, action: str, entry: SpooledAnswer, details: dict[str, object], *, status: str
     ) -> None:
-        try:
-            async with unit_of_work(self._sessionmaker) as db:
-                await AuditLogRepository(db, enabled=self._audit_enabled).log(
-                    action,
-                    user_id=entry.user_id,
-                    session_id=entry.exam_session_id,
-                    resource_type="answer",
-                    resource_id=entry.answer_id,
-                    status=status,
-                    details=details,
-                )
-        except Exception:  # the audit must not turn a lost recording into a crashed exam
-            logger.exception("answer %s: could not audit %s", entry.answer_id, action)
+        await record_apart(
+            self._sessionmaker,
+            action,
+            enabled=self._audit_enabled,
+            user_id=entry.user_id,
+            exam_session_id=entry.exam_session_id,
+            resource_type="answer",
+            resource_id=entry.answer_id,
+            status=status,
+            details=details,
+        )
 
 
 @dataclass(eq=False)
