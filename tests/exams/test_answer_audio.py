@@ -3,6 +3,7 @@ with a real local store (or one that fails), real keyword grading, real speech a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -41,6 +42,9 @@ from tests.fixtures.s3_server import make_bucket, s3_location, s3_server
 
 MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
 FIRST_MODEL_ANSWER = MEDICAL.scenarios[0].questions[0].model_answer
+SECOND_MODEL_ANSWER = MEDICAL.scenarios[0].questions[1].model_answer
+UNENCODABLE = b"\0"
+"""A take that holds no whole sample: libopus refuses it (FFmpeg's ENOMEM)."""
 
 
 class FailingStore(LocalAudioStore):
@@ -172,6 +176,78 @@ async def test_a_failing_store_keeps_the_answer_and_audits_the_lost_recording(
     assert failure.status == "failure"
     assert failure.resource_id == answer.id
     assert "connection refused" in (failure.details or {})["error"]
+
+
+async def test_a_take_the_encoder_refuses_is_lost_audited_and_the_sitting_goes_on(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """libopus refuses answer 1's take (it holds no whole sample: FFmpeg's ENOMEM, which
+    PyAV raises as neither an OSError nor a ValueError). The recording is lost at once, not
+    retried: audited, out of the spool; the answer and its grade stay, and the sitting goes
+    on to keep answer 2's recording."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    recorder = AnswerAudioRecorder(
+        store, sessionmaker, offload=pool.run, spool=spool, retry_seconds=0.05
+    )
+    clock = FakeClock()
+    deps = ExamDependencies(
+        sessionmaker=sessionmaker,
+        grader=PooledGrader(KeywordGrader(), pool.run),
+        clock=clock,
+        audio=recorder,
+    )
+    conversation = await ExamConversation.start(deps, student, "medical")
+    await conversation.begin()
+    await conversation.answer(heard(clock, "Yes, that's me.", real_speech[: SAMPLE_RATE // 2]))
+    refused = dataclasses.replace(heard(clock, FIRST_MODEL_ANSWER, real_speech), pcm=UNENCODABLE)
+    turn = await conversation.answer(refused)
+    assert [e["number"] for e in turn.events if e["type"] == "question"] == [2]
+    await recorder.drain()
+
+    await db.commit()  # a fresh snapshot (MariaDB's REPEATABLE READ)
+    first = (
+        await db.scalars(
+            select(Answer)
+            .where(Answer.session_id == conversation.exam_session_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    assert first.transcribed_text == FIRST_MODEL_ANSWER
+    assert first.answer_audio_path is None
+    assert (await db.scalars(select(Evaluation).where(Evaluation.answer_id == first.id))).one()
+    failure = (
+        await db.scalars(select(AuditLog).where(AuditLog.action == "answer.audio_failed"))
+    ).one()
+    assert (failure.status, failure.resource_id) == ("failure", first.id)
+    assert (failure.details or {})["retried"] is False
+    assert "AudioNotEncoded" in (failure.details or {})["error"]
+    assert spool.entries() == []
+
+    turn = await conversation.answer(heard(clock, SECOND_MODEL_ANSWER, real_speech))
+    assert [e["number"] for e in turn.events if e["type"] == "question"] == [3]
+    await recorder.drain()
+
+    await db.commit()
+    answers = (
+        await db.scalars(
+            select(Answer)
+            .where(Answer.session_id == conversation.exam_session_id)
+            .order_by(Answer.question_number)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert [a.answer_audio_path for a in answers] == [
+        None,
+        audio_key(conversation.exam_session_id, answers[1].id),
+    ]
+    assert (await store.get(audio_key(conversation.exam_session_id, answers[1].id)))[:4] == b"OggS"
+    assert spool.entries() == []
 
 
 class FlakyStore(LocalAudioStore):
@@ -346,10 +422,6 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         made = S3AudioStore(s3_location(endpoint, make_bucket(endpoint)))
     yield made
     await made.aclose()
-
-
-UNENCODABLE = b"\0"
-"""A take that holds no whole sample: it can never be encoded."""
 
 
 async def went_on_with(

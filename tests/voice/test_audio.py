@@ -15,8 +15,10 @@ from av.audio.stream import AudioStream
 
 from newspeech.errors import ValidationFailed
 from newspeech.voice.audio import (
+    AudioNotEncoded,
     AudioRejected,
     decode_audio,
+    encode_ogg_opus,
     encode_wav,
     pcm16_from_float,
     resample_pcm16,
@@ -166,6 +168,38 @@ def test_encode_wav_round_trips(jfk: PCM16) -> None:
             SAMPLE_RATE,
         )
     np.testing.assert_array_equal(decode_audio(data, max_seconds=LIMIT), jfk)
+
+
+def test_encode_ogg_opus_keeps_the_voice(jfk: PCM16) -> None:
+    data = encode_ogg_opus(jfk)
+
+    assert data[:4] == b"OggS"
+    assert len(data) < jfk.nbytes / 5  # compressed, not PCM
+    decoded = decode_audio(data, max_seconds=LIMIT)
+    assert decoded.size / SAMPLE_RATE == pytest.approx(jfk.size / SAMPLE_RATE, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("samples", "bitrate", "raised"),
+    [
+        # libopus answers an empty frame with ENOMEM: neither an OSError nor a ValueError.
+        pytest.param(0, 24_000, av.error.MemoryError, id="no-samples"),
+        pytest.param(SAMPLE_RATE, 10**9, av.error.ArgumentError, id="bitrate-refused"),
+    ],
+)
+def test_encode_ogg_opus_turns_each_encoder_failure_into_one_error(
+    samples: int, bitrate: int, raised: type[Exception]
+) -> None:
+    with pytest.raises(AudioNotEncoded, match="libopus could not encode") as caught:
+        encode_ogg_opus(np.ones(samples, dtype=np.int16), bitrate=bitrate)
+
+    assert type(caught.value.__cause__) is raised
+    assert isinstance(caught.value, ValueError)  # callers that catch bad input still do
+
+
+def test_encode_ogg_opus_refuses_more_than_one_channel() -> None:
+    with pytest.raises(AudioNotEncoded, match="mono"):
+        encode_ogg_opus(np.zeros((2, 160), dtype=np.int16))
 
 
 def test_rejects_empty_upload() -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from newspeech.audits.repository import AuditLogRepository
+from newspeech.db.engine import unit_of_work
 from newspeech.kit.pagination import PageRequest, fetch_page, order_by, where_given
 from newspeech.models import AuditLog
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,46 @@ class Auditor:
             ip_address=self.client.ip_address,
             user_agent=(self.client.user_agent or None) and self.client.user_agent[:1000],
             flush=flush,
+        )
+
+
+async def record_apart(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    action: str,
+    *,
+    enabled: bool = True,
+    user_id: int | None = None,
+    exam_session_id: int | None = None,
+    resource_type: str | None = None,
+    resource_id: int | None = None,
+    status: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One audit row in a transaction of its own, for background work (an e-mail, a stored
+    recording) whose change committed long before, or never touched the database.
+
+    It never raises: the row records what is done already, and a task that could not write
+    it must still finish its work. When it cannot be written (the database is away, or
+    anything else) the log keeps the action, with the error's traceback."""
+    try:
+        async with unit_of_work(sessionmaker) as db:
+            await AuditLogRepository(db, enabled=enabled).log(
+                action,
+                user_id=user_id,
+                session_id=exam_session_id,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                status=status,
+                details=details,
+            )
+    except Exception:
+        logger.exception(
+            "the %s audit row (%s %s, %s) was not stored: %s",
+            action,
+            resource_type,
+            resource_id,
+            status,
+            details,
         )
 
 

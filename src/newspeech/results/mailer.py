@@ -12,13 +12,12 @@ from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from newspeech.audits.repository import AuditLogRepository
+from newspeech.audits.service import record_apart
 from newspeech.config import Settings
-from newspeech.db.engine import unit_of_work
 from newspeech.errors import InvalidState
+from newspeech.kit.retry import retry_while
 from newspeech.kit.signed_links import LinkSigner
 from newspeech.models import CollegeType, ExamSession, Result, User
 from newspeech.results.mail import (
@@ -140,31 +139,44 @@ class ResultMailer:
             await self._audit(mail, "result.email_failed", "failure", {"error": repr(exc)[:500]})
             self._count("failed")
             return
+        failure, attempt = await self._send_with_retries(mail, message)
+        if failure is None:
+            await self._audit(mail, "result.email_sent", "success", {"attempts": attempt})
+            self._count("sent")
+            return
+        error = _described(failure)
+        logger.error("sitting %s: result e-mail not sent: %s", mail.session_code, error)
+        await self._audit(mail, "result.email_failed", "failure", {"error": error[:500]})
+        self._count("failed")
+
+    async def _send_with_retries(
+        self, mail: ResultMail, message: EmailMessage
+    ) -> tuple[Exception | None, int]:
+        """Send, trying again with a doubling back-off unless the server refuses the e-mail
+        for good; what failed last (``None`` when sent) and how many tries it took."""
         attempts = self._settings.smtp_attempts
-        error = ""
-        for attempt in range(1, attempts + 1):
+
+        async def send(attempt: int) -> Exception | None:
             try:
                 await self._send(message)
             except (aiosmtplib.SMTPException, OSError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                permanent = isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
                 logger.warning(
                     "sitting %s: result e-mail, try %d of %d failed: %s",
                     mail.session_code,
                     attempt,
                     attempts,
-                    error,
+                    _described(exc),
                 )
-                if permanent or attempt == attempts:
-                    break
-                await self._sleep(self._settings.smtp_retry_seconds * 2 ** (attempt - 1))
-            else:
-                await self._audit(mail, "result.email_sent", "success", {"attempts": attempt})
-                self._count("sent")
-                return
-        logger.error("sitting %s: result e-mail not sent: %s", mail.session_code, error)
-        await self._audit(mail, "result.email_failed", "failure", {"error": error[:500]})
-        self._count("failed")
+                return exc
+            return None
+
+        return await retry_while(
+            send,
+            lambda failure: failure is not None and not _permanent(failure),
+            attempts=attempts,
+            delay=lambda n: self._settings.smtp_retry_seconds * 2 ** (n - 1),
+            sleep=self._sleep,
+        )
 
     async def _send(self, message: EmailMessage) -> None:
         s = self._settings
@@ -183,24 +195,28 @@ class ResultMailer:
     async def _audit(
         self, mail: ResultMail, action: str, status: str, details: dict[str, object]
     ) -> None:
-        """The e-mail's audit row, in a transaction of its own: the result committed long ago.
-        With the database away only the log keeps it."""
-        try:
-            async with unit_of_work(self._sessionmaker) as db:
-                await AuditLogRepository(db, enabled=self._audit_enabled).log(
-                    action,
-                    user_id=mail.user_id,
-                    session_id=mail.exam_session_id,
-                    resource_type="result",
-                    resource_id=mail.result_id,
-                    status=status,
-                    details={"to": address_of(mail.to), **details},
-                )
-        except (SQLAlchemyError, OSError):
-            logger.exception(
-                "sitting %s: the %s audit row was not stored", mail.session_code, action
-            )
+        """The e-mail's audit row, in a transaction of its own: the result committed long ago."""
+        await record_apart(
+            self._sessionmaker,
+            action,
+            enabled=self._audit_enabled,
+            user_id=mail.user_id,
+            exam_session_id=mail.exam_session_id,
+            resource_type="result",
+            resource_id=mail.result_id,
+            status=status,
+            details={"to": address_of(mail.to), **details},
+        )
 
     def _count(self, outcome: Outcome) -> None:
         if self._on_outcome is not None:
             self._on_outcome(outcome)
+
+
+def _described(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _permanent(exc: Exception) -> bool:
+    """An SMTP 5xx reply: the server will not take this e-mail, however often it is sent."""
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500

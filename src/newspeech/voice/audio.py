@@ -167,26 +167,37 @@ OPUS_BITRATE = 24_000
 """Bits per second for stored speech: transparent for a 16 kHz voice, ~15 kB per 5 s answer."""
 
 
+class AudioNotEncoded(ValueError):
+    """The samples cannot be encoded (none, not mono, or the encoder refused them): trying
+    again gives the same answer."""
+
+
 def encode_ogg_opus(
     pcm: PCM16, sample_rate: int = SAMPLE_RATE, bitrate: int = OPUS_BITRATE
 ) -> bytes:
-    """Mono PCM16 as an Ogg/Opus file (libopus through PyAV): about a tenth of the WAV."""
+    """Mono PCM16 as an Ogg/Opus file (libopus through PyAV): about a tenth of the WAV.
+
+    Whatever FFmpeg raises (its errors are neither all OSErrors nor all ValueErrors: libopus
+    answers an empty frame with ``av.error.MemoryError``) comes out as :class:`AudioNotEncoded`.
+    """
     if pcm.ndim != 1:
-        raise ValueError(f"expected mono samples (1-D), got shape {pcm.shape}")
-    if pcm.size == 0:
-        raise ValueError("no samples to encode")  # libopus would fail with an ENOMEM
+        raise AudioNotEncoded(f"expected mono samples (1-D), got shape {pcm.shape}")
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="ogg") as container:
-        # Complexity 5 of 10: half the encoder's CPU for ~5 % more bytes (scripts/bench
-        # audio_store); the pool it runs in also transcribes and grades.
-        stream = container.add_stream(
-            "libopus", rate=sample_rate, layout="mono", options={"compression_level": "5"}
-        )
-        stream.bit_rate = bitrate
-        frame = AudioFrame.from_ndarray(
-            pcm.astype(np.int16, copy=False).reshape(1, -1), format="s16", layout="mono"
-        )
-        frame.sample_rate = sample_rate
-        for packet in (*stream.encode(frame), *stream.encode(None)):
-            container.mux(packet)
+    try:
+        with av.open(buffer, "w", format="ogg") as container:
+            # Complexity 5 of 10: half the encoder's CPU for ~5 % more bytes (scripts/bench
+            # audio_store); the pool it runs in also transcribes and grades.
+            stream = container.add_stream(
+                "libopus", rate=sample_rate, layout="mono", options={"compression_level": "5"}
+            )
+            stream.bit_rate = bitrate
+            frame = AudioFrame.from_ndarray(
+                pcm.astype(np.int16, copy=False).reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = sample_rate
+            for packet in (*stream.encode(frame), *stream.encode(None)):
+                container.mux(packet)
+    except av.FFmpegError as exc:
+        what = "no samples" if pcm.size == 0 else f"{pcm.size} samples at {sample_rate} Hz"
+        raise AudioNotEncoded(f"libopus could not encode {what}: {exc}") from exc
     return buffer.getvalue()

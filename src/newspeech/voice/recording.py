@@ -206,11 +206,11 @@ def _positioned(path: Path, start: float) -> Iterator[tuple[int, PCM16]]:
     """(sample position at 16 kHz, samples) of each resampled frame from about ``start``."""
     with _open(path) as container:
         stream = container.streams.audio[0]
-        if start > 0 and stream.time_base is not None:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True)
         resampler = AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         position: int | None = None
         try:
+            if start > 0 and stream.time_base is not None:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 if position is None:
                     position = round((frame.time or 0.0) * SAMPLE_RATE)

@@ -24,13 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from newspeech.answers.audio.repository import AnswerAudioRepository, AnswerAudioRow
 from newspeech.answers.audio.spool import AudioSpool, SpooledAnswer, take_of
 from newspeech.audits.repository import AuditLogRepository
+from newspeech.audits.service import record_apart
 from newspeech.auth.scope import Scope
 from newspeech.db.engine import unit_of_work
 from newspeech.db.outage import database_unavailable
 from newspeech.errors import NewSpeechError, NotFound
+from newspeech.kit.retry import retry_while
 from newspeech.models import Answer
 from newspeech.storage import AudioStore, ObjectMissing
-from newspeech.voice.audio import OPUS_CONTENT_TYPE, encode_ogg_opus
+from newspeech.voice.audio import OPUS_CONTENT_TYPE, AudioNotEncoded, encode_ogg_opus
 
 logger = logging.getLogger(__name__)
 
@@ -153,12 +155,13 @@ class AnswerAudioRecorder:
         """Store a spooled take and commit its key (``retries`` more tries while the store or
         the database is away), then take it out of the spool unless it must wait: what the
         live exam and :meth:`reconcile` both do."""
-        outcome, key = await self._store(entry, pcm, audit_failure=True)
-        for _ in range(retries if self.spool is not None else 0):
-            if outcome is not _Outcome.PENDING or self._superseded(entry):
-                break
-            await asyncio.sleep(self._retry_seconds)
-            outcome, key = await self._store(entry, pcm, audit_failure=False)
+        (outcome, key), _ = await retry_while(
+            # The outage is audited once, not at each try.
+            lambda n: self._store(entry, pcm, audit_failure=n == 1),
+            lambda tried: tried[0] is _Outcome.PENDING and not self._superseded(entry),
+            attempts=1 + (retries if self.spool is not None else 0),
+            delay=lambda _: self._retry_seconds,
+        )
         if outcome in (_Outcome.LOST, _Outcome.REPLACED) and not self._superseded(entry):
             await self._drop_orphan(entry)
         if outcome is not _Outcome.PENDING or self._superseded(entry):
@@ -284,23 +287,15 @@ class AnswerAudioRecorder:
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         try:
             data = await self._offload(lambda: encode_ogg_opus(samples))
+        except AudioNotEncoded as exc:  # the same samples never encode: the recording is lost
+            return await self._not_stored(entry, exc, lost=True, audit=audit_failure), None
+        try:
             await self.store.put(key, data, CONTENT_TYPE)
-        except (NewSpeechError, ValueError, OSError) as exc:  # av.FFmpegError is an OSError
+        except (NewSpeechError, ValueError, OSError) as exc:
+            # The store is away (or refuses) for now: with a spool the take waits there and is
+            # tried again; a key the store refuses (ValueError) never becomes acceptable.
             lost = isinstance(exc, ValueError) or self.spool is None
-            logger.warning(
-                "answer %s: audio not stored%s: %s",
-                entry.answer_id,
-                "" if lost else " (kept in the spool, tried again)",
-                exc,
-            )
-            if audit_failure:
-                await self._audit(
-                    "answer.audio_failed",
-                    entry,
-                    {"store": self.store.name, "error": repr(exc)[:500], "retried": not lost},
-                    status="failure",
-                )
-            return (_Outcome.LOST if lost else _Outcome.PENDING), None
+            return await self._not_stored(entry, exc, lost=lost, audit=audit_failure), None
         try:
             async with unit_of_work(self._sessionmaker) as db:
                 if not await self._attach(AnswerAudioRepository(db), entry, key):
@@ -331,6 +326,24 @@ class AnswerAudioRecorder:
             return _Outcome.PENDING, None
         return _Outcome.STORED, key
 
+    async def _not_stored(
+        self, entry: SpooledAnswer, exc: Exception, *, lost: bool, audit: bool
+    ) -> _Outcome:
+        logger.warning(
+            "answer %s: audio not stored%s: %s",
+            entry.answer_id,
+            "" if lost else " (kept in the spool, tried again)",
+            exc,
+        )
+        if audit:
+            await self._audit(
+                "answer.audio_failed",
+                entry,
+                {"store": self.store.name, "error": repr(exc)[:500], "retried": not lost},
+                status="failure",
+            )
+        return _Outcome.LOST if lost else _Outcome.PENDING
+
     @staticmethod
     async def _attach(audio: AnswerAudioRepository, entry: SpooledAnswer, key: str) -> bool:
         """Save the key in the answer's row if the row still holds this take (an answer the
@@ -343,19 +356,17 @@ class AnswerAudioRecorder:
     async def _audit(
         self, action: str, entry: SpooledAnswer, details: dict[str, object], *, status: str
     ) -> None:
-        try:
-            async with unit_of_work(self._sessionmaker) as db:
-                await AuditLogRepository(db, enabled=self._audit_enabled).log(
-                    action,
-                    user_id=entry.user_id,
-                    session_id=entry.exam_session_id,
-                    resource_type="answer",
-                    resource_id=entry.answer_id,
-                    status=status,
-                    details=details,
-                )
-        except Exception:  # the audit must not turn a lost recording into a crashed exam
-            logger.exception("answer %s: could not audit %s", entry.answer_id, action)
+        await record_apart(
+            self._sessionmaker,
+            action,
+            enabled=self._audit_enabled,
+            user_id=entry.user_id,
+            exam_session_id=entry.exam_session_id,
+            resource_type="answer",
+            resource_id=entry.answer_id,
+            status=status,
+            details=details,
+        )
 
 
 @dataclass(eq=False)
