@@ -41,6 +41,8 @@ Counted:
                 no fuzzy slips). "answers": the keywords the model answer's own text contains.
   grader        the same keywords as the grader finds them (ConceptMatcher: fuzzy slips,
                 negation) - what marks are given on.
+  inserted      keywords in the transcript of which the speaker said no form (put in by the
+                biased decoder, or by the correction).
   false neg.    a keyword the grader finds in the spoken text but only as negated in the
                 transcript ("no adrenaline ... mean arterial pressure").
   false corr.   corrections that put in a term the speaker did not say: on the item's own
@@ -358,6 +360,11 @@ def score(item: Item, text: str, scorer: Scorer) -> dict[str, Any]:
         "recall": recall,
         "grader": (sum(graded[i][0] for i in wanted), len(wanted)),
         "false_negations": sum(graded[i][1] and not reference[i][1] for i in wanted),
+        # Keywords in the transcript that the speaker did not say: put in by the decoder
+        # (biased towards them) or by the correction.
+        "inserted": sum(
+            scorer.contains(text, k) and not scorer.contains(item.text, k) for k in keywords
+        ),
         "negated": [keywords[i].term for i in wanted if graded[i][1] and not reference[i][1]],
     }
 
@@ -481,12 +488,13 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                         {"recall": [0, 0], "grader": [0, 0], "false_negations": 0,
                          "false_corrections_own": 0, "false_corrections_foreign": 0,
                          "false_corrections_neighbour": 0, "corrections": 0,
-                         "foreign_items": 0},
+                         "foreign_items": 0, "inserted": 0},
                     )  # fmt: skip
                     for k in ("recall", "grader"):
                         row[k][0] += s[k][0]
                         row[k][1] += s[k][1]
                     row["false_negations"] += s["false_negations"]
+                    row["inserted"] += s["inserted"]
                     if corrected == "corrected":
                         row["corrections"] += len(fixed.corrections)
                         row["false_corrections_own"] += sum(
@@ -624,7 +632,7 @@ def print_table(result: dict[str, Any]) -> None:
     )
     header = (
         f"{'condition':<22}{'group':<12}{'recall':>16}{'grader':>16}{'false neg':>10}"
-        f"{'corr':>6}{'false own':>10}{'false foreign':>14}{'false near':>11}"
+        f"{'corr':>6}{'false own':>10}{'false foreign':>14}{'false near':>11}{'inserted':>9}"
     )
     print("\n" + header)
     for condition, groups in result["table"].items():
@@ -636,7 +644,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{g['heard']:>6}/{g['of']:<4} {100 * (g['rate'] or 0):5.1f}%"
                 f"{row['false_negations']:>10}{row['corrections']:>6}"
                 f"{row['false_corrections_own']:>10}{row['false_corrections_foreign']:>14}"
-                f"{row['false_corrections_neighbour']:>11}"
+                f"{row['false_corrections_neighbour']:>11}{row.get('inserted', 0):>9}"
             )
         print()
     for condition, cost in (result.get("cpu") or {}).items():
