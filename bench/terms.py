@@ -3,6 +3,8 @@
     scripts/bench terms                  # table + bench/results/terms.json
     scripts/bench terms --quick          # every 5th sentence and model answer, for iterating
     scripts/bench terms --voices piper   # one voice
+    scripts/bench terms --quick --voices espeak --conditions biased prompt_terms \
+        --decoding beam5 --cpu-sample 20  # decoder variants, CPU seconds per decode
 
 The set (built from the shipped banks, src/newspeech/questions/banks, all six colleges):
 
@@ -23,7 +25,15 @@ decoding condition, and its transcript is corrected towards the question's terms
   hotwords  the question as prompt, its keyword terms as hotwords: what the product did before;
   biased    newspeech.voice.bias.decoder_bias: the question as prompt, every keyword's term
             and then every synonym as hotwords, each with a comma (what the product does now;
-            without the commas, measured at c38d91f: 92.3 % raw, 93.7 % corrected).
+            without the commas, measured at c38d91f: 92.3 % raw, 93.7 % corrected);
+  prompt_terms  no hotwords: the question and then "Key terms: a, b and c." as the prompt;
+  hot_sentence  the question as prompt, "Key terms: a, b and c." as the one hotword.
+
+and each decoding (--decoding, one per run; its transcripts are cached apart): ``greedy`` (the
+product's), ``beam5`` (beam search of 5), ``hot96`` / ``hot32`` (hotword budget in tokens instead
+of 64), ``blank`` (``suppress_blank`` off). --cpu-sample N decodes N items once more, one at a
+time, and reports the process's CPU seconds per decode (every thread; wall time depends on the
+load).
 
 Counted:
   recall        a spoken form is heard when the normalised transcript contains it, or another
@@ -31,6 +41,8 @@ Counted:
                 no fuzzy slips). "answers": the keywords the model answer's own text contains.
   grader        the same keywords as the grader finds them (ConceptMatcher: fuzzy slips,
                 negation) - what marks are given on.
+  inserted      keywords in the transcript of which the speaker said no form (put in by the
+                biased decoder, or by the correction).
   false neg.    a keyword the grader finds in the spoken text but only as negated in the
                 transcript ("no adrenaline ... mean arterial pressure").
   false corr.   corrections that put in a term the speaker did not say: on the item's own
@@ -47,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -66,8 +79,9 @@ from newspeech.grading.matching import ConceptMatcher
 from newspeech.grading.protocols import GradingQuestion, Keyword
 from newspeech.grading.text import FUNCTION_WORDS, Analyser
 from newspeech.questions.banks import load_banks
+from newspeech.voice import stt as stt_module
 from newspeech.voice.audio import decode_audio
-from newspeech.voice.bias import decoder_bias
+from newspeech.voice.bias import bias_terms, decoder_bias
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, Word
 from newspeech.voice.stt import WhisperSpeechToText
@@ -224,18 +238,77 @@ class Cache:
         self._path(*key, suffix=".json").write_text(json.dumps(value))
 
 
-CONDITIONS = ("hotwords", "biased")
+CONDITIONS = ("hotwords", "biased", "prompt_terms", "hot_sentence")
+
+
+def _listed(terms: Sequence[str]) -> str:
+    return ", ".join(terms[:-1]) + (f" and {terms[-1]}" if len(terms) > 1 else terms[0])
 
 
 def conditions(q: Question, chosen: Sequence[str]) -> dict[str, tuple[str | None, tuple[str, ...]]]:
     """Decoder prompt and hotwords per condition."""
     keywords = q.grading.keywords
     forms = [k.forms for k in keywords]
+    terms = bias_terms(forms)
     every = {
         "hotwords": (q.grading.text, tuple(k.term for k in keywords)),
         "biased": decoder_bias(q.grading.text, forms),
+        # The question, then its terms as a sentence, all as the text before the answer (the
+        # terms nearest it); no hotwords.
+        "prompt_terms": (f"{q.grading.text} Key terms: {_listed(terms)}.", ()),
+        # The question as the prompt, the terms as one sentence in the hotword slot.
+        "hot_sentence": (q.grading.text, (f"Key terms: {_listed(terms)}.",)),
     }
     return {name: every[name] for name in chosen}
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How the decoder is run (the product's settings are ``greedy``)."""
+
+    beam_size: int = 1
+    hotword_tokens: int = stt_module.HOTWORD_TOKENS
+    suppress_blank: bool = True
+
+
+DECODINGS = {
+    "greedy": Decoding(),
+    "beam5": Decoding(beam_size=5),
+    "hot96": Decoding(hotword_tokens=96),
+    "hot32": Decoding(hotword_tokens=32),
+    "blank": Decoding(suppress_blank=False),
+}
+
+
+class VariantSpeechToText(WhisperSpeechToText):
+    """The product's engine with :class:`Decoding`'s knobs turned (for measuring them)."""
+
+    decoding = Decoding()
+
+    def _clip_tokens(self, text: str | None, limit: int, *, keep_end: bool) -> str | None:
+        if limit == stt_module.HOTWORD_TOKENS and not keep_end:
+            limit = self.decoding.hotword_tokens
+        return super()._clip_tokens(text, limit, keep_end=keep_end)
+
+    def _generate(self, encoder_output: Any, prompt: list[int]) -> Any:
+        if self.decoding.suppress_blank:
+            return super()._generate(encoder_output, prompt)
+        (result,) = self.model.model.generate(
+            encoder_output,
+            [prompt],
+            beam_size=self.beam_size,
+            patience=1,
+            length_penalty=1,
+            max_length=len(prompt) + stt_module.MAX_NEW_TOKENS,
+            suppress_blank=False,
+            suppress_tokens=self._suppress_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            sampling_temperature=0.0,
+        )
+        tokens = list(result.sequences_ids[0])
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        return stt_module._Decoded(tokens, avg_logprob, float(result.no_speech_prob))
 
 
 class Scorer:
@@ -287,6 +360,11 @@ def score(item: Item, text: str, scorer: Scorer) -> dict[str, Any]:
         "recall": recall,
         "grader": (sum(graded[i][0] for i in wanted), len(wanted)),
         "false_negations": sum(graded[i][1] and not reference[i][1] for i in wanted),
+        # Keywords in the transcript that the speaker did not say: put in by the decoder
+        # (biased towards them) or by the correction.
+        "inserted": sum(
+            scorer.contains(text, k) and not scorer.contains(item.text, k) for k in keywords
+        ),
         "negated": [keywords[i].term for i in wanted if graded[i][1] and not reference[i][1]],
     }
 
@@ -301,6 +379,7 @@ async def decode_all(
     voices: CandidateVoices,
     cache: Cache,
     chosen: Sequence[str],
+    variant: str = "greedy",
 ) -> None:
     renders: dict[str, Callable[[str], PCM16]] = {"piper": voices.piper, "espeak": voices.espeak}
     todo = []
@@ -311,7 +390,9 @@ async def decode_all(
             pcm = cache.audio(item.voice, item.text, renders[item.voice])
         digest = hashlib.sha1(pcm.tobytes()).hexdigest()
         for name, (prompt, hotwords) in conditions(item.question, chosen).items():
-            key = ("tiny.en-v3", digest, prompt or "", "|".join(hotwords))
+            key: tuple[str, ...] = ("tiny.en-v3", digest, prompt or "", "|".join(hotwords))
+            if variant != "greedy":
+                key = (*key, repr(DECODINGS[variant]))
             found = cache.transcript(key)
             if found is None:
                 todo.append((item, name, key, pcm, prompt, hotwords))
@@ -340,6 +421,35 @@ async def decode_all(
 
     for start in range(0, len(todo), stt.num_workers * 4):
         await asyncio.gather(*(one(job) for job in todo[start : start + stt.num_workers * 4]))
+
+
+async def cpu_per_decode(
+    items: list[Item], stt: WhisperSpeechToText, cache: Cache, chosen: Sequence[str], n: int
+) -> dict[str, Any]:
+    """CPU seconds (all threads of the process) per decode, one decode at a time, on every
+    ``len(items) // n``-th synthesised item: the same sample for every variant."""
+    sample = [i for i in items if not i.audio_file][:: max(1, len(items) // n)][:n]
+    out: dict[str, Any] = {}
+    for name in chosen:
+        jobs = []
+        for item in sample:
+            pcm = cache.audio(item.voice, item.text, lambda text: np.zeros(0, np.int16))
+            prompt, hotwords = conditions(item.question, [name])[name]
+            jobs.append((pcm, prompt, hotwords))
+        await stt.transcribe(jobs[0][0], prompt=jobs[0][1], hotwords=jobs[0][2])  # warm
+        cpu, wall = time.process_time(), time.perf_counter()
+        audio = 0.0
+        for pcm, prompt, hotwords in jobs:
+            await stt.transcribe(pcm, prompt=prompt, hotwords=hotwords)
+            audio += pcm.size / 16000
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        out[name] = {
+            "decodes": len(jobs),
+            "audio_seconds_mean": round(audio / len(jobs), 2),
+            "cpu_seconds_per_decode": round(cpu / len(jobs), 4),
+            "wall_seconds_per_decode": round(wall / len(jobs), 4),
+        }
+    return out
 
 
 def heard_words(value: dict[str, Any]) -> list[Word]:
@@ -378,12 +488,13 @@ def evaluate(items: list[Item], corrector: TermCorrector) -> dict[str, Any]:
                         {"recall": [0, 0], "grader": [0, 0], "false_negations": 0,
                          "false_corrections_own": 0, "false_corrections_foreign": 0,
                          "false_corrections_neighbour": 0, "corrections": 0,
-                         "foreign_items": 0},
+                         "foreign_items": 0, "inserted": 0},
                     )  # fmt: skip
                     for k in ("recall", "grader"):
                         row[k][0] += s[k][0]
                         row[k][1] += s[k][1]
                     row["false_negations"] += s["false_negations"]
+                    row["inserted"] += s["inserted"]
                     if corrected == "corrected":
                         row["corrections"] += len(fixed.corrections)
                         row["false_corrections_own"] += sum(
@@ -476,16 +587,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     items = build_set(args.voices, args.quick)
     pool = InferencePool()
     try:
-        settings = Settings(environment="test", data_dir=Path(tempfile.mkdtemp(prefix="terms-")))
-        stt = WhisperSpeechToText.from_settings(settings, pool=pool)
-        await decode_all(items, stt, CandidateVoices(), Cache(args.cache), args.conditions)
+        settings = Settings(
+            environment="test",
+            data_dir=Path(tempfile.mkdtemp(prefix="terms-")),
+            whisper_beam_size=DECODINGS[args.decoding].beam_size,
+        )
+        engine = WhisperSpeechToText.from_settings(settings, pool=pool)
+        stt = VariantSpeechToText(
+            engine.model, pool, beam_size=engine.beam_size, num_workers=engine.num_workers
+        )
+        stt.decoding = DECODINGS[args.decoding]
+        cache = Cache(args.cache)
+        await decode_all(items, stt, CandidateVoices(), cache, args.conditions, args.decoding)
+        cpu = (
+            await cpu_per_decode(items, stt, cache, args.conditions, args.cpu_sample)
+            if args.cpu_sample
+            else None
+        )
     finally:
         pool.close()
     corrector = TermCorrector(EspeakPhonetics())
     evaluated = evaluate(items, corrector)
     return {
         **provenance.header(),
-        "model": "whisper tiny.en int8, greedy",
+        "model": "whisper tiny.en int8",
+        "decoding": {"name": args.decoding, **dataclasses.asdict(DECODINGS[args.decoding])},
+        "cpu": cpu,
         "quick": args.quick,
         "voices": args.voices,
         "items": {
@@ -505,7 +632,7 @@ def print_table(result: dict[str, Any]) -> None:
     )
     header = (
         f"{'condition':<22}{'group':<12}{'recall':>16}{'grader':>16}{'false neg':>10}"
-        f"{'corr':>6}{'false own':>10}{'false foreign':>14}{'false near':>11}"
+        f"{'corr':>6}{'false own':>10}{'false foreign':>14}{'false near':>11}{'inserted':>9}"
     )
     print("\n" + header)
     for condition, groups in result["table"].items():
@@ -517,9 +644,11 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{g['heard']:>6}/{g['of']:<4} {100 * (g['rate'] or 0):5.1f}%"
                 f"{row['false_negations']:>10}{row['corrections']:>6}"
                 f"{row['false_corrections_own']:>10}{row['false_corrections_foreign']:>14}"
-                f"{row['false_corrections_neighbour']:>11}"
+                f"{row['false_corrections_neighbour']:>11}{row.get('inserted', 0):>9}"
             )
         print()
+    for condition, cost in (result.get("cpu") or {}).items():
+        print(f"cpu {condition}: {cost}")
     best = result["table"].get("biased+corrected", {}).get("TOTAL")
     if best:
         print(f"goal: key-term recall >= {100 * GOAL:.0f}% (biased+corrected: "
@@ -536,6 +665,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newspeech-bench-terms"
+    )
+    parser.add_argument("--decoding", choices=DECODINGS, default="greedy")
+    parser.add_argument(
+        "--cpu-sample", type=int, default=0, help="measure CPU s per decode on this many items"
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
