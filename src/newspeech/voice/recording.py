@@ -299,10 +299,10 @@ def cut_at_silences(
         chunks.append((begin * frame_seconds, cut * frame_seconds))
         begin = cut
     if duration > begin * frame_seconds:
-        chunks.append((begin * frame_seconds, min(duration, begin * frame_seconds + max_chunk_seconds)))
-    return Cut(
-        duration, [(round(a, 3), round(b, 3)) for a, b in chunks], searched * frame_seconds
-    )
+        chunks.append(
+            (begin * frame_seconds, min(duration, begin * frame_seconds + max_chunk_seconds))
+        )
+    return Cut(duration, [(round(a, 3), round(b, 3)) for a, b in chunks], searched * frame_seconds)
 
 
 def _speech_probabilities(
