@@ -2,12 +2,14 @@
 upload, decoding any stretch of it to 16 kHz mono PCM16, and cutting it at silences.
 
 Nothing here holds more than the stretch asked for: a four-hour recording is probed by reading
-its header, its first seconds and its last seconds, and cut by streaming it through Silero VAD
-(keeping one speech probability per 32 ms frame, 1.8 MB for four hours).
+its header, its first seconds and its last seconds, and cut by decoding and scoring with Silero
+VAD only the minute before each cut (a 30-minute recording in 10-minute pieces: two minutes of
+it; one of up to 10 minutes: none), so the whole recording is decoded once, by transcription.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,7 +235,22 @@ class Cut:
 
     duration_seconds: float
     chunks: list[tuple[float, float]]
-    speech_seconds: float
+    searched_seconds: float
+    """Audio decoded and scored by the VAD to find the cuts (none for a single piece)."""
+
+
+_SMOOTH_SECONDS = 0.5
+"""A pause is the lowest mean probability over this long, not a stop consonant."""
+_LEAD_IN_SECONDS = 1.0
+"""Audio scored before a search window, so that the VAD's recurrent state has settled."""
+
+
+def recording_seconds(path: Path) -> float:
+    """The length a recording declares (or, without one, its last packet's end), read from its
+    header or packets without decoding the audio."""
+    with _open(path) as container:
+        declared = _declared_seconds(container)
+    return declared if declared is not None else _demuxed_seconds(path, math.inf)
 
 
 def cut_at_silences(
@@ -242,38 +259,62 @@ def cut_at_silences(
     *,
     max_chunk_seconds: float,
     search_seconds: float = 60.0,
-    threshold: float = 0.5,
 ) -> Cut:
-    """Stream the recording through the VAD and cut it into pieces of at most
-    ``max_chunk_seconds``, each cut in the quietest half second of the last ``search_seconds``
-    before the limit (so a word is never split when there is a pause to cut in)."""
-    probabilities = _speech_probabilities(path, detector)
-    frame_seconds = detector.frame_samples / detector.sample_rate
-    duration = probabilities.size * frame_seconds
-    # The mean probability over half a second around each frame: a pause, not a stop consonant.
-    width = max(int(0.5 / frame_seconds), 1)
-    smooth = np.convolve(probabilities, np.ones(width) / width, mode="same")
+    """Cut the recording into pieces of at most ``max_chunk_seconds``, each cut in the quietest
+    half second of the last ``search_seconds`` before the limit (so a word is never split when
+    there is a pause to cut in).
+
+    Only those search windows are decoded and scored by the VAD (with a second before each, for
+    the model's state to settle): the rest of the recording is decoded once, by the pieces'
+    transcription. A recording no longer than ``max_chunk_seconds`` is one piece, found from
+    its declared length alone. Cuts fall on the 32 ms frames of the whole recording.
+    """
+    rate, frame = detector.sample_rate, detector.frame_samples
+    frame_seconds = frame / rate
+    duration = recording_seconds(path)
     limit = int(max_chunk_seconds / frame_seconds)
     search = max(min(int(search_seconds / frame_seconds), limit // 2), 1)
+    width = max(int(_SMOOTH_SECONDS / frame_seconds), 1)
+    lead = int(_LEAD_IN_SECONDS / frame_seconds) + width
+    # A container's length may run a few milliseconds past the last whole frame (an Opus
+    # encoder's padding): those alone never make another piece.
+    total = int(duration / frame_seconds + 0.5)
     chunks: list[tuple[float, float]] = []
+    searched = 0
     begin = 0
-    while probabilities.size - begin > limit:
-        window = smooth[begin + limit - search : begin + limit]
-        cut = begin + limit - search + int(np.argmin(window))
+    while total - begin > limit:
+        low, high = begin + limit - search, begin + limit
+        # Scored from ``lead`` frames before the window to half the smoothing width after it,
+        # so that the smoothing sees real audio on both sides of every frame it may cut at.
+        first = max(low - lead, 0)
+        probabilities = _speech_probabilities(
+            path, detector, start=first * frame_seconds, end=(high + width) * frame_seconds
+        )
+        searched += probabilities.size
+        smooth = np.convolve(probabilities, np.ones(width) / width, mode="same")
+        window = smooth[low - first : high - first]
+        if window.size == 0:  # the audio ended before its declared length
+            break
+        cut = low + int(np.argmin(window))
         chunks.append((begin * frame_seconds, cut * frame_seconds))
         begin = cut
-    if probabilities.size > begin:
-        chunks.append((begin * frame_seconds, duration))
-    speech = float(np.count_nonzero(probabilities >= threshold) * frame_seconds)
-    return Cut(duration, [(round(a, 3), round(b, 3)) for a, b in chunks], speech)
+    if duration > begin * frame_seconds:
+        chunks.append(
+            (begin * frame_seconds, min(duration, begin * frame_seconds + max_chunk_seconds))
+        )
+    return Cut(duration, [(round(a, 3), round(b, 3)) for a, b in chunks], searched * frame_seconds)
 
 
-def _speech_probabilities(path: Path, detector: VoiceActivityDetector) -> npt.NDArray[np.float32]:
+def _speech_probabilities(
+    path: Path, detector: VoiceActivityDetector, *, start: float, end: float
+) -> npt.NDArray[np.float32]:
+    """The VAD's probability of each frame from ``start`` to ``end`` seconds, from a fresh
+    stream; the last frame is zero-padded."""
     frame = detector.frame_samples
     stream = detector.new_stream()
     scores: list[float] = []
     carry = np.zeros(0, dtype=np.int16)
-    for block in pcm16_blocks(path, block_seconds=10.0):
+    for block in pcm16_blocks(path, start=start, end=end, block_seconds=10.0):
         pcm = np.concatenate([carry, block]) if carry.size else block
         whole = pcm.size - pcm.size % frame
         scores.extend(stream.probability(pcm[i : i + frame]) for i in range(0, whole, frame))

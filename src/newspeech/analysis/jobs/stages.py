@@ -46,7 +46,7 @@ class StageWork:
             )
         return {
             "duration_seconds": round(cut.duration_seconds, 3),
-            "speech_seconds": round(cut.speech_seconds, 3),
+            "searched_seconds": round(cut.searched_seconds, 3),
             "chunks": [[start, end] for start, end in cut.chunks],
         }
 
