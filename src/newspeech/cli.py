@@ -312,15 +312,15 @@ async def _seed(engine: AsyncEngine, *, demo: bool) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be 1 or more, not {workers}")
     import uvicorn
 
     from newspeech.app import create_app, reconcile_spool_alone, warm_import_worker
     from newspeech.observability import workers as metric_workers
     from newspeech.voice.engines import check_model_files
 
-    workers = args.workers if args.workers is not None else settings.workers
-    if workers < 1:
-        raise ConfigurationError(f"--workers must be 1 or more, not {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.speech_enabled:
         # Fail here with one line naming the package, not inside the server's start-up.
