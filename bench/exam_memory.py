@@ -143,8 +143,12 @@ async def bench(
         after = await snapshot(server, folder, next(numbers))
         points["after they ended"] = describe("after they ended", after)
     finally:
-        server.terminate()
-        await asyncio.to_thread(server.wait, 60)
+        server.terminate()  # it drains its sittings first, like a production server
+        try:
+            await asyncio.to_thread(server.wait, 60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            await asyncio.to_thread(server.wait)
     connected = loaded["rss"]["VmRSS"] - warm["rss"]["VmRSS"]
     first = warm["rss"]["VmRSS"] - idle["rss"]["VmRSS"]
     print(
