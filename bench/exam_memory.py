@@ -55,12 +55,13 @@ def describe(label: str, record: dict[str, Any]) -> dict[str, float]:
         "c_mmapped_mb": heap["hblkhd"] / 2**20,
         "python_traced_mb": record["traced"][0] / 2**20,
         "threads": float(rss["Threads"]),
+        "rss_peak_so_far_mb": rss["VmHWM"] / 1024,
     }
     print(
         f"{label:<28}RSS {row['rss_mb']:8.1f}  anon {row['rss_anon_mb']:8.1f}  "
         f"C heap in use {row['c_heap_in_use_mb']:7.1f}  free kept {row['c_heap_free_kept_mb']:7.1f}"
         f"  mmapped {row['c_mmapped_mb']:7.1f}  Python {row['python_traced_mb']:7.1f} MB"
-        f"  threads {rss['Threads']}"
+        f"  threads {rss['Threads']}  peak RSS so far {row['rss_peak_so_far_mb']:.1f} MB"
     )
     return row
 
