@@ -18,9 +18,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import functools
-import logging
-
-logger = logging.getLogger(__name__)
+from collections.abc import Callable
 
 TRIM_SECONDS = 2.0
 """How often :func:`trim_periodically` trims: about the time a freed decode's buffers wait
@@ -28,7 +26,7 @@ before the next decode reuses them under load."""
 
 
 @functools.cache
-def _malloc_trim() -> ctypes._CFuncPtr | None:
+def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -38,7 +36,8 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:
         return None
     function.argtypes = [ctypes.c_size_t]
     function.restype = ctypes.c_int
-    return function
+    trim: Callable[[int], int] = function
+    return trim
 
 
 def available() -> bool:

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Seque
 from pathlib import Path
 from typing import Any
 
-import onnxruntime as ort
+import onnxruntime as ort  # type: ignore[import-untyped]  # ships no stubs or py.typed marker
 from piper import PiperConfig, PiperVoice
 
 from newspeech.errors import ConfigurationError, NewSpeechError
