@@ -165,6 +165,8 @@ class Exams:
     end_after: int | None = None
     stagger: float = 0.05
     """Seconds between one student's start and the next's."""
+    open_timeout: float = 10.0
+    """Seconds each student waits for the WebSocket's opening handshake."""
 
 
 async def run_exams(
@@ -183,6 +185,7 @@ async def run_exams(
             exams.audio,
             barge_in_after=barge_in_after,
             end_after=exams.end_after,
+            open_timeout=exams.open_timeout,
         )
         for i in range(count)
     ]

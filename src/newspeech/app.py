@@ -70,6 +70,7 @@ from newspeech.grading.factory import (
     llm_client_from_settings,
 )
 from newspeech.invitations import endpoints as invitations
+from newspeech.kit import heap
 from newspeech.kit.clock import WallClock, system_clock
 from newspeech.kit.process_pool import ProcessPool
 from newspeech.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -224,6 +225,7 @@ def create_app(
             _watch(metrics, app.state)
         purge = _start_audio_purge(app.state)
         sampling = _start_metric_sampling(metrics)
+        trimming: asyncio.Task[None] | None = None
         sweep: asyncio.Task[None] | None = None
         try:
             await check_audio_store(app.state.audio_store)
@@ -251,6 +253,9 @@ def create_app(
             app.state.exam_opener = (exam_opener or service_opener)(app.state)
             sweep = await _start_analysis_jobs(app.state)
             _freeze_start_up_heap()
+            if app.state.speech is not None:
+                # Exams free tens of MB per decode and clause; glibc would keep it (kit.heap).
+                trimming = asyncio.create_task(heap.trim_periodically(), name="heap-trim")
             with _drain_on_sigterm(app.state, settings.drain_seconds):
                 yield
         finally:
@@ -258,7 +263,7 @@ def create_app(
             await _stop_analysis_jobs(app.state, sweep)
             app.state.draining = True  # /readyz answers 503 from here on
             await _hang_up_sittings(app.state.live_sittings)
-            for task in (purge, sampling):
+            for task in (purge, sampling, trimming):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
@@ -642,6 +647,7 @@ def _freeze_start_up_heap() -> None:
     event loop waits throughout; frozen, it walks only what was made since."""
     gc.collect()
     gc.freeze()
+    heap.trim()  # what loading the models read and let go of (kit.heap)
 
 
 def _rate_limiter(settings: Settings) -> RateLimiter:

@@ -140,6 +140,9 @@ class Candidate:
     barge_in_after: float | None = None
     end_after: int | None = None
     on_event: Callable[[dict[str, Any]], None] | None = None
+    open_timeout: float = 10.0
+    """Seconds to wait for the WebSocket's opening handshake (a heavily loaded server's
+    event loop can take longer)."""
     report: ExamReport = field(default_factory=ExamReport)
     _queue: list[PCM16] = field(default_factory=list)
     _controls: list[str] = field(default_factory=list)
@@ -156,7 +159,7 @@ class Candidate:
             opening |= {"type": "resume", "session_code": resume}
         else:
             opening["college_type"] = self.college_type
-        async with connect(self.url, max_size=2**22) as ws:
+        async with connect(self.url, max_size=2**22, open_timeout=self.open_timeout) as ws:
             await ws.send(json.dumps(opening))
             microphone = asyncio.create_task(self._stream(ws))
             try:
