@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from newspeech.kit.collector import collection_paused
 from newspeech.kit.ids import MAX_INT32
 from newspeech.questions.interchange import (
     BankQuestion,
@@ -114,7 +115,8 @@ _MAX_WAITING = 4
 
 
 def parse_file(data: bytes, fmt: ImportFormat, college: str | None) -> ParsedFile:
-    parsed = parse_questions(data, fmt, college=college)
+    with collection_paused():
+        parsed = parse_questions(data, fmt, college=college)
     token = secrets.token_hex(16)
     _WAITING[token] = parsed
     while len(_WAITING) > _MAX_WAITING:
@@ -132,6 +134,13 @@ def plan_import(
     """The plan for every known college in ``stored`` (pickled batches of rows in
     ``SNAPSHOT_COLUMNS`` order); items of other colleges are errors. ``rows=False`` (a dry run)
     leaves out the rows to write."""
+    with collection_paused():
+        return _plan(source, stored, rows=rows)
+
+
+def _plan(
+    source: ParseResult | ParsedFile, stored: Mapping[str, Sequence[bytes]], *, rows: bool
+) -> Plan:
     if isinstance(source, ParsedFile):
         parsed = _WAITING.pop(source.token, None) or parse_questions(
             source.data, source.fmt, college=source.college
