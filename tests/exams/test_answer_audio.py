@@ -308,6 +308,48 @@ async def test_a_recording_whose_key_could_not_be_saved_is_committed_at_the_next
     assert spool.entries() == []
 
 
+class UnreadableSpool(AudioSpool):
+    """A spool whose file for one answer cannot be read (a disk error, a bad file)."""
+
+    def __init__(self, folder: Path, unreadable: int) -> None:
+        super().__init__(folder)
+        self.unreadable = unreadable
+
+    def read(self, entry: SpooledAnswer) -> bytes:
+        if entry.answer_id == self.unreadable:
+            raise PermissionError(13, "Permission denied", str(entry.answer_id))
+        return super().read(entry)
+
+
+async def test_one_entry_that_cannot_be_reconciled_leaves_the_others_to_be(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+) -> None:
+    """Start-up reconciliation meets an entry it cannot read: that one stays in the spool for
+    the next start, counted as waiting, and the rest of the spool is still settled."""
+    spool = AudioSpool(tmp_path / "spool")
+    never = AnswerAudioRecorder(
+        FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
+    )
+    conversation = await sit_question_one(sessionmaker, pool, student, never, real_speech)
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    spool.write(SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id), b"\0\0")
+
+    report = await AnswerAudioRecorder(
+        LocalAudioStore(tmp_path / "answer-audio"),
+        sessionmaker,
+        offload=pool.run,
+        spool=UnreadableSpool(tmp_path / "spool", unreadable=answer.id),
+    ).reconcile()
+
+    assert (report.stored, report.dropped, report.pending) == (0, 1, 1)
+    assert [entry.answer_id for entry in spool.entries()] == [answer.id]
+
+
 async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_dropped(
     sessionmaker: async_sessionmaker[AsyncSession],
     db: AsyncSession,

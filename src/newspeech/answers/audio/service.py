@@ -239,33 +239,17 @@ class AnswerAudioRecorder:
                 logger.warning("answer audio spool: the database is away; left for later")
                 report.pending += len(await asyncio.to_thread(self.spool.entries))
                 return report
-            key = audio_key(entry.exam_session_id, entry.answer_id)
-            if row is None or not entry.matches(row.exam_session_id, row.transcript):
-                logger.info(
-                    "answer audio spool: answer %s never committed with this take (or a newer "
-                    "take replaced it); its spooled recording is dropped",
+            try:
+                await self._reconcile_one(self.spool, entry, row, report)
+            except Exception:
+                # One entry's surprise must not keep the others from being stored: it stays in
+                # the spool for the next start, and the log says why.
+                logger.exception(
+                    "answer audio spool: answer %s could not be reconciled; left for the next "
+                    "start",
                     entry.answer_id,
                 )
-                await self._drop_orphan(entry)
-                await self._unspool(entry)
-                report.dropped += 1
-                continue
-            if row.key == key and await self.store.size(key) is not None:
-                logger.info(
-                    "answer audio spool: answer %s is stored already; its spooled recording "
-                    "is dropped",
-                    entry.answer_id,
-                )
-                await self._unspool(entry)
-                report.dropped += 1
-                continue
-            pcm = await asyncio.to_thread(self.spool.read, entry)
-            outcome, _ = await self._settle(entry, pcm, retries=0)
-            if outcome is _Outcome.PENDING:
                 report.pending += 1
-            report.stored += outcome is _Outcome.STORED
-            report.lost += outcome is _Outcome.LOST
-            report.dropped += outcome is _Outcome.REPLACED
         if report.stored or report.lost or report.dropped or report.pending:
             logger.info(
                 "answer audio spool: %d stored, %d lost, %d dropped, %d still waiting",
@@ -275,6 +259,39 @@ class AnswerAudioRecorder:
                 report.pending,
             )
         return report
+
+    async def _reconcile_one(
+        self,
+        spool: AudioSpool,
+        entry: SpooledAnswer,
+        row: AnswerAudioRow | None,
+        report: ReconcileReport,
+    ) -> None:
+        key = audio_key(entry.exam_session_id, entry.answer_id)
+        if row is None or not entry.matches(row.exam_session_id, row.transcript):
+            logger.info(
+                "answer audio spool: answer %s never committed with this take (or a newer "
+                "take replaced it); its spooled recording is dropped",
+                entry.answer_id,
+            )
+            await self._drop_orphan(entry)
+            await self._unspool(entry)
+            report.dropped += 1
+            return
+        if row.key == key and await self.store.size(key) is not None:
+            logger.info(
+                "answer audio spool: answer %s is stored already; its spooled recording is dropped",
+                entry.answer_id,
+            )
+            await self._unspool(entry)
+            report.dropped += 1
+            return
+        pcm = await asyncio.to_thread(spool.read, entry)
+        outcome, _ = await self._settle(entry, pcm, retries=0)
+        report.pending += outcome is _Outcome.PENDING
+        report.stored += outcome is _Outcome.STORED
+        report.lost += outcome is _Outcome.LOST
+        report.dropped += outcome is _Outcome.REPLACED
 
     async def _unspool(self, entry: SpooledAnswer) -> None:
         if self.spool is not None:
