@@ -13,7 +13,6 @@ what was allocated since.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import pickle
 import signal
 import sys
@@ -24,32 +23,7 @@ from types import FrameType
 from typing import Any
 
 from bench import _latency_server
-
-_MALLINFO2 = (
-    "arena",
-    "ordblks",
-    "smblks",
-    "hblks",
-    "hblkhd",
-    "usmblks",
-    "fsmblks",
-    "uordblks",
-    "fordblks",
-    "keepcost",
-)
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2]
-
-
-def c_heap() -> dict[str, int]:
-    """glibc's heap account: ``arena`` (bytes from sbrk and arenas), ``hblkhd`` (mmapped
-    blocks), ``uordblks`` (in use), ``fordblks`` (free, kept by malloc)."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _MallInfo2
-    info = libc.mallinfo2()
-    return {name: int(getattr(info, name)) for name in _MALLINFO2}
+from newspeech.kit import heap
 
 
 def rss_kib() -> dict[str, int]:
@@ -80,7 +54,7 @@ def main() -> None:
                 "snapshot": snapshot,
                 "traced": tracemalloc.get_traced_memory() if args.frames else (0, 0),
                 "rss": rss_kib(),
-                "c_heap": c_heap(),
+                "c_heap": heap.account(),
                 "threads": threading.active_count(),
             }
             (args.dump_dir / f"{number}.pickle").write_bytes(pickle.dumps(record))

@@ -308,6 +308,26 @@ async def test_a_recording_whose_key_could_not_be_saved_is_committed_at_the_next
     assert spool.entries() == []
 
 
+async def crash_with_a_stray(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+) -> tuple[AudioSpool, ExamConversation]:
+    """Question 1 answered, then the process "dies" with its recording still in the spool (no
+    retry, no upload); beside it, a stray entry for an answer that does not exist."""
+    spool = AudioSpool(tmp_path / "spool")
+    never = AnswerAudioRecorder(
+        FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
+    )
+    conversation = await sit_question_one(sessionmaker, pool, student, never, real_speech)
+    (taken,) = spool.entries()
+    stray = SpooledAnswer(taken.answer_id + 1000, conversation.exam_session_id, student.id)
+    spool.write(stray, b"\0\0")
+    return spool, conversation
+
+
 class UnreadableSpool(AudioSpool):
     """A spool whose file for one answer cannot be read (a disk error, a bad file)."""
 
@@ -331,13 +351,10 @@ async def test_one_entry_that_cannot_be_reconciled_leaves_the_others_to_be(
 ) -> None:
     """Start-up reconciliation meets an entry it cannot read: that one stays in the spool for
     the next start, counted as waiting, and the rest of the spool is still settled."""
-    spool = AudioSpool(tmp_path / "spool")
-    never = AnswerAudioRecorder(
-        FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
+    spool, conversation = await crash_with_a_stray(
+        sessionmaker, pool, student, real_speech, tmp_path
     )
-    conversation = await sit_question_one(sessionmaker, pool, student, never, real_speech)
     answer, _ = await stored_answer(db, conversation.exam_session_id)
-    spool.write(SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id), b"\0\0")
 
     report = await AnswerAudioRecorder(
         LocalAudioStore(tmp_path / "answer-audio"),
@@ -361,15 +378,9 @@ async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_drop
     """A crash after the answer's commit, before its upload: only the spool has the audio. An
     entry for an answer that no longer exists is dropped, not stored."""
     store = LocalAudioStore(tmp_path / "answer-audio")
-    spool = AudioSpool(tmp_path / "spool")
-    # The process "dies" with the recording still in the spool (no retry, no upload).
-    never = AnswerAudioRecorder(
-        FailingStore(tmp_path / "nowhere"), sessionmaker, spool=spool, retries=0
+    spool, conversation = await crash_with_a_stray(
+        sessionmaker, pool, student, real_speech, tmp_path
     )
-    conversation = await sit_question_one(sessionmaker, pool, student, never, real_speech)
-    answer, _ = await stored_answer(db, conversation.exam_session_id)
-    spool.write(SpooledAnswer(answer.id + 1000, conversation.exam_session_id, student.id), b"\0\0")
-    assert len(spool.entries()) == 2
 
     report = await AnswerAudioRecorder(
         store, sessionmaker, offload=pool.run, spool=spool

@@ -22,27 +22,7 @@ def _rss_anon_kib() -> int:
 
 def _free_and_kept_mib() -> float:
     """Free bytes glibc's malloc keeps (``mallinfo2().fordblks``), in MiB."""
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [
-            (name, ctypes.c_size_t)
-            for name in (
-                "arena",
-                "ordblks",
-                "smblks",
-                "hblks",
-                "hblkhd",
-                "usmblks",
-                "fsmblks",
-                "uordblks",
-                "fordblks",
-                "keepcost",
-            )
-        ]
-
-    mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    mallinfo2.restype = MallInfo2
-    return float(mallinfo2().fordblks) / 2**20
+    return heap.account()["fordblks"] / 2**20
 
 
 def _allocate_then_free(count: int = 400, size: int = 64 * 1024) -> ctypes.c_void_p:

@@ -59,3 +59,34 @@ async def trim_periodically(seconds: float = TRIM_SECONDS) -> None:
     while True:
         await asyncio.sleep(seconds)
         await asyncio.to_thread(trim)
+
+
+_MALLINFO2_FIELDS = (
+    "arena",
+    "ordblks",
+    "smblks",
+    "hblks",
+    "hblkhd",
+    "usmblks",
+    "fsmblks",
+    "uordblks",
+    "fordblks",
+    "keepcost",
+)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2_FIELDS]
+
+
+def account() -> dict[str, int]:
+    """glibc's own account of the C heap (``mallinfo2``): ``arena`` (bytes from sbrk and
+    arenas), ``hblkhd`` (mmapped blocks), ``uordblks`` (in use), ``fordblks`` (free, kept by
+    malloc) ...; empty elsewhere than glibc. What the tests and ``bench/exam_memory.py`` read."""
+    name = ctypes.util.find_library("c")
+    if name is None or not available():
+        return {}
+    function = ctypes.CDLL(name).mallinfo2
+    function.restype = _MallInfo2
+    info = function()
+    return {field: int(getattr(info, field)) for field in _MALLINFO2_FIELDS}
