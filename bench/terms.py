@@ -290,26 +290,6 @@ class VariantSpeechToText(WhisperSpeechToText):
             limit = self.decoding.hotword_tokens
         return super()._clip_tokens(text, limit, keep_end=keep_end)
 
-    def _generate(self, encoder_output: Any, prompt: list[int]) -> Any:
-        if self.decoding.suppress_blank:
-            return super()._generate(encoder_output, prompt)
-        (result,) = self.model.model.generate(
-            encoder_output,
-            [prompt],
-            beam_size=self.beam_size,
-            patience=1,
-            length_penalty=1,
-            max_length=len(prompt) + stt_module.MAX_NEW_TOKENS,
-            suppress_blank=False,
-            suppress_tokens=self._suppress_tokens,
-            return_scores=True,
-            return_no_speech_prob=True,
-            sampling_temperature=0.0,
-        )
-        tokens = list(result.sequences_ids[0])
-        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        return stt_module._Decoded(tokens, avg_logprob, float(result.no_speech_prob))
-
 
 class Scorer:
     def __init__(self) -> None:
@@ -597,6 +577,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             engine.model, pool, beam_size=engine.beam_size, num_workers=engine.num_workers
         )
         stt.decoding = DECODINGS[args.decoding]
+        stt.suppress_blank = stt.decoding.suppress_blank
         cache = Cache(args.cache)
         await decode_all(items, stt, CandidateVoices(), cache, args.conditions, args.decoding)
         cpu = (

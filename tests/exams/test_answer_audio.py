@@ -93,8 +93,13 @@ async def sit_question_one(
     student: User,
     recorder: AnswerAudioRecorder,
     answer_pcm: PCM16,
+    *,
+    clock: FakeClock | None = None,
+    recorded: bytes | None = None,
 ) -> ExamConversation:
-    clock = FakeClock()
+    """Identity confirmed and question 1 answered (its take replaced by ``recorded`` when
+    given); ``clock`` is the sitting's, for a test that answers on."""
+    clock = FakeClock() if clock is None else clock
     deps = ExamDependencies(
         sessionmaker=sessionmaker,
         grader=PooledGrader(KeywordGrader(), pool.run),
@@ -104,7 +109,10 @@ async def sit_question_one(
     conversation = await ExamConversation.start(deps, student, "medical")
     await conversation.begin()
     await conversation.answer(heard(clock, "Yes, that's me.", answer_pcm[: SAMPLE_RATE // 2]))
-    turn = await conversation.answer(heard(clock, FIRST_MODEL_ANSWER, answer_pcm))
+    answer = heard(clock, FIRST_MODEL_ANSWER, answer_pcm)
+    if recorded is not None:
+        answer = dataclasses.replace(answer, pcm=recorded)
+    turn = await conversation.answer(answer)
     assert [e["number"] for e in turn.events if e["type"] == "question"] == [2]
     await recorder.drain()
     return conversation
@@ -196,19 +204,9 @@ async def test_a_take_the_encoder_refuses_is_lost_audited_and_the_sitting_goes_o
         store, sessionmaker, offload=pool.run, spool=spool, retry_seconds=0.05
     )
     clock = FakeClock()
-    deps = ExamDependencies(
-        sessionmaker=sessionmaker,
-        grader=PooledGrader(KeywordGrader(), pool.run),
-        clock=clock,
-        audio=recorder,
+    conversation = await sit_question_one(
+        sessionmaker, pool, student, recorder, real_speech, clock=clock, recorded=UNENCODABLE
     )
-    conversation = await ExamConversation.start(deps, student, "medical")
-    await conversation.begin()
-    await conversation.answer(heard(clock, "Yes, that's me.", real_speech[: SAMPLE_RATE // 2]))
-    refused = dataclasses.replace(heard(clock, FIRST_MODEL_ANSWER, real_speech), pcm=UNENCODABLE)
-    turn = await conversation.answer(refused)
-    assert [e["number"] for e in turn.events if e["type"] == "question"] == [2]
-    await recorder.drain()
 
     await db.commit()  # a fresh snapshot (MariaDB's REPEATABLE READ)
     first = (

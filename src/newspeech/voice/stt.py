@@ -274,6 +274,10 @@ class WhisperSpeechToText:
     Whisper's full 30 s.
     """
 
+    suppress_blank = True
+    """Whisper's own rule (no blank or end-of-text as the first token), as faster-whisper
+    decodes; ``scripts/bench terms --decoding blank`` measures it off."""
+
     def __init__(
         self,
         model: WhisperModel,
@@ -566,7 +570,7 @@ class WhisperSpeechToText:
             patience=1,
             length_penalty=1,
             max_length=len(prompt) + MAX_NEW_TOKENS,
-            suppress_blank=True,
+            suppress_blank=self.suppress_blank,
             suppress_tokens=self._suppress_tokens,
             return_scores=True,
             return_no_speech_prob=True,
