@@ -238,6 +238,8 @@ async def test_the_last_answer_waits_for_the_database_before_the_result(
     last = await candidate.say(MODEL_ANSWERS[11])
     assert last.finished
     assert events_of(last, "technical_pause")
+    kinds = [event["type"] for event in last.events]
+    assert kinds.index("technical_pause_over") < kinds.index("result")
     [result] = events_of(last, "result")
     assert result["total_score"] == 120
     exam_session = await stored(db, conversation.session_code)

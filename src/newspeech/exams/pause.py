@@ -60,7 +60,7 @@ class TechnicalPause:
             await self.writes.flush()
         if not self._paused or self.writes.holding:
             return []
-        self._paused = self._due = False
+        self._paused = False  # a pause not yet told (``_due``) is still told, before this event
         return [{"type": "technical_pause_over", "kept": self.writes.kept_total}]
 
     def notice(self) -> tuple[list[Utterance], list[Mapping[str, Any]]]:

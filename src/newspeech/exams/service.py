@@ -474,6 +474,7 @@ class ExamConversation:
         if self._writes.holding:
             self._pause.say_now()
         await self._writes.drain()  # every answer is stored before the result is summed
+        events.extend(await self._pause.catch_up())  # ... and the pause, if there was one, is over
         if pending.scored:
             for answer in await self._recorder.unevaluated():  # one more try for failed grades
                 _grade, event = await self._grade_stored(answer, latency_ms=0.0)
