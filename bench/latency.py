@@ -21,12 +21,13 @@ per-turn measurements (``latency`` and ``flush`` events):
   voice-to-voice = end of speech → first examiner audio byte sent,
   response       = turn declared → first examiner audio byte sent,
   barge-in stop  = interruption decision → last examiner audio byte sent.
-Server RSS is sampled from /proc while the exams run. Each load level also prints its CPU
-budget (bench/_budget.py): the server's own counters of CPU time by component (VAD, turn model,
-final / kept / discarded speculative decodes, grading, TTS, answer-audio encoding, and the event
-loop with everything else), per exam-minute, the physical limit that implies (exams the cores
-carry at full use) and the level's load as a fraction of it, and the inference pool's waits by
-urgency. Goals on a 2-core box (issue 15): one exam response p50 <= 150 ms, p95 <= 300 ms,
+Server RSS is sampled from /proc while the exams run; MB/exam is (peak - idle) / exams, and the
+RSS per extra exam compares the largest level's peak with the smallest's. Each load level also
+prints its CPU budget (bench/_budget.py): the server's own counters of CPU time by component (VAD,
+turn model, final / kept / discarded speculative decodes, grading, TTS, answer-audio encoding, and
+the event loop with everything else), per exam-minute, the physical limit that implies (exams the
+cores carry at full use) and the level's load as a fraction of it, and the inference pool's waits
+by urgency. Goals on a 2-core box (issue 15): one exam response p50 <= 150 ms, p95 <= 300 ms,
 voice-to-voice p50 <= 500 ms; 20 concurrent exams with response p95 <= 1 s and p50 <= 400 ms;
 <= 10 MB RSS per connected exam beyond the shared models.
 """
@@ -328,7 +329,22 @@ async def bench(
             "stop_ms": {"p50": percentile(stops, 50), "p95": percentile(stops, 95)},
         },
         "concurrency": sweep,
+        "rss_marginal_mb_per_exam": marginal_rss(sweep),
     }
+
+
+def marginal_rss(sweep: list[dict[str, Any]]) -> float | None:
+    """RSS one more connected exam costs: (peak at the largest level - peak at the smallest)
+    / (the difference in exams). Unlike ``rss_per_exam_mb`` it leaves out the one-off growth
+    the first exam causes (caches filled, arenas grown), which no later exam pays again."""
+    if len(sweep) < 2:
+        return None
+    low = min(sweep, key=lambda row: row["exams"])
+    high = max(sweep, key=lambda row: row["exams"])
+    if high["exams"] == low["exams"]:
+        return None
+    extra = high["server_rss_peak_mb"] - low["server_rss_peak_mb"]
+    return round(extra / (high["exams"] - low["exams"]), 2)
 
 
 async def wait_for_server(port: int, server: subprocess.Popen[bytes]) -> None:
@@ -377,6 +393,9 @@ def print_table(result: dict[str, Any]) -> None:
             f"{row['voice_to_voice_ms']['p50']!s:>9}{row['voice_to_voice_ms']['p95']!s:>9}"
             f"{row['server_rss_peak_mb']:>8}{row['rss_per_exam_mb']:>9}{row['wall_seconds']:>8}"
         )
+    marginal = result.get("rss_marginal_mb_per_exam")
+    if marginal is not None:
+        print(f"RSS per extra connected exam (largest level vs smallest): {marginal} MB")
     print_budgets(result["concurrency"], result["cores_used_for_budget"])
 
 
