@@ -57,3 +57,15 @@ class _Node:
     def __init__(self, cycle: list[object]) -> None:
         self.cycle = cycle
         cycle.append(self)
+
+
+def test_a_process_that_froze_its_heap_keeps_it_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with collection_paused():
+            _ = [[n] for n in range(1_000)]
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()

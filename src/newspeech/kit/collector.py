@@ -11,6 +11,8 @@ allocation after the pause would walk every one of them (a tenth of a 25,000-row
 when they move up a generation). ``gc.freeze()`` then ``gc.unfreeze()`` moves every tracked
 object to the oldest generation instead, in constant time: they are looked at in the next full
 collection, which the collector runs as rarely as ever; refcounting frees them meanwhile.
+Not in a process that froze objects itself (the server's start-up heap, ``app.py``):
+``gc.unfreeze()`` would hand those back to the collector too.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
