@@ -103,8 +103,8 @@ def _row(
     if not values["college_type"]:
         result.error(line, "no college: fill the college column or pass --college")
         return
-    index = columns.keywords
-    keywords = cells[index].strip() if index is not None and index < width else ""
+    at = columns.keywords
+    keywords = cells[at].strip() if at is not None and at < width else ""
     try:
         values["keywords"] = _parse_keywords(_unquote(keywords))
     except ValueError as exc:
