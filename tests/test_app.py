@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from newspeech.answers.audio.service import check_encoder
 from newspeech.app import create_app
 from newspeech.config import Settings
 from newspeech.db.engine import create_engine
@@ -42,7 +44,12 @@ async def test_healthz_reports_reachable_database_at_head(
         "error": None,
     }
     assert body["speech"] == {"loaded": False, "engines": {}, "warm_up_seconds": {}}
-    assert body["audio_store"] == {"store": "local", "reachable": True, "error": None}
+    assert body["audio_store"] == {
+        "store": "local",
+        "reachable": True,
+        "error": None,
+        "encoder_error": None,
+    }
 
 
 async def test_healthz_is_503_when_the_schema_is_behind(
@@ -78,6 +85,31 @@ async def test_healthz_is_degraded_but_200_when_the_audio_store_breaks(
     assert body["audio_store"]["store"] == "local"
     assert body["audio_store"]["reachable"] is False
     assert str(folder) in body["audio_store"]["error"]
+
+
+async def test_an_ffmpeg_that_cannot_encode_recordings_is_one_start_up_error_and_degraded(
+    settings: Settings, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the lifespan does with speech on, here with an encoder this FFmpeg lacks."""
+    del engine
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        with caplog.at_level(logging.ERROR, logger="newspeech.answers.audio.service"):
+            app.state.audio_encoder_problem = await check_encoder("no-such-codec")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/healthz")
+    [record] = caplog.records
+    assert record.getMessage().startswith(
+        "answer recordings will not be stored: FFmpeg has no no-such-codec encoder"
+    )
+    assert record.exc_info is None
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["audio_store"]["reachable"] is True
+    assert "no-such-codec" in body["audio_store"]["encoder_error"]
+    assert await check_encoder() is None  # the real one, libopus, encodes
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable() -> None:

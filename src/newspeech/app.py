@@ -35,7 +35,7 @@ from newspeech.analysis.routing import endpoints as analysis_routing
 from newspeech.analysis.search import endpoints as analysis_search
 from newspeech.answers.audio import endpoints as answer_audio
 from newspeech.answers.audio.jobs import purge_daily
-from newspeech.answers.audio.service import AnswerAudioRecorder
+from newspeech.answers.audio.service import AnswerAudioRecorder, check_encoder
 from newspeech.answers.audio.spool import AudioSpool
 from newspeech.ask import endpoints as ask
 from newspeech.ask.repository import ReadOnlyRunner
@@ -220,6 +220,8 @@ def create_app(
         app.state.draining = False
         app.state.audio_store = audio_store_from_settings(settings)
         app.state.answer_audio = None
+        # Why answer recordings cannot be encoded here (/healthz shows it), or None.
+        app.state.audio_encoder_problem = None
         app.state.term_corrector = None
         if metrics is not None:
             _watch(metrics, app.state)
@@ -238,15 +240,17 @@ def create_app(
                     _watch_pools(metrics, app.state.speech)
                 app.state.voice = _session_engines(app.state.speech, settings, metrics)
                 app.state.term_corrector = TermCorrector(EspeakPhonetics())
-                app.state.answer_audio = AnswerAudioRecorder(
-                    app.state.audio_store,
-                    app.state.sessionmaker,
-                    offload=app.state.speech.pool.runner("audio_encoding", background=True),
-                    audit_enabled=settings.enable_audit_logs,
-                    spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
-                )
-                if not settings.serve_worker:  # with workers, the parent did it
-                    await _reconcile_spool(app.state.answer_audio)
+                app.state.audio_encoder_problem = await check_encoder()
+                if app.state.audio_encoder_problem is None:
+                    app.state.answer_audio = AnswerAudioRecorder(
+                        app.state.audio_store,
+                        app.state.sessionmaker,
+                        offload=app.state.speech.pool.runner("audio_encoding", background=True),
+                        audit_enabled=settings.enable_audit_logs,
+                        spool=AudioSpool(settings.data_dir / "spool" / "answer-audio"),
+                    )
+                    if not settings.serve_worker:  # with workers, the parent did it
+                        await _reconcile_spool(app.state.answer_audio)
                 if exam_opener is None:  # the exam service grades; tests may bring their own
                     app.state.llm_client = llm_client_from_settings(settings)
                     app.state.graders = await _exam_graders(app.state)
@@ -569,7 +573,7 @@ async def reconcile_spool_alone(settings: Settings) -> None:
     """Store what the answer-audio spool holds, outside an app: ``serve --workers N`` does
     it once in the parent before the workers start, so that no worker's start-up stores a
     recording another worker is storing (or replacing with a newer take) at that moment."""
-    if not settings.speech_enabled:
+    if not settings.speech_enabled or await check_encoder() is not None:
         return
     engine = create_engine(settings)
     store = audio_store_from_settings(settings)

@@ -4,6 +4,7 @@ with a real local store (or one that fails), real keyword grading, real speech a
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -394,6 +395,44 @@ async def test_after_a_crash_the_spooled_recording_is_stored_and_strays_are_drop
     assert correlation > 0.8  # the candidate's own voice, from the spool
     assert actions.count("answer.audio_failed") == 1
     assert "answer.audio_stored" in actions
+    assert spool.entries() == []
+
+
+async def test_a_take_left_when_the_pool_closes_at_shutdown_waits_in_the_spool_for_the_next_start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    pool: InferencePool,
+    student: User,
+    real_speech: PCM16,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Shutdown closed the inference pool before the take was encoded: one clear line, no
+    traceback and no audit row (nothing is lost); the next start stores it."""
+    store = LocalAudioStore(tmp_path / "answer-audio")
+    spool = AudioSpool(tmp_path / "spool")
+    closed = InferencePool(workers=1)
+    closed.close()
+    recorder = AnswerAudioRecorder(store, sessionmaker, offload=closed.run, spool=spool)
+    with caplog.at_level(logging.INFO, logger="newspeech.answers.audio.service"):
+        conversation = await sit_question_one(sessionmaker, pool, student, recorder, real_speech)
+
+    [line] = [r for r in caplog.records if r.name == "newspeech.answers.audio.service"]
+    assert line.levelno == logging.WARNING
+    assert line.exc_info is None
+    assert "it stays in the spool and is stored at the next start" in line.getMessage()
+    answer, actions = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is None
+    assert [e.answer_id for e in spool.entries()] == [answer.id]
+    assert "answer.audio_failed" not in actions
+
+    report = await AnswerAudioRecorder(
+        store, sessionmaker, offload=pool.run, spool=spool
+    ).reconcile()
+
+    assert report.stored == 1
+    answer, _ = await stored_answer(db, conversation.exam_session_id)
+    assert answer.answer_audio_path is not None
     assert spool.entries() == []
 
 

@@ -262,6 +262,28 @@ def test_csv_reports_each_bad_row_with_its_line_and_keeps_the_good_ones() -> Non
     assert "no college" in errors[7]
 
 
+def test_csv_row_after_blank_lines_is_reported_on_its_own_line() -> None:
+    text = (
+        "college,scenario_name,question,keywords,keywords\n"
+        "medical,Sepsis,What is sepsis?,,infection\n"
+        "\n"
+        "\n"
+        "medical,,Second?,fluids\n"
+        "medical,Sepsis,Third?,ignored,fluids (2)\n"
+        "medical,Sepsis,Fourth?\n"
+    )
+    result = parse_questions(text.encode(), ImportFormat.CSV)
+    [error] = result.errors
+    assert (error.line, error.message) == (5, "scenario_name: Field required")
+    # A column named twice counts where it is named last; a short row's missing cells are empty.
+    assert [(q.line, [k.term for k in q.question.keywords]) for q in result.questions] == [
+        (2, ["infection"]),
+        (6, ["fluids"]),
+        (7, []),
+    ]
+    assert [warning.line for warning in result.issues if warning.kind.value == "warning"] == [7]
+
+
 def test_csv_with_unknown_or_missing_columns_is_rejected_on_line_one() -> None:
     result = parse_questions(b"college,question,colour\nmedical,Why?,red\n", ImportFormat.CSV)
     [error] = result.errors

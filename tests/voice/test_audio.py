@@ -17,9 +17,11 @@ from newspeech.errors import ValidationFailed
 from newspeech.voice.audio import (
     AudioNotEncoded,
     AudioRejected,
+    EncoderMissing,
     decode_audio,
     encode_ogg_opus,
     encode_wav,
+    opus_encoder_problem,
     pcm16_from_float,
     resample_pcm16,
 )
@@ -195,6 +197,15 @@ def test_encode_ogg_opus_turns_each_encoder_failure_into_one_error(
 
     assert type(caught.value.__cause__) is raised
     assert isinstance(caught.value, ValueError)  # callers that catch bad input still do
+
+
+def test_an_encoder_this_ffmpeg_lacks_is_told_apart_and_named_by_the_start_up_check() -> None:
+    with pytest.raises(EncoderMissing, match="no no-such-codec encoder"):
+        encode_ogg_opus(np.zeros(SAMPLE_RATE, dtype=np.int16), codec="no-such-codec")
+    problem = opus_encoder_problem("no-such-codec")
+    assert problem is not None
+    assert problem.startswith("FFmpeg has no no-such-codec encoder (PyAV ")
+    assert opus_encoder_problem() is None
 
 
 def test_encode_ogg_opus_refuses_more_than_one_channel() -> None:

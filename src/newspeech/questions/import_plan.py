@@ -253,9 +253,12 @@ def _changes(
 ) -> dict[str, Any]:
     """Columns the item sets to a new value; fields it left empty keep the stored value."""
     changes: dict[str, Any] = {}
+    given = question.model_fields_set
     for name, columns in COLUMNS.items():
+        if name not in given:
+            continue
         value = getattr(question, name)
-        if name not in question.model_fields_set or value is None or value == ():
+        if value is None or value == ():
             continue
         if (
             name == "keywords"
@@ -264,8 +267,10 @@ def _changes(
         ):
             continue  # keywords derived for a file without any never replace an examiner's
         for column in columns:
-            if not _same(column, current[column], row[column], current):
-                changes[column] = row[column]
+            new = row[column]
+            if current[column] == new or _same(column, current[column], new, current):
+                continue
+            changes[column] = new
     return changes
 
 

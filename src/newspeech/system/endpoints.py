@@ -37,11 +37,14 @@ class SpeechHealth(BaseModel):
 
 class AudioStoreHealth(BaseModel):
     """Where answer recordings go. Unreachable degrades the status but is not a 503: exams go
-    on and keep their answers, only without the recordings, until the store is back."""
+    on and keep their answers, only without the recordings, until the store is back. So does
+    an FFmpeg that cannot encode them (``encoder_error``, found at start-up): then none is kept
+    until the server is restarted with one that can."""
 
     store: str | None
     reachable: bool
     error: str | None = None
+    encoder_error: str | None = None
 
 
 class Health(BaseModel):
@@ -86,11 +89,12 @@ async def healthz(
         warm_up_seconds=speech.warm_up_seconds if speech else {},
     )
     audio = await _audio_store_health(request, settings.db_connect_timeout)
+    audio.encoder_error = getattr(request.app.state, "audio_encoder_problem", None)
     healthy = database.reachable and database.up_to_date
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(
-        status="ok" if healthy and audio.reachable else "degraded",
+        status="ok" if healthy and audio.reachable and not audio.encoder_error else "degraded",
         version=__version__,
         database=database,
         speech=speech_health,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import wave
 from collections.abc import Iterator
+from typing import cast
 
 import av
 import numpy as np
@@ -18,6 +19,8 @@ import numpy.typing as npt
 import soxr  # type: ignore[import-untyped]  # ships no stubs or py.typed marker
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
+from av.audio.stream import AudioStream
+from av.codec.codec import UnknownCodecError
 from av.container import InputContainer
 
 from newspeech.errors import ValidationFailed
@@ -164,7 +167,14 @@ def encode_wav(pcm: PCM16, sample_rate: int = SAMPLE_RATE) -> bytes:
 
 OPUS_CONTENT_TYPE = "audio/ogg"
 OPUS_BITRATE = 24_000
+OPUS_CODEC = "libopus"
 """Bits per second for stored speech: transparent for a 16 kHz voice, ~15 kB per 5 s answer."""
+
+
+class EncoderMissing(Exception):
+    """This FFmpeg has no such encoder (PyAV built without libopus): no recording encodes until
+    it is replaced, so none is lost for it; the server says so once at start-up
+    (:func:`opus_encoder_problem`)."""
 
 
 class AudioNotEncoded(ValueError):
@@ -173,7 +183,11 @@ class AudioNotEncoded(ValueError):
 
 
 def encode_ogg_opus(
-    pcm: PCM16, sample_rate: int = SAMPLE_RATE, bitrate: int = OPUS_BITRATE
+    pcm: PCM16,
+    sample_rate: int = SAMPLE_RATE,
+    bitrate: int = OPUS_BITRATE,
+    *,
+    codec: str = OPUS_CODEC,
 ) -> bytes:
     """Mono PCM16 as an Ogg/Opus file (libopus through PyAV): about a tenth of the WAV.
 
@@ -187,8 +201,12 @@ def encode_ogg_opus(
         with av.open(buffer, "w", format="ogg") as container:
             # Complexity 5 of 10: half the encoder's CPU for ~5 % more bytes (scripts/bench
             # audio_store); the pool it runs in also transcribes and grades.
-            stream = container.add_stream(
-                "libopus", rate=sample_rate, layout="mono", options={"compression_level": "5"}
+            # An audio codec's stream (the stubs type only a literal codec name so).
+            stream = cast(
+                AudioStream,
+                container.add_stream(
+                    codec, rate=sample_rate, layout="mono", options={"compression_level": "5"}
+                ),
             )
             stream.bit_rate = bitrate
             frame = AudioFrame.from_ndarray(
@@ -197,7 +215,19 @@ def encode_ogg_opus(
             frame.sample_rate = sample_rate
             for packet in (*stream.encode(frame), *stream.encode(None)):
                 container.mux(packet)
+    except UnknownCodecError as exc:
+        raise EncoderMissing(f"FFmpeg has no {codec} encoder") from exc
     except av.FFmpegError as exc:
         what = "no samples" if pcm.size == 0 else f"{pcm.size} samples at {sample_rate} Hz"
-        raise AudioNotEncoded(f"libopus could not encode {what}: {exc}") from exc
+        raise AudioNotEncoded(f"{codec} could not encode {what}: {exc}") from exc
     return buffer.getvalue()
+
+
+def opus_encoder_problem(codec: str = OPUS_CODEC) -> str | None:
+    """Why this FFmpeg cannot make Ogg/Opus recordings (20 ms of silence encoded as a take
+    would be), or ``None`` when it can. A start-up check: blocking, some milliseconds."""
+    try:
+        encode_ogg_opus(np.zeros(SAMPLE_RATE // 50, dtype=np.int16), codec=codec)
+    except (EncoderMissing, AudioNotEncoded) as exc:
+        return f"{exc} (PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info})"
+    return None

@@ -181,6 +181,10 @@ class _Call:
     sequence: int = field(default=0)
 
 
+class PoolClosed(RuntimeError):
+    """The pool was closed (the process is shutting down): the call was never run."""
+
+
 class InferencePool:
     """A fixed set of threads shared by every exam in the process, run by urgency.
 
@@ -253,7 +257,7 @@ class InferencePool:
         )
         with self._cv:
             if self._closed:
-                raise RuntimeError("the inference pool is closed")
+                raise PoolClosed("the inference pool is closed")
             call.sequence = next(self._order)
             self._push(call)
             if ticket is not None:

@@ -32,7 +32,14 @@ from newspeech.errors import NewSpeechError, NotFound
 from newspeech.kit.retry import retry_while
 from newspeech.models import Answer
 from newspeech.storage import AudioStore, ObjectMissing
-from newspeech.voice.audio import OPUS_CONTENT_TYPE, AudioNotEncoded, encode_ogg_opus
+from newspeech.voice.audio import (
+    OPUS_CODEC,
+    OPUS_CONTENT_TYPE,
+    AudioNotEncoded,
+    encode_ogg_opus,
+    opus_encoder_problem,
+)
+from newspeech.voice.pool import PoolClosed
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,21 @@ def audio_url(answer_id: int) -> str:
 
 async def _in_thread(call: Callable[[], bytes]) -> bytes:
     return await asyncio.to_thread(call)
+
+
+async def check_encoder(codec: str = OPUS_CODEC) -> str | None:
+    """At start-up: why answer recordings cannot be encoded here (logged once, as an error),
+    or ``None`` when they can. Without an encoder the server keeps no recordings (exams go on
+    and keep their answers) rather than fail every take one by one."""
+    problem = await asyncio.to_thread(opus_encoder_problem, codec)
+    if problem is not None:
+        logger.error(
+            "answer recordings will not be stored: %s. Exams run and keep their answers "
+            "without them. Install PyAV with libopus (its wheels include it) and restart; "
+            "recordings already in the spool are stored at that start.",
+            problem,
+        )
+    return problem
 
 
 class _Outcome(enum.Enum):
@@ -145,6 +167,15 @@ class AnswerAudioRecorder:
                 await asyncio.wait([before])
             _, key = await self._settle(entry, pcm, retries=self._retries)
             return key
+        except PoolClosed:
+            # Shutting down: the take stays in the spool (no audit row, it is not lost) and
+            # reconcile() stores it at the next start.
+            logger.warning(
+                "answer %s: recording not stored before shutdown (the inference pool is "
+                "closed); it stays in the spool and is stored at the next start",
+                entry.answer_id,
+            )
+            return None
         except Exception:  # a background task: nothing awaits it to see the error
             logger.exception("answer %s: recording not stored", entry.answer_id)
             return None

@@ -54,9 +54,9 @@ _FIELDS = {
 def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
     """Parse CSV text; ``college`` fills rows whose ``college`` cell is empty."""
     result = ParseResult()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     try:
-        header = [name.strip() for name in reader.fieldnames or []]
+        header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
         result.error(1, f"unreadable CSV header: {exc}")
         return result
@@ -67,34 +67,46 @@ def parse_csv(text: str, *, college: str | None = None) -> ParseResult:
         problems += [f"missing columns {missing}"] if missing or not header else []
         result.error(1, f"bad header: {'; '.join(problems)}; expected {', '.join(COLUMNS)}")
         return result
-    reader.fieldnames = header
+    columns = _Columns(header)
     start = reader.line_num + 1
     try:
-        for row in reader:
-            if None in row:
-                result.error(
-                    start, f"{len(header) + len(row[None])} cells, header has {len(header)}"
-                )
-            elif any((cell or "").strip() for cell in row.values()):
-                _row(row, start, college, result)
+        for cells in reader:
+            if len(cells) > len(header):
+                result.error(start, f"{len(cells)} cells, header has {len(header)}")
+            elif any(cell.strip() for cell in cells):
+                _row(cells, columns, start, college, result)
             start = reader.line_num + 1
     except csv.Error as exc:  # a cell past the csv module's limit, or a NUL in the file
         result.error(start, f"unreadable CSV from here on: {exc}")
     return result
 
 
-def _row(row: dict[str, Any], line: int, college: str | None, result: ParseResult) -> None:
-    values: dict[str, Any] = {
-        _FIELDS[name]: _unquote(cell.strip()).strip()
-        for name, cell in row.items()
-        if name in _FIELDS and cell is not None and cell.strip()
-    }
+class _Columns:
+    """Where each model field's cell is in a row. A column named twice counts where it is named
+    last; a row shorter than the header has empty cells at its end."""
+
+    def __init__(self, header: list[str]) -> None:
+        last = {name: index for index, name in enumerate(header)}
+        self.fields = [(index, _FIELDS[name]) for name, index in last.items() if name in _FIELDS]
+        self.keywords = last.get("keywords")
+
+
+def _row(
+    cells: list[str], columns: _Columns, line: int, college: str | None, result: ParseResult
+) -> None:
+    values: dict[str, Any] = {}
+    width = len(cells)
+    for index, name in columns.fields:
+        if index < width and (cell := cells[index].strip()):
+            values[name] = _unquote(cell).strip() if cell[0] == "'" else cell
     values.setdefault("college_type", college or "")
     if not values["college_type"]:
         result.error(line, "no college: fill the college column or pass --college")
         return
+    at = columns.keywords
+    keywords = cells[at].strip() if at is not None and at < width else ""
     try:
-        values["keywords"] = _parse_keywords(_unquote((row.get("keywords") or "").strip()))
+        values["keywords"] = _parse_keywords(_unquote(keywords))
     except ValueError as exc:
         result.error(line, f"keywords: {exc}")
         return
