@@ -272,7 +272,9 @@ def _join(first: AudioFrame, arrays: list[npt.NDArray[Any]]) -> AudioFrame:
         np.concatenate(arrays, axis=-1), format=first.format.name, layout=first.layout
     )
     joined.sample_rate = first.sample_rate
-    joined.pts, joined.time_base = first.pts, first.time_base
+    joined.pts = first.pts
+    if first.time_base is not None:
+        joined.time_base = first.time_base
     return joined
 
 
