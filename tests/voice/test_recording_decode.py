@@ -5,11 +5,13 @@ resampling each frame on its own gives, for planar and packed, stereo, 44.1 kHz 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
 import pytest
 from av.audio.resampler import AudioResampler
+from av.audio.stream import AudioStream
 
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.recording import pcm16_blocks
@@ -21,8 +23,7 @@ SECONDS = 6.0
 def stereo_recording(path: Path, codec: str, sample_format: str) -> None:
     """Two tones, one per channel, at 44.1 kHz, written frame by frame as the codec wants."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=RATE)
-        stream.layout = "stereo"
+        stream = cast(AudioStream, container.add_stream(codec, rate=RATE, layout="stereo"))
         size = 1152
         t = np.arange(int(RATE * SECONDS)) / RATE
         for at in range(0, t.size, size):
