@@ -17,7 +17,11 @@ loaded as ``newspeech worker`` loads it (a decoder per core, a job's 30 s chunks
 once). Measured: the real-time factor of the transcription (audio seconds / seconds spent in
 transcribe stages) and of the whole job, the time from the start of the upload to the report
 being ready, and the process's peak RSS (goals on this 2-core box: >= 25x with tiny.en; < 1 GB
-and flat in the recording's length).
+and flat in the recording's length). The wall-clock factors depend on what else runs on the box,
+so the CPU seconds of the transcribe stages and of the job are measured too (getrusage: every
+thread of the process): what of the cores the stages got (``transcribe_cores_used``) and the
+factor they would reach with the cores to themselves (``rtf_transcribe_cpu``: audio seconds x
+cores / CPU seconds; an upper bound, as decoding a piece before its windows is serial).
 
 WER: the lecture has no published transcript, so the long-audio path (the lecture inside the
 recording, cut and transcribed in pieces) is compared with the short-answer path (the exam's
@@ -31,10 +35,12 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +69,7 @@ from newspeech.storage.factory import audio_store_from_settings
 from newspeech.voice.audio import decode_audio
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
-from newspeech.voice.stt import WhisperSpeechToText
+from newspeech.voice.stt import WhisperSpeechToText, available_cores
 from newspeech.voice.vad import SileroVoiceActivityDetector
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
@@ -76,12 +82,34 @@ JFK_TEXT = (
 )
 COUNTING = "speech_recognition_english.wav"
 PAUSES = (0.8, 1.5, 3.0, 1.2, 2.0)
+CORES = available_cores()
 
 
 def rss_mb() -> tuple[float, float]:
     """(current, peak) resident set size of this process in MB."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU seconds this process has spent so far, on all its threads (CTranslate2's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class MeteredWork(StageWork):
+    """The stages' work, counting the CPU seconds its transcribe stages spend (a job's stages
+    run one after another, so the process's CPU over a stage is that stage's)."""
+
+    transcribe_cpu_s: float = 0.0
+
+    async def transcribe(self, path: Path, start: float, end: float) -> dict[str, Any]:
+        before = cpu_seconds()
+        try:
+            return await super().transcribe(path, start, end)
+        finally:
+            self.transcribe_cpu_s += cpu_seconds() - before
 
 
 def clip(name: str) -> PCM16:
@@ -176,7 +204,7 @@ async def _run_one(folder: Path, llm_url: str, decoders: str) -> dict[str, Any]:
             await db.commit()
             upload_s = time.perf_counter() - started
         upload_peak = rss_mb()[1]
-        work = StageWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
+        work = MeteredWork(vad, stt, pool.run, settings.analysis_chunk_seconds)
         runner = JobRunner(
             sessionmaker,
             store,
@@ -185,9 +213,9 @@ async def _run_one(folder: Path, llm_url: str, decoders: str) -> dict[str, Any]:
             policy=stage_policy(settings),
             chain=chain,
         )
-        started = time.perf_counter()
+        started, job_cpu = time.perf_counter(), cpu_seconds()
         await runner.run_to_end(job.id)
-        job_s = time.perf_counter() - started
+        job_s, job_cpu_s = time.perf_counter() - started, cpu_seconds() - job_cpu
         async with sessionmaker() as db:
             stages = list(
                 await db.scalars(select(AnalysisJobStage).where(AnalysisJobStage.job_id == job.id))
@@ -235,6 +263,14 @@ async def _run_one(folder: Path, llm_url: str, decoders: str) -> dict[str, Any]:
         "llm_calls": len(calls),
         "rtf_transcribe": seconds / transcribe_s,
         "rtf_job": seconds / job_s,
+        "transcribe_cpu_s": work.transcribe_cpu_s,
+        "job_cpu_s": job_cpu_s,
+        # What the cores this process had came to: 2.0 is the whole of a 2-core box.
+        "transcribe_cores_used": work.transcribe_cpu_s / transcribe_s,
+        # The factor with every core to itself and nothing serial: audio seconds per CPU
+        # second, times the cores (an upper bound on an idle box, independent of the load).
+        "rtf_transcribe_cpu": seconds * CORES / work.transcribe_cpu_s,
+        "rtf_job_cpu": seconds * CORES / job_cpu_s,
         "rss_models_mb": loaded_rss,
         "rss_peak_after_upload_mb": upload_peak,
         "rss_peak_mb": rss_mb()[1],
@@ -307,7 +343,8 @@ def main() -> None:
     header = (
         f"{'audio':>7} {'pieces':>6} {'upload':>7} {'cut':>6} {'transcr.':>8} {'LLM+rep.':>8} "
         f"{'job':>7} {'to report':>9} "
-        f"{'RTF tr.':>7} {'RTF job':>7} {'RSS models':>10} {'RSS peak':>8} "
+        f"{'RTF tr.':>7} {'RTF job':>7} {'CPU tr.':>7} {'cores':>5} {'RTF CPU':>7} "
+        f"{'RSS models':>10} {'RSS peak':>8} "
         f"{'JFK WER':>7} {'lecture WER':>11}"
     )
     print(header)
@@ -318,12 +355,16 @@ def main() -> None:
             f"{r['transcribe_s']:>7.1f}s "
             f"{r['speakers_s'] + r['prompts_s'] + r['report_s']:>7.1f}s "
             f"{r['job_s']:>6.1f}s {r['upload_to_report_s']:>8.1f}s {r['rtf_transcribe']:>6.1f}x "
-            f"{r['rtf_job']:>6.1f}x {r['rss_models_mb']:>8.0f}MB {r['rss_peak_mb']:>6.0f}MB "
+            f"{r['rtf_job']:>6.1f}x {r['transcribe_cpu_s']:>6.1f}s "
+            f"{r['transcribe_cores_used']:>5.2f} {r['rtf_transcribe_cpu']:>6.1f}x "
+            f"{r['rss_models_mb']:>8.0f}MB {r['rss_peak_mb']:>6.0f}MB "
             f"{r['jfk_wer_mean']:>7.1%} {r['lecture_wer_long_vs_short']:>11.1%}"
         )
     print(
         f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} "
-        f"on {os.cpu_count()} cores; goals: RTF >= 25x, peak RSS < 1 GB and flat"
+        f"on {os.cpu_count()} cores; goals: RTF >= 25x, peak RSS < 1 GB and flat\n"
+        f"CPU tr.: CPU seconds of the transcribe stages; cores: what of the {CORES} cores they "
+        f"got; RTF CPU: audio seconds x cores / CPU seconds (the factor with the cores to itself)"
     )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("analysis.json" if args.decoders == "worker" else "analysis-server.json")

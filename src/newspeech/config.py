@@ -285,6 +285,15 @@ class Settings(BaseSettings):
         le=600.0,
         description="longest piece a recording is cut into at silences before transcription",
     )
+    analysis_worker_cores: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="cores `newspeech worker` transcribes on: a Whisper decoder (one thread) on "
+        "each, shared among the jobs it runs at once; default every core it may use. "
+        "`newspeech serve` decodes a recording's windows one at a time on one core, leaving the "
+        "rest to live exams",
+    )
     analysis_audio_link_seconds: int = Field(
         default=900,
         ge=10,

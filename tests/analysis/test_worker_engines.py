@@ -32,3 +32,17 @@ def test_a_worker_has_a_decoder_per_core_shared_among_its_jobs(
     cores = available_cores()
     assert stt.num_workers == stt.model.model.num_workers == cores
     assert stt.chunk_workers == max(1, cores // concurrency)
+
+
+@pytest.mark.parametrize(
+    ("cores", "concurrency", "chunk_workers"), [(1, 1, 1), (3, 1, 3), (3, 2, 1)]
+)
+def test_a_worker_decodes_on_as_many_cores_as_its_setting_says(
+    pool: InferencePool, cores: int, concurrency: int, chunk_workers: int
+) -> None:
+    settings = Settings(environment="test", speech_enabled=False, analysis_worker_cores=cores)
+
+    stt = worker_speech_to_text(settings, pool, concurrency)
+
+    assert stt.num_workers == stt.model.model.num_workers == cores
+    assert stt.chunk_workers == chunk_workers

@@ -66,13 +66,14 @@ def prompt_chain(settings: Settings) -> PromptChain | None:
 def worker_speech_to_text(
     settings: Settings, pool: InferencePool, concurrency: int
 ) -> WhisperSpeechToText:
-    """The worker's Whisper: a CTranslate2 decoder on each core (one thread each), and each
-    job decodes its recording's 30 s chunks on its share of them at once. A job's pieces are
-    transcribed one after another, so one decoder on both cores was the previous choice (9.5x
-    and 6.9x real time under load 7 to 11 against 6.3x and 3.7x for the exam server's layout,
-    which decodes one chunk at a time); independent decoders keep the cores busy without
-    CTranslate2's threads waiting on each other (bench/analysis.py, docs/analysis.md)."""
-    cores = available_cores()
+    """The worker's Whisper: a CTranslate2 decoder on each core it may use (one thread each;
+    ``NEWSPEECH_ANALYSIS_WORKER_CORES`` caps them), and each job decodes its recording's 30 s
+    chunks on its share of them at once. A job's pieces are transcribed one after another, so
+    one decoder on both cores was the previous choice (9.5x and 6.9x real time under load 7 to
+    11 against 6.3x and 3.7x for the exam server's layout, which decodes one chunk at a time);
+    independent decoders keep the cores busy without CTranslate2's threads waiting on each
+    other (bench/analysis.py, docs/analysis.md)."""
+    cores = settings.analysis_worker_cores or available_cores()
     return WhisperSpeechToText.from_settings(
         settings,
         pool=pool,
