@@ -31,9 +31,9 @@ from tests.fixtures.databases import BACKENDS, fresh_database_url
 from tests.fixtures.served_apps import end_running_exams
 from tests.fixtures.voices import CandidateVoices
 
-pytest_plugins = ["tests.fixtures.api"]
+pytest_plugins = ["tests.fixtures.api", "tests.fixtures.cli"]
 """Fixtures every test package may use: the ``api`` client on the real app (HTTP tests sit
-beside their domain)."""
+beside their domain) and the ``newspeech`` command run in-process."""
 
 # Separate names let two checkouts run their suites against the same servers at once.
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
