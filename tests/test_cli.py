@@ -1,7 +1,7 @@
 """The ``newspeech`` command. Tests about what a command does run it in-process (the
 ``newspeech`` fixture, tests/fixtures/cli.py); ``run_cli`` runs the real entry point in a
-subprocess, once per command family (db, serve, audio, worker, ask here; backup, questions and
-exam beside their domains), to prove that the command works from a shell."""
+subprocess, once per command family (db, serve, audio, worker, ask, voice here; backup,
+questions and exam beside their domains), to prove that the command works from a shell."""
 
 from __future__ import annotations
 
@@ -128,12 +128,12 @@ def test_worker_needs_a_broker_it_knows_and_says_so_from_a_shell(tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
-def test_voice_prerender_fills_the_disk_store_once(tmp_path: Path) -> None:
+def test_voice_prerender_fills_the_disk_store_once(tmp_path: Path, newspeech: Newspeech) -> None:
     espeak = {"NEWSPEECH_TTS_ENGINE": "espeak"}  # quick to synthesise; the store is the same
     for command in (("db", "upgrade"), ("db", "seed")):
-        assert run_cli(*command, data_dir=tmp_path).returncode == 0
+        assert newspeech(*command).returncode == 0
 
-    first = run_cli("voice", "prerender", "--college", "medical", data_dir=tmp_path, env=espeak)
+    first = newspeech("voice", "prerender", "--college", "medical", env=espeak)
     assert first.returncode == 0, first.stderr
     assert "fixed phrases: 10 utterances, 10 synthesised" in first.stdout
     assert "medical: 16 utterances, 16 synthesised" in first.stdout
@@ -142,15 +142,15 @@ def test_voice_prerender_fills_the_disk_store_once(tmp_path: Path) -> None:
     assert len(stored) == 26
     assert all(path.stat().st_size > 10_000 for path in stored)
 
-    again = run_cli("voice", "prerender", "--college", "medical", data_dir=tmp_path, env=espeak)
+    again = newspeech("voice", "prerender", "--college", "medical", env=espeak)
     assert "0 synthesised, 26 already stored" in again.stdout
 
-    off = run_cli(
+    off = run_cli(  # the voice commands from a shell
         "voice", "prerender", data_dir=tmp_path, env={**espeak, "NEWSPEECH_TTS_DISK_CACHE_MB": "0"}
     )
     assert off.returncode == 2
     assert "the disk store is off" in off.stderr
-    unknown = run_cli("voice", "prerender", "--college", "dentistry", data_dir=tmp_path)
+    unknown = newspeech("voice", "prerender", "--college", "dentistry")
     assert unknown.returncode == 2
     assert "no college type dentistry" in unknown.stderr
 
