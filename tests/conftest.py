@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,9 @@ from tests.fixtures.databases import BACKENDS, fresh_database_url
 from tests.fixtures.served_apps import end_running_exams
 from tests.fixtures.voices import CandidateVoices
 
-pytest_plugins = ["tests.fixtures.api"]
+pytest_plugins = ["tests.fixtures.api", "tests.fixtures.cli"]
 """Fixtures every test package may use: the ``api`` client on the real app (HTTP tests sit
-beside their domain)."""
+beside their domain) and the ``newspeech`` command run in-process."""
 
 # Separate names let two checkouts run their suites against the same servers at once.
 CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
@@ -132,6 +132,16 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server (tests/fixtures/s3_server.py), one per test process: starting one took
+    3-7 s under load, and each test makes buckets of its own."""
+    from tests.fixtures.s3_server import s3_server
+
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -369,9 +369,10 @@ def serve_worker_app() -> FastAPI:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
-    from newspeech.analysis.jobs.worker import run_worker
+    from newspeech.analysis.jobs.worker import require_broker, run_worker
     from newspeech.voice.engines import check_model_files
 
+    require_broker(settings)  # a missing setting is said before the models are checked
     check_model_files(settings)
     _log_to_console(settings.log_format)
     asyncio.run(run_worker(settings, concurrency=max(args.concurrency, 1)))

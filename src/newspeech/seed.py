@@ -34,11 +34,8 @@ async def seed_reference_data(db: AsyncSession, banks: list[BankSpec] | None = N
     report = SeedReport()
     colleges = CollegeTypeRepository(db)
     configuration = ConfigurationRepository(db)
-    for default in SEED_DEFAULTS:
-        await configuration.get_or_create(
-            default.key, default.value, default.value_type, default.description
-        )
-        report.config_keys += 1
+    await configuration.insert_defaults(SEED_DEFAULTS)
+    report.config_keys = len(SEED_DEFAULTS)
     for bank in banks if banks is not None else load_banks():
         await colleges.get_or_create(
             bank.college_type, name=bank.name, description=bank.description

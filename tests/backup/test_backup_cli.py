@@ -1,4 +1,5 @@
-"""``newspeech backup create | verify | restore`` from a shell, as the README shows them."""
+"""``newspeech backup create | verify | restore`` as the README shows them: run in-process (the
+``newspeech`` fixture), and once from a shell."""
 
 from __future__ import annotations
 
@@ -6,27 +7,28 @@ import sqlite3
 from pathlib import Path
 
 from newspeech.configuration.values import SEED_DEFAULTS
+from tests.fixtures.cli import Newspeech
 from tests.test_cli import run_cli
 
 
-def test_backup_verify_and_restore_from_the_command_line(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    assert run_cli("db", "upgrade", data_dir=data).returncode == 0
-    assert run_cli("db", "seed", data_dir=data).returncode == 0
+def test_backup_verify_and_restore_from_the_command_line(newspeech: Newspeech) -> None:
+    data = newspeech.data_dir
+    assert newspeech("db", "upgrade").returncode == 0
+    assert newspeech("db", "seed").returncode == 0
     (data / "answer-audio" / "1").mkdir(parents=True)
     (data / "answer-audio" / "1" / "1.ogg").write_bytes(b"OggS" + bytes(1000))
 
-    create = run_cli("backup", "create", data_dir=data)
+    create = newspeech("backup", "create")
     assert create.returncode == 0, create.stderr
     archive = Path(create.stdout.split()[1])
     assert archive.parent == data / "backups"
     assert "1 recordings" in create.stdout
 
-    verify = run_cli("backup", "verify", str(archive), data_dir=data)
+    verify = newspeech("backup", "verify", str(archive))
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.startswith(f"{archive}: OK")
 
-    refused = run_cli("backup", "restore", str(archive), data_dir=data)
+    refused = newspeech("backup", "restore", str(archive))
     assert refused.returncode == 2
     assert "not empty" in refused.stderr
     assert "--force" in refused.stderr
@@ -34,7 +36,7 @@ def test_backup_verify_and_restore_from_the_command_line(tmp_path: Path) -> None
     with sqlite3.connect(data / "newspeech.db") as db:
         db.execute("DELETE FROM configuration")
     (data / "answer-audio" / "1" / "1.ogg").unlink()
-    restored = run_cli("backup", "restore", "--force", str(archive), data_dir=data)
+    restored = newspeech("backup", "restore", "--force", str(archive))
     assert restored.returncode == 0, restored.stderr
     assert "configuration" in restored.stdout
     with sqlite3.connect(data / "newspeech.db") as db:
@@ -44,6 +46,7 @@ def test_backup_verify_and_restore_from_the_command_line(tmp_path: Path) -> None
 
 
 def test_verify_names_a_missing_archive(tmp_path: Path) -> None:
+    # The backup commands from a shell.
     missing = run_cli("backup", "verify", str(tmp_path / "none.tar"), data_dir=tmp_path)
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr

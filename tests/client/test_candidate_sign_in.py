@@ -10,6 +10,7 @@ import pytest
 from newspeech.client.candidate import login_url, sign_in
 from newspeech.errors import Unauthenticated
 from tests.fixtures.api import Api
+from tests.fixtures.cli import Newspeech
 from tests.fixtures.world import PASSWORD, build_world
 from tests.test_cli import run_cli
 
@@ -62,7 +63,8 @@ async def test_a_wrong_password_is_refused_with_the_servers_reason(api: Api) -> 
 
 def test_the_command_signs_in_with_the_password_from_the_environment(tmp_path: Path) -> None:
     """No prompt (stdin is closed): the password is taken from NEWSPEECH_PASSWORD, and the
-    command goes to the server's sign-in endpoint before it opens the exam socket."""
+    command goes to the server's sign-in endpoint before it opens the exam socket. (The exam
+    command from a shell.)"""
     answers = tmp_path / "answers"
     answers.mkdir()
     result = run_cli(
@@ -81,7 +83,7 @@ def test_the_command_signs_in_with_the_password_from_the_environment(tmp_path: P
     assert "password for" not in result.stderr + result.stdout
 
 
-def test_the_command_needs_a_user_or_a_token(tmp_path: Path) -> None:
-    result = run_cli("exam", "--answers", str(tmp_path), data_dir=tmp_path)
+def test_the_command_needs_a_user_or_a_token(tmp_path: Path, newspeech: Newspeech) -> None:
+    result = newspeech("exam", "--answers", str(tmp_path))
     assert result.returncode == 2
     assert "one of the arguments --user --token is required" in result.stderr

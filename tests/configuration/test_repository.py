@@ -94,3 +94,17 @@ def test_every_declared_key_is_seeded_with_its_default() -> None:
     assert ExamConfig.from_values(seeded) == ExamConfig()
     assert set(seeded) == set(ExamConfig.model_fields)
     assert all(d.description for d in SEED_DEFAULTS)
+
+
+async def test_seeding_again_adds_missing_keys_and_keeps_the_stored_values(
+    db: AsyncSession,
+) -> None:
+    """The seed stores every default in one statement; a key already stored keeps its value."""
+    repo = ConfigurationRepository(db)
+    await repo.set("total_questions", 10, value_type=ConfigValueType.INTEGER)
+    await seed_reference_data(db, banks=[])
+    await seed_reference_data(db, banks=[])
+    values = await repo.values()
+    assert values["total_questions"] == 10
+    assert set(values) == {default.key for default in SEED_DEFAULTS}
+    assert len(await repo.list()) == len(SEED_DEFAULTS)

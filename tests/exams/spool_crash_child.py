@@ -1,5 +1,6 @@
 """A process that sits question 1 and dies (SIGKILL, no clean-up) at one named step of keeping
-its recording; run by tests/exams/test_spool_crash.py, which reconciles what it left.
+its recording; run by tests/exams/test_spool_crash.py (``crash`` in a process forked from one
+that has imported this module), which reconciles what it left. By hand:
 
     python -m tests.exams.spool_crash_child DATABASE_URL USER_ID DATA_DIR STEP
 
@@ -8,7 +9,7 @@ transaction not committed), ``committed`` (the answer committed, its upload not 
 ``uploaded`` (the recording in the store, its key not committed), ``key_committed`` (the key
 committed, the spool entry not removed); ``amend_spooled`` and ``amend_committed`` are the same
 two points for a second, whole take of an answer whose first take was stored. The process
-prints the sitting's id first.
+tells the sitting's id first (prints it, or sends it on the pipe it was given).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import asyncio
 import os
 import signal
 import sys
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +108,9 @@ def arm(step: str, audio: AnswerAudioRecorder) -> None:
     spool.remove = removed  # type: ignore[method-assign, assignment]
 
 
-async def main(url: str, user_id: int, data_dir: Path, step: str) -> None:
+async def main(
+    url: str, user_id: int, data_dir: Path, step: str, tell: Callable[[int], None]
+) -> None:
     engine = create_engine(Settings(environment="test", data_dir=data_dir, database_url=url))
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as db:
@@ -120,8 +126,7 @@ async def main(url: str, user_id: int, data_dir: Path, step: str) -> None:
         sessionmaker=sessionmaker, grader=PooledGrader(KeywordGrader()), clock=clock, audio=audio
     )
     conversation = await ExamConversation.start(deps, user, "medical")
-    sys.stdout.write(f"{conversation.exam_session_id}\n")
-    sys.stdout.flush()
+    tell(conversation.exam_session_id)
     await conversation.begin()
     await conversation.answer(heard(clock, "Yes, that's me.", 0.5))
     arm(step, audio)
@@ -135,7 +140,22 @@ async def main(url: str, user_id: int, data_dir: Path, step: str) -> None:
     raise SystemExit(f"step {step!r} was never reached")
 
 
+def crash(pipe: Connection, url: str, user_id: int, data_dir: Path, step: str) -> None:
+    """The process's work (a ``multiprocessing`` target): the sitting's id goes on ``pipe``,
+    and so does the traceback if it fails instead of dying at ``step``."""
+    try:
+        asyncio.run(main(url, user_id, data_dir, step, pipe.send))
+    except BaseException:
+        pipe.send(traceback.format_exc())
+        raise
+
+
+def _print(sitting: int) -> None:
+    sys.stdout.write(f"{sitting}\n")
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
     url, user_id, data_dir, step = sys.argv[1:]
     assert step in STEPS, step
-    asyncio.run(main(url, int(user_id), Path(data_dir), step))
+    asyncio.run(main(url, int(user_id), Path(data_dir), step, _print))

@@ -39,7 +39,7 @@ from newspeech.voice.protocols import PCM16, SAMPLE_RATE, Transcript
 from tests.exams.plans import FakeClock
 from tests.fixtures.databases import closed_port
 from tests.fixtures.factories import make_user
-from tests.fixtures.s3_server import make_bucket, s3_location, s3_server
+from tests.fixtures.s3_server import make_bucket, s3_location
 
 MEDICAL = load_bank(BANKS_DIR / "medical.yaml")
 FIRST_MODEL_ANSWER = MEDICAL.scenarios[0].questions[0].model_answer
@@ -495,12 +495,6 @@ async def test_an_older_take_stored_after_the_answer_went_on_does_not_name_it(
     assert spool.entries() == []
     # No object is left that no row names (the first part's, overwritten by its late upload).
     assert not await store.exists(audio_key(conversation.exam_session_id, answer.id))
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with s3_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["local", "s3"])

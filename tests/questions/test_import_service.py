@@ -18,6 +18,7 @@ from newspeech.questions.importer import export_college, import_questions
 from newspeech.questions.interchange import ImportFormat, parse_questions
 from newspeech.questions.repository import QuestionRepository
 from newspeech.seed import seed_reference_data
+from tests.fixtures.cli import Newspeech
 from tests.fixtures.factories import make_college, make_questions
 from tests.test_cli import run_cli
 
@@ -206,15 +207,16 @@ async def test_a_stored_keyword_no_file_can_hold_is_a_clear_refusal_not_a_500(
 
 
 async def test_cli_imports_dry_run_then_for_real_and_exports(
-    db: AsyncSession, settings: Settings, tmp_path: Path
+    db: AsyncSession, settings: Settings, tmp_path: Path, newspeech: Newspeech
 ) -> None:
     await make_college(db, "medical")
     await db.commit()
+    run = newspeech.from_a_coroutine
     env = {"NEWSPEECH_DATABASE_URL": settings.database_url}
     # The fixture's essay (line 2) has neither keywords nor a model answer: refused, nothing
     # written. With a model answer (GIFT's general feedback) it imports.
-    refused = run_cli("questions", "import", str(FIXTURES / "questions.gift.txt"),
-                      "--college", "medical", data_dir=tmp_path, env=env)  # fmt: skip
+    refused = await run("questions", "import", str(FIXTURES / "questions.gift.txt"),
+                        "--college", "medical", env=env)  # fmt: skip
     assert refused.returncode == 2
     assert "line 2: error: no keywords and no model answer" in refused.stderr
     text = (FIXTURES / "questions.gift.txt").read_text(encoding="utf-8")
@@ -225,24 +227,21 @@ async def test_cli_imports_dry_run_then_for_real_and_exports(
     )
     source = str(fixed)
 
-    dry = run_cli("questions", "import", source, "--college", "medical", "--dry-run",
-                  data_dir=tmp_path, env=env)  # fmt: skip
+    dry = await run("questions", "import", source, "--college", "medical", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "would import: 2 new, 0 updated, 0 unchanged, 0 errors, 7 skipped" in dry.stdout
     assert "questions.gift.txt:line 5: skipped: matching question" in dry.stdout
     assert await count_questions(db) == 0
 
-    real = run_cli(
-        "questions", "import", source, "--college", "medical", data_dir=tmp_path, env=env
-    )
+    real = await run("questions", "import", source, "--college", "medical", env=env)
     assert real.returncode == 0, real.stderr
     assert "imported: 2 new" in real.stdout
     await db.rollback()  # end the read snapshot (MariaDB reads are repeatable within one)
     assert await count_questions(db) == 2
 
     output = tmp_path / "medical.xml"
-    export = run_cli("questions", "export", "--college", "medical", "--format", "moodle-xml",
-                     "-o", str(output), data_dir=tmp_path, env=env)  # fmt: skip
+    export = await run("questions", "export", "--college", "medical", "--format", "moodle-xml",
+                       "-o", str(output), env=env)  # fmt: skip
     assert export.returncode == 0, export.stderr
     reparsed = parse_questions(output.read_bytes(), ImportFormat.MOODLE_XML)
     assert [p.question.question_text for p in reparsed.questions] == [
@@ -256,6 +255,7 @@ async def test_cli_rejects_the_invalid_grade_file_with_exit_code_2(
 ) -> None:
     await make_college(db, "medical")
     await db.commit()
+    # The questions commands from a shell.
     result = run_cli(
         "questions", "import", str(FIXTURES / "error_invalid_grades.xml"), "--college", "medical",
         data_dir=tmp_path, env={"NEWSPEECH_DATABASE_URL": settings.database_url},

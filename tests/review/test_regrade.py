@@ -3,8 +3,6 @@ rows together, and manual overrides are never touched."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,10 +11,10 @@ from newspeech.grading import GradingThresholds, KeywordGrader
 from newspeech.models import AuditLog, Evaluation, Question, Result
 from newspeech.review.regrade import grading_question
 from tests.fixtures.api import Api
+from tests.fixtures.cli import Newspeech
 from tests.fixtures.factories import make_questions
 from tests.fixtures.sittings import Sitting, evaluation_of, graded_sitting, students
 from tests.fixtures.world import World, build_world
-from tests.test_cli import run_cli
 
 TRANSCRIPTS = [
     "It is sepsis.",
@@ -159,7 +157,7 @@ async def test_regrade_of_another_colleges_question_is_hidden(api: Api) -> None:
     assert response.status_code == 404
 
 
-async def test_cli_regrade_prints_the_change_table(api: Api, tmp_path: Path) -> None:
+async def test_cli_regrade_prints_the_change_table(api: Api, newspeech: Newspeech) -> None:
     _world, question, _sittings = await _setup(api)
     async with api.sessionmaker() as db:
         stored = await db.get(Question, question.id)
@@ -168,14 +166,15 @@ async def test_cli_regrade_prints_the_change_table(api: Api, tmp_path: Path) -> 
         stored.expected_keywords = ["fluids", "antibiotics"]
         await db.commit()
     env = {"NEWSPEECH_DATABASE_URL": api.settings.database_url, "NEWSPEECH_GRADER": "keyword"}
-    dry = run_cli("questions", "regrade", str(question.id), data_dir=tmp_path, env=env)
+    run = newspeech.from_a_coroutine
+    dry = await run("questions", "regrade", str(question.id), env=env)
     assert dry.returncode == 0, dry.stderr
     assert "dry run (nothing stored" in dry.stdout
     assert "answer session" in " ".join(dry.stdout.split())
-    real = run_cli("questions", "regrade", str(question.id), "--apply", data_dir=tmp_path, env=env)
+    real = await run("questions", "regrade", str(question.id), "--apply", env=env)
     assert real.returncode == 0, real.stderr
     assert "; applied" in real.stdout
-    again = run_cli("questions", "regrade", str(question.id), "--apply", data_dir=tmp_path, env=env)
+    again = await run("questions", "regrade", str(question.id), "--apply", env=env)
     assert "0 scores change" in again.stdout
 
 

@@ -3,7 +3,7 @@ on the loopback). No database is involved."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import boto3
@@ -15,7 +15,7 @@ from newspeech.storage import AudioStore, ObjectMissing, StorageFailed, check_ke
 from newspeech.storage.factory import audio_store_from_settings, check_audio_store
 from newspeech.storage.local import LocalAudioStore
 from newspeech.storage.s3 import S3AudioStore
-from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY, make_bucket, s3_location, s3_server
+from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY, make_bucket, s3_location
 
 DATA = bytes(range(256)) * 40  # 10 240 bytes
 UNSAFE_KEYS = [
@@ -30,12 +30,6 @@ UNSAFE_KEYS = [
     "a b.ogg",
     "x" * 300,
 ]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with s3_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["local", "s3"])

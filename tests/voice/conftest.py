@@ -1,4 +1,4 @@
-"""The engines the voice tests share: each test module loads them once."""
+"""The engines the voice tests share: loaded once per module (``speech``: once per run)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ def base(pool: InferencePool, tmp_path_factory: pytest.TempPathFactory) -> Whisp
     return WhisperSpeechToText.from_settings(settings, pool=pool)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def speech(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SpeechEngines]:
-    """All the offline engines, loaded and warmed once per module (the session loop's tests)."""
+    """All the offline engines, loaded and warmed once for the session loop's tests and the
+    turn set (test_session.py, test_turn_set.py): both only read them, each building its own
+    session engines on top."""
     settings = Settings(environment="test", data_dir=tmp_path_factory.mktemp("speech"))
     engines = await load_speech_engines(settings)
     await engines.warm_up()

@@ -63,16 +63,31 @@ def launch_browser(playwright: Playwright) -> LaunchBrowser:
     return launch
 
 
+@pytest.fixture(scope="module")
+async def workspace_browser(playwright: Playwright) -> AsyncIterator[Browser]:
+    """One Chromium with no microphone for a module's workspace tests: each test gets a context
+    of its own (cookies, storage, cache), so only the process is shared (a launch per test
+    cost ~1-3 s of CPU)."""
+    browser = await web.launch_chromium(playwright, None)
+    try:
+        yield browser
+    finally:
+        await browser.close()
+
+
 @pytest.fixture
-async def page(launch_browser: LaunchBrowser) -> AsyncIterator[Page]:
-    """A page of a browser with no microphone that fails the test on any uncaught error in
-    the page (the workspaces' tests)."""
-    async with launch_browser(Microphone()) as browser:
-        page = await browser.new_page()
+async def page(workspace_browser: Browser) -> AsyncIterator[Page]:
+    """A page of a browser with no microphone, in a context of its own, that fails the test on
+    any uncaught error in the page (the workspaces' tests)."""
+    context = await workspace_browser.new_context()
+    try:
+        page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
         assert errors == [], f"uncaught errors in the page: {errors}"
+    finally:
+        await context.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from newspeech.configuration.values import parse_value, render_value
+from newspeech.configuration.values import ConfigDefault, parse_value, render_value
 from newspeech.kit.upsert import insert_if_absent
 from newspeech.models import ConfigEntry, ConfigValueType
 
@@ -65,6 +66,23 @@ class ConfigurationRepository:
                 entry.description = description
         await self.db.flush()
         return entry
+
+    async def insert_defaults(self, defaults: Iterable[ConfigDefault]) -> None:
+        """Store each key not stored yet with its default (concurrency-safe, one statement);
+        a key already stored keeps its value."""
+        rows = []
+        for default in defaults:
+            parse_value(default.key, default.value, default.value_type)
+            rows.append(
+                {
+                    "config_key": default.key,
+                    "config_value": default.value,
+                    "value_type": default.value_type,
+                    "description": default.description,
+                    "is_active": True,
+                }
+            )
+        await insert_if_absent(self.db, ConfigEntry.__table__, rows, key="config_key")  # type: ignore[arg-type]
 
     async def get_or_create(
         self, key: str, raw_value: str, value_type: ConfigValueType, description: str | None = None

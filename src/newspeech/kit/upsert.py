@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -13,9 +14,14 @@ from newspeech.kit.clock import system_clock
 
 
 def insert_ignoring_duplicates(
-    dialect: str, table: Table, values: dict[str, Any], *, key: str
+    dialect: str,
+    table: Table,
+    values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    key: str,
 ) -> Insert:
-    """An INSERT that silently does nothing when a unique key already holds the row.
+    """An INSERT that silently does nothing when a unique key already holds the row (of each
+    row, given several).
 
     Racing get-or-create callers then never see an IntegrityError: exactly one insert wins and
     every caller reads the same row afterwards. ``key`` names the unique column.
@@ -33,10 +39,21 @@ def insert_ignoring_duplicates(
 
 
 async def insert_if_absent(
-    db: AsyncSession, table: Table, values: dict[str, Any], *, key: str
+    db: AsyncSession,
+    table: Table,
+    values: dict[str, Any] | Sequence[dict[str, Any]],
+    *,
+    key: str,
 ) -> None:
-    """Insert ``values`` (stamping created/updated times) unless ``key`` already exists."""
+    """Insert ``values`` (stamping created/updated times) unless ``key`` already exists; given
+    several rows, each that is absent, in one statement."""
     now = system_clock()
-    stamped = {name: now for name in ("created_at", "updated_at") if name in table.c} | values
+    stamps = {name: now for name in ("created_at", "updated_at") if name in table.c}
+    if isinstance(values, dict):
+        rows: dict[str, Any] | list[dict[str, Any]] = stamps | values
+    elif not values:
+        return
+    else:
+        rows = [stamps | row for row in values]
     dialect = db.get_bind().dialect.name
-    await db.execute(insert_ignoring_duplicates(dialect, table, stamped, key=key))
+    await db.execute(insert_ignoring_duplicates(dialect, table, rows, key=key))

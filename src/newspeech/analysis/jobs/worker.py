@@ -82,12 +82,18 @@ def worker_speech_to_text(
     )
 
 
-async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
+def require_broker(settings: Settings) -> str:
+    """The broker's URL, or a configuration error saying where to set it."""
     if settings.broker_url is None:
         raise ConfigurationError(
             "set NEWSPEECH_BROKER_URL (redis://... or amqp://...) to run workers; without it "
             "`newspeech serve` runs analysis jobs itself"
         )
+    return settings.broker_url
+
+
+async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
+    broker_url = require_broker(settings)
     engine = create_engine(settings)
     store = audio_store_from_settings(settings)
     pool = InferencePool(settings.inference_workers)
@@ -106,7 +112,7 @@ async def run_worker(settings: Settings, *, concurrency: int = 1) -> None:
             chain=chain,
         )
         broker = make_broker(
-            settings.broker_url,
+            broker_url,
             queue=settings.broker_queue,
             stage_timeout_seconds=settings.analysis_stage_timeout_seconds,
         )
