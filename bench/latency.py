@@ -344,7 +344,7 @@ def marginal_rss(sweep: list[dict[str, Any]]) -> float | None:
     if high["exams"] == low["exams"]:
         return None
     extra = high["server_rss_peak_mb"] - low["server_rss_peak_mb"]
-    return round(extra / (high["exams"] - low["exams"]), 2)
+    return round(float(extra) / (high["exams"] - low["exams"]), 2)
 
 
 async def wait_for_server(port: int, server: subprocess.Popen[bytes]) -> None:
