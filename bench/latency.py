@@ -343,8 +343,8 @@ def marginal_rss(sweep: list[dict[str, Any]]) -> float | None:
     high = max(sweep, key=lambda row: row["exams"])
     if high["exams"] == low["exams"]:
         return None
-    extra = high["server_rss_peak_mb"] - low["server_rss_peak_mb"]
-    return round(float(extra) / (high["exams"] - low["exams"]), 2)
+    extra = float(high["server_rss_peak_mb"]) - float(low["server_rss_peak_mb"])
+    return round(extra / (int(high["exams"]) - int(low["exams"])), 2)
 
 
 async def wait_for_server(port: int, server: subprocess.Popen[bytes]) -> None:
