@@ -26,6 +26,7 @@ from newspeech.voice.stt import (
     LOOP_TOKENS,
     MAX_CHUNK_SECONDS,
     MAX_NEW_TOKENS,
+    PROMPT_SPECIAL_TOKENS,
     PROMPT_TOKENS,
     TOKEN_ALLOWANCE,
     WhisperSpeechToText,
@@ -261,6 +262,7 @@ def test_the_longest_question_and_keywords_leave_the_transcript_its_tokens(
     prompt = tiny._prompt_tokens(question, clipped, "en")
 
     assert len(prompt) > PROMPT_TOKENS + HOTWORD_TOKENS
+    assert len(prompt) <= PROMPT_TOKENS + HOTWORD_TOKENS + PROMPT_SPECIAL_TOKENS
     assert len(prompt) + MAX_NEW_TOKENS <= CONTEXT_TOKENS
 
 
