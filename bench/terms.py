@@ -18,9 +18,9 @@ The set (built from the shipped banks, src/newspeech/questions/banks, all six co
             bank question goes with them. The Silero lecture has no reference transcript and
             is left out.
 
-Each item is decoded by whisper tiny.en (int8, greedy, the product's settings) under each
-decoding condition, and its transcript is corrected towards the question's terms
-(newspeech.voice.terms) or not:
+Each item is decoded by whisper tiny.en (int8, the product's decoding unless --decoding says
+otherwise) under each decoding condition, and its transcript is corrected towards the question's
+terms (newspeech.voice.terms) or not:
 
   hotwords  the question as prompt, its keyword terms as hotwords: what the product did before;
   biased    newspeech.voice.bias.decoder_bias: the question as prompt, every keyword's term
@@ -30,10 +30,12 @@ decoding condition, and its transcript is corrected towards the question's terms
   hot_sentence  the question as prompt, "Key terms: a, b and c." as the one hotword.
 
 and each decoding (--decoding, one per run; its transcripts are cached apart): ``greedy`` (the
-product's), ``beam5`` (beam search of 5), ``hot96`` / ``hot32`` (hotword budget in tokens instead
-of 64), ``blank`` (``suppress_blank`` off). --cpu-sample N decodes N items once more, one at a
-time, and reports the process's CPU seconds per decode (every thread; wall time depends on the
-load).
+product's before), ``beam2`` / ``beam3`` / ``beam5`` (beam search of that width), ``hot96`` /
+``hot32`` (hotword budget in tokens instead of 64), ``beam3hot96`` / ``beam5hot96`` (both;
+``beam5hot96`` is the product's now, the default), ``blank`` (``suppress_blank`` off).
+--cpu-sample N decodes N items once more, one at a time, and reports the process's CPU seconds
+per decode (every thread; wall time depends on the load): N term sentences (short answers) and N
+model answers read whole (long ones) apart.
 
 Counted:
   recall        a spoken form is heard when the normalised transcript contains it, or another
@@ -264,20 +266,31 @@ def conditions(q: Question, chosen: Sequence[str]) -> dict[str, tuple[str | None
 
 @dataclass(frozen=True)
 class Decoding:
-    """How the decoder is run (the product's settings are ``greedy``)."""
+    """How the decoder is run: ``greedy`` is the product's decoding before beam 5 and the 96-token
+    hotword budget, ``beam5hot96`` the product's now (``newspeech.config.Settings``,
+    :data:`newspeech.voice.stt.HOTWORD_TOKENS`)."""
 
     beam_size: int = 1
-    hotword_tokens: int = stt_module.HOTWORD_TOKENS
+    hotword_tokens: int = 64
     suppress_blank: bool = True
 
 
 DECODINGS = {
     "greedy": Decoding(),
+    "beam2": Decoding(beam_size=2),
+    "beam3": Decoding(beam_size=3),
     "beam5": Decoding(beam_size=5),
     "hot96": Decoding(hotword_tokens=96),
     "hot32": Decoding(hotword_tokens=32),
+    "beam3hot96": Decoding(beam_size=3, hotword_tokens=96),
+    "beam5hot96": Decoding(beam_size=5, hotword_tokens=96),
     "blank": Decoding(suppress_blank=False),
 }
+PRODUCT = "beam5hot96"
+assert DECODINGS[PRODUCT] == Decoding(
+    beam_size=Settings.model_fields["whisper_beam_size"].default,
+    hotword_tokens=stt_module.HOTWORD_TOKENS,
+), "the product's decoding changed: name it in DECODINGS"
 
 
 class VariantSpeechToText(WhisperSpeechToText):
@@ -406,29 +419,35 @@ async def decode_all(
 async def cpu_per_decode(
     items: list[Item], stt: WhisperSpeechToText, cache: Cache, chosen: Sequence[str], n: int
 ) -> dict[str, Any]:
-    """CPU seconds (all threads of the process) per decode, one decode at a time, on every
-    ``len(items) // n``-th synthesised item: the same sample for every variant."""
-    sample = [i for i in items if not i.audio_file][:: max(1, len(items) // n)][:n]
+    """CPU seconds (all threads of the process) per decode, one decode at a time, on ``n``
+    term sentences (a short answer, 3-8 s) and ``n`` model answers read whole (a long one,
+    10-35 s), each every ``len // n``-th of its kind: the same sample for every variant."""
     out: dict[str, Any] = {}
     for name in chosen:
-        jobs = []
-        for item in sample:
-            pcm = cache.audio(item.voice, item.text, lambda text: np.zeros(0, np.int16))
-            prompt, hotwords = conditions(item.question, [name])[name]
-            jobs.append((pcm, prompt, hotwords))
-        await stt.transcribe(jobs[0][0], prompt=jobs[0][1], hotwords=jobs[0][2])  # warm
-        cpu, wall = time.process_time(), time.perf_counter()
-        audio = 0.0
-        for pcm, prompt, hotwords in jobs:
-            await stt.transcribe(pcm, prompt=prompt, hotwords=hotwords)
-            audio += pcm.size / 16000
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        out[name] = {
-            "decodes": len(jobs),
-            "audio_seconds_mean": round(audio / len(jobs), 2),
-            "cpu_seconds_per_decode": round(cpu / len(jobs), 4),
-            "wall_seconds_per_decode": round(wall / len(jobs), 4),
-        }
+        for kind in ("terms", "answers"):
+            of_kind = [i for i in items if i.kind == kind]
+            sample = of_kind[:: max(1, len(of_kind) // n)][:n]
+            if not sample:
+                continue
+            jobs = []
+            for item in sample:
+                pcm = cache.audio(item.voice, item.text, lambda text: np.zeros(0, np.int16))
+                prompt, hotwords = conditions(item.question, [name])[name]
+                jobs.append((pcm, prompt, hotwords))
+            await stt.transcribe(jobs[0][0], prompt=jobs[0][1], hotwords=jobs[0][2])  # warm
+            cpu, wall = time.process_time(), time.perf_counter()
+            audio = 0.0
+            for pcm, prompt, hotwords in jobs:
+                await stt.transcribe(pcm, prompt=prompt, hotwords=hotwords)
+                audio += pcm.size / 16000
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            out[f"{name}/{kind}"] = {
+                "decodes": len(jobs),
+                "audio_seconds_mean": round(audio / len(jobs), 2),
+                "cpu_seconds_per_decode": round(cpu / len(jobs), 4),
+                "cpu_seconds_per_audio_second": round(cpu / audio, 4),
+                "wall_seconds_per_decode": round(wall / len(jobs), 4),
+            }
     return out
 
 
@@ -647,7 +666,7 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newspeech-bench-terms"
     )
-    parser.add_argument("--decoding", choices=DECODINGS, default="greedy")
+    parser.add_argument("--decoding", choices=DECODINGS, default=PRODUCT)
     parser.add_argument(
         "--cpu-sample", type=int, default=0, help="measure CPU s per decode on this many items"
     )

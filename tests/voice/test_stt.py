@@ -20,9 +20,14 @@ from newspeech.voice.bias import hotwords
 from newspeech.voice.pool import InferencePool
 from newspeech.voice.protocols import PCM16, SAMPLE_RATE
 from newspeech.voice.stt import (
+    CONTEXT_TOKENS,
     FULL_CONTEXT_FRAMES,
+    HOTWORD_TOKENS,
     LOOP_TOKENS,
     MAX_CHUNK_SECONDS,
+    MAX_NEW_TOKENS,
+    PROMPT_SPECIAL_TOKENS,
+    PROMPT_TOKENS,
     TOKEN_ALLOWANCE,
     WhisperSpeechToText,
     available_cores,
@@ -245,6 +250,22 @@ async def test_a_long_question_and_many_keywords_still_fit_the_decoder(
     assert word_error_rate(reference(JFK), transcript.text) <= 0.10, transcript.text
 
 
+def test_the_longest_question_and_keywords_leave_the_transcript_its_tokens(
+    tiny: WhisperSpeechToText,
+) -> None:
+    """Clipped to their budgets, the question and keywords leave :data:`MAX_NEW_TOKENS` of
+    Whisper's 448 for the transcript."""
+    question = tiny._clip_tokens(" ".join([KENNEDY_QUESTION] * 40), PROMPT_TOKENS, keep_end=True)
+    keywords = " ".join(hotwords([[f"keyword{i}", f"synonym {i}"] for i in range(200)]))
+    clipped = tiny._clip_tokens(keywords, HOTWORD_TOKENS, keep_end=False)
+
+    prompt = tiny._prompt_tokens(question, clipped, "en")
+
+    assert len(prompt) > PROMPT_TOKENS + HOTWORD_TOKENS
+    assert len(prompt) <= PROMPT_TOKENS + HOTWORD_TOKENS + PROMPT_SPECIAL_TOKENS
+    assert len(prompt) + MAX_NEW_TOKENS <= CONTEXT_TOKENS
+
+
 async def test_answers_longer_than_whisper_window_are_transcribed_end_to_end(
     tiny: WhisperSpeechToText, pool: InferencePool
 ) -> None:
@@ -320,11 +341,13 @@ def said_over_and_over(text: str) -> list[str]:
     return [a for a, b, c in zip(words, words[1:], words[2:], strict=False) if a == b == c]
 
 
+@pytest.mark.parametrize("beam_size", [1, 5])
 async def test_a_long_answer_is_heard_to_its_end_without_a_hotword_loop(
-    tiny: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices
+    tiny: WhisperSpeechToText, pool: InferencePool, voices: CandidateVoices, beam_size: int
 ) -> None:
+    """Greedy and the product's beam of 5 (``NEWSPEECH_WHISPER_BEAM_SIZE``)."""
     question, pcm = sepsis_answer(voices)
-    stt = WhisperSpeechToText(tiny.model, pool)
+    stt = WhisperSpeechToText(tiny.model, pool, beam_size=beam_size)
     forms = [[keyword.term, *keyword.synonyms] for keyword in question.keywords]
 
     transcript = await stt.transcribe(pcm, prompt=question.question, hotwords=hotwords(forms))

@@ -95,13 +95,26 @@ LOG_PROB_THRESHOLD = -1.0
 """Whisper's rule: a chunk is silence when no-speech probability is above 0.6 and the average
 token log-probability below -1."""
 
-MAX_NEW_TOKENS = 224
-"""Tokens one 30 s chunk may produce: ~170 words, more than anyone says in 30 s. Bounds the cost
+MAX_NEW_TOKENS = 216
+"""Tokens one 30 s chunk may produce: ~160 words, more than anyone says in 30 s. Bounds the cost
 of a decoder that falls into a repetition loop."""
 PROMPT_TOKENS = 128
-HOTWORD_TOKENS = 64
+HOTWORD_TOKENS = 96
 """Budgets for the question (its end is kept: nearest the answer) and the keywords (the first
-are kept). With :data:`MAX_NEW_TOKENS` they stay inside Whisper's 448-token context."""
+are kept). With :data:`MAX_NEW_TOKENS` and :data:`PROMPT_SPECIAL_TOKENS` they stay inside
+Whisper's 448-token context (:data:`CONTEXT_TOKENS`).
+
+The keywords' budget was 64, which cut the last synonyms of 25 of the banks' 72 questions (10
+of the 12 medical ones: their terms and synonyms, with commas, run to 56-101 tokens; 96 cuts
+one). ``scripts/bench terms --voices espeak --conditions biased`` (whole espeak set, 1592 key
+terms said, tiny.en): greedy with 64 tokens 93.2 % heard after correction (91.3 % raw); beam 5
+with 64 tokens 94.6 % (93.0 %); beam 5 with 96 tokens 95.3 % (94.2 %), the product's decoding
+(see ``NEWSPEECH_WHISPER_BEAM_SIZE``)."""
+CONTEXT_TOKENS = 448
+"""Whisper's decoder context: prompt and transcript together."""
+PROMPT_SPECIAL_TOKENS = 8
+"""Room for the tokens around the question and keywords (start of previous text, start of
+transcript, no timestamps) and for re-encoding them with a leading space."""
 
 _PIPELINE_DEFAULTS = inspect.signature(BatchedInferencePipeline.transcribe).parameters
 PREPEND_PUNCTUATIONS: str = _PIPELINE_DEFAULTS["prepend_punctuations"].default
@@ -569,7 +582,7 @@ class WhisperSpeechToText:
             beam_size=self.beam_size,
             patience=1,
             length_penalty=1,
-            max_length=len(prompt) + MAX_NEW_TOKENS,
+            max_length=min(CONTEXT_TOKENS, len(prompt) + MAX_NEW_TOKENS),
             suppress_blank=self.suppress_blank,
             suppress_tokens=self._suppress_tokens,
             return_scores=True,
