@@ -301,3 +301,38 @@ async def test_a_draining_server_hears_the_answer_out_then_asks_the_candidate_to
         await send_json(ws, type="end")
         assert (await next_event(ws, "ended"))["reason"] == "ended_by_student"
     assert asked["number"] == 2
+
+
+async def test_a_drain_that_runs_out_of_time_still_asks_the_candidate_to_resume(
+    socket_server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
+) -> None:
+    """The drain's time runs out while the candidate is still answering: the sitting is hung
+    up (what was heard is stored), and the candidate is still told the server is restarting
+    (1012), not left with a bare close. Found under load in CI, where the examiner's reply
+    outlasted the drain of ``serve --workers 2``."""
+    app, url = socket_server.app, socket_server.url
+    fay = await student(socket_server, world, "Fay")
+    try:
+        async with connect(url, max_size=None) as ws:
+            await send_json(ws, type="start", token=fay.token, college_type="medical")
+            code = started(await next_event(ws))["session_code"]
+            sitting = Sitting(ws, world, voices)
+            streaming = asyncio.create_task(sitting.microphone.run())
+            try:
+                await sitting.until("question", number=1)
+                await sitting.until("listening")
+                await sitting.until("vad", speech=True)  # the answer has begun
+                app.state.draining = True
+                still = await app.state.live_sittings.drain_all(0.2)
+                told = await sitting.until("error")
+                with pytest.raises(ConnectionClosed):
+                    await sitting.until("never")
+            finally:
+                streaming.cancel()
+        assert ws.close_code == 1012
+        assert told["error"] == "server_restarting"
+        assert still == 0
+    finally:
+        app.state.draining = False
+    rows = await stored(world, code)
+    assert "exam.disconnected" in rows["audits"]

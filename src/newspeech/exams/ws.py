@@ -319,7 +319,9 @@ async def exam_socket(websocket: WebSocket) -> None:
     elif seat.taken_over:
         await edge.error("taken_over", TAKEN_OVER)
         await _close(websocket, CLOSE_TAKEN_OVER)
-    elif session.drained:
+    elif session.drained or (reason == "disconnected" and getattr(state, "draining", False)):
+        # Drained between two answers, or hung up mid-answer when the drain's time ran out
+        # (what was heard is stored): either way the candidate resumes after the restart.
         await edge.error("server_restarting", RESTARTING)
         await _close(websocket, CLOSE_RESTARTING)
     elif reason != "disconnected":
