@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from newspeech.app import create_app
@@ -34,6 +35,7 @@ from tests.exams.real_exam import (
     IDENTITY_ANSWER,
     RealServer,
     Sitting,
+    Student,
     first_sentences,
     next_event,
     seed,
@@ -247,6 +249,31 @@ async def test_an_answer_with_a_thinking_pause_stays_whole_and_question_two_gets
     assert len(heard[2].split()) <= 1.4 * len(second.split()), heard
 
 
+@asynccontextmanager
+async def answering_question_one(
+    server: RealServer,
+    world: async_sessionmaker[AsyncSession],
+    voices: CandidateVoices,
+    name: str,
+) -> AsyncIterator[tuple[ClientConnection, Sitting, str, Student]]:
+    """A candidate's sitting over the socket, from the moment their answer to question 1 has
+    begun: the socket, the sitting, its code and the candidate (the microphone streams until
+    the block ends)."""
+    candidate = await student(server, world, name)
+    async with connect(server.url, max_size=None) as ws:
+        await send_json(ws, type="start", token=candidate.token, college_type="medical")
+        code = started(await next_event(ws))["session_code"]
+        sitting = Sitting(ws, world, voices)
+        streaming = asyncio.create_task(sitting.microphone.run())
+        try:
+            await sitting.until("question", number=1)
+            await sitting.until("listening")
+            await sitting.until("vad", speech=True)  # the answer has begun
+            yield ws, sitting, code, candidate
+        finally:
+            streaming.cancel()
+
+
 async def test_a_draining_server_hears_the_answer_out_then_asks_the_candidate_to_resume(
     socket_server: RealServer, world: async_sessionmaker[AsyncSession], voices: CandidateVoices
 ) -> None:
@@ -255,30 +282,24 @@ async def test_a_draining_server_hears_the_answer_out_then_asks_the_candidate_to
     told to resume (1012); a sitting that tries to open meanwhile is refused the same way; the
     resumed sitting goes on at question 2."""
     app, url = socket_server.app, socket_server.url
-    dana = await student(socket_server, world, "Dana")
     eve = await student(socket_server, world, "Eve")
     try:
-        async with connect(url, max_size=None) as ws:
-            await send_json(ws, type="start", token=dana.token, college_type="medical")
-            code = started(await next_event(ws))["session_code"]
-            sitting = Sitting(ws, world, voices)
-            streaming = asyncio.create_task(sitting.microphone.run())
-            try:
-                await sitting.until("question", number=1)
-                await sitting.until("listening")
-                await sitting.until("vad", speech=True)  # the answer has begun
-                app.state.draining = True
-                drain = asyncio.create_task(app.state.live_sittings.drain_all(120.0))
-                async with connect(url, max_size=None) as refused:
-                    await send_json(refused, type="start", token=eve.token, college_type="law")
-                    assert (await next_event(refused))["error"] == "server_restarting"
-                    await refused.wait_closed()
-                assert refused.close_code == 1012
-                told = await sitting.until("error")
-                with pytest.raises(ConnectionClosed):
-                    await sitting.until("never")
-            finally:
-                streaming.cancel()
+        async with answering_question_one(socket_server, world, voices, "Dana") as (
+            ws,
+            sitting,
+            code,
+            dana,
+        ):
+            app.state.draining = True
+            drain = asyncio.create_task(app.state.live_sittings.drain_all(120.0))
+            async with connect(url, max_size=None) as refused:
+                await send_json(refused, type="start", token=eve.token, college_type="law")
+                assert (await next_event(refused))["error"] == "server_restarting"
+                await refused.wait_closed()
+            assert refused.close_code == 1012
+            told = await sitting.until("error")
+            with pytest.raises(ConnectionClosed):
+                await sitting.until("never")
         assert ws.close_code == 1012
         assert told["error"] == "server_restarting"
         assert await drain == 0
@@ -310,25 +331,19 @@ async def test_a_drain_that_runs_out_of_time_still_asks_the_candidate_to_resume(
     up (what was heard is stored), and the candidate is still told the server is restarting
     (1012), not left with a bare close. Found under load in CI, where the examiner's reply
     outlasted the drain of ``serve --workers 2``."""
-    app, url = socket_server.app, socket_server.url
-    fay = await student(socket_server, world, "Fay")
+    app = socket_server.app
     try:
-        async with connect(url, max_size=None) as ws:
-            await send_json(ws, type="start", token=fay.token, college_type="medical")
-            code = started(await next_event(ws))["session_code"]
-            sitting = Sitting(ws, world, voices)
-            streaming = asyncio.create_task(sitting.microphone.run())
-            try:
-                await sitting.until("question", number=1)
-                await sitting.until("listening")
-                await sitting.until("vad", speech=True)  # the answer has begun
-                app.state.draining = True
-                still = await app.state.live_sittings.drain_all(0.2)
-                told = await sitting.until("error")
-                with pytest.raises(ConnectionClosed):
-                    await sitting.until("never")
-            finally:
-                streaming.cancel()
+        async with answering_question_one(socket_server, world, voices, "Fay") as (
+            ws,
+            sitting,
+            code,
+            _,
+        ):
+            app.state.draining = True
+            still = await app.state.live_sittings.drain_all(0.2)
+            told = await sitting.until("error")
+            with pytest.raises(ConnectionClosed):
+                await sitting.until("never")
         assert ws.close_code == 1012
         assert told["error"] == "server_restarting"
         assert still == 0
