@@ -139,7 +139,12 @@ async def sit_through_an_outage(
     back = await candidate.say(MODEL_ANSWERS[5])
     assert back.events[0]["type"] == "technical_pause_over"
     assert question_numbers(back) == [7]
-    turn = back
+    # The answer goes on, withdrawing that reply (perhaps before any of it was sent): the
+    # pause's end is told again with the amended answer's reply.
+    went_on_back = await conversation.amend(candidate.heard(MODEL_ANSWERS[5], seconds=12.0))
+    assert went_on_back.events[0]["type"] == "technical_pause_over"
+    assert question_numbers(went_on_back) == [7]
+    turn = went_on_back
     for number in range(7, 13):
         turn = await candidate.say(MODEL_ANSWERS[number - 1])
     return turn

@@ -173,6 +173,10 @@ class ExamConversation:
         replacing: int | HeldAnswer | None = self._last_answer_id or self._last_held
         self._last_answer_id = self._last_held = self._measure_answer_id = None
         speech = heard.timings.speech_ended - heard.timings.speech_started
+        # The reply this withdraws may have gone unsaid, its events unsent (the answer went on
+        # while it was being made): the end of a technical pause is told again with this one.
+        withdrawn = () if self._last_turn is None else self._last_turn.events
+        over = tuple(e for e in withdrawn if e.get("type") == "technical_pause_over")
         try:
             step = self.engine.amend(heard.transcript.text, speech)
         except InvalidState:
@@ -180,11 +184,15 @@ class ExamConversation:
                 return self._last_turn  # ended otherwise (time limit): the result stands
             # What came before was no answer (a request): hear it afresh.
             self._heard.append(heard)
-            return await self._run(self.engine.hear(heard.transcript.text, speech), heard)
-        if self._heard:
-            self._heard.pop()  # the first part is inside the whole
-        self._heard.append(heard)
-        return await self._run(step, heard, replacing=replacing)
+            turn = await self._run(self.engine.hear(heard.transcript.text, speech), heard)
+        else:
+            if self._heard:
+                self._heard.pop()  # the first part is inside the whole
+            self._heard.append(heard)
+            turn = await self._run(step, heard, replacing=replacing)
+        if over:
+            turn = self._last_turn = replace(turn, events=(*over, *turn.events))
+        return turn
 
     async def silence(self, waited_seconds: float) -> ExaminerTurn:
         self._measure_answer_id = self._last_answer_id = self._last_held = None
