@@ -167,8 +167,8 @@ def encode_wav(pcm: PCM16, sample_rate: int = SAMPLE_RATE) -> bytes:
 
 OPUS_CONTENT_TYPE = "audio/ogg"
 OPUS_BITRATE = 24_000
-OPUS_CODEC = "libopus"
 """Bits per second for stored speech: transparent for a 16 kHz voice, ~15 kB per 5 s answer."""
+OPUS_CODEC = "libopus"
 
 
 class EncoderMissing(Exception):
